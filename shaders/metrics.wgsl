@@ -1,0 +1,97 @@
+// Evaluation metrics, one invocation per row: the predicted class (argmax of the logits),
+// confusion-matrix counts [label][prediction] by atomics, and per-model sums of the
+// cross-entropy loss, correct predictions, rows and flags (1: a loss or logit not finite,
+// 2: a label ≥ classes, counted nowhere). Rows past counters[model].y are ignored.
+
+struct Params {
+  rows: u32,
+  classes: u32,
+  stats_stride: u32,
+  stats_field: u32,
+}
+
+override WG: u32 = 64u;
+// Count the confusion matrix (off for per-epoch validation, which needs only the sums).
+override CONFUSION: bool = true;
+
+@group(0) @binding(0) var<storage, read> logits: array<f32>;        // [model][rows][classes]
+@group(0) @binding(1) var<storage, read> labels: array<u32>;        // [model][rows]
+@group(0) @binding(2) var<storage, read> counters: array<vec4<u32>>; // .y: real rows
+@group(0) @binding(3) var<storage, read_write> predictions: array<u32>;   // [model][rows]
+@group(0) @binding(4) var<storage, read_write> confusion: array<atomic<u32>>; // [model][classes][classes]
+@group(0) @binding(5) var<storage, read_write> stats: array<atomic<u32>>;
+@group(0) @binding(6) var<uniform> params: Params;
+
+var<workgroup> loss_part: array<f32, WG>;
+var<workgroup> correct_part: array<u32, WG>;
+var<workgroup> count_part: array<u32, WG>;
+var<workgroup> flag_part: array<u32, WG>;
+
+fn not_finite(v: f32) -> bool {
+  return (bitcast<u32>(v) & 0x7f800000u) == 0x7f800000u;
+}
+
+fn atomic_add_f32(i: u32, v: f32) {
+  var old = atomicLoad(&stats[i]);
+  loop {
+    let r = atomicCompareExchangeWeak(&stats[i], old, bitcast<u32>(bitcast<f32>(old) + v));
+    if (r.exchanged) { break; }
+    old = r.old_value;
+  }
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(local_invocation_index) lid: u32,
+        @builtin(workgroup_id) wg: vec3<u32>) {
+  let model = wg.y;
+  let r = gid.x;
+  let real_rows = min(counters[model].y, params.rows);
+  let c = params.classes;
+  var loss = 0.0;
+  var correct = 0u;
+  var count = 0u;
+  var flags = 0u;
+  if (r < real_rows) {
+    let base = (model * params.rows + r) * c;
+    let label = labels[model * params.rows + r];
+    var top = logits[base];
+    var best = 0u;
+    for (var j = 1u; j < c; j++) {
+      let z = logits[base + j];
+      if (z > top) { top = z; best = j; }
+    }
+    predictions[model * params.rows + r] = best;
+    if (label >= c) {
+      flags = 2u;
+    } else {
+      var sum = 0.0;
+      for (var j = 0u; j < c; j++) { sum += exp(logits[base + j] - top); }
+      loss = log(sum) - (logits[base + label] - top);
+      correct = select(0u, 1u, best == label);
+      count = 1u;
+      if (not_finite(loss) || not_finite(top)) { flags = 1u; }
+      if (CONFUSION) { atomicAdd(&confusion[(model * c + label) * c + best], 1u); }
+    }
+  }
+  loss_part[lid] = loss;
+  correct_part[lid] = correct;
+  count_part[lid] = count;
+  flag_part[lid] = flags;
+  workgroupBarrier();
+  for (var s = WG / 2u; s > 0u; s >>= 1u) {
+    if (lid < s) {
+      loss_part[lid] += loss_part[lid + s];
+      correct_part[lid] += correct_part[lid + s];
+      count_part[lid] += count_part[lid + s];
+      flag_part[lid] |= flag_part[lid + s];
+    }
+    workgroupBarrier();
+  }
+  if (lid == 0u && count_part[0] + flag_part[0] > 0u) {
+    let at = model * params.stats_stride + params.stats_field;
+    atomic_add_f32(at, loss_part[0]);
+    atomicAdd(&stats[at + 1u], correct_part[0]);
+    atomicAdd(&stats[at + 2u], count_part[0]);
+    atomicOr(&stats[at + 3u], flag_part[0]);
+  }
+}

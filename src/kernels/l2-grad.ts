@@ -1,0 +1,99 @@
+// Wrapper of shaders/l2_grad.wgsl and its CPU twin: g += coef[model][segment] · w over every
+// tensor of every model in one dispatch. coef = c·λ·mask for the epoch (c = 2 in the Keras
+// convention, 1 in PyTorch's); the epoch's slot of the coef buffer is a dynamic offset.
+
+import code from '../../shaders/l2_grad.wgsl?raw';
+import type { Gpu } from '../runtime/gpu.js';
+import {
+  bindGroupLayout,
+  computePipeline,
+  grid1d,
+  requireCount,
+  requireElements,
+  requireSegments,
+  segmentOf,
+  storageSlotBytes,
+  uniformBuffer,
+  type Segments,
+} from './common.js';
+import type { SlotCall } from './softmax-xent.js';
+
+const WG = 256;
+
+/** Bytes of one coef slot ([models][segments] f32), aligned for dynamic offsets. */
+export function coefSlotBytes(gpu: Gpu, models: number, segments: number): number {
+  return storageSlotBytes(gpu, models * segments * 4);
+}
+
+/** The uniform words shared by the L2 and Adam kernels: sizes, then 16 vec4 of segment starts. */
+export function segmentWords(models: number, segments: Segments, head: number[]): ArrayBuffer {
+  const buffer = new ArrayBuffer((4 + head.length + 64) * 4);
+  const u = new Uint32Array(buffer);
+  u[0] = models * segments.perModel;
+  u[1] = segments.perModel;
+  u[2] = segments.starts.length;
+  const f = new Float32Array(buffer);
+  head.forEach((v, i) => (f[4 + i] = v));
+  segments.starts.forEach((s, i) => (u[4 + head.length + i] = s));
+  return buffer;
+}
+
+export interface L2GradSpec {
+  models: number;
+  segments: Segments;
+  /** Slots (epochs) in `coef`. */
+  slots: number;
+  weights: GPUBuffer;
+  grads: GPUBuffer;
+  coef: GPUBuffer;
+}
+
+export function createL2Grad(gpu: Gpu, spec: L2GradSpec): SlotCall {
+  const name = `l2_grad(models ${spec.models}, parameters ${spec.segments.perModel}, segments ${spec.segments.starts.length})`;
+  requireCount(name, 'models', spec.models);
+  requireCount(name, 'slots', spec.slots);
+  requireSegments(name, spec.segments);
+  const count = spec.models * spec.segments.perModel;
+  requireElements(name, 'weights', spec.weights, count, `[${spec.models}, ${spec.segments.perModel}]`);
+  requireElements(name, 'grads', spec.grads, count, `[${spec.models}, ${spec.segments.perModel}]`);
+  const slotBytes = coefSlotBytes(gpu, spec.models, spec.segments.starts.length);
+  requireElements(name, 'coef', spec.coef, (spec.slots * slotBytes) / 4, `${spec.slots} slots of [${spec.models}, ${spec.segments.starts.length}]`);
+  const layout = bindGroupLayout(gpu, [{ kind: 'read' }, { kind: 'write' }, { kind: 'read', dynamic: true }, { kind: 'uniform' }]);
+  const pipeline = computePipeline(gpu, 'l2_grad', code, [layout], { WG });
+  const params = uniformBuffer(gpu, 'l2_grad params', new Uint32Array(segmentWords(spec.models, spec.segments, [])));
+  const bindGroup = gpu.device.createBindGroup({
+    label: name,
+    layout,
+    entries: [
+      { binding: 0, resource: { buffer: spec.weights } },
+      { binding: 1, resource: { buffer: spec.grads } },
+      { binding: 2, resource: { buffer: spec.coef, size: slotBytes } },
+      { binding: 3, resource: { buffer: params } },
+    ],
+  });
+  let destroyed = false;
+  return {
+    kernel: name,
+    pipeline,
+    bindGroup,
+    slotBytes,
+    workgroups: grid1d(gpu, Math.ceil(count / WG)),
+    destroy() {
+      if (destroyed) return;
+      destroyed = true;
+      gpu.destroyBuffer(params);
+    },
+  };
+}
+
+/** CPU twin: grads += coef[model][segment] · weights, in place. `coef` is one slot. */
+export function l2GradCpu(models: number, segments: Segments, coef: ArrayLike<number>, weights: ArrayLike<number>, grads: Float32Array | Float64Array): void {
+  const p = segments.perModel;
+  const s = segments.starts.length;
+  for (let model = 0; model < models; model++) {
+    for (let j = 0; j < p; j++) {
+      const i = model * p + j;
+      grads[i] = grads[i] + coef[model * s + segmentOf(segments, j)] * weights[i];
+    }
+  }
+}

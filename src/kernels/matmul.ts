@@ -1,0 +1,396 @@
+// Wrapper of shaders/matmul.wgsl and its CPU twin. One general batched product
+// C = epilogue(op(A)·op(B)) and the three products of a dense layer built on it:
+// forward (bias + activation fused), input gradient (activation derivative fused) and weight
+// gradient (bias gradient fused as the last row). Shapes and buffers are checked before any
+// GPU work; the pipeline is built once per device and variant.
+
+import code from '../../shaders/matmul.wgsl?raw';
+import type { Gpu } from '../runtime/gpu.js';
+import {
+  KernelInputError,
+  bindGroupLayout,
+  computePipeline,
+  makeCall,
+  placeholderBuffer,
+  requireCount,
+  requireOperand,
+  uniformBuffer,
+  type KernelCall,
+  type Operand,
+} from './common.js';
+
+export type Activation = 'identity' | 'relu' | 'tanh' | 'sigmoid';
+export const ACTIVATIONS: readonly Activation[] = ['identity', 'relu', 'tanh', 'sigmoid'];
+const ACTIVATION_CODE: Record<Activation, number> = { identity: 0, relu: 1, tanh: 2, sigmoid: 3 };
+
+export type Epilogue = 'none' | 'bias-activation' | 'activation-grad';
+const EPILOGUE_CODE: Record<Epilogue, number> = { none: 0, 'bias-activation': 1, 'activation-grad': 2 };
+
+/** How op(A), op(B) and the epilogue are formed; each variant is its own pipeline. */
+export interface MatmulVariant {
+  /** A is stored [K, M] and read transposed. */
+  transA?: boolean;
+  /** B is stored [N, K] and read transposed. */
+  transB?: boolean;
+  /** Row M-1 of op(A) is ones (A then stores only M-1 rows of op(A)). Needs transA. */
+  onesRow?: boolean;
+  epilogue?: Epilogue;
+  activation?: Activation;
+}
+
+/** Invocations per workgroup along N (x) and M (y), and the K depth staged per step. */
+export interface MatmulTiles {
+  wgX: number;
+  wgY: number;
+  bk: number;
+}
+export const DEFAULT_TILES: MatmulTiles = { wgX: 16, wgY: 16, bk: 16 };
+
+/** C[b] is M×N; op(A[b]) is M×K; op(B[b]) is K×N; b < batch. */
+export interface MatmulDims {
+  batch: number;
+  m: number;
+  n: number;
+  k: number;
+}
+
+/** An operand with an optional row stride (leading dimension, in elements). */
+export interface MatrixOperand extends Operand {
+  ld?: number;
+}
+
+export interface MatmulOperands {
+  a: MatrixOperand;
+  b: MatrixOperand;
+  c: MatrixOperand;
+  /** Activation outputs for `activation-grad` (same shape as C). */
+  aux?: MatrixOperand;
+  /** Where the bias row lives inside B's buffer, for `bias-activation`. */
+  bias?: { offset: number; batchStride?: number };
+}
+
+/** Offsets, row strides and batch strides of every operand, as the shader's Dims struct. */
+export interface MatmulLayout {
+  a: { offset: number; ld: number; batchStride: number };
+  b: { offset: number; ld: number; batchStride: number };
+  c: { offset: number; ld: number; batchStride: number };
+  aux: { offset: number; ld: number; batchStride: number };
+  bias: { offset: number; batchStride: number };
+}
+
+function describe(variant: MatmulVariant, dims: MatmulDims): string {
+  const parts: string[] = [variant.epilogue ?? 'none'];
+  if (variant.transA) parts.push('Aᵀ');
+  if (variant.transB) parts.push('Bᵀ');
+  if (variant.onesRow) parts.push('ones row');
+  return `matmul(${parts.join(', ')}; batch ${dims.batch}, M ${dims.m}, N ${dims.n}, K ${dims.k})`;
+}
+
+/** Validates dims and operand extents (buffer sizes in elements); returns the full layout. */
+export function resolveMatmul(
+  variant: MatmulVariant,
+  dims: MatmulDims,
+  operands: MatmulOperands,
+): MatmulLayout {
+  const name = describe(variant, dims);
+  requireCount(name, 'batch', dims.batch);
+  requireCount(name, 'M', dims.m);
+  requireCount(name, 'N', dims.n);
+  requireCount(name, 'K', dims.k);
+  const { m, n, k, batch } = dims;
+  if (variant.onesRow && !variant.transA) throw new KernelInputError(`${name}: onesRow needs transA`);
+  const aRows = variant.transA ? k : m;
+  const aCols = variant.transA ? (variant.onesRow ? m - 1 : m) : k;
+  if (variant.onesRow && m < 2) throw new KernelInputError(`${name}: onesRow needs M ≥ 2 (M-1 stored rows plus the ones row)`);
+  const aLd = operands.a?.ld ?? aCols;
+  const bRows = variant.transB ? n : k;
+  const bCols = variant.transB ? k : n;
+  const bLd = operands.b?.ld ?? bCols;
+  const cLd = operands.c?.ld ?? n;
+  for (const [field, ld, cols] of [['a', aLd, aCols], ['b', bLd, bCols], ['c', cLd, n]] as const) {
+    if (!Number.isInteger(ld) || ld < cols) throw new KernelInputError(`${name}: ${field}.ld must be ≥ ${cols}, got ${ld}`);
+  }
+  const a = requireOperand(name, 'a', operands.a, batch, aRows, aCols, aLd);
+  const b = requireOperand(name, 'b', operands.b, batch, bRows, bCols, bLd);
+  const c = requireOperand(name, 'c', operands.c, batch, m, n, cLd);
+  if (batch > 1 && c.batchStride < (m - 1) * cLd + n) {
+    throw new KernelInputError(`${name}: c.batchStride ${c.batchStride} makes the batch's outputs overlap`);
+  }
+  let aux = { offset: 0, ld: 0, batchStride: 0 };
+  if (variant.epilogue === 'activation-grad') {
+    const auxLd = operands.aux?.ld ?? n;
+    aux = { ...requireOperand(name, 'aux', operands.aux, batch, m, n, auxLd), ld: auxLd };
+  }
+  let bias = { offset: 0, batchStride: 0 };
+  if (variant.epilogue === 'bias-activation') {
+    if (!operands.bias) throw new KernelInputError(`${name}: 'bias' (its offset inside B's buffer) is missing`);
+    const biasOperand = { buffer: operands.b.buffer, offset: operands.bias.offset, batchStride: operands.bias.batchStride ?? b.batchStride };
+    bias = requireOperand(name, 'bias', biasOperand, batch, 1, n);
+  }
+  return { a: { ...a, ld: aLd }, b: { ...b, ld: bLd }, c: { ...c, ld: cLd }, aux, bias };
+}
+
+function dimsWords(dims: MatmulDims, l: MatmulLayout): Uint32Array {
+  return new Uint32Array([
+    dims.m, dims.n, dims.k, dims.batch,
+    l.a.offset, l.a.ld, l.a.batchStride,
+    l.b.offset, l.b.ld, l.b.batchStride,
+    l.c.offset, l.c.ld, l.c.batchStride,
+    l.aux.offset, l.aux.ld, l.aux.batchStride,
+    l.bias.offset, l.bias.batchStride, 0, 0,
+  ]);
+}
+
+function layoutFor(gpu: Gpu): GPUBindGroupLayout {
+  return bindGroupLayout(gpu, [{ kind: 'read' }, { kind: 'read' }, { kind: 'write' }, { kind: 'read' }, { kind: 'uniform' }]);
+}
+
+/** Tiles that fit the device: never more invocations than it allows. */
+export function fitTiles(gpu: Gpu, tiles: MatmulTiles = DEFAULT_TILES): MatmulTiles {
+  let { wgX, wgY } = tiles;
+  const maxInvocations = gpu.device.limits.maxComputeInvocationsPerWorkgroup;
+  while (wgX * wgY > maxInvocations) {
+    if (wgY >= wgX) wgY /= 2;
+    else wgX /= 2;
+  }
+  return { wgX, wgY, bk: tiles.bk };
+}
+
+/** Prepares one matmul dispatch (pipeline, uniform, bind group); encode it with encodeCall. */
+export function createMatmul(
+  gpu: Gpu,
+  variant: MatmulVariant,
+  dims: MatmulDims,
+  operands: MatmulOperands,
+  tiles: MatmulTiles = DEFAULT_TILES,
+): KernelCall {
+  const layout = resolveMatmul(variant, dims, operands);
+  const t = fitTiles(gpu, tiles);
+  const bindLayout = layoutFor(gpu);
+  const pipeline = computePipeline(gpu, 'matmul', code, [bindLayout], {
+    WG_X: t.wgX,
+    WG_Y: t.wgY,
+    BK: t.bk,
+    TRANS_A: !!variant.transA,
+    TRANS_B: !!variant.transB,
+    ONES_ROW: !!variant.onesRow,
+    EPILOGUE: EPILOGUE_CODE[variant.epilogue ?? 'none'],
+    ACTIVATION: ACTIVATION_CODE[variant.activation ?? 'identity'],
+  });
+  const uniform = uniformBuffer(gpu, 'matmul dims', dimsWords(dims, layout));
+  const aux = variant.epilogue === 'activation-grad' ? operands.aux!.buffer : placeholderBuffer(gpu);
+  const workgroups: [number, number, number] = [Math.ceil(dims.n / (t.wgX * 4)), Math.ceil(dims.m / (t.wgY * 4)), dims.batch];
+  return makeCall(
+    gpu,
+    describe(variant, dims),
+    pipeline,
+    bindLayout,
+    [{ buffer: operands.a.buffer }, { buffer: operands.b.buffer }, { buffer: operands.c.buffer }, { buffer: aux }, { buffer: uniform }],
+    workgroups,
+    [uniform],
+  );
+}
+
+type Vec = Float32Array | Float64Array;
+
+export function activate(activation: Activation, x: number): number {
+  switch (activation) {
+    case 'relu':
+      return x > 0 ? x : 0;
+    case 'tanh':
+      return Math.tanh(x);
+    case 'sigmoid':
+      return 1 / (1 + Math.exp(-x));
+    default:
+      return x;
+  }
+}
+
+/** Derivative of the activation in terms of its output y. */
+export function activateGrad(activation: Activation, y: number): number {
+  switch (activation) {
+    case 'relu':
+      return y > 0 ? 1 : 0;
+    case 'tanh':
+      return 1 - y * y;
+    case 'sigmoid':
+      return y * (1 - y);
+    default:
+      return 1;
+  }
+}
+
+/**
+ * CPU twin of the shader: the same product over the same layout, accumulated in float64.
+ * Writes C into `c` (a Float64Array keeps the float64 result; a Float32Array rounds it).
+ */
+export function matmulCpu(
+  variant: MatmulVariant,
+  dims: MatmulDims,
+  layout: MatmulLayout,
+  data: { a: Vec; b: Vec; c: Vec; aux?: Vec },
+): void {
+  const { m, n, k, batch } = dims;
+  const act = variant.activation ?? 'identity';
+  const row = new Float64Array(n);
+  for (let model = 0; model < batch; model++) {
+    const aBase = layout.a.offset + model * layout.a.batchStride;
+    const bBase = layout.b.offset + model * layout.b.batchStride;
+    for (let i = 0; i < m; i++) {
+      row.fill(0);
+      for (let kk = 0; kk < k; kk++) {
+        let av: number;
+        if (variant.onesRow && i === m - 1) av = 1;
+        else av = variant.transA ? data.a[aBase + kk * layout.a.ld + i] : data.a[aBase + i * layout.a.ld + kk];
+        if (av === 0) continue;
+        for (let j = 0; j < n; j++) {
+          const bv = variant.transB ? data.b[bBase + j * layout.b.ld + kk] : data.b[bBase + kk * layout.b.ld + j];
+          row[j] += av * bv;
+        }
+      }
+      const cBase = layout.c.offset + model * layout.c.batchStride + i * layout.c.ld;
+      for (let j = 0; j < n; j++) {
+        let v = row[j];
+        if (variant.epilogue === 'bias-activation') {
+          v = activate(act, v + data.b[layout.bias.offset + model * layout.bias.batchStride + j]);
+        } else if (variant.epilogue === 'activation-grad') {
+          v *= activateGrad(act, data.aux![layout.aux.offset + model * layout.aux.batchStride + i * layout.aux.ld + j]);
+        }
+        data.c[cBase + j] = v;
+      }
+    }
+  }
+}
+
+// ---- The three products of a dense layer ---------------------------------------------------
+// A layer's parameters are one block [inputs + 1, outputs]: the kernel [inputs, outputs]
+// row-major, then the bias as one more row. Its gradient has the same layout.
+
+/** `batch` models, each with a `rows × inputs` input and an `inputs → outputs` layer. */
+export interface DenseShape {
+  batch: number;
+  rows: number;
+  inputs: number;
+  outputs: number;
+}
+
+export function denseForwardVariant(activation: Activation): MatmulVariant {
+  return { epilogue: 'bias-activation', activation };
+}
+export function denseForwardDims(s: DenseShape): MatmulDims {
+  return { batch: s.batch, m: s.rows, n: s.outputs, k: s.inputs };
+}
+
+/** y = act(x·W + b): x [rows, inputs], params block at `params.offset`, y [rows, outputs]. */
+export function createDenseForward(
+  gpu: Gpu,
+  shape: DenseShape,
+  activation: Activation,
+  ops: { x: Operand; params: Operand; y: Operand },
+  tiles?: MatmulTiles,
+): KernelCall {
+  const paramsOffset = ops.params.offset ?? 0;
+  const paramsStride = ops.params.batchStride ?? (shape.inputs + 1) * shape.outputs;
+  return createMatmul(
+    gpu,
+    denseForwardVariant(activation),
+    denseForwardDims(shape),
+    {
+      a: ops.x,
+      b: { ...ops.params, offset: paramsOffset, batchStride: paramsStride },
+      c: ops.y,
+      bias: { offset: paramsOffset + shape.inputs * shape.outputs, batchStride: paramsStride },
+    },
+    tiles,
+  );
+}
+
+export function denseInputGradVariant(activationBelow: Activation): MatmulVariant {
+  return { transB: true, epilogue: 'activation-grad', activation: activationBelow };
+}
+export function denseInputGradDims(s: DenseShape): MatmulDims {
+  return { batch: s.batch, m: s.rows, n: s.inputs, k: s.outputs };
+}
+
+/**
+ * dx = (dz·Wᵀ) ⊙ act'(input): the gradient with respect to the pre-activation of the layer
+ * below, whose activation output `input` fed this layer.
+ */
+export function createDenseInputGrad(
+  gpu: Gpu,
+  shape: DenseShape,
+  activationBelow: Activation,
+  ops: { dz: Operand; params: Operand; input: Operand; dx: Operand },
+  tiles?: MatmulTiles,
+): KernelCall {
+  return createMatmul(
+    gpu,
+    denseInputGradVariant(activationBelow),
+    denseInputGradDims(shape),
+    {
+      a: ops.dz,
+      b: { ...ops.params, ld: shape.outputs, batchStride: ops.params.batchStride ?? (shape.inputs + 1) * shape.outputs },
+      c: ops.dx,
+      aux: ops.input,
+    },
+    tiles,
+  );
+}
+
+export const DENSE_WEIGHT_GRAD_VARIANT: MatmulVariant = { transA: true, onesRow: true };
+export function denseWeightGradDims(s: DenseShape): MatmulDims {
+  return { batch: s.batch, m: s.inputs + 1, n: s.outputs, k: s.rows };
+}
+
+/** grad block = [xᵀ; 1]·dz: kernel gradient, then the bias gradient as the last row. */
+export function createDenseWeightGrad(
+  gpu: Gpu,
+  shape: DenseShape,
+  ops: { x: Operand; dz: Operand; grad: Operand },
+  tiles?: MatmulTiles,
+): KernelCall {
+  return createMatmul(gpu, DENSE_WEIGHT_GRAD_VARIANT, denseWeightGradDims(shape), { a: ops.x, b: ops.dz, c: ops.grad }, tiles);
+}
+
+// CPU twins of the dense products, on tightly packed batches.
+
+function packed(rows: number, cols: number) {
+  return { offset: 0, ld: cols, batchStride: rows * cols };
+}
+
+/** y [batch, rows, outputs] = act(x·W + b). */
+export function denseForwardCpu(shape: DenseShape, activation: Activation, x: Vec, params: Vec, y: Vec): void {
+  const { inputs, outputs, rows } = shape;
+  const stride = (inputs + 1) * outputs;
+  matmulCpu(denseForwardVariant(activation), denseForwardDims(shape), {
+    a: packed(rows, inputs),
+    b: { offset: 0, ld: outputs, batchStride: stride },
+    c: packed(rows, outputs),
+    aux: packed(0, 0),
+    bias: { offset: inputs * outputs, batchStride: stride },
+  }, { a: x, b: params, c: y });
+}
+
+/** dx [batch, rows, inputs] = (dz·Wᵀ) ⊙ act'(input). */
+export function denseInputGradCpu(shape: DenseShape, activationBelow: Activation, dz: Vec, params: Vec, input: Vec, dx: Vec): void {
+  const { inputs, outputs, rows } = shape;
+  matmulCpu(denseInputGradVariant(activationBelow), denseInputGradDims(shape), {
+    a: packed(rows, outputs),
+    b: { offset: 0, ld: outputs, batchStride: (inputs + 1) * outputs },
+    c: packed(rows, inputs),
+    aux: packed(rows, inputs),
+    bias: { offset: 0, batchStride: 0 },
+  }, { a: dz, b: params, c: dx, aux: input });
+}
+
+/** grad [batch, inputs + 1, outputs] = [xᵀ; 1]·dz. */
+export function denseWeightGradCpu(shape: DenseShape, x: Vec, dz: Vec, grad: Vec): void {
+  const { inputs, outputs, rows } = shape;
+  matmulCpu(DENSE_WEIGHT_GRAD_VARIANT, denseWeightGradDims(shape), {
+    a: packed(rows, inputs),
+    b: packed(rows, outputs),
+    c: packed(inputs + 1, outputs),
+    aux: packed(0, 0),
+    bias: { offset: 0, batchStride: 0 },
+  }, { a: x, b: dz, c: grad });
+}

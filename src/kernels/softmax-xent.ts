@@ -1,0 +1,189 @@
+// Wrapper of shaders/softmax_xent.wgsl and its CPU twin: a training step's loss and dlogits,
+// and the per-model sums [loss, correct, rows, flags] added into one epoch slot of a stats
+// buffer chosen by dynamic offset.
+
+import code from '../../shaders/softmax_xent.wgsl?raw';
+import type { Gpu } from '../runtime/gpu.js';
+import { bindGroupLayout, computePipeline, requireCount, requireElements, storageSlotBytes, uniformBuffer } from './common.js';
+import { COUNTER_WORDS } from './gather.js';
+
+const WG = 64;
+
+/** Flag bits in a stats record. */
+export const FLAG_NOT_FINITE = 1;
+export const FLAG_BAD_LABEL = 2;
+
+/** Words of a [loss sum (f32 bits), correct, rows, flags] group in a stats record. */
+export const LOSS_GROUP_WORDS = 4;
+
+export interface StatsTarget {
+  /** u32/f32 words per model record. */
+  recordWords: number;
+  /** First word of the [loss, correct, rows, flags] group in the record. */
+  field: number;
+  /** Epoch slots in the buffer; a slot is `slotBytes(models, recordWords)` long. */
+  slots: number;
+  buffer: GPUBuffer;
+}
+
+/** Bytes of one stats slot (all models' records), aligned for dynamic offsets. */
+export function statsSlotBytes(gpu: Gpu, models: number, recordWords: number): number {
+  return storageSlotBytes(gpu, models * recordWords * 4);
+}
+
+export interface SoftmaxXentSpec {
+  models: number;
+  rows: number;
+  classes: number;
+  logits: GPUBuffer;
+  labels: GPUBuffer;
+  counters: GPUBuffer;
+  dlogits: GPUBuffer;
+  stats: StatsTarget;
+}
+
+export interface SlotCall {
+  readonly kernel: string;
+  readonly pipeline: GPUComputePipeline;
+  readonly bindGroup: GPUBindGroup;
+  readonly workgroups: [number, number];
+  readonly slotBytes: number;
+  destroy(): void;
+}
+
+export function requireStats(gpu: Gpu, name: string, models: number, stats: StatsTarget, groupWords: number): number {
+  requireCount(name, 'stats.recordWords', stats.recordWords);
+  requireCount(name, 'stats.field', stats.field, 0);
+  requireCount(name, 'stats.slots', stats.slots);
+  if (stats.field + groupWords > stats.recordWords) {
+    requireCount(name, `stats.recordWords (≥ field ${stats.field} + ${groupWords})`, stats.recordWords, stats.field + groupWords);
+  }
+  const slotBytes = statsSlotBytes(gpu, models, stats.recordWords);
+  requireElements(name, 'stats', stats.buffer, (stats.slots * slotBytes) / 4, `${stats.slots} slots of [${models}, ${stats.recordWords}]`);
+  return slotBytes;
+}
+
+export function createSoftmaxXent(gpu: Gpu, spec: SoftmaxXentSpec): SlotCall {
+  const name = `softmax_xent(models ${spec.models}, rows ${spec.rows}, classes ${spec.classes})`;
+  requireCount(name, 'models', spec.models);
+  requireCount(name, 'rows', spec.rows);
+  requireCount(name, 'classes', spec.classes, 2);
+  const cells = spec.models * spec.rows * spec.classes;
+  requireElements(name, 'logits', spec.logits, cells, `[${spec.models}, ${spec.rows}, ${spec.classes}]`);
+  requireElements(name, 'labels', spec.labels, spec.models * spec.rows, `[${spec.models}, ${spec.rows}]`);
+  requireElements(name, 'counters', spec.counters, spec.models * COUNTER_WORDS, `[${spec.models}, ${COUNTER_WORDS}]`);
+  requireElements(name, 'dlogits', spec.dlogits, cells, `[${spec.models}, ${spec.rows}, ${spec.classes}]`);
+  const slotBytes = requireStats(gpu, name, spec.models, spec.stats, LOSS_GROUP_WORDS);
+  const layout = bindGroupLayout(gpu, [
+    { kind: 'read' },
+    { kind: 'read' },
+    { kind: 'read' },
+    { kind: 'write' },
+    { kind: 'write', dynamic: true },
+    { kind: 'uniform' },
+  ]);
+  const pipeline = computePipeline(gpu, 'softmax_xent', code, [layout], { WG });
+  const params = uniformBuffer(gpu, 'softmax_xent params', new Uint32Array([spec.rows, spec.classes, spec.stats.recordWords, spec.stats.field]));
+  const bindGroup = gpu.device.createBindGroup({
+    label: name,
+    layout,
+    entries: [
+      { binding: 0, resource: { buffer: spec.logits } },
+      { binding: 1, resource: { buffer: spec.labels } },
+      { binding: 2, resource: { buffer: spec.counters } },
+      { binding: 3, resource: { buffer: spec.dlogits } },
+      { binding: 4, resource: { buffer: spec.stats.buffer, size: slotBytes } },
+      { binding: 5, resource: { buffer: params } },
+    ],
+  });
+  let destroyed = false;
+  return {
+    kernel: name,
+    pipeline,
+    bindGroup,
+    slotBytes,
+    workgroups: [Math.ceil(spec.rows / WG), spec.models],
+    destroy() {
+      if (destroyed) return;
+      destroyed = true;
+      gpu.destroyBuffer(params);
+    },
+  };
+}
+
+/** Records a call whose stats land in epoch slot `slot`. */
+export function encodeSlotCall(pass: GPUComputePassEncoder, call: SlotCall, slot: number): void {
+  pass.setPipeline(call.pipeline);
+  pass.setBindGroup(0, call.bindGroup, [slot * call.slotBytes]);
+  pass.dispatchWorkgroups(call.workgroups[0], call.workgroups[1]);
+}
+
+/** Per-model sums as the kernels accumulate them. */
+export interface LossSums {
+  loss: number;
+  correct: number;
+  count: number;
+  flags: number;
+}
+
+/** Row statistics in float64: log-sum-exp, argmax, loss; null loss for a bad label. */
+export function rowSoftmax(logits: ArrayLike<number>, base: number, classes: number, label: number) {
+  let top = logits[base];
+  let best = 0;
+  for (let j = 1; j < classes; j++) {
+    if (logits[base + j] > top) {
+      top = logits[base + j];
+      best = j;
+    }
+  }
+  let sum = 0;
+  for (let j = 0; j < classes; j++) sum += Math.exp(logits[base + j] - top);
+  const loss = label < classes ? Math.log(sum) - (logits[base + label] - top) : Number.NaN;
+  return { top, best, sum, loss };
+}
+
+/**
+ * CPU twin: dlogits (written into `dlogits`) and per-model sums, in float64.
+ * `realRows[model]` plays counters[model].y.
+ */
+export function softmaxXentCpu(
+  models: number,
+  rows: number,
+  classes: number,
+  logits: ArrayLike<number>,
+  labels: ArrayLike<number>,
+  realRows: ArrayLike<number>,
+  dlogits: Float32Array | Float64Array,
+): LossSums[] {
+  const sums: LossSums[] = [];
+  for (let model = 0; model < models; model++) {
+    const s = { loss: 0, correct: 0, count: 0, flags: 0 };
+    const real = Math.min(realRows[model], rows);
+    for (let r = 0; r < rows; r++) {
+      const base = (model * rows + r) * classes;
+      const label = labels[model * rows + r];
+      if (r >= real || label >= classes) {
+        dlogits.fill(0, base, base + classes);
+        if (r < real) s.flags |= FLAG_BAD_LABEL;
+        continue;
+      }
+      const { top, best, sum, loss } = rowSoftmax(logits, base, classes, label);
+      for (let j = 0; j < classes; j++) {
+        const p = Math.exp(logits[base + j] - top) / (sum * real);
+        dlogits[base + j] = j === label ? p - 1 / real : p;
+      }
+      s.loss += loss;
+      s.correct += best === label ? 1 : 0;
+      s.count += 1;
+      if (!Number.isFinite(loss) || !Number.isFinite(top)) s.flags |= FLAG_NOT_FINITE;
+    }
+    sums.push(s);
+  }
+  return sums;
+}
+
+/** Reads one [loss, correct, rows, flags] group out of a stats record. */
+export function readLossGroup(words: Uint32Array, at: number): LossSums {
+  const f = new Float32Array(words.buffer, words.byteOffset + at * 4, 1);
+  return { loss: f[0], correct: words[at + 1], count: words[at + 2], flags: words[at + 3] };
+}
