@@ -24,8 +24,8 @@ import type { SlotCall } from './softmax-xent.js';
 const WG = 256;
 
 /** `none`: plain Adam; `coupled`: L2 added to the gradient; `decoupled`: AdamW decay. */
-export type PenaltyMode = 'none' | 'coupled' | 'decoupled';
-const MODE_CODE: Record<PenaltyMode, number> = { none: 0, coupled: 1, decoupled: 2 };
+export type AdamMode = 'none' | 'coupled' | 'decoupled';
+const MODE_CODE: Record<AdamMode, number> = { none: 0, coupled: 1, decoupled: 2 };
 
 export interface AdamHyper {
   lr: number;
@@ -37,7 +37,7 @@ export interface AdamHyper {
 export interface AdamSpec {
   models: number;
   segments: Segments;
-  mode: PenaltyMode;
+  mode: AdamMode;
   hyper: AdamHyper;
   slots: number;
   weights: GPUBuffer;
@@ -120,7 +120,7 @@ export function createAdam(gpu: Gpu, spec: AdamSpec): SlotCall {
 export function adamCpu(
   models: number,
   segments: Segments,
-  mode: PenaltyMode,
+  mode: AdamMode,
   hyper: AdamHyper,
   coef: ArrayLike<number>,
   counters: ArrayLike<number>,

@@ -4,7 +4,7 @@
 
 import type { Gpu } from '../runtime/gpu.js';
 import { poisoned, randomFloats, relativeError } from '../testing/random.js';
-import { adamCpu, createAdam, type AdamHyper, type PenaltyMode } from './adam.js';
+import { adamCpu, createAdam, type AdamHyper, type AdamMode } from './adam.js';
 import { createIndexTable, encodeCall, type Segments } from './common.js';
 import { COUNTER_WORDS, createGather, encodeGather, gatherCpu, permSlotBytes } from './gather.js';
 import { coefSlotBytes, createL2Grad, l2GradCpu } from './l2-grad.js';
@@ -264,7 +264,7 @@ export async function checkL2Grad(gpu: Gpu, models: number, widths: number[], st
 }
 
 /** Ten Adam steps with fresh gradients each step; model 1 skips step 3 (no rows). */
-export async function checkAdam(gpu: Gpu, models: number, widths: number[], mode: PenaltyMode, steps = 10): Promise<CheckResult> {
+export async function checkAdam(gpu: Gpu, models: number, widths: number[], mode: AdamMode, steps = 10): Promise<CheckResult> {
   const s = new Scratch(gpu);
   try {
     const segments = mlpSegments(widths);

@@ -1,0 +1,215 @@
+// The CPU reference trainer: the GPU trainer's step list run with every kernel's CPU twin on
+// float32 arrays in the same layouts (gather, forward, loss, backward, update). It is the
+// independent check of the GPU path and the `device: 'cpu'` fallback.
+
+import { adamCpu } from '../kernels/adam.js';
+import { COUNTER_WORDS, gatherCpu } from '../kernels/gather.js';
+import { DENSE_WEIGHT_GRAD_VARIANT, denseForwardVariant, denseInputGradVariant, matmulCpu } from '../kernels/matmul.js';
+import { metricsCpu } from '../kernels/metrics.js';
+import { softmaxXentCpu, type LossSums } from '../kernels/softmax-xent.js';
+import { sumSqCpu } from '../kernels/sumsq.js';
+import type { MlpLayout } from '../model/mlp.js';
+import {
+  EpochPlanner,
+  epochRecord,
+  epochShape,
+  type BatchPlan,
+  type BatchResult,
+  type EpochListener,
+  type EpochRecord,
+  type Evaluation,
+  type ModelResult,
+  type TrainData,
+} from './plan.js';
+
+const packed = (rows: number, cols: number) => ({ offset: 0, ld: cols, batchStride: rows * cols });
+const none = { offset: 0, ld: 0, batchStride: 0 };
+
+/** Activations of every layer for `models` models of `rows` rows each (the last are logits). */
+export function forwardCpu(layout: MlpLayout, models: number, rows: number, params: Float32Array, x: Float32Array, acts?: Float32Array[]): Float32Array[] {
+  const out = acts ?? layout.layers.map((l) => new Float32Array(models * rows * l.outputs));
+  layout.layers.forEach((layer, l) => {
+    matmulCpu(
+      denseForwardVariant(layer.activation),
+      { batch: models, m: rows, n: layer.outputs, k: layer.inputs },
+      {
+        a: packed(rows, layer.inputs),
+        b: { offset: layer.offset, ld: layer.outputs, batchStride: layout.perModel },
+        c: packed(rows, layer.outputs),
+        aux: none,
+        bias: { offset: layer.offset + layer.inputs * layer.outputs, batchStride: layout.perModel },
+      },
+      { a: l === 0 ? x : out[l - 1], b: params, c: out[l] },
+    );
+  });
+  return out;
+}
+
+/** Gradients of every parameter into `grads` from the loss gradient dz of the last layer. */
+function backwardCpu(layout: MlpLayout, models: number, rows: number, params: Float32Array, x: Float32Array, acts: Float32Array[], dz: Float32Array[], grads: Float32Array): void {
+  for (let l = layout.layers.length - 1; l >= 0; l--) {
+    const layer = layout.layers[l];
+    const input = l === 0 ? x : acts[l - 1];
+    matmulCpu(
+      DENSE_WEIGHT_GRAD_VARIANT,
+      { batch: models, m: layer.inputs + 1, n: layer.outputs, k: rows },
+      { a: packed(rows, layer.inputs), b: packed(rows, layer.outputs), c: { offset: layer.offset, ld: layer.outputs, batchStride: layout.perModel }, aux: none, bias: none },
+      { a: input, b: dz[l], c: grads },
+    );
+    if (l > 0) {
+      matmulCpu(
+        denseInputGradVariant(layout.layers[l - 1].activation),
+        { batch: models, m: rows, n: layer.inputs, k: layer.outputs },
+        {
+          a: packed(rows, layer.outputs),
+          b: { offset: layer.offset, ld: layer.outputs, batchStride: layout.perModel },
+          c: packed(rows, layer.inputs),
+          aux: packed(rows, layer.inputs),
+          bias: none,
+        },
+        { a: dz[l], b: params, c: dz[l - 1], aux: acts[l - 1] },
+      );
+    }
+  }
+}
+
+/** Rows of the data set gathered and standardized for each model, padded to the longest. */
+function gatherRows(data: TrainData, rowsPerModel: Uint32Array[], affine: Float32Array) {
+  const models = rowsPerModel.length;
+  const width = Math.max(1, ...rowsPerModel.map((r) => r.length));
+  const perm = new Uint32Array(models * width);
+  const counters = new Uint32Array(models * COUNTER_WORDS);
+  rowsPerModel.forEach((r, m) => {
+    perm.set(r, m * width);
+    counters[m * COUNTER_WORDS] = r.length;
+  });
+  const xb = new Float32Array(models * width * data.features);
+  const yb = new Uint32Array(models * width);
+  gatherCpu({ models, batchRows: width, features: data.features, indexStride: width, countSteps: false, x: data.x, y: data.y, perm, affine, counters, xb, yb }, 0);
+  const real = rowsPerModel.map((r) => r.length);
+  return { width, xb, yb, real };
+}
+
+/** Evaluates every model on its rows: logits, predictions, confusion matrix, loss, accuracy. */
+export function evaluateCpu(layout: MlpLayout, data: TrainData, params: Float32Array, rowsPerModel: Uint32Array[], affine: Float32Array): { evaluations: Evaluation[]; sums: LossSums[] } {
+  const models = rowsPerModel.length;
+  const g = gatherRows(data, rowsPerModel, affine);
+  const acts = forwardCpu(layout, models, g.width, params, g.xb);
+  const logits = acts[acts.length - 1];
+  const C = layout.classes;
+  const predictions = new Uint32Array(models * g.width);
+  const confusion = new Uint32Array(models * C * C);
+  const sums = metricsCpu(models, g.width, C, logits, g.yb, g.real, predictions, confusion);
+  const evaluations = rowsPerModel.map((r, m) => ({
+    rows: r.length,
+    logits: logits.slice(m * g.width * C, (m * g.width + r.length) * C),
+    predictions: predictions.slice(m * g.width, m * g.width + r.length),
+    labels: g.yb.slice(m * g.width, m * g.width + r.length),
+    confusion: confusion.slice(m * C * C, (m + 1) * C * C),
+    loss: sums[m].loss / Math.max(1, sums[m].count),
+    accuracy: sums[m].correct / Math.max(1, sums[m].count),
+  }));
+  return { evaluations, sums };
+}
+
+/** Per-model [scale, shift] rows as the gather kernel reads them. */
+export function affineTable(plan: BatchPlan): Float32Array {
+  const F = plan.data.features;
+  const affine = new Float32Array(plan.models.length * 2 * F);
+  plan.models.forEach((m, i) => {
+    if (m.standardize) {
+      affine.set(m.standardize.scale, i * 2 * F);
+      affine.set(m.standardize.shift, i * 2 * F + F);
+    } else {
+      affine.fill(1, i * 2 * F, i * 2 * F + F);
+    }
+  });
+  return affine;
+}
+
+/** Trains every model of the plan on the CPU; same batches, masks and math as the GPU trainer. */
+export async function trainOnCpu(plan: BatchPlan, onEpoch?: EpochListener): Promise<BatchResult> {
+  const { layout, data } = plan;
+  const B = plan.models.length;
+  const P = layout.perModel;
+  const F = data.features;
+  const C = layout.classes;
+  const bs = plan.batchSize;
+  const { maxRows, steps } = epochShape(plan);
+  const planners = plan.models.map((m) => new EpochPlanner(layout, m, plan.shuffle));
+  const affine = affineTable(plan);
+
+  const params = new Float32Array(B * P);
+  const m = new Float32Array(B * P);
+  const v = new Float32Array(B * P);
+  const grads = new Float32Array(B * P);
+  const counters = new Uint32Array(B * COUNTER_WORDS);
+  plan.models.forEach((model, i) => {
+    params.set(model.init, i * P);
+    counters[i * COUNTER_WORDS] = model.trainRows.length;
+    if (model.resume) {
+      m.set(model.resume.optimizer.m, i * P);
+      v.set(model.resume.optimizer.v, i * P);
+      counters[i * COUNTER_WORDS + 2] = model.resume.optimizer.step;
+    }
+  });
+  const xb = new Float32Array(B * bs * F);
+  const yb = new Uint32Array(B * bs);
+  const acts = layout.layers.map((l) => new Float32Array(B * bs * l.outputs));
+  const dz = layout.layers.map((l) => new Float32Array(B * bs * l.outputs));
+  const permSlot = new Uint32Array(B * maxRows);
+  const coefSlot = new Float32Array(B * layout.tensors.length);
+  const realRows = new Uint32Array(B);
+  const validation = plan.models.some((x) => x.validationRows && x.validationRows.length > 0)
+    ? plan.models.map((x) => x.validationRows ?? new Uint32Array(0))
+    : null;
+  const histories: EpochRecord[][] = plan.models.map(() => []);
+
+  for (let e = 0; e < plan.epochs; e++) {
+    const epochs = planners.map((p) => p.next());
+    epochs.forEach((ep, i) => {
+      permSlot.set(ep.perm, i * maxRows);
+      coefSlot.set(ep.coef, i * layout.tensors.length);
+    });
+    const sums: LossSums[] = plan.models.map(() => ({ loss: 0, correct: 0, count: 0, flags: 0 }));
+    for (let step = 0; step < steps; step++) {
+      // gather → forward → loss → backward → update (penalty fused), as on the GPU
+      gatherCpu({ models: B, batchRows: bs, features: F, indexStride: maxRows, countSteps: true, x: data.x, y: data.y, perm: permSlot, affine, counters, xb, yb }, step);
+      forwardCpu(layout, B, bs, params, xb, acts);
+      for (let i = 0; i < B; i++) realRows[i] = counters[i * COUNTER_WORDS + 1];
+      const stepSums = softmaxXentCpu(B, bs, C, acts[acts.length - 1], yb, realRows, dz[dz.length - 1]);
+      stepSums.forEach((s, i) => {
+        // The GPU adds each step's sum into a float32.
+        sums[i].loss = Math.fround(sums[i].loss + s.loss);
+        sums[i].correct += s.correct;
+        sums[i].count += s.count;
+        sums[i].flags |= s.flags;
+      });
+      backwardCpu(layout, B, bs, params, xb, acts, dz, grads);
+      adamCpu(B, layout.segments, plan.mode, plan.optimizer, coefSlot, counters, { weights: params, grads, m, v });
+    }
+    const sq = sumSqCpu(B, layout.segments, params);
+    const val = validation ? evaluateCpu(layout, data, params, validation, affine).sums : null;
+    const records = epochs.map((ep, i) => {
+      const S = layout.tensors.length;
+      return epochRecord(layout, planners[i], ep, i, sums[i], val ? val[i] : null, sq.subarray(i * S, (i + 1) * S));
+    });
+    records.forEach((r, i) => histories[i].push(r));
+    onEpoch?.(records[0].epoch, records);
+    // Let the page (or other work) breathe between epochs.
+    if (e % 8 === 7) await new Promise((resolve) => setTimeout(resolve, 0));
+  }
+
+  const tests = plan.models.some((x) => x.testRows && x.testRows.length > 0)
+    ? evaluateCpu(layout, data, params, plan.models.map((x) => x.testRows ?? new Uint32Array(0)), affine).evaluations
+    : null;
+  return {
+    models: plan.models.map((_, i): ModelResult => ({
+      params: params.slice(i * P, (i + 1) * P),
+      optimizer: { m: m.slice(i * P, (i + 1) * P), v: v.slice(i * P, (i + 1) * P), step: counters[i * COUNTER_WORDS + 2] },
+      planner: planners[i].state(),
+      history: histories[i],
+      ...(tests && plan.models[i].testRows ? { test: tests[i] } : {}),
+    })),
+  };
+}

@@ -1,0 +1,492 @@
+// The GPU trainer: a batch of models trained together, every step of an epoch (and several
+// epochs) encoded into one submission with no readback inside. Per-epoch inputs (each model's
+// shuffled rows and its L2 coefficients from the schedule's mask) are written ahead into epoch
+// slots; loss, accuracy, validation and weight-norm sums accumulate into per-epoch stats slots
+// that are read back once per chunk of epochs, while the next chunk already runs.
+
+import { createAdam } from '../kernels/adam.js';
+import { createIndexTable, encodeCall, type KernelCall } from '../kernels/common.js';
+import { COUNTER_WORDS, createGather, encodeGather, permSlotBytes, type DataShard, type GatherCall } from '../kernels/gather.js';
+import { coefSlotBytes } from '../kernels/l2-grad.js';
+import { createDenseForward, createDenseInputGrad, createDenseWeightGrad } from '../kernels/matmul.js';
+import { createMetrics } from '../kernels/metrics.js';
+import { LOSS_GROUP_WORDS, createSoftmaxXent, encodeSlotCall, readLossGroup, statsSlotBytes, type LossSums, type SlotCall } from '../kernels/softmax-xent.js';
+import { createSumSq } from '../kernels/sumsq.js';
+import type { MlpLayout } from '../model/mlp.js';
+import { affineTable } from './cpu-trainer.js';
+import type { Gpu } from './gpu.js';
+import {
+  EpochPlanner,
+  epochRecord,
+  epochShape,
+  type BatchPlan,
+  type BatchResult,
+  type EpochListener,
+  type EpochPlan,
+  type EpochRecord,
+  type Evaluation,
+  type TrainData,
+} from './plan.js';
+
+/** Words of a model's record in a stats slot: train sums, validation sums, Σw² per tensor. */
+const TRAIN_FIELD = 0;
+const VAL_FIELD = LOSS_GROUP_WORDS;
+const NORM_FIELD = 2 * LOSS_GROUP_WORDS;
+
+/** A data set on the GPU: x split into shards that each fit one storage binding, and labels. */
+export class GpuDataset {
+  readonly shards: DataShard[] = [];
+  readonly y: GPUBuffer;
+  readonly rows: number;
+
+  constructor(
+    private readonly gpu: Gpu,
+    readonly data: TrainData,
+  ) {
+    const { features } = data;
+    this.rows = data.y.length;
+    const limits = gpu.device.limits;
+    const maxRows = Math.max(1, Math.floor(Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize) / (features * 4)));
+    for (let first = 0; first < this.rows; first += maxRows) {
+      const rows = Math.min(maxRows, this.rows - first);
+      this.shards.push({ buffer: gpu.createStorage('x shard', data.x.subarray(first * features, (first + rows) * features)), firstRow: first, rows });
+    }
+    this.y = gpu.createStorage('y', data.y);
+  }
+
+  destroy(): void {
+    for (const s of this.shards) this.gpu.destroyBuffer(s.buffer);
+    this.gpu.destroyBuffer(this.y);
+  }
+}
+
+/** Forward calls for every layer of `models` models over `rows` rows each, reading `params`. */
+function forwardCalls(gpu: Gpu, layout: MlpLayout, models: number, rows: number, params: GPUBuffer, x: GPUBuffer, acts: GPUBuffer[]): KernelCall[] {
+  return layout.layers.map((layer, l) =>
+    createDenseForward(gpu, { batch: models, rows, inputs: layer.inputs, outputs: layer.outputs }, layer.activation, {
+      x: { buffer: l === 0 ? x : acts[l - 1] },
+      params: { buffer: params, offset: layer.offset, batchStride: layout.perModel },
+      y: { buffer: acts[l] },
+    }),
+  );
+}
+
+/**
+ * A fixed set of rows per model (validation or test), gathered and standardized once, then
+ * evaluated on the current parameters whenever asked: forward plus metrics.
+ */
+export class GpuRowSet {
+  readonly width: number;
+  readonly counts: number[];
+  private readonly buffers: GPUBuffer[] = [];
+  private readonly calls: { destroy(): void }[] = [];
+  private readonly gather: GatherCall;
+  private readonly forward: KernelCall[];
+  private readonly metrics: SlotCall;
+  readonly logits: GPUBuffer;
+  readonly predictions: GPUBuffer;
+  readonly labels: GPUBuffer;
+  readonly confusion: GPUBuffer | null;
+
+  constructor(
+    private readonly gpu: Gpu,
+    private readonly layout: MlpLayout,
+    dataset: GpuDataset,
+    rowsPerModel: Uint32Array[],
+    affine: GPUBuffer,
+    params: GPUBuffer,
+    stats: { buffer: GPUBuffer; recordWords: number; field: number; slots: number },
+    withConfusion: boolean,
+  ) {
+    const models = rowsPerModel.length;
+    const F = layout.features;
+    this.counts = rowsPerModel.map((r) => r.length);
+    this.width = Math.max(1, ...this.counts);
+    const slotWords = permSlotBytes(gpu, models, this.width) / 4;
+    const perm = new Uint32Array(slotWords);
+    const counters = new Uint32Array(models * COUNTER_WORDS);
+    rowsPerModel.forEach((r, m) => {
+      perm.set(r, m * this.width);
+      counters[m * COUNTER_WORDS] = r.length;
+    });
+    const own = (b: GPUBuffer) => (this.buffers.push(b), b);
+    const counterBuffer = own(gpu.createStorage('row set counters', counters));
+    const xb = own(gpu.createStorage('row set x', models * this.width * F * 4));
+    this.labels = own(gpu.createStorage('row set y', models * this.width * 4));
+    const acts = layout.layers.map((l) => own(gpu.createStorage('row set activations', models * this.width * l.outputs * 4)));
+    this.logits = acts[acts.length - 1];
+    this.predictions = own(gpu.createStorage('row set predictions', models * this.width * 4));
+    this.confusion = withConfusion ? own(gpu.createStorage('confusion', models * layout.classes * layout.classes * 4)) : null;
+    const table = own(createIndexTable(gpu, 'row set step', 1));
+    this.gather = createGather(gpu, {
+      models,
+      batchRows: this.width,
+      features: F,
+      dataRows: dataset.rows,
+      indexStride: this.width,
+      slots: 1,
+      steps: 1,
+      countSteps: false,
+      x: dataset.shards,
+      y: dataset.y,
+      perm: own(gpu.createStorage('row set rows', perm)),
+      affine,
+      counters: counterBuffer,
+      xb,
+      yb: this.labels,
+      stepTable: table,
+    });
+    this.calls.push(this.gather);
+    this.forward = forwardCalls(gpu, layout, models, this.width, params, xb, acts);
+    this.calls.push(...this.forward);
+    this.metrics = createMetrics(gpu, {
+      models,
+      rows: this.width,
+      classes: layout.classes,
+      logits: this.logits,
+      labels: this.labels,
+      counters: counterBuffer,
+      predictions: this.predictions,
+      ...(this.confusion ? { confusion: this.confusion } : {}),
+      stats,
+    });
+    this.calls.push(this.metrics);
+  }
+
+  /** Gathers the rows (once, before any evaluation). */
+  encodeGather(pass: GPUComputePassEncoder): void {
+    encodeGather(pass, this.gather, 0, 0);
+  }
+
+  /** Forward on the current parameters, then metrics into stats slot `slot`. */
+  encodeEvaluate(pass: GPUComputePassEncoder, slot: number): void {
+    for (const call of this.forward) encodeCall(pass, call);
+    encodeSlotCall(pass, this.metrics, slot);
+  }
+
+  /** Reads the evaluation written by the last encodeEvaluate. */
+  async read(sums: LossSums[]): Promise<Evaluation[]> {
+    const C = this.layout.classes;
+    const logits = await this.gpu.readFloat32(this.logits, 0, this.counts.length * this.width * C);
+    const predictions = await this.gpu.readUint32(this.predictions, 0, this.counts.length * this.width);
+    const labels = await this.gpu.readUint32(this.labels, 0, this.counts.length * this.width);
+    const confusion = this.confusion ? await this.gpu.readUint32(this.confusion, 0, this.counts.length * C * C) : null;
+    return this.counts.map((n, m) => ({
+      rows: n,
+      logits: logits.slice(m * this.width * C, (m * this.width + n) * C),
+      predictions: predictions.slice(m * this.width, m * this.width + n),
+      labels: labels.slice(m * this.width, m * this.width + n),
+      confusion: confusion ? confusion.slice(m * C * C, (m + 1) * C * C) : new Uint32Array(C * C),
+      loss: sums[m].loss / Math.max(1, sums[m].count),
+      accuracy: sums[m].correct / Math.max(1, sums[m].count),
+    }));
+  }
+
+  destroy(): void {
+    for (const c of this.calls) c.destroy();
+    for (const b of this.buffers) this.gpu.destroyBuffer(b);
+  }
+}
+
+/** Epochs per chunk are chosen so a chunk takes about this long (ms): often enough for charts. */
+const TARGET_CHUNK_MS = 150;
+const MAX_SLOTS = 64;
+
+interface Chunk {
+  epochs: EpochPlan[][];
+  slots: number[];
+  readback: GPUBuffer;
+}
+
+/** Trains every model of the plan on the GPU. All GPU memory is freed before it returns. */
+export async function trainOnGpu(gpu: Gpu, plan: BatchPlan, onEpoch?: EpochListener): Promise<BatchResult> {
+  const trainer = new GpuTrainer(gpu, plan);
+  try {
+    return await trainer.run(onEpoch);
+  } finally {
+    trainer.destroy();
+  }
+}
+
+class GpuTrainer {
+  private readonly buffers: GPUBuffer[] = [];
+  private readonly calls: { destroy(): void }[] = [];
+  private readonly layout: MlpLayout;
+  private readonly models: number;
+  private readonly steps: number;
+  private readonly maxRows: number;
+  private readonly slots: number;
+  private readonly permSlotBytes: number;
+  private readonly coefSlotBytes: number;
+  private readonly statsSlotBytes: number;
+  private readonly recordWords: number;
+  private readonly planners: EpochPlanner[];
+  private readonly dataset: GpuDataset;
+  private readonly params: GPUBuffer;
+  private readonly m: GPUBuffer;
+  private readonly v: GPUBuffer;
+  private readonly counters: GPUBuffer;
+  private readonly perm: GPUBuffer;
+  private readonly coef: GPUBuffer;
+  private readonly stats: GPUBuffer;
+  private readonly readbacks: GPUBuffer[];
+  // One training step, in order:
+  private readonly gather: GatherCall;
+  private readonly forward: KernelCall[];
+  private readonly loss: SlotCall;
+  private readonly backward: KernelCall[];
+  private readonly update: SlotCall;
+  // End of an epoch:
+  private readonly norms: SlotCall;
+  private readonly validation: GpuRowSet | null;
+  private readonly test: GpuRowSet | null;
+  private readonly testStats: GPUBuffer | null;
+
+  constructor(
+    private readonly gpu: Gpu,
+    private readonly plan: BatchPlan,
+  ) {
+    const { layout, data } = plan;
+    this.layout = layout;
+    const B = (this.models = plan.models.length);
+    const P = layout.perModel;
+    const S = layout.tensors.length;
+    const F = data.features;
+    const bs = plan.batchSize;
+    ({ maxRows: this.maxRows, steps: this.steps } = epochShape(plan));
+    this.planners = plan.models.map((m) => new EpochPlanner(layout, m, plan.shuffle));
+    const own = (b: GPUBuffer) => (this.buffers.push(b), b);
+    const ownCall = <T extends { destroy(): void }>(c: T) => (this.calls.push(c), c);
+
+    this.permSlotBytes = permSlotBytes(gpu, B, this.maxRows);
+    this.coefSlotBytes = coefSlotBytes(gpu, B, S);
+    this.recordWords = NORM_FIELD + S;
+    this.statsSlotBytes = statsSlotBytes(gpu, B, this.recordWords);
+    // Enough epoch slots for a chunk, within 64 MiB of permutations.
+    this.slots = Math.max(1, Math.min(MAX_SLOTS, plan.epochs, Math.floor((64 << 20) / this.permSlotBytes)));
+
+    this.dataset = new GpuDataset(gpu, data);
+    const init = new Float32Array(B * P);
+    const m = new Float32Array(B * P);
+    const v = new Float32Array(B * P);
+    const counters = new Uint32Array(B * COUNTER_WORDS);
+    plan.models.forEach((model, i) => {
+      init.set(model.init, i * P);
+      counters[i * COUNTER_WORDS] = model.trainRows.length;
+      if (model.resume) {
+        m.set(model.resume.optimizer.m, i * P);
+        v.set(model.resume.optimizer.v, i * P);
+        counters[i * COUNTER_WORDS + 2] = model.resume.optimizer.step;
+      }
+    });
+    this.params = own(gpu.createStorage('params', init));
+    this.m = own(gpu.createStorage('adam m', m));
+    this.v = own(gpu.createStorage('adam v', v));
+    const grads = own(gpu.createStorage('grads', B * P * 4));
+    this.counters = own(gpu.createStorage('counters', counters));
+    const affine = own(gpu.createStorage('affine', affineTable(plan)));
+    this.perm = own(gpu.createStorage('perm slots', this.slots * this.permSlotBytes));
+    this.coef = own(gpu.createStorage('coef slots', this.slots * this.coefSlotBytes));
+    this.stats = own(gpu.createStorage('stats slots', this.slots * this.statsSlotBytes));
+    this.readbacks = [0, 1].map(() => own(gpu.createBuffer('stats readback', this.slots * this.statsSlotBytes, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST)));
+    const xb = own(gpu.createStorage('batch x', B * bs * F * 4));
+    const yb = own(gpu.createStorage('batch y', B * bs * 4));
+    const acts = layout.layers.map((l) => own(gpu.createStorage('activations', B * bs * l.outputs * 4)));
+    const dz = layout.layers.map((l) => own(gpu.createStorage('dz', B * bs * l.outputs * 4)));
+    const stats = { buffer: this.stats, recordWords: this.recordWords, slots: this.slots };
+
+    this.gather = ownCall(
+      createGather(gpu, {
+        models: B,
+        batchRows: bs,
+        features: F,
+        dataRows: this.dataset.rows,
+        indexStride: this.maxRows,
+        slots: this.slots,
+        steps: this.steps,
+        countSteps: true,
+        x: this.dataset.shards,
+        y: this.dataset.y,
+        perm: this.perm,
+        affine,
+        counters: this.counters,
+        xb,
+        yb,
+        stepTable: own(createIndexTable(gpu, 'step table', this.steps)),
+      }),
+    );
+    this.forward = forwardCalls(gpu, layout, B, bs, this.params, xb, acts).map(ownCall);
+    const C = layout.classes;
+    this.loss = ownCall(
+      createSoftmaxXent(gpu, { models: B, rows: bs, classes: C, logits: acts[acts.length - 1], labels: yb, counters: this.counters, dlogits: dz[dz.length - 1], stats: { ...stats, field: TRAIN_FIELD } }),
+    );
+    this.backward = [];
+    for (let l = layout.layers.length - 1; l >= 0; l--) {
+      const layer = layout.layers[l];
+      const shape = { batch: B, rows: bs, inputs: layer.inputs, outputs: layer.outputs };
+      const block = { offset: layer.offset, batchStride: P };
+      this.backward.push(ownCall(createDenseWeightGrad(gpu, shape, { x: { buffer: l === 0 ? xb : acts[l - 1] }, dz: { buffer: dz[l] }, grad: { buffer: grads, ...block } })));
+      if (l > 0) {
+        const below = layout.layers[l - 1].activation;
+        this.backward.push(
+          ownCall(createDenseInputGrad(gpu, shape, below, { dz: { buffer: dz[l] }, params: { buffer: this.params, ...block }, input: { buffer: acts[l - 1] }, dx: { buffer: dz[l - 1] } })),
+        );
+      }
+    }
+    this.update = ownCall(
+      createAdam(gpu, {
+        models: B,
+        segments: layout.segments,
+        mode: plan.mode,
+        hyper: plan.optimizer,
+        slots: this.slots,
+        weights: this.params,
+        grads,
+        m: this.m,
+        v: this.v,
+        coef: this.coef,
+        counters: this.counters,
+      }),
+    );
+    this.norms = ownCall(createSumSq(gpu, { models: B, segments: layout.segments, weights: this.params, stats: { ...stats, field: NORM_FIELD } }));
+
+    const hasRows = (key: 'validationRows' | 'testRows') => plan.models.some((x) => (x[key]?.length ?? 0) > 0);
+    this.validation = hasRows('validationRows')
+      ? ownCall(new GpuRowSet(gpu, layout, this.dataset, plan.models.map((x) => x.validationRows ?? new Uint32Array(0)), affine, this.params, { ...stats, field: VAL_FIELD }, false))
+      : null;
+    this.testStats = hasRows('testRows') ? own(gpu.createStorage('test stats', statsSlotBytes(gpu, B, LOSS_GROUP_WORDS))) : null;
+    this.test = this.testStats
+      ? ownCall(
+          new GpuRowSet(gpu, layout, this.dataset, plan.models.map((x) => x.testRows ?? new Uint32Array(0)), affine, this.params, { buffer: this.testStats, recordWords: LOSS_GROUP_WORDS, field: 0, slots: 1 }, true),
+        )
+      : null;
+  }
+
+  /** One training step of every model: the whole cost of a step is this list. */
+  private encodeStep(pass: GPUComputePassEncoder, slot: number, step: number): void {
+    encodeGather(pass, this.gather, slot, step); // batch rows and labels; rows this step; t += 1
+    for (const call of this.forward) encodeCall(pass, call); // activations, then logits
+    encodeSlotCall(pass, this.loss, slot); // dlogits; loss, accuracy sums
+    for (const call of this.backward) encodeCall(pass, call); // dW (bias grad fused), dX ⊙ act'
+    encodeSlotCall(pass, this.update, slot); // Adam with the epoch's L2 term fused (coupled or decoupled)
+  }
+
+  private encodeEpochEnd(pass: GPUComputePassEncoder, slot: number): void {
+    encodeSlotCall(pass, this.norms, slot); // Σw² per tensor: norms and penalty value
+    this.validation?.encodeEvaluate(pass, slot); // validation loss and accuracy
+  }
+
+  private submitChunk(first: number, count: number, readback: GPUBuffer): Chunk {
+    const { gpu } = this;
+    const epochs: EpochPlan[][] = [];
+    const slots: number[] = [];
+    for (let i = 0; i < count; i++) {
+      const slot = (first + i) % this.slots;
+      const plans = this.planners.map((p) => p.next());
+      const perm = new Uint32Array(this.permSlotBytes / 4);
+      const coef = new Float32Array(this.coefSlotBytes / 4);
+      const S = this.layout.tensors.length;
+      plans.forEach((p, m) => {
+        perm.set(p.perm, m * this.maxRows);
+        coef.set(p.coef, m * S);
+      });
+      // Queue-ordered: these land after the chunk already submitted has used the slot.
+      gpu.write(this.perm, perm, slot * this.permSlotBytes);
+      gpu.write(this.coef, coef, slot * this.coefSlotBytes);
+      epochs.push(plans);
+      slots.push(slot);
+    }
+    const encoder = gpu.device.createCommandEncoder({ label: `epochs ${first}..${first + count - 1}` });
+    for (const slot of slots) encoder.clearBuffer(this.stats, slot * this.statsSlotBytes, this.statsSlotBytes);
+    const pass = encoder.beginComputePass({ label: 'train' });
+    for (const slot of slots) {
+      for (let step = 0; step < this.steps; step++) this.encodeStep(pass, slot, step);
+      this.encodeEpochEnd(pass, slot);
+    }
+    pass.end();
+    slots.forEach((slot, i) => encoder.copyBufferToBuffer(this.stats, slot * this.statsSlotBytes, readback, i * this.statsSlotBytes, this.statsSlotBytes));
+    gpu.device.queue.submit([encoder.finish()]);
+    return { epochs, slots, readback };
+  }
+
+  private records(chunk: Chunk, words: Uint32Array): EpochRecord[][] {
+    const S = this.layout.tensors.length;
+    return chunk.epochs.map((plans, i) => {
+      const base = (i * this.statsSlotBytes) / 4;
+      return plans.map((p, m) => {
+        const at = base + m * this.recordWords;
+        const norms = new Float32Array(words.buffer, words.byteOffset + (at + NORM_FIELD) * 4, S);
+        const val = this.validation ? readLossGroup(words, at + VAL_FIELD) : null;
+        return epochRecord(this.layout, this.planners[m], p, m, readLossGroup(words, at + TRAIN_FIELD), val, norms);
+      });
+    });
+  }
+
+  async run(onEpoch?: EpochListener): Promise<BatchResult> {
+    const { gpu, plan } = this;
+    if (this.validation || this.test) {
+      gpu.submit('gather evaluation rows', (pass) => {
+        this.validation?.encodeGather(pass);
+        this.test?.encodeGather(pass);
+      });
+    }
+    const histories: EpochRecord[][] = plan.models.map(() => []);
+    const pending: Chunk[] = [];
+    let planned = 0;
+    let chunkEpochs = 1;
+    let lastDone = performance.now();
+    let flip = 0;
+    while (planned < plan.epochs || pending.length > 0) {
+      // Keep two chunks in flight: the GPU works on the next while this one is read.
+      while (pending.length < 2 && planned < plan.epochs) {
+        const count = Math.min(chunkEpochs, this.slots, plan.epochs - planned);
+        pending.push(this.submitChunk(planned, count, this.readbacks[flip]));
+        flip ^= 1;
+        planned += count;
+      }
+      const chunk = pending.shift()!;
+      const bytes = chunk.epochs.length * this.statsSlotBytes;
+      await gpu.guard(chunk.readback.mapAsync(GPUMapMode.READ, 0, bytes));
+      const words = new Uint32Array(chunk.readback.getMappedRange(0, bytes).slice(0));
+      chunk.readback.unmap();
+      for (const records of this.records(chunk, words)) {
+        records.forEach((r, m) => histories[m].push(r));
+        onEpoch?.(records[0].epoch, records);
+      }
+      const now = performance.now();
+      const perEpoch = (now - lastDone) / chunk.epochs.length;
+      lastDone = now;
+      chunkEpochs = Math.max(1, Math.min(this.slots, Math.round(TARGET_CHUNK_MS / Math.max(perEpoch, 0.01))));
+    }
+
+    let tests: Evaluation[] | null = null;
+    if (this.test && this.testStats) {
+      gpu.device.queue.writeBuffer(this.testStats, 0, new Uint32Array(this.testStats.size / 4));
+      gpu.submit('evaluate test rows', (pass) => this.test!.encodeEvaluate(pass, 0));
+      const words = await gpu.readUint32(this.testStats);
+      const sums = plan.models.map((_, m) => readLossGroup(words, m * LOSS_GROUP_WORDS));
+      tests = await this.test.read(sums);
+    }
+    const B = this.models;
+    const P = this.layout.perModel;
+    const params = await gpu.readFloat32(this.params, 0, B * P);
+    const m = await gpu.readFloat32(this.m, 0, B * P);
+    const v = await gpu.readFloat32(this.v, 0, B * P);
+    const counters = await gpu.readUint32(this.counters, 0, B * COUNTER_WORDS);
+    return {
+      models: plan.models.map((model, i) => ({
+        params: params.slice(i * P, (i + 1) * P),
+        optimizer: { m: m.slice(i * P, (i + 1) * P), v: v.slice(i * P, (i + 1) * P), step: counters[i * COUNTER_WORDS + 2] },
+        planner: this.planners[i].state(),
+        history: histories[i],
+        ...(tests && model.testRows ? { test: tests[i] } : {}),
+      })),
+    };
+  }
+
+  destroy(): void {
+    for (const c of this.calls) c.destroy();
+    for (const b of this.buffers) this.gpu.destroyBuffer(b);
+    this.dataset.destroy();
+  }
+}

@@ -1,0 +1,80 @@
+// The L2 penalty of one model: its settings, the per-tensor coefficients an epoch's mask gives
+// the Adam kernel, and the penalty value reported in the history.
+//
+//   coupled, keras    loss + λ·Σ mask_t·Σw²      gradient + 2λ·mask·w   (Keras kernel_regularizer)
+//   coupled, torch    loss + (λ/2)·Σ mask_t·Σw²  gradient + λ·mask·w    (torch.optim.Adam weight_decay)
+//   decoupled         w ← w − lr·λ·mask·w before the Adam step (torch.optim.AdamW weight_decay);
+//                     the reported value uses the convention's formula above
+
+import type { MlpLayout } from '../model/mlp.js';
+import { validateSchedule, type ScheduleSpec, type Targets } from './schedule.js';
+
+export type PenaltyMode = 'coupled' | 'decoupled';
+export type Convention = 'keras' | 'torch';
+
+export interface PenaltyConfig {
+  /** λ ≥ 0 (default 0: no penalty). */
+  lambda?: number;
+  /** Default 'coupled'. */
+  mode?: PenaltyMode;
+  /** Default 'keras' (penalty λ·Σw², gradient 2λw). */
+  convention?: Convention;
+  /** Default 'kernels' (biases unpenalized, as Keras' kernel_regularizer). */
+  targets?: Targets;
+  /** Default 'constant'. */
+  schedule?: ScheduleSpec;
+}
+
+export type ResolvedPenalty = Required<PenaltyConfig>;
+
+export class PenaltyConfigError extends Error {
+  override name = 'PenaltyConfigError';
+}
+
+export function resolvePenalty(p: PenaltyConfig | undefined, field = 'penalty'): ResolvedPenalty {
+  const r: ResolvedPenalty = {
+    lambda: p?.lambda ?? 0,
+    mode: p?.mode ?? 'coupled',
+    convention: p?.convention ?? 'keras',
+    targets: p?.targets ?? 'kernels',
+    schedule: p?.schedule ?? 'constant',
+  };
+  if (typeof r.lambda !== 'number' || !(r.lambda >= 0) || !Number.isFinite(r.lambda)) {
+    throw new PenaltyConfigError(`${field}.lambda must be a finite number ≥ 0, got ${r.lambda}`);
+  }
+  if (r.mode !== 'coupled' && r.mode !== 'decoupled') throw new PenaltyConfigError(`${field}.mode must be 'coupled' or 'decoupled', got ${JSON.stringify(r.mode)}`);
+  if (r.convention !== 'keras' && r.convention !== 'torch') {
+    throw new PenaltyConfigError(`${field}.convention must be 'keras' or 'torch', got ${JSON.stringify(r.convention)}`);
+  }
+  if (r.targets !== 'kernels' && r.targets !== 'all') throw new PenaltyConfigError(`${field}.targets must be 'kernels' or 'all', got ${JSON.stringify(r.targets)}`);
+  validateSchedule(r.schedule, `${field}.schedule`);
+  return r;
+}
+
+/** Index of each targeted tensor's segment in the layout. */
+export function targetSegments(layout: MlpLayout, targetNames: string[]): number[] {
+  return targetNames.map((name) => layout.tensors.findIndex((t) => t.name === name));
+}
+
+/**
+ * Per-segment coefficient for the Adam kernel: coupled c·λ·mask (c = 2 keras, 1 torch),
+ * decoupled λ·mask; 0 for untargeted tensors.
+ */
+export function penaltyCoefficients(layout: MlpLayout, p: ResolvedPenalty, segments: number[], mask: boolean[]): Float32Array {
+  const coef = new Float32Array(layout.tensors.length);
+  const c = p.mode === 'decoupled' ? 1 : p.convention === 'keras' ? 2 : 1;
+  segments.forEach((seg, i) => {
+    if (mask[i]) coef[seg] = c * p.lambda;
+  });
+  return coef;
+}
+
+/** The active penalty: Σ over targeted tensors on in `mask` of k·λ·Σw² (k = 1 keras, ½ torch). */
+export function penaltyValue(p: ResolvedPenalty, segments: number[], mask: boolean[], sumSquares: ArrayLike<number>): number {
+  const k = p.convention === 'keras' ? 1 : 0.5;
+  let total = 0;
+  segments.forEach((seg, i) => {
+    if (mask[i]) total += k * p.lambda * sumSquares[seg];
+  });
+  return total;
+}

@@ -1,0 +1,215 @@
+// What a batch of models trains on and how, shared by the GPU trainer and the CPU reference
+// trainer so that both see exactly the same batches, masks and initial weights: the batch plan,
+// each model's epoch planner (shuffle and schedule streams), and the history record built from
+// the sums the kernels (or their twins) accumulate over an epoch.
+
+import type { AdamHyper } from '../kernels/adam.js';
+import type { LossSums } from '../kernels/softmax-xent.js';
+import type { MlpLayout } from '../model/mlp.js';
+import { penaltyCoefficients, penaltyValue, targetSegments, type ResolvedPenalty } from './penalty.js';
+import { Random, type RandomState } from './random.js';
+import { Schedule, targetedTensors } from './schedule.js';
+
+/** A labelled data set: x is rows × features, row-major. */
+export interface TrainData {
+  x: Float32Array;
+  y: Uint32Array;
+  features: number;
+  classes: number;
+}
+
+/** Where a model's epoch stream stands: enough to resume it exactly. */
+export interface PlannerState {
+  /** Epochs already planned (the next epoch's index). */
+  epoch: number;
+  shuffle: RandomState;
+  schedule: RandomState;
+}
+
+/** Optimizer state of one model, for resuming. */
+export interface OptimizerState {
+  m: Float32Array;
+  v: Float32Array;
+  /** Adam's t: optimizer steps taken. */
+  step: number;
+}
+
+/** One model of a batch: its rows of the shared data set and its own settings. */
+export interface ModelPlan {
+  trainRows: Uint32Array;
+  /** Rows evaluated at the end of every epoch (valLoss, valAccuracy). */
+  validationRows?: Uint32Array;
+  /** Rows evaluated once after the last epoch (predictions, confusion matrix). */
+  testRows?: Uint32Array;
+  /** Per-feature affine applied when rows are gathered: x·scale + shift. */
+  standardize?: { scale: Float32Array; shift: Float32Array };
+  penalty: ResolvedPenalty;
+  /** Seed of the model's shuffle and schedule streams. */
+  seed: number;
+  /** Initial parameters (one block of layout.perModel). */
+  init: Float32Array;
+  /** Resume from a checkpoint: optimizer state and the planner's position. */
+  resume?: { optimizer: OptimizerState; planner: PlannerState };
+}
+
+export interface BatchPlan {
+  data: TrainData;
+  layout: MlpLayout;
+  models: ModelPlan[];
+  /** Epochs to train in this call (after any resumed ones). */
+  epochs: number;
+  batchSize: number;
+  shuffle: boolean;
+  optimizer: AdamHyper;
+  /** Shared by all models of a batch (it selects the Adam pipeline). */
+  mode: 'coupled' | 'decoupled';
+}
+
+/** One epoch of one model as the trainers need it. */
+export interface EpochPlan {
+  epoch: number;
+  /** Training rows in the order of this epoch's steps. */
+  perm: Uint32Array;
+  /** On/off per targeted tensor. */
+  mask: boolean[];
+  /** Per-segment coefficient for the Adam kernel. */
+  coef: Float32Array;
+}
+
+/** Stream numbers for Random.derive(seed, stream). */
+export const STREAM_INIT = 1;
+export const STREAM_SHUFFLE = 2;
+export const STREAM_SCHEDULE = 3;
+
+/** Generates a model's epochs in order: each epoch's shuffle and mask. */
+export class EpochPlanner {
+  readonly targets: string[];
+  readonly segments: number[];
+  private epoch: number;
+  private readonly shuffleRng: Random;
+  private readonly scheduleRng: Random;
+  private readonly schedule: Schedule;
+
+  constructor(
+    private readonly layout: MlpLayout,
+    private readonly model: ModelPlan,
+    private readonly shuffle: boolean,
+  ) {
+    this.targets = targetedTensors(layout, model.penalty.targets);
+    this.segments = targetSegments(layout, this.targets);
+    const resume = model.resume?.planner;
+    this.epoch = resume?.epoch ?? 0;
+    this.shuffleRng = new Random(resume?.shuffle ?? Random.derive(model.seed, STREAM_SHUFFLE));
+    this.scheduleRng = new Random(resume?.schedule ?? Random.derive(model.seed, STREAM_SCHEDULE));
+    this.schedule = new Schedule(model.penalty.schedule, this.targets, this.scheduleRng);
+  }
+
+  /** The position before the next epoch (what a checkpoint after the last planned epoch holds). */
+  state(): PlannerState {
+    return { epoch: this.epoch, shuffle: this.shuffleRng.state(), schedule: this.scheduleRng.state() };
+  }
+
+  next(): EpochPlan {
+    const epoch = this.epoch++;
+    // Masks first, then the shuffle: the order of draws is part of the reproducible stream.
+    const mask = this.schedule.mask(epoch);
+    const perm = this.model.trainRows.slice();
+    if (this.shuffle) this.shuffleRng.shuffle(perm);
+    return { epoch, perm, mask, coef: penaltyCoefficients(this.layout, this.model.penalty, this.segments, mask) };
+  }
+
+  penaltyValue(mask: boolean[], sumSquares: ArrayLike<number>): number {
+    return penaltyValue(this.model.penalty, this.segments, mask, sumSquares);
+  }
+}
+
+/** One epoch of one model's history. */
+export interface EpochRecord {
+  epoch: number;
+  /** Mean cross-entropy over the epoch's training rows, each taken when its batch was trained. */
+  loss: number;
+  /** Value of the active penalty at the end of the epoch (see penalty.ts for the formula). */
+  penalty: number;
+  /** On/off per targeted tensor (names in the run's `targets`). */
+  mask: boolean[];
+  /** Fraction of the epoch's training rows predicted right when their batch was trained. */
+  trainAccuracy: number;
+  /** On the validation rows after the epoch's last step. */
+  valLoss?: number;
+  valAccuracy?: number;
+  /** ‖w‖₂ of every tensor after the epoch, by name. */
+  weightNorms: Record<string, number>;
+}
+
+/** Thrown when training produces a non-finite loss; nothing is written after it. */
+export class DivergenceError extends Error {
+  override name = 'DivergenceError';
+  constructor(
+    readonly epoch: number,
+    readonly model: number,
+    what: string,
+  ) {
+    super(`training diverged at epoch ${epoch} (model ${model}): ${what}; lower the learning rate or λ`);
+  }
+}
+
+/** Builds a history record from an epoch's sums; throws DivergenceError on a bad loss. */
+export function epochRecord(
+  layout: MlpLayout,
+  planner: EpochPlanner,
+  plan: EpochPlan,
+  model: number,
+  train: LossSums,
+  val: LossSums | null,
+  sumSquares: ArrayLike<number>,
+): EpochRecord {
+  if (train.flags & 2) throw new Error(`epoch ${plan.epoch} (model ${model}): a label ≥ classes reached the GPU`);
+  const loss = train.count > 0 ? train.loss / train.count : Number.NaN;
+  const norms: Record<string, number> = {};
+  layout.tensors.forEach((t, i) => (norms[t.name] = Math.sqrt(sumSquares[i])));
+  const penalty = planner.penaltyValue(plan.mask, sumSquares);
+  if (train.flags & 1 || !Number.isFinite(loss)) throw new DivergenceError(plan.epoch, model, `the training loss is ${loss}`);
+  if (!Number.isFinite(penalty)) throw new DivergenceError(plan.epoch, model, `the penalty is ${penalty}`);
+  const record: EpochRecord = { epoch: plan.epoch, loss, penalty, mask: plan.mask, trainAccuracy: train.correct / train.count, weightNorms: norms };
+  if (val && val.count > 0) {
+    if (val.flags & 1 || !Number.isFinite(val.loss)) throw new DivergenceError(plan.epoch, model, `the validation loss is ${val.loss / val.count}`);
+    record.valLoss = val.loss / val.count;
+    record.valAccuracy = val.correct / val.count;
+  }
+  return record;
+}
+
+/** What a trainer hands back for each model. */
+export interface ModelResult {
+  params: Float32Array;
+  optimizer: OptimizerState;
+  planner: PlannerState;
+  history: EpochRecord[];
+  test?: Evaluation;
+}
+
+/** An evaluation of one model on a set of rows. */
+export interface Evaluation {
+  rows: number;
+  /** rows × classes */
+  logits: Float32Array;
+  predictions: Uint32Array;
+  labels: Uint32Array;
+  /** classes × classes, [true][predicted] */
+  confusion: Uint32Array;
+  loss: number;
+  accuracy: number;
+}
+
+export interface BatchResult {
+  models: ModelResult[];
+}
+
+/** Progress: the epochs just finished, one list of records per model. */
+export type EpochListener = (epoch: number, records: EpochRecord[]) => void;
+
+/** Row count of the largest training set and the steps of one epoch. */
+export function epochShape(plan: BatchPlan): { maxRows: number; steps: number } {
+  const maxRows = Math.max(...plan.models.map((m) => m.trainRows.length));
+  return { maxRows, steps: Math.ceil(maxRows / plan.batchSize) };
+}
