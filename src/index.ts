@@ -1,7 +1,32 @@
-// The altreg package entry: the GPU device, the kernels with their CPU twins, and (as they land)
-// the trainer, schedules, data sets and metrics. Runs in browsers (navigator.gpu) and in Node
-// (Dawn through the npm package `webgpu`, loaded only there).
+// The altreg package entry: training (train, trainBatch), schedules and penalties, checkpoints,
+// data sets, splits and metrics, the GPU device, and the kernels with their CPU twins. Runs in
+// browsers (navigator.gpu) and in Node (Dawn through the npm package `webgpu`, loaded only there).
 
+export { train, trainBatch, Run, TrainOptionsError, DEFAULT_OPTIMIZER } from './runtime/train.js';
+export type {
+  BatchModel,
+  BatchOptions,
+  BatchRun,
+  Checkpoint,
+  CheckpointManifest,
+  CommonOptions,
+  DeviceChoice,
+  InitConfig,
+  OptimizerConfig,
+  TrainOptions,
+} from './runtime/train.js';
+export { DivergenceError, type EpochRecord, type Evaluation, type TrainData } from './runtime/plan.js';
+export { Schedule, ScheduleError, parseSchedule, scheduleLabel, targetedTensors, SCHEDULE_NAMES } from './runtime/schedule.js';
+export type { ScheduleFunction, ScheduleName, ScheduleSpec, Targets } from './runtime/schedule.js';
+export type { Convention, PenaltyConfig, PenaltyMode } from './runtime/penalty.js';
+export { CheckpointError, decodeCheckpoint, encodeCheckpoint, loadCheckpoint, saveCheckpoint } from './runtime/checkpoint.js';
+export { SafetensorsError, decodeSafetensors, encodeSafetensors } from './runtime/safetensors.js';
+export { softmaxRows, type Prediction } from './runtime/evaluate.js';
+export { Random } from './runtime/random.js';
+export { mlpLayout, type ModelConfig, type MlpLayout } from './model/mlp.js';
+export * from './data/index.js';
+export * from './metrics/index.js';
 export { Gpu, GpuError, requestGpu, sharedGpu, type AdapterDescription, type GpuOptions } from './runtime/gpu.js';
 export * as kernels from './kernels/index.js';
+export type { Activation } from './kernels/matmul.js';
 export { runSelfCheck, type CheckResult } from './kernels/selfcheck.js';

@@ -58,6 +58,11 @@ export function requireOperand(
 type Cache = Map<string, unknown>;
 const caches = new WeakMap<GPUDevice, Cache>();
 
+/** How many pipelines, layouts and modules have been built for this device (hygiene tests). */
+export function cachedObjectCount(gpu: Gpu): number {
+  return caches.get(gpu.device)?.size ?? 0;
+}
+
 /** Returns the value cached for this device under `key`, building it on first use. */
 export function cached<T>(gpu: Gpu, key: string, build: () => T): T {
   let cache = caches.get(gpu.device);

@@ -4,6 +4,7 @@
 
 import { adamCpu } from '../kernels/adam.js';
 import { COUNTER_WORDS, gatherCpu } from '../kernels/gather.js';
+import { l2GradCpu } from '../kernels/l2-grad.js';
 import { DENSE_WEIGHT_GRAD_VARIANT, denseForwardVariant, denseInputGradVariant, matmulCpu } from '../kernels/matmul.js';
 import { metricsCpu } from '../kernels/metrics.js';
 import { softmaxXentCpu, type LossSums } from '../kernels/softmax-xent.js';
@@ -22,12 +23,13 @@ import {
   type TrainData,
 } from './plan.js';
 
+type Vec = Float32Array | Float64Array;
 const packed = (rows: number, cols: number) => ({ offset: 0, ld: cols, batchStride: rows * cols });
 const none = { offset: 0, ld: 0, batchStride: 0 };
 
 /** Activations of every layer for `models` models of `rows` rows each (the last are logits). */
-export function forwardCpu(layout: MlpLayout, models: number, rows: number, params: Float32Array, x: Float32Array, acts?: Float32Array[]): Float32Array[] {
-  const out = acts ?? layout.layers.map((l) => new Float32Array(models * rows * l.outputs));
+export function forwardCpu(layout: MlpLayout, models: number, rows: number, params: Vec, x: Vec, acts?: Vec[]): Vec[] {
+  const out = acts ?? layout.layers.map((l) => new (params instanceof Float64Array ? Float64Array : Float32Array)(models * rows * l.outputs));
   layout.layers.forEach((layer, l) => {
     matmulCpu(
       denseForwardVariant(layer.activation),
@@ -46,7 +48,7 @@ export function forwardCpu(layout: MlpLayout, models: number, rows: number, para
 }
 
 /** Gradients of every parameter into `grads` from the loss gradient dz of the last layer. */
-function backwardCpu(layout: MlpLayout, models: number, rows: number, params: Float32Array, x: Float32Array, acts: Float32Array[], dz: Float32Array[], grads: Float32Array): void {
+function backwardCpu(layout: MlpLayout, models: number, rows: number, params: Vec, x: Vec, acts: Vec[], dz: Vec[], grads: Vec): void {
   for (let l = layout.layers.length - 1; l >= 0; l--) {
     const layer = layout.layers[l];
     const input = l === 0 ? x : acts[l - 1];
@@ -73,6 +75,23 @@ function backwardCpu(layout: MlpLayout, models: number, rows: number, params: Fl
   }
 }
 
+/**
+ * Full-batch mean cross-entropy of one model on (x, y) and its gradient with respect to every
+ * parameter, plus coef[segment]·w (the coupled L2 gradient) when coef is given. Computed in the
+ * precision of `params`: a Float64Array gives the float64 reference used by gradient checks.
+ */
+export function lossAndGradientCpu(layout: MlpLayout, params: Vec, x: Vec, y: Uint32Array, coef?: ArrayLike<number>): { loss: number; grads: Vec } {
+  const rows = y.length;
+  const make = (n: number) => (params instanceof Float64Array ? new Float64Array(n) : new Float32Array(n));
+  const acts = forwardCpu(layout, 1, rows, params, x);
+  const dz = layout.layers.map((l) => make(rows * l.outputs));
+  const [sums] = softmaxXentCpu(1, rows, layout.classes, acts[acts.length - 1], y, [rows], dz[dz.length - 1]);
+  const grads = make(layout.perModel);
+  backwardCpu(layout, 1, rows, params, x, acts, dz, grads);
+  if (coef) l2GradCpu(1, layout.segments, coef, params, grads);
+  return { loss: sums.loss / rows, grads };
+}
+
 /** Rows of the data set gathered and standardized for each model, padded to the longest. */
 function gatherRows(data: TrainData, rowsPerModel: Uint32Array[], affine: Float32Array) {
   const models = rowsPerModel.length;
@@ -95,7 +114,7 @@ export function evaluateCpu(layout: MlpLayout, data: TrainData, params: Float32A
   const models = rowsPerModel.length;
   const g = gatherRows(data, rowsPerModel, affine);
   const acts = forwardCpu(layout, models, g.width, params, g.xb);
-  const logits = acts[acts.length - 1];
+  const logits = acts[acts.length - 1] as Float32Array;
   const C = layout.classes;
   const predictions = new Uint32Array(models * g.width);
   const confusion = new Uint32Array(models * C * C);

@@ -1,0 +1,156 @@
+import { describe, expect, it } from 'vitest';
+import { CsvError, DatasetError, parseCsv, requireRowsPerClass } from './csv.js';
+
+const IRIS_HEAD = 'sepal_length,sepal_width,petal_length,petal_width,label\n';
+
+/** The CsvError that `parseCsv(text, options)` throws. */
+function csvError(text: string, options: Parameters<typeof parseCsv>[1] = { name: 'iris.csv' }): CsvError {
+  try {
+    parseCsv(text, options);
+  } catch (e) {
+    expect(e).toBeInstanceOf(CsvError);
+    return e as CsvError;
+  }
+  throw new Error('parseCsv did not throw');
+}
+
+describe('parseCsv', () => {
+  it('reads features row-major, the last column as label, class ids in first-appearance order', () => {
+    const d = parseCsv(IRIS_HEAD + '5.1,3.5,1.4,0.2,setosa\n7.0,3.2,4.7,1.4,versicolor\n6.3,3.3,6.0,2.5,virginica\n4.9,3,1.4,.2,setosa\n', {
+      name: 'iris.csv',
+    });
+    expect(d.name).toBe('iris');
+    expect([d.rows, d.features, d.classes]).toEqual([4, 4, 3]);
+    expect(d.featureNames).toEqual(['sepal_length', 'sepal_width', 'petal_length', 'petal_width']);
+    expect(d.classNames).toEqual(['setosa', 'versicolor', 'virginica']);
+    expect(Array.from(d.y)).toEqual([0, 1, 2, 0]);
+    expect(Array.from(d.x.slice(0, 4))).toEqual(Array.from(Float32Array.of(5.1, 3.5, 1.4, 0.2)));
+    expect(d.x[15]).toBe(Math.fround(0.2));
+  });
+
+  it('orders numeric labels numerically, not by first appearance or as text', () => {
+    const d = parseCsv('a,label\n1,10\n2,2\n3,0\n4,2\n5,-1\n');
+    expect(d.classNames).toEqual(['-1', '0', '2', '10']);
+    expect(Array.from(d.y)).toEqual([3, 2, 1, 2, 0]);
+    expect(d.name).toBe('csv');
+  });
+
+  it('takes the label column by name or by 0-based index', () => {
+    const text = 'species,a,b\nx,1,2\ny,3,4\n';
+    for (const label of ['species', 0]) {
+      const d = parseCsv(text, { label });
+      expect(d.featureNames).toEqual(['a', 'b']);
+      expect(d.classNames).toEqual(['x', 'y']);
+      expect(Array.from(d.x)).toEqual([1, 2, 3, 4]);
+    }
+  });
+
+  it('accepts Windows line endings, quoted fields, blank lines, spaces and a byte order mark', () => {
+    const text = '\uFEFFa,"b, quoted",label\r\n"1.5", 2e1 ,"big ""cat"""\r\n\r\n3,-4,small\r\n\r\n\r\n';
+    const d = parseCsv(text);
+    expect(d.featureNames).toEqual(['a', 'b, quoted']);
+    expect(Array.from(d.x)).toEqual([1.5, 20, 3, -4]);
+    expect(d.classNames).toEqual(['big "cat"', 'small']);
+  });
+
+  it('rejects a non-numeric cell with its line, column and column name', () => {
+    const e = csvError(IRIS_HEAD + '5.1,3.5,1.4,0.2,setosa\n'.repeat(5) + '5.1,3.5,abc,0.2,setosa\n');
+    expect(e.message).toBe('iris.csv line 7, column 3 ("petal_length"): "abc" is not a number');
+    expect([e.line, e.column]).toEqual([7, 3]);
+  });
+
+  it('rejects NaN, Infinity, hex and values beyond float32 as numbers', () => {
+    for (const cell of ['NaN', 'Infinity', '-Infinity', 'inf', '0x10', '1,5']) {
+      const text = `a,label\n1,x\n"${cell}",y\n`;
+      expect(csvError(text, { name: 't.csv' }).message).toBe(`t.csv line 3, column 1 ("a"): "${cell}" is not a number`);
+    }
+    expect(csvError('a,label\n1e39,x\n2,y\n', { name: 't.csv' }).message).toBe(
+      't.csv line 2, column 1 ("a"): 1e39 is outside the float32 range (±3.4e38)',
+    );
+  });
+
+  it('rejects an empty cell', () => {
+    const e = csvError(IRIS_HEAD + '5.1,,1.4,0.2,setosa\n');
+    expect(e.message).toBe('iris.csv line 2, column 2 ("sepal_width"): empty cell; expected a number');
+    expect([e.line, e.column]).toEqual([2, 2]);
+  });
+
+  it('rejects an empty label', () => {
+    const e = csvError(IRIS_HEAD + '5.1,3.5,1.4,0.2,\n');
+    expect(e.message).toBe('iris.csv line 2, column 5 ("label"): empty label; every row needs a class');
+  });
+
+  it('rejects a ragged row, saying how many fields it expected and found', () => {
+    const e = csvError(IRIS_HEAD + '5.1,3.5,1.4,0.2,setosa\n5.1,3.5,1.4,setosa\n');
+    expect(e.message).toBe('iris.csv line 3: expected 5 fields (as in the header), found 4');
+    expect([e.line, e.column]).toEqual([3, undefined]);
+    expect(csvError(IRIS_HEAD + '5.1,3.5,1.4,0.2,setosa,9\n').message).toBe(
+      'iris.csv line 2: expected 5 fields (as in the header), found 6',
+    );
+  });
+
+  it('counts lines across blank lines, CRLF and line breaks inside quoted fields', () => {
+    const text = 'a,label\r\n1,"multi\r\nline"\r\n\r\n2,x\r\nzz,y\r\n';
+    expect(csvError(text, { name: 'q.csv' }).message).toBe('q.csv line 6, column 1 ("a"): "zz" is not a number');
+  });
+
+  it('rejects an empty text and a header without data rows', () => {
+    expect(csvError('').message).toBe('iris.csv: the text is empty; expected a header row and at least one data row');
+    expect(csvError('\n\n').message).toBe('iris.csv: the text is empty; expected a header row and at least one data row');
+    const e = csvError(IRIS_HEAD + '\n');
+    expect(e.message).toBe('iris.csv line 1: no data rows after the header');
+    expect(e.line).toBe(1);
+  });
+
+  it('requires a header row', () => {
+    expect(csvError('5.1,3.5,1.4,0.2,0\n4.9,3,1.4,0.2,1\n').message).toBe(
+      'iris.csv line 1: the first row holds only numbers; a header row naming the columns is required',
+    );
+  });
+
+  it('rejects duplicate, empty and too few column names', () => {
+    expect(csvError('a,a,label\n1,2,x\n').message).toBe('iris.csv line 1, column 2: column name "a" appears twice (columns 1 and 2)');
+    expect(csvError('a,,label\n1,2,x\n').message).toBe('iris.csv line 1, column 2: empty column name in the header; every column needs a name');
+    expect(csvError('label\nx\n').message).toBe(
+      'iris.csv line 1: the header has 1 column; expected at least one feature column and a label column',
+    );
+  });
+
+  it('names the columns when the label column does not exist', () => {
+    const text = 'a,b,label\n1,2,x\n3,4,y\n';
+    expect(csvError(text, { label: 'species' }).message).toBe(
+      'csv: no label column named "species"; columns are 0: "a", 1: "b", 2: "label"',
+    );
+    expect(csvError(text, { label: 3 }).message).toBe(
+      'csv: label column index 3 does not exist; valid 0-based indices are 0..2 (columns are 0: "a", 1: "b", 2: "label")',
+    );
+  });
+
+  it('rejects a label column with only one class', () => {
+    expect(csvError(IRIS_HEAD + '5.1,3.5,1.4,0.2,setosa\n4.9,3,1.4,0.2,setosa\n').message).toBe(
+      'iris.csv: the label column "label" has only one class ("setosa") in 2 rows; classification needs at least 2 classes',
+    );
+  });
+
+  it('reports an unterminated quote on the line where its row starts', () => {
+    const e = csvError('a,label\n1,x\n2,"y\n3,z\n');
+    expect(e.message).toMatch(/^iris\.csv line 3: Quoted field unterminated \(MissingQuotes\); a field that starts with a quote/);
+    expect(e.line).toBe(3);
+  });
+});
+
+describe('requireRowsPerClass', () => {
+  const d = parseCsv('a,label\n1,x\n2,x\n3,x\n4,y\n5,y\n', { name: 'toy.csv' });
+
+  it('passes when every class has at least as many rows as folds', () => {
+    expect(() => requireRowsPerClass(d, 2)).not.toThrow();
+  });
+
+  it('names the class and its row count when a class is too small', () => {
+    expect(() => requireRowsPerClass(d, 3)).toThrow(DatasetError);
+    expect(() => requireRowsPerClass(d, 3)).toThrow(
+      'toy: class "y" (id 1) has 2 rows, fewer than the 3 folds asked for; every class needs at least 3 rows ' +
+        '(use at most 2 folds for this dataset)',
+    );
+  });
+});

@@ -1,0 +1,206 @@
+// CSV text → Dataset: papaparse splits the text into fields (quotes, line endings), this file
+// checks every field and builds the row-major feature matrix and class ids. Every problem is a
+// CsvError that names the line and column it was found at.
+
+import Papa from 'papaparse';
+import type { Dataset } from './datasets.js';
+
+/** A CSV text that cannot be read as a dataset; `line` and `column` are 1-based (header = line 1). */
+export class CsvError extends Error {
+  override name = 'CsvError';
+  constructor(
+    message: string,
+    /** 1-based line in the text where the problem is (the header is line 1), if it has one. */
+    readonly line?: number,
+    /** 1-based column (field) of the problem, if it is one cell. */
+    readonly column?: number,
+  ) {
+    super(message);
+  }
+}
+
+/** A dataset that cannot be used as asked (e.g. too few rows of a class for the folds). */
+export class DatasetError extends Error {
+  override name = 'DatasetError';
+}
+
+export interface CsvOptions {
+  /** The label column: its header name or 0-based index (default: the last column). */
+  label?: string | number;
+  /**
+   * What messages call the text, e.g. a file name (default 'csv'). The dataset's `name` is this
+   * without a `.csv` extension.
+   */
+  name?: string;
+}
+
+// A plain decimal number: no hex, no 'NaN'/'Infinity', no empty string (which Number() reads as 0).
+const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+
+/**
+ * Parses CSV text with a header row into a Dataset. The label column (by name, by 0-based
+ * index, or the last column) holds class names; every other column must hold numbers.
+ *
+ * Class ids: when every label is a number ("0".."9", "-1", "2.5") ids follow numeric order;
+ * otherwise ids follow the order in which the names first appear in the file. So digits get
+ * 0..9 in order, iris gets setosa, versicolor, virginica and breast_cancer malignant (0),
+ * benign (1), as in scikit-learn.
+ *
+ * Blank lines (anywhere, including trailing ones) are skipped; Windows (CRLF), Unix (LF) and
+ * old Mac (CR) line endings and quoted fields (with commas, quotes or line breaks inside) are
+ * read as in RFC 4180. Surrounding spaces of header names, labels and numbers are ignored.
+ */
+export function parseCsv(text: string, options: CsvOptions = {}): Dataset {
+  const source = options.name ?? 'csv';
+  const fail = (message: string, line?: number, column?: number, columnName?: string): never => {
+    let where = line === undefined ? '' : ` line ${line}`;
+    if (column !== undefined) where += `, column ${column}` + (columnName === undefined ? '' : ` ("${columnName}")`);
+    throw new CsvError(`${source}${where}: ${message}`, line, column);
+  };
+
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1); // a UTF-8 byte order mark
+  const lineOf = lineFinder(text);
+
+  // Rows with the line each starts on (papaparse's cursor is the offset just after a row).
+  const rows: { fields: string[]; line: number }[] = [];
+  let rowStart = 0;
+  Papa.parse<string[]>(text, {
+    delimiter: ',',
+    skipEmptyLines: false,
+    step: (result) => {
+      const line = lineOf(rowStart);
+      rowStart = result.meta.cursor;
+      if (result.errors.length > 0) {
+        const e = result.errors[0];
+        const hint =
+          e.code === 'MissingQuotes'
+            ? 'a field that starts with a quote must end with one'
+            : 'a quote inside a quoted field must be doubled ("")';
+        fail(`${e.message} (${e.code}); ${hint}`, line);
+      }
+      const fields = result.data;
+      if (fields.length === 1 && fields[0].trim() === '') return; // a blank line
+      rows.push({ fields, line });
+    },
+  });
+
+  if (rows.length === 0) fail('the text is empty; expected a header row and at least one data row');
+  const header = rows[0].fields.map((h) => h.trim());
+  const headerLine = rows[0].line;
+  if (header.length < 2) {
+    fail(`the header has ${header.length} column; expected at least one feature column and a label column`, headerLine);
+  }
+  header.forEach((h, i) => {
+    if (h === '') fail('empty column name in the header; every column needs a name', headerLine, i + 1);
+    const first = header.indexOf(h);
+    if (first !== i) fail(`column name "${h}" appears twice (columns ${first + 1} and ${i + 1})`, headerLine, i + 1);
+  });
+  if (header.every((h) => DECIMAL.test(h))) {
+    fail('the first row holds only numbers; a header row naming the columns is required', headerLine);
+  }
+  if (rows.length === 1) fail('no data rows after the header', headerLine);
+
+  const labelColumn = findLabelColumn(header, options.label, (m) => fail(m));
+  const featureColumns = header.map((_, i) => i).filter((i) => i !== labelColumn);
+  const features = featureColumns.length;
+  const dataRows = rows.slice(1);
+
+  const x = new Float32Array(dataRows.length * features);
+  const labels: string[] = new Array(dataRows.length);
+  dataRows.forEach(({ fields, line }, r) => {
+    if (fields.length !== header.length) {
+      fail(`expected ${header.length} fields (as in the header), found ${fields.length}`, line);
+    }
+    featureColumns.forEach((c, f) => {
+      const cell = fields[c].trim();
+      if (cell === '') fail('empty cell; expected a number', line, c + 1, header[c]);
+      if (!DECIMAL.test(cell)) fail(`"${cell}" is not a number`, line, c + 1, header[c]);
+      const value = Number(cell);
+      if (!Number.isFinite(Math.fround(value))) fail(`${cell} is outside the float32 range (±3.4e38)`, line, c + 1, header[c]);
+      x[r * features + f] = value;
+    });
+    const label = fields[labelColumn].trim();
+    if (label === '') fail('empty label; every row needs a class', line, labelColumn + 1, header[labelColumn]);
+    labels[r] = label;
+  });
+
+  const classNames = orderClassNames(labels);
+  if (classNames.length < 2) {
+    fail(
+      `the label column "${header[labelColumn]}" has only one class ("${classNames[0]}") in ` +
+        `${labels.length} rows; classification needs at least 2 classes`,
+    );
+  }
+  const idOf = new Map(classNames.map((name, id) => [name, id]));
+  const y = Uint32Array.from(labels, (label) => idOf.get(label)!);
+
+  return {
+    name: source.replace(/\.csv$/i, ''),
+    x,
+    y,
+    rows: dataRows.length,
+    features,
+    classes: classNames.length,
+    featureNames: featureColumns.map((c) => header[c]),
+    classNames,
+  };
+}
+
+/**
+ * Throws a DatasetError naming the first class with fewer than `folds` rows: stratified k-fold
+ * needs at least one row of every class in every fold.
+ */
+export function requireRowsPerClass(dataset: Dataset, folds: number): void {
+  const counts = new Array<number>(dataset.classes).fill(0);
+  for (const id of dataset.y) counts[id]++;
+  counts.forEach((count, id) => {
+    if (count < folds) {
+      throw new DatasetError(
+        `${dataset.name}: class "${dataset.classNames[id]}" (id ${id}) has ${count} row${count === 1 ? '' : 's'}, ` +
+          `fewer than the ${folds} folds asked for; every class needs at least ${folds} rows ` +
+          `(use at most ${Math.min(...counts)} folds for this dataset)`,
+      );
+    }
+  });
+}
+
+function findLabelColumn(header: string[], label: string | number | undefined, fail: (message: string) => never): number {
+  const listing = `columns are ${header.map((h, i) => `${i}: "${h}"`).join(', ')}`;
+  if (label === undefined) return header.length - 1;
+  if (typeof label === 'number') {
+    if (!Number.isInteger(label) || label < 0 || label >= header.length) {
+      fail(`label column index ${label} does not exist; valid 0-based indices are 0..${header.length - 1} (${listing})`);
+    }
+    return label;
+  }
+  const index = header.indexOf(label.trim());
+  if (index < 0) fail(`no label column named "${label}"; ${listing}`);
+  return index;
+}
+
+/** Numeric labels in numeric order, anything else in order of first appearance. */
+function orderClassNames(labels: string[]): string[] {
+  const names = [...new Set(labels)];
+  if (names.every((n) => DECIMAL.test(n))) names.sort((a, b) => Number(a) - Number(b) || (a < b ? -1 : a > b ? 1 : 0));
+  return names;
+}
+
+/** Maps a character offset to its 1-based line, counting CRLF, LF and CR as one break each. */
+function lineFinder(text: string): (offset: number) => number {
+  const starts = [0];
+  for (let i = 0; i < text.length; i++) {
+    const ch = text.charCodeAt(i);
+    if (ch === 13 && text.charCodeAt(i + 1) === 10) i++;
+    if (ch === 10 || ch === 13) starts.push(i + 1);
+  }
+  return (offset) => {
+    let lo = 0;
+    let hi = starts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (starts[mid] <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo + 1;
+  };
+}

@@ -1,0 +1,151 @@
+// Checkpoints as files: `weights.safetensors` (the model's tensors, plus Adam's m and v as
+// `adam.m/<tensor>` and `adam.v/<tensor>`) and `manifest.json` (configuration, epoch, step,
+// the shuffle and schedule generators' states, history). Encoding and decoding are pure (the
+// browser downloads the same bytes); saving and loading use Node's fs, imported only there.
+// Every file is written to a temporary name and renamed, so a checkpoint is never half-written.
+
+import { fromNamedTensors, mlpLayout, toNamedTensors } from '../model/mlp.js';
+import { decodeSafetensors, encodeSafetensors, SafetensorsError, type NamedTensor } from './safetensors.js';
+import type { Checkpoint, CheckpointManifest } from './train.js';
+
+export const WEIGHTS_FILE = 'weights.safetensors';
+export const MANIFEST_FILE = 'manifest.json';
+
+export class CheckpointError extends Error {
+  override name = 'CheckpointError';
+}
+
+/** The two files of a checkpoint, as bytes. */
+export function encodeCheckpoint(c: Checkpoint): { weights: Uint8Array; manifest: string } {
+  const { features, classes, model } = c.manifest.config;
+  const layout = mlpLayout(features, classes, model);
+  const tensors: Record<string, NamedTensor> = {};
+  const add = (prefix: string, block: Float32Array) => {
+    const named = toNamedTensors(layout, block);
+    for (const t of layout.tensors) tensors[prefix + t.name] = { shape: t.shape, data: named[t.name] };
+  };
+  add('', c.params);
+  add('adam.m/', c.optimizer.m);
+  add('adam.v/', c.optimizer.v);
+  const weights = encodeSafetensors(tensors, { format: 'altreg-checkpoint', epoch: String(c.manifest.epoch) });
+  return { weights, manifest: JSON.stringify(c.manifest, null, 2) + '\n' };
+}
+
+function checkManifest(m: unknown, source: string): CheckpointManifest {
+  const fail = (what: string): never => {
+    throw new CheckpointError(`${source}: ${what}`);
+  };
+  if (!m || typeof m !== 'object') fail('not a JSON object');
+  const x = m as CheckpointManifest;
+  if (x.format !== 'altreg-checkpoint') fail(`format is ${JSON.stringify(x.format)}, expected "altreg-checkpoint"`);
+  if (x.version !== 1) fail(`version ${JSON.stringify(x.version)} is not supported (1 is)`);
+  const c = x.config;
+  if (!c || !Number.isInteger(c.features) || !Number.isInteger(c.classes) || !c.model) fail('config.features, config.classes and config.model are required');
+  if (!Number.isInteger(x.epoch) || x.epoch < 0 || !Number.isInteger(x.step) || x.step < 0) fail('epoch and step must be integers ≥ 0');
+  const p = x.planner;
+  const isState = (s: unknown) => Array.isArray(s) && s.length === 4 && s.every((w) => Number.isInteger(w) && w >= 0 && w < 2 ** 32);
+  if (!p || p.epoch !== x.epoch || !isState(p.shuffle) || !isState(p.schedule)) fail('planner must hold the epoch and two generator states of 4 u32 words');
+  if (!Array.isArray(x.history)) fail('history must be an array');
+  return x;
+}
+
+/** Parses and validates a checkpoint's two files against each other. */
+export function decodeCheckpoint(weights: Uint8Array, manifestText: string, source = 'checkpoint'): Checkpoint {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(manifestText);
+  } catch (error) {
+    throw new CheckpointError(`${source}/${MANIFEST_FILE}: not valid JSON (${(error as Error).message})`);
+  }
+  const manifest = checkManifest(parsed, `${source}/${MANIFEST_FILE}`);
+  const { features, classes, model } = manifest.config;
+  let layout;
+  try {
+    layout = mlpLayout(features, classes, model);
+  } catch (error) {
+    throw new CheckpointError(`${source}/${MANIFEST_FILE}: ${(error as Error).message}`);
+  }
+  const expected: Record<string, number[]> = {};
+  for (const prefix of ['', 'adam.m/', 'adam.v/']) for (const t of layout.tensors) expected[prefix + t.name] = t.shape;
+  let tensors: Record<string, NamedTensor>;
+  try {
+    tensors = decodeSafetensors(weights, expected, `${source}/${WEIGHTS_FILE}`).tensors;
+  } catch (error) {
+    if (error instanceof SafetensorsError) throw new CheckpointError(error.message);
+    throw error;
+  }
+  const block = (prefix: string) => {
+    const named: Record<string, Float32Array> = {};
+    for (const t of layout.tensors) named[t.name] = tensors[prefix + t.name].data;
+    try {
+      return fromNamedTensors(layout, named, `${source}/${WEIGHTS_FILE}`);
+    } catch (error) {
+      throw new CheckpointError((error as Error).message);
+    }
+  };
+  return {
+    manifest,
+    params: block(''),
+    optimizer: { m: block('adam.m/'), v: block('adam.v/'), step: manifest.step },
+    planner: manifest.planner,
+  };
+}
+
+type Fs = typeof import('node:fs');
+
+async function nodeFs(): Promise<{ fs: Fs; join: (...p: string[]) => string }> {
+  const fs = (await import(/* @vite-ignore */ 'node:fs')) as Fs;
+  const path = (await import(/* @vite-ignore */ 'node:path')) as typeof import('node:path');
+  return { fs, join: path.join };
+}
+
+/** Writes `data` to `file` atomically: a temporary file in the same folder, then rename. */
+export async function writeFileAtomic(file: string, data: string | Uint8Array): Promise<void> {
+  const { fs } = await nodeFs();
+  const temp = `${file}.tmp-${process.pid}-${Date.now()}`;
+  try {
+    fs.writeFileSync(temp, data);
+    fs.renameSync(temp, file);
+  } catch (error) {
+    fs.rmSync(temp, { force: true });
+    throw error;
+  }
+}
+
+/**
+ * Saves a checkpoint into folder `dir` (created if needed). The weights are renamed into place
+ * before the manifest, and loading checks that both agree, so a crash between the two renames
+ * leaves a checkpoint that is refused rather than a mixed one.
+ */
+export async function saveCheckpoint(dir: string, c: Checkpoint): Promise<void> {
+  const { fs, join } = await nodeFs();
+  fs.mkdirSync(dir, { recursive: true });
+  const { weights, manifest } = encodeCheckpoint(c);
+  await writeFileAtomic(join(dir, WEIGHTS_FILE), weights);
+  await writeFileAtomic(join(dir, MANIFEST_FILE), manifest);
+}
+
+/** Loads and validates a checkpoint folder. */
+export async function loadCheckpoint(dir: string): Promise<Checkpoint> {
+  const { fs, join } = await nodeFs();
+  const read = (name: string) => {
+    try {
+      return fs.readFileSync(join(dir, name));
+    } catch (error) {
+      throw new CheckpointError(`${dir}: cannot read ${name} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+    }
+  };
+  const manifest = read(MANIFEST_FILE).toString('utf8');
+  const weights = read(WEIGHTS_FILE);
+  const c = decodeCheckpoint(new Uint8Array(weights.buffer, weights.byteOffset, weights.byteLength), manifest, dir);
+  const epochInWeights = JSON.parse(new TextDecoder().decode(weightsHeader(weights)))?.__metadata__?.epoch;
+  if (epochInWeights !== undefined && Number(epochInWeights) !== c.manifest.epoch) {
+    throw new CheckpointError(`${dir}: ${WEIGHTS_FILE} is from epoch ${epochInWeights} but ${MANIFEST_FILE} says ${c.manifest.epoch} (an interrupted save?)`);
+  }
+  return c;
+}
+
+function weightsHeader(bytes: Uint8Array): Uint8Array {
+  const n = Number(new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true));
+  return bytes.subarray(8, 8 + n);
+}
