@@ -1,52 +1,135 @@
 #!/usr/bin/env node
-// The `altreg` command line: parses flags (commander), runs the command, maps failures to exit
-// codes (2: bad usage or input, 1: runtime failure) with a one-line message.
+// The `altreg` command line: `train`, `compare`, `demo` and `selfcheck`. Flags are parsed by
+// commander; every value is checked before any GPU work. Exit codes: 0 success, 2 bad usage
+// or bad input (one line saying what is wrong and what is valid), 1 a runtime failure.
 
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { runSelfCheck } from '../kernels/selfcheck.js';
 import { sharedGpu } from '../runtime/gpu.js';
+import { runCompare, runTrain, DEMO_ARGS, type ExperimentFlags } from './commands.js';
+import { isUsageError } from './errors.js';
 
 // Mesa reads EGL_PLATFORM when Dawn's GL backend starts: headless machines have no display.
 process.env.EGL_PLATFORM ??= 'surfaceless';
 
-async function selfCheck(): Promise<number> {
-  const gpu = await sharedGpu();
-  process.stderr.write(`adapter: ${gpu.name}\n`);
-  const results = await runSelfCheck(gpu, (r) => {
-    process.stdout.write(`${r.ok ? 'ok  ' : 'FAIL'}  ${r.name.padEnd(78)} error ${r.error.toExponential(2)} (limit ${r.limit.toExponential(0)})\n`);
-  });
-  const failed = results.filter((r) => !r.ok).length;
-  process.stdout.write(`${results.length - failed}/${results.length} kernel checks passed on ${gpu.name}\n`);
-  return failed === 0 ? 0 : 1;
+function integer(name: string, min: number) {
+  return (value: string) => {
+    const n = Number(value);
+    if (!/^-?\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer ≥ ${min}, got '${value}'.`);
+    return n;
+  };
+}
+
+function number(name: string, valid: (n: number) => boolean, range: string) {
+  return (value: string) => {
+    const n = Number(value);
+    if (value.trim() === '' || !Number.isFinite(n) || !valid(n)) throw new InvalidArgumentError(`${name} must be ${range}, got '${value}'.`);
+    return n;
+  };
+}
+
+function widths(value: string): number[] {
+  const parts = value.split(',').map((p) => p.trim());
+  if (parts.length === 0 || parts.some((p) => !/^\d+$/.test(p) || Number(p) < 1)) {
+    throw new InvalidArgumentError(`--hidden must be comma-separated layer widths ≥ 1 (e.g. 10 or 64,32), got '${value}'.`);
+  }
+  return parts.map(Number);
+}
+
+/** The options shared by `train` and `compare`. */
+function experimentOptions(command: Command): Command {
+  return command
+    .requiredOption('--data <name|file.csv>', 'iris, wine, breast_cancer, digits, or a CSV file (header row, numeric features)')
+    .option('--label <column>', 'label column of a CSV: header name or 0-based index (default: the last column)')
+    .option('--hidden <widths>', 'hidden layer widths, comma-separated', widths, [10])
+    .addOption(new Option('--activation <name>', 'hidden activation').choices(['relu', 'tanh', 'sigmoid', 'identity']).default('relu'))
+    .option('--epochs <n>', 'epochs to train', integer('--epochs', 1), 100)
+    .option('--batch-size <n>', 'rows per step (the last partial batch is trained too)', integer('--batch-size', 1), 16)
+    .option('--lr <x>', 'Adam learning rate', number('--lr', (n) => n > 0, 'a number > 0'), 0.001)
+    .option('--l2 <lambda>', 'L2 strength λ', number('--l2', (n) => n >= 0, 'a number ≥ 0'), 0.01)
+    .addOption(new Option('--penalty <mode>', 'coupled: L2 in the gradient; decoupled: AdamW weight decay').choices(['coupled', 'decoupled']).default('coupled'))
+    .addOption(new Option('--convention <name>', 'keras: penalty λΣw² (gradient 2λw); torch: gradient λw').choices(['keras', 'torch']).default('keras'))
+    .addOption(new Option('--targets <which>', 'penalized tensors').choices(['kernels', 'all']).default('kernels'))
+    .option('--folds <k>', 'stratified k-fold cross-validation (without it: one stratified 80/20 holdout)', integer('--folds', 2))
+    .option('--repeats <n>', 'repeat the k-fold with new shuffles', integer('--repeats', 1), 1)
+    .option('--validation <fraction>', 'fraction of each training part held out for per-epoch validation', number('--validation', (n) => n >= 0 && n < 1, 'in [0, 1)'), 0.1)
+    .option('--no-standardize', 'do not standardize features (by default fitted on each training part only)')
+    .option('--seed <n>', 'seed of splits, initialization, shuffles and random schedules', integer('--seed', 0), 0)
+    .addOption(new Option('--device <which>', 'auto: the GPU if one is found, else the CPU reference trainer').choices(['auto', 'gpu', 'cpu']).default('auto'))
+    .option('--save <dir>', 'save a checkpoint of every trained model under DIR (written atomically)')
+    .option('--resume <dir>', 'continue the models saved under DIR by --save for --epochs more epochs')
+    .option('--json <file>', 'write the full results and per-epoch history as JSON (written atomically)')
+    .option('--quiet', 'no progress output');
 }
 
 export function buildProgram(): Command {
   const program = new Command('altreg')
-    .description('Train MLPs on WebGPU with scheduled L2 penalties, and measure whether the schedules help.')
+    .description('Train MLPs on WebGPU with scheduled L2 penalties (e.g. alternating L2), and measure honestly whether the schedules help.')
+    .version('0.1.0')
     .exitOverride()
-    .showHelpAfterError('(run with --help for usage)');
+    // One line: what is wrong, and where the valid choices are listed.
+    .configureOutput({ outputError: (text, write) => write(`altreg: ${text.split('\n')[0].replace(/^error: /, '')} (see --help)\n`) });
+
+  experimentOptions(
+    program
+      .command('train')
+      .description('train one configuration: k-fold cross-validation with --folds, else a stratified holdout; prints the classification report')
+      .option('--schedule <schedule>', 'constant, none, alternate, rotate, parity, random:P or early:E', 'constant'),
+  )
+    .exitOverride()
+    .action(async (flags: ExperimentFlags & { schedule: string }) => {
+      process.exitCode = await runTrain(flags);
+    });
+
+  experimentOptions(
+    program
+      .command('compare')
+      .description('train every schedule on the same folds and seeds and print them side by side (mean ± std, paired differences)')
+      .option('--schedules <list>', 'comma-separated schedules to compare', 'none,constant,alternate')
+      .option('--report <schedule>', 'also print the classification report of this arm'),
+  )
+    .exitOverride()
+    .action(async (flags: ExperimentFlags & { schedules: string; report?: string }) => {
+      process.exitCode = await runCompare(flags);
+    });
+
+  program
+    .command('demo')
+    .description(`the main job: ${DEMO_ARGS.join(' ')}`)
+    .option('--json <file>', 'also write the full results as JSON')
+    .exitOverride()
+    .action(async (flags: { json?: string }) => {
+      const args = [...DEMO_ARGS, ...(flags.json ? ['--json', flags.json] : [])];
+      await buildProgram().parseAsync(['node', 'altreg', ...args]);
+    });
+
   program
     .command('selfcheck')
     .description('run every GPU kernel against its CPU twin on the chosen adapter')
+    .exitOverride()
     .action(async () => {
-      process.exitCode = await selfCheck();
-    });
-  program
-    .command('demo')
-    .description('the main job: for now, the kernel self-check on the best adapter available')
-    .action(async () => {
-      process.exitCode = await selfCheck();
+      const gpu = await sharedGpu();
+      process.stderr.write(`adapter: ${gpu.name}\n`);
+      const results = await runSelfCheck(gpu, (r) => {
+        process.stdout.write(`${r.ok ? 'ok  ' : 'FAIL'}  ${r.name.padEnd(78)} error ${r.error.toExponential(2)} (limit ${r.limit.toExponential(0)})\n`);
+      });
+      const failed = results.filter((r) => !r.ok).length;
+      process.stdout.write(`${results.length - failed}/${results.length} kernel checks passed on ${gpu.name}\n`);
+      process.exitCode = failed === 0 ? 0 : 1;
     });
   return program;
 }
 
 async function main(): Promise<void> {
-  const program = buildProgram();
   try {
-    await program.parseAsync(process.argv);
+    await buildProgram().parseAsync(process.argv);
   } catch (error) {
     if (error instanceof CommanderError) {
-      process.exitCode = error.exitCode === 0 ? 0 : 2;
+      // Help and version exit 0; every other commander error is bad usage.
+      process.exitCode = error.exitCode === 0 || error.code === 'commander.helpDisplayed' || error.code === 'commander.version' ? 0 : 2;
+    } else if (isUsageError(error)) {
+      process.stderr.write(`altreg: ${(error as Error).message}\n`);
+      process.exitCode = 2;
     } else {
       process.stderr.write(`altreg: ${(error as Error).message}\n`);
       process.exitCode = 1;

@@ -5,7 +5,7 @@
 import type { Gpu } from '../runtime/gpu.js';
 import { poisoned, randomFloats, relativeError } from '../testing/random.js';
 import { adamCpu, createAdam, type AdamHyper, type AdamMode } from './adam.js';
-import { createIndexTable, encodeCall, type Segments } from './common.js';
+import { createIndexTable, type Segments } from './common.js';
 import { COUNTER_WORDS, createGather, encodeGather, gatherCpu, permSlotBytes } from './gather.js';
 import { coefSlotBytes, createL2Grad, l2GradCpu } from './l2-grad.js';
 import { createMetrics, metricsCpu } from './metrics.js';

@@ -84,6 +84,8 @@ export interface BatchModel {
   init?: InitConfig;
   /** A label for progress and reports. */
   name?: string;
+  /** Continue this model from its checkpoint (same model shape and data set). */
+  resume?: Checkpoint;
 }
 
 export interface BatchOptions extends CommonOptions {
@@ -96,7 +98,17 @@ export interface BatchRun {
   device: 'gpu' | 'cpu';
   adapter: AdapterDescription | null;
   layout: MlpLayout;
-  models: (ModelResult & { name: string; targets: string[] })[];
+  models: BatchModelRun[];
+}
+
+export interface BatchModelRun extends ModelResult {
+  name: string;
+  /** Names of the targeted tensors, in the order of each history record's mask. */
+  targets: string[];
+  /** History including the epochs of a resumed checkpoint. */
+  fullHistory: EpochRecord[];
+  /** Everything needed to continue this model exactly (see checkpoint.ts to save it). */
+  checkpoint(): Checkpoint;
 }
 
 export const DEFAULT_OPTIMIZER: AdamHyper = { lr: 0.001, beta1: 0.9, beta2: 0.999, epsilon: 1e-7 };
@@ -183,10 +195,20 @@ interface Resolved {
   device: DeviceChoice;
   names: string[];
   targets: string[][];
+  model: ModelConfig;
+  resumes: (Checkpoint | undefined)[];
 }
 
 /** Validates batch options and builds the plan (no GPU work). */
-function resolveBatch(o: BatchOptions, resume?: Checkpoint): Resolved {
+function checkResume(field: string, c: Checkpoint, data: TrainData, model: ModelConfig): void {
+  const k = c.manifest.config;
+  if (k.features !== data.features || k.classes !== data.classes) {
+    fail(`${field}: the checkpoint is for ${k.features} features and ${k.classes} classes, the data has ${data.features} and ${data.classes}`);
+  }
+  if (JSON.stringify(k.model) !== JSON.stringify(model)) fail(`${field}: the checkpoint's model is ${JSON.stringify(k.model)}, options.model is ${JSON.stringify(model)}`);
+}
+
+function resolveBatch(o: BatchOptions): Resolved {
   if (!o || typeof o !== 'object') fail('options must be an object');
   validateData(o.data, 'data');
   asOptionsError(() => validateModel(o.model));
@@ -218,6 +240,8 @@ function resolveBatch(o: BatchOptions, resume?: Checkpoint): Resolved {
     const penalty = asOptionsError(() => resolvePenalty(m.penalty, `${field}penalty`));
     modes.add(penalty.mode);
     const seed = requireInteger(`${field}seed`, m.seed ?? 0, 0, 2 ** 32 - 1);
+    const resume = m.resume;
+    if (resume) checkResume(`${field}resume`, resume, o.data, o.model);
     const init = resume ? resume.params : initParams(layout, m.init, seed, `${field}init`);
     models.push({
       trainRows: m.trainRows,
@@ -237,6 +261,37 @@ function resolveBatch(o: BatchOptions, resume?: Checkpoint): Resolved {
     device,
     names: o.models.map((m, i) => m.name ?? `model ${i}`),
     targets: models.map((m) => targetedTensors(layout, m.penalty.targets)),
+    model: o.model,
+    resumes: o.models.map((m) => m.resume),
+  };
+}
+
+/** The configuration part of model i's checkpoint manifest. */
+function manifestBase(r: Resolved, i: number): Omit<CheckpointManifest, 'epoch' | 'step' | 'planner' | 'history'> {
+  const { plan } = r;
+  const p = plan.models[i].penalty;
+  return {
+    format: 'altreg-checkpoint',
+    version: 1,
+    config: {
+      features: plan.data.features,
+      classes: plan.data.classes,
+      model: r.model,
+      optimizer: plan.optimizer,
+      penalty: { lambda: p.lambda, mode: p.mode, convention: p.convention, targets: p.targets, schedule: scheduleLabel(p.schedule) },
+      batchSize: plan.batchSize,
+      shuffle: plan.shuffle,
+      seed: plan.models[i].seed,
+    },
+  };
+}
+
+function makeCheckpoint(base: ReturnType<typeof manifestBase>, m: ModelResult, history: EpochRecord[]): Checkpoint {
+  return {
+    manifest: { ...base, epoch: m.planner.epoch, step: m.optimizer.step, planner: m.planner, history },
+    params: m.params,
+    optimizer: m.optimizer,
+    planner: m.planner,
   };
 }
 
@@ -259,7 +314,11 @@ export async function trainBatch(options: BatchOptions): Promise<BatchRun> {
     device: gpu ? 'gpu' : 'cpu',
     adapter: gpu ? gpu.adapter : null,
     layout: r.plan.layout,
-    models: result.models.map((m, i) => ({ ...m, name: r.names[i], targets: r.targets[i] })),
+    models: result.models.map((m, i) => {
+      const fullHistory = [...(r.resumes[i]?.manifest.history ?? []), ...m.history];
+      const base = manifestBase(r, i);
+      return { ...m, name: r.names[i], targets: r.targets[i], fullHistory, checkpoint: () => makeCheckpoint(base, m, fullHistory) };
+    }),
   };
 }
 
@@ -309,7 +368,7 @@ export class Run {
     readonly targets: string[],
     readonly device: 'gpu' | 'cpu',
     readonly adapter: AdapterDescription | null,
-    private readonly state: { optimizer: OptimizerState; planner: PlannerState; manifest: Omit<CheckpointManifest, 'epoch' | 'step' | 'planner' | 'history'> },
+    private readonly makeCheckpoint: () => Checkpoint,
     private readonly gpu: Gpu | null,
   ) {}
 
@@ -337,13 +396,7 @@ export class Run {
 
   /** Everything needed to continue training exactly (see checkpoint.ts to save it). */
   checkpoint(): Checkpoint {
-    const s = this.state;
-    return {
-      manifest: { ...s.manifest, epoch: s.planner.epoch, step: s.optimizer.step, planner: s.planner, history: this.history },
-      params: this.params,
-      optimizer: s.optimizer,
-      planner: s.planner,
-    };
+    return this.makeCheckpoint();
   }
 }
 
@@ -354,13 +407,6 @@ export async function train(options: TrainOptions): Promise<Run> {
   if (options.validation) validateData(options.validation, 'validation', options.data.features, options.data.classes);
   const seed = requireInteger('seed', options.seed ?? 0, 0, 2 ** 32 - 1);
   const resume = options.resume;
-  if (resume) {
-    const c = resume.manifest.config;
-    if (c.features !== options.data.features || c.classes !== options.data.classes) {
-      fail(`resume: the checkpoint is for ${c.features} features and ${c.classes} classes, the data has ${options.data.features} and ${options.data.classes}`);
-    }
-    if (JSON.stringify(c.model) !== JSON.stringify(options.model)) fail(`resume: the checkpoint's model is ${JSON.stringify(c.model)}, options.model is ${JSON.stringify(options.model)}`);
-  }
   // One data set holds the training rows, then the validation rows.
   const n = options.data.y.length;
   const v = options.validation;
@@ -378,28 +424,15 @@ export async function train(options: TrainOptions): Promise<Run> {
     ...(options.penalty ? { penalty: options.penalty } : {}),
     seed,
     init: options.init ?? { seed },
+    ...(resume ? { resume } : {}),
   };
-  const resolved = resolveBatch({ ...options, data, models: [model], onEpoch: undefined }, resume);
+  const resolved = resolveBatch({ ...options, data, models: [model], onEpoch: undefined });
   const onEpoch = options.onEpoch;
   const { result, gpu } = await runPlan(resolved, options, onEpoch ? (_, records) => onEpoch(records[0]) : undefined);
   const m = result.models[0];
-  const p = resolved.plan.models[0].penalty;
-  const manifest = {
-    format: 'altreg-checkpoint' as const,
-    version: 1 as const,
-    config: {
-      features: data.features,
-      classes: data.classes,
-      model: options.model,
-      optimizer: resolved.plan.optimizer,
-      penalty: { lambda: p.lambda, mode: p.mode, convention: p.convention, targets: p.targets, schedule: scheduleLabel(p.schedule) },
-      batchSize: resolved.plan.batchSize,
-      shuffle: resolved.plan.shuffle,
-      seed,
-    },
-  };
   const history = [...(resume?.manifest.history ?? []), ...m.history];
-  return new Run(resolved.plan.layout, m.params, history, resolved.targets[0], gpu ? 'gpu' : 'cpu', gpu?.adapter ?? null, { optimizer: m.optimizer, planner: m.planner, manifest }, gpu);
+  const base = manifestBase(resolved, 0);
+  return new Run(resolved.plan.layout, m.params, history, resolved.targets[0], gpu ? 'gpu' : 'cpu', gpu?.adapter ?? null, () => makeCheckpoint(base, m, history), gpu);
 }
 
 function concat(a: Float32Array, b: Float32Array): Float32Array {

@@ -1,0 +1,114 @@
+// The built CLI, spawned as users run it: exit codes, messages, reports, JSON, checkpoints.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const cli = join(import.meta.dirname, '../../dist/cli.js');
+const temp = mkdtempSync(join(tmpdir(), 'altreg-cli-'));
+afterAll(() => rmSync(temp, { recursive: true, force: true }));
+
+beforeAll(() => {
+  // `npm test` builds first; a lone `vitest run` builds here when dist is missing.
+  if (!existsSync(cli)) spawnSync('npm', ['run', 'build'], { cwd: join(import.meta.dirname, '../..'), stdio: 'ignore' });
+}, 120_000);
+
+function altreg(...args: string[]) {
+  const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env: { ...process.env, EGL_PLATFORM: 'surfaceless' }, timeout: 120_000 });
+  // Dawn's own notices on stderr are not ours.
+  const stderr = r.stderr.split('\n').filter((l) => !/^Warning: |artificially reduced|^\s+at operator|^$/.test(l)).join('\n');
+  return { code: r.status, stdout: r.stdout, stderr };
+}
+
+describe('altreg CLI', () => {
+  it('train: a stratified holdout on Iris prints a scikit-learn style report', () => {
+    const r = altreg('train', '--data', 'iris', '--epochs', '60', '--lr', '0.02', '--schedule', 'alternate', '--seed', '3');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/Classification report \(alternate L2, λ 0.01, holdout test set; iris\)/);
+    expect(r.stdout).toMatch(/\n {6}setosa {7}\d\.\d\d {6}\d\.\d\d {6}\d\.\d\d {8}10\n/);
+    expect(r.stdout).toMatch(/\n {4}accuracy {27}\d\.\d\d {8}30\n/);
+    expect(r.stderr).toMatch(/altreg: training 1 model \(1 arm × 1 fold\) on iris \(150 rows, 4 features, 3 classes\), llvmpipe/);
+    const accuracy = Number(/accuracy\s+(\d\.\d\d)/.exec(r.stdout)![1]);
+    expect(accuracy).toBeGreaterThanOrEqual(0.85);
+  });
+
+  it('compare: every schedule on the same folds, side by side, with JSON history', () => {
+    const json = join(temp, 'compare.json');
+    const r = altreg('compare', '--data', 'wine', '--schedules', 'none,constant,rotate', '--folds', '3', '--epochs', '15', '--lr', '0.01', '--json', json, '--quiet');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toMatch(/schedule\s+accuracy\s+macro-F1\s+log-loss\s+Δ accuracy vs none\s+Δ log-loss/);
+    expect(r.stdout).toMatch(/\nrotate\s+\d\.\d{3} ± \d\.\d{3}/);
+    const result = JSON.parse(readFileSync(json, 'utf8'));
+    expect(result.arms.map((a: { name: string }) => a.name)).toEqual(['none', 'constant', 'rotate']);
+    for (const arm of result.arms) {
+      expect(arm.folds).toHaveLength(3);
+      for (const f of arm.folds) {
+        expect(f.history).toHaveLength(15);
+        expect(f.confusion.reduce((a: number, b: number) => a + b, 0)).toBe(f.rows.test);
+      }
+    }
+    // Same folds for every arm: identical test sizes fold by fold.
+    expect(result.arms[1].folds.map((f: { rows: unknown }) => f.rows)).toEqual(result.arms[0].folds.map((f: { rows: unknown }) => f.rows));
+    expect(result.arms[2].folds[0].history[1].mask).toEqual([true, false]);
+    expect(readdirSync(temp).filter((f) => f.includes('.tmp'))).toEqual([]);
+  });
+
+  it('an unknown flag: exit 2 and one line naming it', () => {
+    const r = altreg('train', '--data', 'iris', '--learning-rate', '0.1');
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toBe("altreg: unknown option '--learning-rate' (see --help)");
+    expect(r.stdout).toBe('');
+  });
+
+  it('a bad CSV: exit 2 and the line and column of the bad cell', () => {
+    const file = join(temp, 'bad.csv');
+    writeFileSync(file, 'length,width,kind\n1.0,2.0,a\n1.5,2.5,b\n2.0,wide,a\n2.5,3.5,b\n');
+    const r = altreg('train', '--data', file, '--epochs', '2');
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toBe('altreg: bad.csv line 4, column 2 ("width"): "wide" is not a number');
+  });
+
+  it('bad values: exit 2 with what is valid', () => {
+    expect(altreg('train', '--data', 'iris', '--lr', '0').stderr.trim()).toBe("altreg: option '--lr <x>' argument '0' is invalid. --lr must be a number > 0, got '0'. (see --help)");
+    expect(altreg('train', '--data', 'iris', '--schedule', 'random:2').stderr.trim()).toBe('altreg: --schedule: random:P needs 0 ≤ P ≤ 1, got 2');
+    expect(altreg('train', '--data', 'mnist').stderr.trim()).toBe("altreg: --data must be one of iris, wine, breast_cancer, digits or a .csv file, got 'mnist'");
+    expect(altreg('train', '--data', 'iris', '--folds', '60').stderr.trim()).toMatch(/^altreg: .*class .* has 50 rows.* 60 folds|^altreg: .*60/);
+    expect(altreg('train', '--data', 'iris', '--folds', '60').code).toBe(2);
+    expect(altreg('train', '--data', join(temp, 'missing.csv')).stderr.trim()).toBe(`altreg: cannot read ${join(temp, 'missing.csv')} (ENOENT)`);
+  });
+
+  it('--save then --resume continues every fold; a diverging run exits 1 and overwrites no checkpoint', () => {
+    const dir = join(temp, 'ckpt');
+    const first = altreg('train', '--data', 'iris', '--folds', '3', '--epochs', '4', '--save', dir, '--quiet', '--device', 'cpu');
+    expect(first.code, first.stderr).toBe(0);
+    expect(readdirSync(dir).sort()).toEqual(['fold-0', 'fold-1', 'fold-2']);
+    const json = join(temp, 'resumed.json');
+    const resumed = altreg('train', '--data', 'iris', '--folds', '3', '--epochs', '3', '--resume', dir, '--json', json, '--quiet', '--device', 'cpu');
+    expect(resumed.code, resumed.stderr).toBe(0);
+    const history = JSON.parse(readFileSync(json, 'utf8')).arms[0].folds[0].history;
+    expect(history.map((h: { epoch: number }) => h.epoch)).toEqual([0, 1, 2, 3, 4, 5, 6]);
+    // The straight 7-epoch run gives the same final history on the CPU path.
+    const straightJson = join(temp, 'straight.json');
+    altreg('train', '--data', 'iris', '--folds', '3', '--epochs', '7', '--json', straightJson, '--quiet', '--device', 'cpu');
+    const straight = JSON.parse(readFileSync(straightJson, 'utf8')).arms[0].folds[0].history;
+    expect(history.map((h: { loss: number }) => h.loss)).toEqual(straight.map((h: { loss: number }) => h.loss));
+
+    const manifest = join(dir, 'fold-0', 'manifest.json');
+    const before = statSync(manifest).mtimeMs;
+    const diverging = altreg('train', '--data', 'iris', '--folds', '3', '--epochs', '3', '--lr', '1e30', '--no-standardize', '--resume', dir, '--save', dir, '--quiet');
+    expect(diverging.code).toBe(1);
+    expect(diverging.stderr.trim()).toMatch(/^altreg: training diverged at epoch \d+ \(model \d\): the training loss is (NaN|Infinity); lower the learning rate or λ$/);
+    expect(statSync(manifest).mtimeMs).toBe(before);
+  });
+
+  it('--help on every command', () => {
+    for (const command of [[], ['train'], ['compare'], ['demo'], ['selfcheck']]) {
+      const r = altreg(...command, '--help');
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(/^Usage: altreg/);
+    }
+    expect(altreg('compare', '--help').stdout).toMatch(/--schedules <list>/);
+  });
+});

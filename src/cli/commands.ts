@@ -1,0 +1,203 @@
+// What `altreg train` and `altreg compare` do: load the data, build the arms, run the
+// experiment on the chosen device with progress, print the report or comparison, and write the
+// JSON results and checkpoints (atomically, and only after training succeeded).
+
+import { readFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { parseCsv } from '../data/csv.js';
+import { DATASET_NAMES, loadDataset, type Dataset, type DatasetName } from '../data/datasets.js';
+import { runExperiment, type Arm, type ExperimentOptions, type ExperimentResult } from '../experiment/crossval.js';
+import { formatAveragedReport, formatComparison } from '../experiment/format.js';
+import type { Activation } from '../kernels/matmul.js';
+import { loadCheckpoint, saveCheckpoint, writeFileAtomic } from '../runtime/checkpoint.js';
+import { sharedGpu, type Gpu } from '../runtime/gpu.js';
+import type { Checkpoint } from '../runtime/train.js';
+import { parseSchedule, scheduleLabel } from '../runtime/schedule.js';
+import { UsageError } from './errors.js';
+import { createProgress } from './progress.js';
+
+/** Flags shared by train and compare, as commander parses them. */
+export interface ExperimentFlags {
+  data: string;
+  label?: string;
+  hidden: number[];
+  activation: Activation;
+  epochs: number;
+  batchSize: number;
+  lr: number;
+  l2: number;
+  penalty: 'coupled' | 'decoupled';
+  convention: 'keras' | 'torch';
+  targets: 'kernels' | 'all';
+  folds?: number;
+  repeats: number;
+  validation: number;
+  standardize: boolean;
+  seed: number;
+  device: 'auto' | 'gpu' | 'cpu';
+  save?: string;
+  resume?: string;
+  json?: string;
+  quiet?: boolean;
+}
+
+/** The main job: 10-fold CV on Iris, none vs constant vs alternating L2 (4-10-3, Adam 0.001, λ 0.01). */
+export const DEMO_ARGS = ['compare', '--data', 'iris', '--schedules', 'none,constant,alternate', '--folds', '10', '--hidden', '10', '--activation', 'relu', '--lr', '0.001', '--l2', '0.01', '--epochs', '300', '--batch-size', '16', '--report', 'alternate'];
+
+async function loadData(flags: ExperimentFlags): Promise<Dataset> {
+  if ((DATASET_NAMES as readonly string[]).includes(flags.data)) {
+    if (flags.label !== undefined) throw new UsageError(`--label applies to CSV files; '${flags.data}' is a shipped data set`);
+    return loadDataset(flags.data as DatasetName);
+  }
+  if (!flags.data.toLowerCase().endsWith('.csv')) {
+    throw new UsageError(`--data must be one of ${DATASET_NAMES.join(', ')} or a .csv file, got '${flags.data}'`);
+  }
+  let text: string;
+  try {
+    text = readFileSync(flags.data, 'utf8');
+  } catch (error) {
+    throw new UsageError(`cannot read ${flags.data} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+  }
+  const label = flags.label === undefined ? undefined : /^\d+$/.test(flags.label) ? Number(flags.label) : flags.label;
+  return parseCsv(text, { name: basename(flags.data), ...(label !== undefined ? { label } : {}) });
+}
+
+/** Where model (arm, split) is saved under --save / read under --resume. */
+function checkpointDir(root: string, arms: Arm[], arm: number, split: number, folds: boolean): string {
+  const parts = [root];
+  if (arms.length > 1) parts.push(arms[arm].name.replace(/[^A-Za-z0-9._-]+/g, '_'));
+  if (folds) parts.push(`fold-${split}`);
+  return join(...parts);
+}
+
+async function pickDevice(choice: ExperimentFlags['device']): Promise<Gpu | null> {
+  if (choice === 'cpu') return null;
+  try {
+    return await sharedGpu();
+  } catch (error) {
+    if (choice === 'gpu') throw error;
+    process.stderr.write(`altreg: no WebGPU adapter (${(error as Error).message}); training on the CPU reference trainer\n`);
+    return null;
+  }
+}
+
+async function runExperimentCommand(flags: ExperimentFlags, arms: Arm[], print: (r: ExperimentResult, data: Dataset) => string): Promise<number> {
+  const dataset = await loadData(flags);
+  const options: ExperimentOptions = {
+    dataset,
+    model: { hidden: flags.hidden, activation: flags.activation },
+    arms,
+    ...(flags.folds !== undefined ? { folds: flags.folds, repeats: flags.repeats } : {}),
+    validationFraction: flags.validation,
+    standardize: flags.standardize,
+    epochs: flags.epochs,
+    batchSize: flags.batchSize,
+    optimizer: { lr: flags.lr },
+    seed: flags.seed,
+    device: flags.device === 'cpu' ? 'cpu' : 'gpu',
+  };
+  const splits = flags.folds !== undefined ? flags.folds * flags.repeats : 1;
+  let resumed: Checkpoint[][] | null = null;
+  if (flags.resume) {
+    const dir = flags.resume;
+    resumed = await Promise.all(arms.map((_, a) => Promise.all(Array.from({ length: splits }, (_, s) => loadCheckpoint(checkpointDir(dir, arms, a, s, flags.folds !== undefined))))));
+    options.resume = (a, s) => resumed![a][s];
+  }
+  // Everything above checked the input; only now is a GPU asked for.
+  const gpu = await pickDevice(flags.device);
+  if (gpu) options.gpu = gpu;
+  else options.device = 'cpu';
+  const models = arms.length * splits;
+  const modes = new Set(arms.map((a) => a.penalty.mode)).size;
+  if (!flags.quiet) {
+    const what = `${models} model${models > 1 ? 's' : ''} (${arms.length} arm${arms.length > 1 ? 's' : ''} × ${splits} fold${splits > 1 ? 's' : ''})`;
+    process.stderr.write(`altreg: training ${what} on ${dataset.name} (${dataset.rows} rows, ${dataset.features} features, ${dataset.classes} classes), ${gpu ? gpu.name : 'the CPU reference trainer'}\n`);
+  }
+  const progress = createProgress(flags.epochs * modes, `${models} models`, !!flags.quiet);
+  options.onEpoch = (epoch, records) => progress.epoch(epoch, records);
+  let result: ExperimentResult;
+  try {
+    result = await runExperiment(options);
+  } finally {
+    progress.stop();
+  }
+  process.stdout.write(print(result, dataset));
+  if (!flags.quiet) process.stderr.write(`altreg: ${result.seconds.toFixed(1)} s on ${result.adapter ?? 'the CPU'}\n`);
+  if (flags.save) {
+    for (const [a, arm] of result.arms.entries()) {
+      for (const [s, fold] of arm.folds.entries()) await saveCheckpoint(checkpointDir(flags.save, arms, a, s, flags.folds !== undefined), fold.run.checkpoint());
+    }
+    if (!flags.quiet) process.stderr.write(`altreg: saved ${models} checkpoint${models > 1 ? 's' : ''} under ${flags.save}\n`);
+  }
+  if (flags.json) {
+    await writeFileAtomic(flags.json, JSON.stringify(resultJson(result, dataset, flags), null, 1) + '\n');
+    if (!flags.quiet) process.stderr.write(`altreg: wrote ${flags.json}\n`);
+  }
+  return 0;
+}
+
+function resultJson(r: ExperimentResult, dataset: Dataset, flags: ExperimentFlags) {
+  return {
+    tool: 'altreg',
+    date: new Date().toISOString(),
+    data: { name: dataset.name, rows: dataset.rows, features: dataset.features, classes: dataset.classNames },
+    config: { ...flags },
+    device: r.device,
+    adapter: r.adapter,
+    seconds: r.seconds,
+    arms: r.arms.map((a) => ({
+      name: a.arm.name,
+      penalty: { ...a.arm.penalty, schedule: scheduleLabel(a.arm.penalty.schedule ?? 'constant') },
+      accuracy: a.accuracy,
+      macroF1: a.macroF1,
+      logLoss: a.logLoss,
+      versusFirst: a.versusFirst,
+      report: a.report,
+      folds: a.folds.map((f) => ({
+        fold: f.fold,
+        repeat: f.repeat,
+        rows: { train: f.trainRows, validation: f.validationRows, test: f.testRows },
+        accuracy: f.report.accuracy,
+        macroF1: f.report.macroAvg.f1,
+        logLoss: f.logLoss,
+        confusion: Array.from(f.test.confusion),
+        report: f.report.classes,
+        history: f.history,
+      })),
+    })),
+  };
+}
+
+function armFor(flags: ExperimentFlags, schedule: string, field: string): Arm {
+  const spec = parseSchedule(schedule, field);
+  return { name: scheduleLabel(spec), penalty: { lambda: flags.l2, mode: flags.penalty, convention: flags.convention, targets: flags.targets, schedule: spec } };
+}
+
+export async function runTrain(flags: ExperimentFlags & { schedule: string }): Promise<number> {
+  const arms = [armFor(flags, flags.schedule, '--schedule')];
+  return runExperimentCommand(flags, arms, (r, data) => {
+    const arm = r.arms[0];
+    const where = r.folds > 1 ? `mean ± std over ${r.repeats > 1 ? `${r.repeats}×` : ''}${r.folds}-fold cross-validation test folds` : 'holdout test set';
+    const report = r.folds > 1 || r.repeats > 1 ? formatAveragedReport(arm.report) : arm.folds[0].report.text;
+    return `Classification report (${arm.arm.name} L2, λ ${flags.l2}, ${where}; ${data.name}):\n\n${report}\nlog-loss ${arm.logLoss.mean.toFixed(4)}${Number.isNaN(arm.logLoss.std) ? '' : ` ± ${arm.logLoss.std.toFixed(4)}`}\n`;
+  });
+}
+
+export async function runCompare(flags: ExperimentFlags & { schedules: string; report?: string }): Promise<number> {
+  const names = flags.schedules.split(',').map((s) => s.trim()).filter(Boolean);
+  if (names.length < 1) throw new UsageError('--schedules needs at least one schedule, e.g. none,constant,alternate');
+  const arms = names.map((n) => armFor(flags, n, '--schedules'));
+  const labels = arms.map((a) => a.name);
+  if (new Set(labels).size !== labels.length) throw new UsageError(`--schedules lists a schedule twice: ${flags.schedules}`);
+  if (flags.report !== undefined && !labels.includes(flags.report)) throw new UsageError(`--report must name one of the compared schedules (${labels.join(', ')}), got '${flags.report}'`);
+  return runExperimentCommand(flags, arms, (r, data) => {
+    let text = `Schedules compared on ${data.name} (${flags.hidden.join('-')} hidden, ${flags.activation}, Adam lr ${flags.lr}, λ ${flags.l2} ${flags.penalty}/${flags.convention}, ${flags.epochs} epochs, batch ${flags.batchSize}):\n\n${formatComparison(r)}\n`;
+    const shown = flags.report ?? (labels.length === 1 ? labels[0] : undefined);
+    if (shown !== undefined) {
+      const arm = r.arms[labels.indexOf(shown)];
+      const report = r.folds > 1 ? formatAveragedReport(arm.report) : arm.folds[0].report.text;
+      text += `\nClassification report of the ${shown} arm (${r.folds > 1 ? 'mean ± std over folds' : 'holdout test set'}):\n\n${report}`;
+    }
+    return text;
+  });
+}

@@ -1,0 +1,48 @@
+// Progress of a training run on stderr: a bar (cli-progress) when stderr is a terminal, plain
+// lines about every tenth of the run otherwise (CI logs, pipes).
+
+import cliProgress from 'cli-progress';
+import type { EpochRecord } from '../runtime/plan.js';
+
+export interface Progress {
+  epoch(epoch: number, records: EpochRecord[]): void;
+  stop(): void;
+}
+
+function mean(values: number[]): number {
+  return values.reduce((a, b) => a + b, 0) / Math.max(1, values.length);
+}
+
+/** `total` epochs over all batches; `label` names what trains (e.g. "30 models"). */
+export function createProgress(total: number, label: string, quiet: boolean): Progress {
+  let done = 0;
+  if (quiet) return { epoch: () => undefined, stop: () => undefined };
+  const summary = (records: EpochRecord[]) => {
+    const val = records.filter((r) => r.valAccuracy !== undefined);
+    const parts = [`loss ${mean(records.map((r) => r.loss)).toFixed(4)}`, `train acc ${mean(records.map((r) => r.trainAccuracy)).toFixed(3)}`];
+    if (val.length > 0) parts.push(`val acc ${mean(val.map((r) => r.valAccuracy!)).toFixed(3)}`);
+    return parts.join(', ');
+  };
+  if (process.stderr.isTTY) {
+    const bar = new cliProgress.SingleBar(
+      { format: `${label} |{bar}| epoch {value}/{total} | {summary} | {duration_formatted}`, stream: process.stderr, hideCursor: true, clearOnComplete: false },
+      cliProgress.Presets.shades_classic,
+    );
+    bar.start(total, 0, { summary: '' });
+    return {
+      epoch(_, records) {
+        done++;
+        bar.update(done, { summary: summary(records) });
+      },
+      stop: () => bar.stop(),
+    };
+  }
+  const every = Math.max(1, Math.round(total / 10));
+  return {
+    epoch(_, records) {
+      done++;
+      if (done % every === 0 || done === total) process.stderr.write(`${label}: epoch ${done}/${total}: ${summary(records)} (mean over models)\n`);
+    },
+    stop: () => undefined,
+  };
+}

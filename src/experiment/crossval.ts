@@ -1,0 +1,200 @@
+// Experiments: arms (penalty settings, e.g. schedules) evaluated on the same stratified folds
+// with the same seeds, so that their differences are paired. Every (arm, fold) model of a
+// penalty mode trains in one batch on the GPU. Standardization is fitted on each fold's
+// training rows only and applied to its validation and test rows.
+
+import { requireRowsPerClass } from '../data/csv.js';
+import type { Dataset } from '../data/datasets.js';
+import { stratifiedKFold, stratifiedSplit, validationSplit, type Split } from '../data/split.js';
+import { fitStandardizer } from '../data/standardize.js';
+import { averageReports, classificationReport, logLoss, meanStd, type AveragedReport, type ClassificationReport, type MeanStd } from '../metrics/classification.js';
+import { pairedTTest, type PairedTest } from '../metrics/stats.js';
+import type { ModelConfig } from '../model/mlp.js';
+import { softmaxRows } from '../runtime/evaluate.js';
+import type { Gpu } from '../runtime/gpu.js';
+import type { PenaltyConfig } from '../runtime/penalty.js';
+import type { EpochRecord, Evaluation } from '../runtime/plan.js';
+import { Random } from '../runtime/random.js';
+import { trainBatch, type BatchModel, type BatchModelRun, type Checkpoint, type DeviceChoice, type OptimizerConfig } from '../runtime/train.js';
+
+export interface Arm {
+  name: string;
+  penalty: PenaltyConfig;
+}
+
+export interface ExperimentOptions {
+  dataset: Dataset;
+  model: ModelConfig;
+  arms: Arm[];
+  /** Stratified k-fold with this k; without it, one stratified train/test split. */
+  folds?: number;
+  /** Repeats of the k-fold with different shuffles (default 1). */
+  repeats?: number;
+  /** Test fraction of the holdout split (default 0.2). */
+  testFraction?: number;
+  /** Fraction of each training part held out for per-epoch validation (default 0.1; 0: none). */
+  validationFraction?: number;
+  /** Standardize features (fitted on each fold's training rows). Default true. */
+  standardize?: boolean;
+  epochs: number;
+  batchSize?: number;
+  optimizer?: OptimizerConfig;
+  seed?: number;
+  device?: DeviceChoice;
+  gpu?: Gpu;
+  /** Continue (arm, fold) from a checkpoint. */
+  resume?: (arm: number, fold: number) => Checkpoint | undefined;
+  /** Progress: epoch finished for all models of a batch; batch i of n. */
+  onEpoch?: (epoch: number, records: EpochRecord[], batch: number, batches: number) => void;
+}
+
+export interface FoldResult {
+  fold: number;
+  repeat: number;
+  trainRows: number;
+  validationRows: number;
+  testRows: number;
+  history: EpochRecord[];
+  test: Evaluation;
+  report: ClassificationReport;
+  logLoss: number;
+  run: BatchModelRun;
+}
+
+export interface ArmResult {
+  arm: Arm;
+  folds: FoldResult[];
+  accuracy: MeanStd;
+  macroF1: MeanStd;
+  logLoss: MeanStd;
+  report: AveragedReport;
+  /** Paired differences against the first arm (absent for the first arm itself). */
+  versusFirst?: { accuracy: PairedTest; macroF1: PairedTest; logLoss: PairedTest };
+}
+
+export interface ExperimentResult {
+  device: 'gpu' | 'cpu';
+  adapter: string | null;
+  folds: number;
+  repeats: number;
+  arms: ArmResult[];
+  seconds: number;
+}
+
+/** The folds (test rows) with their training and validation rows, reproducible from `seed`. */
+export function experimentSplits(o: ExperimentOptions): { fold: number; repeat: number; train: Uint32Array; validation: Uint32Array; test: Uint32Array }[] {
+  const { dataset } = o;
+  const seed = o.seed ?? 0;
+  const splits: { fold: number; repeat: number; split: Split }[] = [];
+  if (o.folds !== undefined) {
+    requireRowsPerClass(dataset, o.folds);
+    for (let r = 0; r < (o.repeats ?? 1); r++) {
+      stratifiedKFold(dataset.y, dataset.classes, o.folds, Random.derive(seed, 100 + r)).forEach((split, fold) => splits.push({ fold, repeat: r, split }));
+    }
+  } else {
+    splits.push({ fold: 0, repeat: 0, split: stratifiedSplit(dataset.y, dataset.classes, o.testFraction ?? 0.2, seed) });
+  }
+  const fraction = o.validationFraction ?? 0.1;
+  return splits.map(({ fold, repeat, split }) => {
+    if (fraction <= 0) return { fold, repeat, train: split.train, validation: new Uint32Array(0), test: split.test };
+    const v = validationSplit(dataset.y, split.train, dataset.classes, fraction, Random.derive(seed, 200 + repeat, fold));
+    return { fold, repeat, train: v.train, validation: v.validation, test: split.test };
+  });
+}
+
+export async function runExperiment(o: ExperimentOptions): Promise<ExperimentResult> {
+  const started = performance.now();
+  const { dataset } = o;
+  const splits = experimentSplits(o);
+  const seed = o.seed ?? 0;
+  const standardizers = splits.map((s) => (o.standardize === false ? undefined : fitStandardizer(dataset.x, dataset.features, s.train)));
+  // One batch per penalty mode (the mode selects the update kernel); usually a single batch.
+  const modes = [...new Set(o.arms.map((a) => a.penalty.mode ?? 'coupled'))];
+  const runs: BatchModelRun[][] = o.arms.map(() => []);
+  let device: 'gpu' | 'cpu' = 'cpu';
+  let adapter: string | null = null;
+  for (const [b, mode] of modes.entries()) {
+    const members: { arm: number; split: number }[] = [];
+    const models: BatchModel[] = [];
+    o.arms.forEach((arm, a) => {
+      if ((arm.penalty.mode ?? 'coupled') !== mode) return;
+      splits.forEach((s, i) => {
+        const st = standardizers[i];
+        const resume = o.resume?.(a, i);
+        members.push({ arm: a, split: i });
+        models.push({
+          name: `${arm.name} fold ${s.fold}${s.repeat ? ` repeat ${s.repeat}` : ''}`,
+          trainRows: s.train,
+          ...(s.validation.length > 0 ? { validationRows: s.validation } : {}),
+          testRows: s.test,
+          ...(st ? { standardize: { scale: st.scale, shift: st.shift } } : {}),
+          penalty: arm.penalty,
+          // The same seed for every arm on a fold: arms differ only by their penalty.
+          seed: Random.derive(seed, s.repeat, s.fold),
+          ...(resume ? { resume } : {}),
+        });
+      });
+    });
+    const run = await trainBatch({
+      data: dataset,
+      model: o.model,
+      models,
+      epochs: o.epochs,
+      ...(o.batchSize !== undefined ? { batchSize: o.batchSize } : {}),
+      ...(o.optimizer ? { optimizer: o.optimizer } : {}),
+      ...(o.device ? { device: o.device } : {}),
+      ...(o.gpu ? { gpu: o.gpu } : {}),
+      onEpoch: (epoch, records) => o.onEpoch?.(epoch, records, b, modes.length),
+    });
+    device = run.device;
+    adapter = run.adapter ? [run.adapter.vendor, run.adapter.device || run.adapter.architecture || run.adapter.description].filter(Boolean).join(' ') + ` (${run.adapter.backend})` : null;
+    run.models.forEach((m, i) => (runs[members[i].arm][members[i].split] = m));
+  }
+
+  const arms: ArmResult[] = o.arms.map((arm, a) => {
+    const folds = splits.map((s, i): FoldResult => {
+      const run = runs[a][i];
+      const test = run.test!;
+      const report = classificationReport(test.labels, test.predictions, { targetNames: dataset.classNames });
+      const probabilities = softmaxRows(test.logits, dataset.classes);
+      return {
+        fold: s.fold,
+        repeat: s.repeat,
+        trainRows: s.train.length,
+        validationRows: s.validation.length,
+        testRows: s.test.length,
+        history: run.fullHistory,
+        test,
+        report,
+        logLoss: logLoss(test.labels, probabilities, dataset.classes),
+        run,
+      };
+    });
+    return {
+      arm,
+      folds,
+      accuracy: meanStd(folds.map((f) => f.report.accuracy)),
+      macroF1: meanStd(folds.map((f) => f.report.macroAvg.f1)),
+      logLoss: meanStd(folds.map((f) => f.logLoss)),
+      report: averageReports(folds.map((f) => f.report)),
+    };
+  });
+  if (splits.length >= 2) {
+    const first = arms[0];
+    for (const arm of arms.slice(1)) {
+      arm.versusFirst = {
+        accuracy: pairedTTest(first.folds.map((f) => f.report.accuracy), arm.folds.map((f) => f.report.accuracy)),
+        macroF1: pairedTTest(first.folds.map((f) => f.report.macroAvg.f1), arm.folds.map((f) => f.report.macroAvg.f1)),
+        logLoss: pairedTTest(first.folds.map((f) => f.logLoss), arm.folds.map((f) => f.logLoss)),
+      };
+    }
+  }
+  return {
+    device,
+    adapter,
+    folds: o.folds ?? 1,
+    repeats: o.folds !== undefined ? (o.repeats ?? 1) : 1,
+    arms,
+    seconds: (performance.now() - started) / 1000,
+  };
+}

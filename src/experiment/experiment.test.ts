@@ -1,0 +1,119 @@
+// Experiments: the folds partition the data, every arm sees the same folds and seeds (so two
+// arms that differ in nothing give identical results), and the text output is exact.
+import { describe, expect, it } from 'vitest';
+import { loadDataset } from '../data/datasets.js';
+import { fitStandardizer } from '../data/standardize.js';
+import { experimentSplits, runExperiment, type ExperimentResult } from './crossval.js';
+import { formatAveragedReport, formatComparison } from './format.js';
+
+describe('experiment splits', () => {
+  it('k folds: test folds partition the rows; train, validation and test are disjoint', async () => {
+    const wine = await loadDataset('wine');
+    const splits = experimentSplits({ dataset: wine, model: { hidden: [4], activation: 'relu' }, arms: [], epochs: 1, folds: 5, seed: 7 });
+    expect(splits).toHaveLength(5);
+    const tested = splits.flatMap((s) => Array.from(s.test)).sort((a, b) => a - b);
+    expect(tested).toEqual(Array.from({ length: wine.rows }, (_, i) => i));
+    for (const s of splits) {
+      const all = [...s.train, ...s.validation, ...s.test];
+      expect(new Set(all).size).toBe(wine.rows);
+      expect(s.validation.length).toBeGreaterThan(0);
+    }
+  });
+});
+
+describe('runExperiment', () => {
+  it('arms differing in nothing give identical folds, seeds and results (paired difference 0, p = 1)', async () => {
+    const iris = await loadDataset('iris');
+    const r = await runExperiment({
+      dataset: iris,
+      model: { hidden: [6], activation: 'tanh' },
+      arms: [
+        { name: 'none', penalty: { lambda: 0.5, schedule: 'none' } },
+        { name: 'zero-lambda', penalty: { lambda: 0, schedule: 'constant' } },
+        { name: 'constant', penalty: { lambda: 0.5, schedule: 'constant' } },
+      ],
+      folds: 3,
+      epochs: 8,
+      optimizer: { lr: 0.02 },
+      device: 'cpu',
+      seed: 5,
+    });
+    const [none, zero, constant] = r.arms;
+    expect(zero.folds.map((f) => f.history.map((h) => h.loss))).toEqual(none.folds.map((f) => f.history.map((h) => h.loss)));
+    expect(zero.versusFirst!.accuracy.p).toBe(1);
+    expect(zero.versusFirst!.logLoss.meanDiff).toBe(0);
+    expect(constant.folds[0].history[7].loss).not.toBe(none.folds[0].history[7].loss);
+    for (const arm of r.arms) {
+      for (const f of arm.folds) {
+        expect(Array.from(f.test.confusion).reduce((a, b) => a + b, 0)).toBe(f.testRows);
+        expect(f.report.accuracy).toBeCloseTo(f.test.accuracy, 12);
+      }
+    }
+  });
+
+  it('standardization is fitted on the training rows only', async () => {
+    const iris = await loadDataset('iris');
+    const o = { dataset: iris, model: { hidden: [3], activation: 'relu' as const }, arms: [{ name: 'c', penalty: { lambda: 0.1 } }], folds: 3, epochs: 1, device: 'cpu' as const, seed: 2 };
+    const splits = experimentSplits(o);
+    const r = await runExperiment(o);
+    // The model's first-epoch loss is reproduced from a standardizer fitted on its training rows alone.
+    const trainOnly = fitStandardizer(iris.x, 4, splits[1].train);
+    const withTest = fitStandardizer(iris.x, 4, Uint32Array.from([...splits[1].train, ...splits[1].test]));
+    expect(Array.from(trainOnly.scale)).not.toEqual(Array.from(withTest.scale));
+    const { trainBatch } = await import('../runtime/train.js');
+    const again = await trainBatch({
+      data: iris,
+      model: o.model,
+      epochs: 1,
+      device: 'cpu',
+      models: [{ trainRows: splits[1].train, validationRows: splits[1].validation, standardize: { scale: trainOnly.scale, shift: trainOnly.shift }, penalty: { lambda: 0.1 }, seed: r.arms[0].folds[1].run.checkpoint().manifest.config.seed }],
+    });
+    expect(again.models[0].history[0].loss).toBe(r.arms[0].folds[1].history[0].loss);
+  });
+});
+
+describe('experiment text', () => {
+  const ms = (mean: number, std: number) => ({ mean, std });
+  const row = (v: number) => ({ precision: ms(v, 0.1), recall: ms(v, 0.05), f1: ms(v, 0.02), support: ms(5, 0) });
+  const paired = (meanDiff: number, p: number) => ({ n: 3, meanDiff, stdDiff: 0.01, t: 1, df: 2, p });
+  const result = {
+    device: 'cpu',
+    adapter: null,
+    folds: 3,
+    repeats: 1,
+    seconds: 1,
+    arms: [
+      { arm: { name: 'none', penalty: {} }, accuracy: ms(0.9, 0.05), macroF1: ms(0.89, 0.06), logLoss: ms(0.25, 0.1), report: { reports: 3, classes: [{ name: 'a', ...row(0.9) }, { name: 'bb', ...row(0.8) }], accuracy: ms(0.85, 0.05), macroAvg: row(0.85), weightedAvg: row(0.85) }, folds: [] },
+      { arm: { name: 'alternate', penalty: {} }, accuracy: ms(0.95, 0.04), macroF1: ms(0.949, 0.041), logLoss: ms(0.2, 0.09), report: null, folds: [], versusFirst: { accuracy: paired(0.05, 0.0412), macroF1: paired(0.05, 0.05), logLoss: paired(-0.05, 0.0004) } },
+    ],
+  } as unknown as ExperimentResult;
+
+  it('comparison table (hand-checked)', () => {
+    expect(formatComparison(result)).toBe(
+      [
+        'schedule        accuracy       macro-F1       log-loss  Δ accuracy vs none         Δ log-loss',
+        '---------  -------------  -------------  -------------  ------------------  -----------------',
+        'none       0.900 ± 0.050  0.890 ± 0.060  0.250 ± 0.100                   —                  —',
+        'alternate  0.950 ± 0.040  0.949 ± 0.041  0.200 ± 0.090    +0.050 (p 0.041)  -0.050 (p <0.001)',
+        '',
+        'mean ± std over 3-fold cross-validation test folds; Δ: paired over the same folds, p from a two-sided paired t-test.',
+      ].join('\n'),
+    );
+  });
+
+  it('averaged report in scikit-learn layout with mean ± std cells', () => {
+    expect(formatAveragedReport(result.arms[0].report)).toBe(
+      [
+        '               precision      recall    f1-score     support',
+        '',
+        '           a 0.90 ± 0.10 0.90 ± 0.05 0.90 ± 0.02   5.0 ± 0.0',
+        '          bb 0.80 ± 0.10 0.80 ± 0.05 0.80 ± 0.02   5.0 ± 0.0',
+        '',
+        '    accuracy                         0.85 ± 0.05   5.0 ± 0.0',
+        '   macro avg 0.85 ± 0.10 0.85 ± 0.05 0.85 ± 0.02   5.0 ± 0.0',
+        'weighted avg 0.85 ± 0.10 0.85 ± 0.05 0.85 ± 0.02   5.0 ± 0.0',
+        '',
+      ].join('\n'),
+    );
+  });
+});

@@ -1,0 +1,61 @@
+// Text for experiment results: the side-by-side comparison of arms (mean ± std over folds, and
+// the paired difference to the first arm), and a classification report averaged over folds in
+// scikit-learn's layout with "mean ± std" cells.
+
+import { formatFixed, type AveragedReport, type AveragedRow, type MeanStd } from '../metrics/classification.js';
+import type { PairedTest } from '../metrics/stats.js';
+import type { ExperimentResult } from './crossval.js';
+
+function pm(v: MeanStd, digits: number): string {
+  if (Number.isNaN(v.std)) return formatFixed(v.mean, digits);
+  return `${formatFixed(v.mean, digits)} ± ${formatFixed(v.std, digits)}`;
+}
+
+function pad(cells: string[], widths: number[], alignLeft = 1): string {
+  return cells.map((c, i) => (i < alignLeft ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+}
+
+function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  return [pad(header, widths), pad(widths.map((w) => '-'.repeat(w)), widths), ...rows.map((r) => pad(r, widths))].join('\n');
+}
+
+function difference(t: PairedTest, digits: number, scale = 1): string {
+  const sign = t.meanDiff * scale >= 0 ? '+' : '';
+  const p = Number.isNaN(t.p) ? 'n/a' : t.p < 0.001 ? '<0.001' : t.p.toFixed(3);
+  return `${sign}${formatFixed(t.meanDiff * scale, digits)} (p ${p})`;
+}
+
+/** The comparison table of every arm, plus paired differences to the first arm when k ≥ 2. */
+export function formatComparison(r: ExperimentResult, digits = 3): string {
+  const paired = r.arms.some((a) => a.versusFirst);
+  const header = ['schedule', 'accuracy', 'macro-F1', 'log-loss'];
+  if (paired) header.push(`Δ accuracy vs ${r.arms[0].arm.name}`, 'Δ log-loss');
+  const rows = r.arms.map((a) => {
+    const row = [a.arm.name, pm(a.accuracy, digits), pm(a.macroF1, digits), pm(a.logLoss, digits)];
+    if (paired) row.push(a.versusFirst ? difference(a.versusFirst.accuracy, digits) : '—', a.versusFirst ? difference(a.versusFirst.logLoss, digits) : '—');
+    return row;
+  });
+  const folds = r.repeats > 1 ? `${r.repeats}×${r.folds}-fold` : r.folds > 1 ? `${r.folds}-fold` : 'holdout';
+  const lines = [table(header, rows), '', `mean ± std over ${folds} cross-validation test folds${paired ? '; Δ: paired over the same folds, p from a two-sided paired t-test' : ''}.`];
+  return lines.join('\n');
+}
+
+/** scikit-learn's classification_report layout, every cell "mean ± std" over folds. */
+export function formatAveragedReport(report: AveragedReport, digits = 2): string {
+  const names = [...report.classes.map((c) => c.name), 'weighted avg'];
+  const nameWidth = Math.max(...names.map((n) => n.length), digits);
+  const cell = (v: MeanStd) => pm(v, digits);
+  const rowCells = (r: AveragedRow) => [cell(r.precision), cell(r.recall), cell(r.f1), pm(r.support, 1)];
+  const all = [...report.classes.map(rowCells), rowCells(report.macroAvg), rowCells(report.weightedAvg)];
+  const width = Math.max('precision'.length, ...all.flat().map((c) => c.length));
+  const line = (name: string, cells: string[]) => `${name.padStart(nameWidth)} ${cells.map((c) => c.padStart(width)).join(' ')}\n`;
+  let text = line('', ['precision', 'recall', 'f1-score', 'support']) + '\n';
+  report.classes.forEach((c, i) => (text += line(c.name, all[i])));
+  text += '\n';
+  const totalSupport = report.weightedAvg.support;
+  text += line('accuracy', ['', '', cell(report.accuracy), pm(totalSupport, 1)]);
+  text += line('macro avg', all[all.length - 2]);
+  text += line('weighted avg', all[all.length - 1]);
+  return text;
+}

@@ -1,0 +1,37 @@
+import { describe, expect, it } from 'vitest';
+import { incompleteBeta, logGamma, pairedTTest, studentTwoSidedP } from './stats.js';
+
+describe('paired t-test', () => {
+  it('log-gamma matches factorials and Γ(½) = √π', () => {
+    expect(logGamma(5)).toBeCloseTo(Math.log(24), 12);
+    expect(logGamma(0.5)).toBeCloseTo(Math.log(Math.sqrt(Math.PI)), 12);
+    expect(logGamma(10.5)).toBeCloseTo(13.940625219403763, 10);
+  });
+  it('incomplete beta has closed forms for a = 1 and b = 1', () => {
+    // I_x(1, b) = 1 − (1 − x)^b and I_x(a, 1) = x^a
+    expect(incompleteBeta(0.3, 1, 4)).toBeCloseTo(1 - 0.7 ** 4, 12);
+    expect(incompleteBeta(0.6, 2.5, 1)).toBeCloseTo(0.6 ** 2.5, 12);
+  });
+  it('Student t tails match published critical values', () => {
+    // Two-sided 5% critical values: df 9 → 2.262157, df 1 → 12.706205, df 30 → 2.042272
+    expect(studentTwoSidedP(2.262157, 9)).toBeCloseTo(0.05, 6);
+    expect(studentTwoSidedP(12.706205, 1)).toBeCloseTo(0.05, 6);
+    expect(studentTwoSidedP(2.042272, 30)).toBeCloseTo(0.05, 6);
+    // df 1 is Cauchy: P(|T| ≥ 1) = 1/2
+    expect(studentTwoSidedP(1, 1)).toBeCloseTo(0.5, 12);
+    expect(studentTwoSidedP(0, 5)).toBeCloseTo(1, 12);
+  });
+  it('a hand-checked paired case', () => {
+    // differences 1, 2, 3, 4: mean 2.5, sd √(5/3), t = 2.5 / (√(5/3)/2) = 3.872983, df 3, p = 0.030466
+    const r = pairedTTest([10, 10, 10, 10], [11, 12, 13, 14]);
+    expect(r.meanDiff).toBeCloseTo(2.5, 12);
+    expect(r.stdDiff).toBeCloseTo(Math.sqrt(5 / 3), 12);
+    expect(r.t).toBeCloseTo(3.872983, 5);
+    expect(r.p).toBeCloseTo(0.030466, 5);
+  });
+  it('identical arms: no difference, p = 1; a constant shift: p = 0', () => {
+    expect(pairedTTest([0.9, 0.8], [0.9, 0.8]).p).toBe(1);
+    expect(pairedTTest([0.9, 0.8], [1, 0.9]).p).toBe(0);
+    expect(() => pairedTTest([1], [2])).toThrow(/at least 2 pairs/);
+  });
+});

@@ -1,0 +1,97 @@
+// Paired comparison of two arms evaluated on the same folds: the mean difference, its sample
+// standard deviation, and a two-sided paired t-test (Student's t with n − 1 degrees of freedom).
+// The t distribution's tail comes from the regularized incomplete beta function, evaluated with
+// its continued fraction (Lentz's method) and a Lanczos log-gamma.
+
+export interface PairedTest {
+  /** Folds compared. */
+  n: number;
+  /** Mean of b − a. */
+  meanDiff: number;
+  /** Sample standard deviation of b − a (n − 1). */
+  stdDiff: number;
+  /** t statistic; ±Infinity when every difference is equal and nonzero, NaN when all are 0. */
+  t: number;
+  df: number;
+  /** Two-sided p-value; 1 when every difference is 0. */
+  p: number;
+}
+
+const LANCZOS = [
+  0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059, 12.507343278686905,
+  -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7,
+];
+
+/** ln Γ(x) for x > 0 (Lanczos, g = 7; about 15 significant digits). */
+export function logGamma(x: number): number {
+  if (x < 0.5) return Math.log(Math.PI / Math.sin(Math.PI * x)) - logGamma(1 - x);
+  const z = x - 1;
+  let a = LANCZOS[0];
+  const t = z + 7.5;
+  for (let i = 1; i < 9; i++) a += LANCZOS[i] / (z + i);
+  return 0.5 * Math.log(2 * Math.PI) + (z + 0.5) * Math.log(t) - t + Math.log(a);
+}
+
+/** Continued fraction of the incomplete beta function (modified Lentz). */
+function betaFraction(a: number, b: number, x: number): number {
+  const tiny = 1e-300;
+  let c = 1;
+  let d = 1 - ((a + b) * x) / (a + 1);
+  if (Math.abs(d) < tiny) d = tiny;
+  d = 1 / d;
+  let h = d;
+  for (let m = 1; m <= 300; m++) {
+    const m2 = 2 * m;
+    let aa = (m * (b - m) * x) / ((a + m2 - 1) * (a + m2));
+    d = 1 + aa * d;
+    if (Math.abs(d) < tiny) d = tiny;
+    c = 1 + aa / c;
+    if (Math.abs(c) < tiny) c = tiny;
+    d = 1 / d;
+    h *= d * c;
+    aa = (-(a + m) * (a + b + m) * x) / ((a + m2) * (a + m2 + 1));
+    d = 1 + aa * d;
+    if (Math.abs(d) < tiny) d = tiny;
+    c = 1 + aa / c;
+    if (Math.abs(c) < tiny) c = tiny;
+    d = 1 / d;
+    const step = d * c;
+    h *= step;
+    if (Math.abs(step - 1) < 1e-15) break;
+  }
+  return h;
+}
+
+/** The regularized incomplete beta function I_x(a, b). */
+export function incompleteBeta(x: number, a: number, b: number): number {
+  if (x <= 0) return 0;
+  if (x >= 1) return 1;
+  const front = Math.exp(logGamma(a + b) - logGamma(a) - logGamma(b) + a * Math.log(x) + b * Math.log(1 - x));
+  // The fraction converges fast for x < (a + 1)/(a + b + 2); use the symmetry otherwise.
+  if (x < (a + 1) / (a + b + 2)) return (front * betaFraction(a, b, x)) / a;
+  return 1 - (front * betaFraction(b, a, 1 - x)) / b;
+}
+
+/** Two-sided tail probability P(|T| ≥ |t|) of Student's t with df degrees of freedom. */
+export function studentTwoSidedP(t: number, df: number): number {
+  if (Number.isNaN(t)) return 1;
+  if (!Number.isFinite(t)) return 0;
+  return incompleteBeta(df / (df + t * t), df / 2, 0.5);
+}
+
+/** Paired t-test of b against a (same folds, same order). */
+export function pairedTTest(a: number[], b: number[]): PairedTest {
+  if (a.length !== b.length) throw new RangeError(`pairedTTest: ${a.length} values vs ${b.length}; pair them fold by fold`);
+  const n = a.length;
+  if (n < 2) throw new RangeError(`pairedTTest: needs at least 2 pairs, got ${n}`);
+  const d = a.map((x, i) => b[i] - x);
+  const meanDiff = d.reduce((s, x) => s + x, 0) / n;
+  const stdDiff = Math.sqrt(d.reduce((s, x) => s + (x - meanDiff) ** 2, 0) / (n - 1));
+  const df = n - 1;
+  if (stdDiff === 0) {
+    if (meanDiff === 0) return { n, meanDiff, stdDiff, t: Number.NaN, df, p: 1 };
+    return { n, meanDiff, stdDiff, t: meanDiff > 0 ? Infinity : -Infinity, df, p: 0 };
+  }
+  const t = meanDiff / (stdDiff / Math.sqrt(n));
+  return { n, meanDiff, stdDiff, t, df, p: studentTwoSidedP(t, df) };
+}
