@@ -1,0 +1,140 @@
+// The training configuration form: reads and checks every field, saying which field is wrong
+// and what would be valid. The schedule comes from a kind plus its parameter (P of random:P, E
+// of early:E) and is parsed by the library's parseSchedule, as the CLI does.
+
+import { kernels, parseSchedule, ScheduleError, type Activation, type Convention, type PenaltyMode, type ScheduleSpec, type Targets } from '../../src/index.js';
+import { byId } from './dom.js';
+
+export type DeviceKind = 'gpu' | 'cpu';
+
+/** Everything one training run needs besides the data. */
+export interface AppConfig {
+  hidden: number[];
+  activation: Activation;
+  lr: number;
+  lambda: number;
+  mode: PenaltyMode;
+  convention: Convention;
+  targets: Targets;
+  schedule: ScheduleSpec;
+  /** The schedule as text: `alternate`, `random:0.5`, `early:10`. */
+  scheduleText: string;
+  epochs: number;
+  batchSize: number;
+  seed: number;
+  testFraction: number;
+  device: DeviceKind;
+}
+
+/** A field that cannot be used as given; `field` is the input's id. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Ids of every input the form has, for change listeners. */
+export const CONFIG_FIELDS = [
+  'hidden',
+  'activation',
+  'lr',
+  'lambda',
+  'mode',
+  'convention',
+  'targets',
+  'schedule-kind',
+  'schedule-param',
+  'epochs',
+  'batch-size',
+  'seed',
+  'test-fraction',
+  'device',
+] as const;
+
+function value(id: string): string {
+  return byId<HTMLInputElement | HTMLSelectElement>(id).value.trim();
+}
+
+function number(id: string, label: string, check: (v: number) => boolean, valid: string): number {
+  const text = value(id);
+  const v = text === '' ? Number.NaN : Number(text);
+  if (!Number.isFinite(v) || !check(v)) throw new ConfigError(id, `${label}: "${text}" is not valid; expected ${valid}`);
+  return v;
+}
+
+function integer(id: string, label: string, min: number, max: number): number {
+  return number(id, label, (v) => Number.isInteger(v) && v >= min && v <= max, `an integer from ${min} to ${max}`);
+}
+
+function choice<T extends string>(id: string, label: string, options: readonly T[]): T {
+  const v = value(id);
+  if (!(options as readonly string[]).includes(v)) throw new ConfigError(id, `${label}: "${v}" is not one of ${options.join(', ')}`);
+  return v as T;
+}
+
+/** Hidden layer widths from text such as "10" or "32, 16"; empty text means no hidden layer. */
+export function parseHidden(text: string): number[] {
+  const parts = text.split(/[\s,]+/).filter(Boolean);
+  return parts.map((p, i) => {
+    const w = Number(p);
+    if (!Number.isInteger(w) || w < 1 || w > 4096) {
+      throw new ConfigError('hidden', `hidden layers: width ${i + 1} is "${p}"; expected integers from 1 to 4096 separated by commas, e.g. "32, 16"`);
+    }
+    return w;
+  });
+}
+
+/** The schedule text for the form's kind and parameter. */
+function scheduleText(): string {
+  const kind = value('schedule-kind');
+  if (kind === 'random' || kind === 'early') return `${kind}:${value('schedule-param')}`;
+  return kind;
+}
+
+/** Reads the form; throws ConfigError for the first bad field. */
+export function readConfig(): AppConfig {
+  const hidden = parseHidden(value('hidden'));
+  if (hidden.length > 8) throw new ConfigError('hidden', `hidden layers: ${hidden.length} given; at most 8 are offered here`);
+  const text = scheduleText();
+  let schedule: ScheduleSpec;
+  try {
+    schedule = parseSchedule(text, 'schedule');
+  } catch (error) {
+    if (error instanceof ScheduleError) throw new ConfigError('schedule-param', error.message);
+    throw error;
+  }
+  return {
+    hidden,
+    activation: choice('activation', 'activation', kernels.ACTIVATIONS),
+    lr: number('lr', 'learning rate', (v) => v > 0 && v <= 10, 'a number in (0, 10]'),
+    lambda: number('lambda', 'λ', (v) => v >= 0, 'a number ≥ 0'),
+    mode: choice('mode', 'mode', ['coupled', 'decoupled'] as const),
+    convention: choice('convention', 'convention', ['keras', 'torch'] as const),
+    targets: choice('targets', 'targets', ['kernels', 'all'] as const),
+    schedule,
+    scheduleText: text,
+    epochs: integer('epochs', 'epochs', 1, 100_000),
+    batchSize: integer('batch-size', 'batch size', 1, 65_536),
+    seed: integer('seed', 'seed', 0, 2 ** 32 - 1),
+    testFraction: number('test-fraction', 'test fraction', (v) => v > 0 && v < 1, 'a number strictly between 0 and 1'),
+    device: choice('device', 'device', ['gpu', 'cpu'] as const),
+  };
+}
+
+/**
+ * Enables the schedule parameter only for random:P and early:E and labels it; when the kind
+ * has just changed, puts that kind's usual value in (P 0.5, E 10).
+ */
+export function syncScheduleParam(kindChanged = false): void {
+  const kind = value('schedule-kind');
+  const param = byId<HTMLInputElement>('schedule-param');
+  const label = byId('schedule-param-label');
+  param.disabled = kind !== 'random' && kind !== 'early';
+  label.textContent = kind === 'random' ? 'P (probability on)' : kind === 'early' ? 'E (epochs on)' : 'parameter';
+  if (kindChanged && kind === 'random') param.value = '0.5';
+  if (kindChanged && kind === 'early') param.value = '10';
+}

@@ -1,0 +1,50 @@
+// Small DOM helpers for the app. Every piece of text goes in through textContent (never
+// innerHTML): class, feature and file names come from user CSV files.
+
+/** The element with this id; throws naming the id when the page lacks it. */
+export function byId<T extends HTMLElement = HTMLElement>(id: string): T {
+  const found = document.getElementById(id);
+  if (!found) throw new Error(`the page has no element #${id}`);
+  return found as T;
+}
+
+export interface ElementSpec {
+  className?: string;
+  text?: string;
+  title?: string;
+  /** Set as attributes (data-*, aria-*, ...). */
+  attrs?: Record<string, string>;
+}
+
+/** A new element with text set as textContent and the given children appended. */
+export function el<K extends keyof HTMLElementTagNameMap>(tag: K, spec: ElementSpec = {}, children: (Node | string)[] = []): HTMLElementTagNameMap[K] {
+  const node = document.createElement(tag);
+  if (spec.className) node.className = spec.className;
+  if (spec.text !== undefined) node.textContent = spec.text;
+  if (spec.title !== undefined) node.title = spec.title;
+  for (const [key, value] of Object.entries(spec.attrs ?? {})) node.setAttribute(key, value);
+  node.append(...children);
+  return node;
+}
+
+/** Shows `message` in an error element (hidden while empty). */
+export function showMessage(target: HTMLElement, message: string | null): void {
+  target.textContent = message ?? '';
+  target.hidden = !message;
+}
+
+/** Offers `data` as a file download named `fileName`. */
+export function download(fileName: string, data: BlobPart, type: string): void {
+  const url = URL.createObjectURL(new Blob([data], { type }));
+  const a = el('a', { attrs: { href: url, download: fileName } });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  // The browser has started the download by now; free the blob a little later.
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
+/** A number for tables: fixed decimals, or '–' when missing. */
+export function fmt(value: number | undefined | null, digits = 4): string {
+  return value === undefined || value === null || !Number.isFinite(value) ? '–' : value.toFixed(digits);
+}

@@ -1,0 +1,362 @@
+// The training app (web/index.html): wires the form, the data, the charts, the mask grid, the
+// results and the run history together. It finds the page's WebGPU device once at start; where
+// there is none, it says so and trains on the CPU reference trainer instead.
+
+import 'uplot/dist/uPlot.min.css';
+import './app.css';
+import { CsvError, mlpLayout, requestGpu, type DatasetName, type Gpu } from '../../src/index.js';
+import { TrainingCharts } from './charts.js';
+import { CONFIG_FIELDS, ConfigError, readConfig, syncScheduleParam, type AppConfig } from './config.js';
+import { describeDataset, loadShipped, parseCsvFile, prepareData, type DataSource } from './data.js';
+import { byId, el, fmt, showMessage } from './dom.js';
+import { RunHistory } from './history.js';
+import { MaskGrid, previewMasks } from './mask-grid.js';
+import { renderConfusion, renderReport, testReport } from './report.js';
+import { downloadCheckpoint, downloadResults, type FinishedRun } from './results.js';
+import { initialSnapshot, type AppPhase } from './state.js';
+import { compareRuns, StopRequested, Training, trainOptions } from './training.js';
+
+const snapshot = initialSnapshot();
+window.__altreg = snapshot;
+
+const ui = {
+  form: byId<HTMLFormElement>('config'),
+  fieldsets: document.querySelectorAll<HTMLFieldSetElement>('#config fieldset'),
+  dataset: byId<HTMLSelectElement>('dataset'),
+  csvFile: byId<HTMLInputElement>('csv-file'),
+  dropZone: byId('drop-zone'),
+  labelColumn: byId<HTMLInputElement>('label-column'),
+  datasetInfo: byId('dataset-info'),
+  dataError: byId('data-error'),
+  configError: byId('config-error'),
+  device: byId<HTMLSelectElement>('device'),
+  train: byId<HTMLButtonElement>('train'),
+  stop: byId<HTMLButtonElement>('stop'),
+  verify: byId<HTMLButtonElement>('verify'),
+  adapter: byId('adapter'),
+  gpuWarning: byId('gpu-warning'),
+  status: byId('status'),
+  error: byId('error'),
+  results: byId('results'),
+  testAccuracy: byId('test-accuracy'),
+  verifyResult: byId('verify-result'),
+};
+
+const charts = new TrainingCharts(byId('charts'));
+const grid = new MaskGrid(byId('mask-grid'), byId('mask-note'));
+const runs = new RunHistory(byId<HTMLTableSectionElement>('history-rows'), byId('history-chart'));
+
+let gpu: Gpu | null = null;
+/** The dataset in use; null while none is valid (e.g. after a bad CSV file). */
+let source: DataSource | null = null;
+/** The last CSV file read, kept to re-read it with another label column. */
+let csvText: { text: string; name: string } | null = null;
+let training: Training | null = null;
+let finished: FinishedRun | null = null;
+
+// ---- phase and buttons ----
+
+function setPhase(phase: AppPhase, text?: string): void {
+  snapshot.phase = phase;
+  ui.status.dataset.state = phase;
+  if (text !== undefined) ui.status.textContent = text;
+  const running = phase === 'training' || phase === 'verifying';
+  ui.fieldsets.forEach((f) => (f.disabled = running));
+  ui.stop.disabled = !running;
+  ui.verify.disabled = busy() || !finished || finished.run.device !== 'gpu';
+  refreshTrainButton();
+}
+
+function busy(): boolean {
+  return snapshot.phase === 'training' || snapshot.phase === 'verifying' || snapshot.phase === 'init';
+}
+
+function refreshTrainButton(): void {
+  ui.train.disabled = busy() || source === null || !ui.configError.hidden;
+}
+
+function fail(error: unknown): void {
+  const e = error as Error;
+  const message = e instanceof Error ? `${e.name === 'Error' ? '' : e.name + ': '}${e.message}` : String(error);
+  snapshot.error = message;
+  showMessage(ui.error, message);
+}
+
+// ---- WebGPU ----
+
+async function findGpu(): Promise<void> {
+  const nav = navigator as Navigator & { gpu?: GPU };
+  let reason: string | null = null;
+  if (!nav.gpu) {
+    reason = 'this browser has no navigator.gpu (WebGPU is off, unsupported, or the page is not in a secure context)';
+  } else {
+    try {
+      gpu = await requestGpu();
+    } catch (error) {
+      reason = (error as Error).message;
+    }
+  }
+  if (gpu) {
+    const a = gpu.adapter;
+    snapshot.adapter = a;
+    ui.adapter.textContent = `WebGPU adapter: ${gpu.name}${a.architecture ? ` · architecture ${a.architecture}` : ''}${a.description ? ` · ${a.description}` : ''}`;
+    ui.adapter.dataset.backend = a.backend;
+    void gpu.device.lost.then((info) => gpuGone(`the WebGPU device was lost (${info.reason}: ${info.message})`));
+  } else {
+    gpuGone(reason ?? 'unknown reason');
+  }
+}
+
+function gpuGone(reason: string): void {
+  gpu = null;
+  snapshot.gpuUnavailable = reason;
+  ui.adapter.textContent = 'WebGPU adapter: none';
+  ui.adapter.dataset.backend = 'none';
+  showMessage(ui.gpuWarning, `WebGPU is not available: ${reason}. Training runs on the CPU reference trainer instead (same math, slower).`);
+  const gpuOption = ui.device.querySelector<HTMLOptionElement>('option[value="gpu"]')!;
+  gpuOption.disabled = true;
+  ui.device.value = 'cpu';
+}
+
+// ---- data ----
+
+function setSource(next: DataSource | null, error: string | null): void {
+  source = next;
+  showMessage(ui.dataError, error);
+  ui.datasetInfo.textContent = next ? describeDataset(next) : '';
+  updatePreview();
+}
+
+async function chooseShipped(name: DatasetName): Promise<void> {
+  try {
+    setSource(await loadShipped(name), null);
+  } catch (error) {
+    setSource(null, `cannot load ${name}: ${(error as Error).message}`);
+  }
+}
+
+/** Shows the CSV as the chosen dataset, or its error (and no dataset). */
+function readCsv(): void {
+  if (!csvText) return;
+  let option = ui.dataset.querySelector<HTMLOptionElement>('option[value="csv"]');
+  if (!option) {
+    option = el('option', { attrs: { value: 'csv' } });
+    ui.dataset.append(option);
+  }
+  ui.dataset.value = 'csv';
+  try {
+    const parsed = parseCsvFile(csvText.text, csvText.name, ui.labelColumn.value);
+    option.textContent = `CSV: ${csvText.name}`;
+    setSource(parsed, null);
+  } catch (error) {
+    option.textContent = `CSV: ${csvText.name} (invalid)`;
+    const message = error instanceof CsvError ? error.message : `cannot read ${csvText.name}: ${(error as Error).message}`;
+    setSource(null, message);
+  }
+}
+
+async function takeFile(file: File | undefined): Promise<void> {
+  if (!file || busy()) return;
+  csvText = { text: await file.text(), name: file.name };
+  readCsv();
+}
+
+// ---- configuration and mask preview ----
+
+function currentConfig(): AppConfig | null {
+  ui.form.querySelectorAll('.invalid').forEach((x) => x.classList.remove('invalid'));
+  try {
+    const config = readConfig();
+    showMessage(ui.configError, null);
+    return config;
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    document.getElementById(error.field)?.classList.add('invalid');
+    showMessage(ui.configError, error.message);
+    return null;
+  }
+}
+
+function updatePreview(): void {
+  const config = currentConfig();
+  refreshTrainButton();
+  if (!config || !source || busy()) return;
+  const d = source.dataset;
+  const preview = previewMasks(d.features, d.classes, { hidden: config.hidden, activation: config.activation }, config.targets, config.schedule, config.seed, config.epochs);
+  grid.render(preview);
+  snapshot.maskTensors = preview.tensors;
+  snapshot.maskPreview = preview.masks;
+}
+
+// ---- training ----
+
+async function startTraining(): Promise<void> {
+  if (busy()) return;
+  showMessage(ui.error, null);
+  snapshot.error = null;
+  const config = currentConfig();
+  if (!config) return;
+  if (!source) {
+    fail(new Error('no valid dataset: choose a shipped dataset or a CSV file without errors'));
+    return;
+  }
+  let data;
+  try {
+    data = prepareData(source, config.testFraction, config.seed);
+  } catch (error) {
+    fail(error);
+    return;
+  }
+  const d = source.dataset;
+  updatePreview();
+  const model = { hidden: config.hidden, activation: config.activation };
+  charts.reset(mlpLayout(d.features, d.classes, model).tensors.map((t) => t.name));
+  ui.results.hidden = true;
+  Object.assign(snapshot, { history: [], testRows: null, testAccuracy: null, confusion: null, verification: null });
+  const device = config.device === 'gpu' && gpu ? gpu : null;
+  snapshot.device = device ? 'gpu' : 'cpu';
+  const where = device ? `WebGPU (${device.name})` : 'the CPU reference trainer';
+  training = new Training(trainOptions(config, data), device);
+  setPhase('training', `Training on ${where}: ${data.train.y.length} train, ${data.validation.y.length} validation, ${data.test.y.length} test rows…`);
+  const started = performance.now();
+  const label = source.label;
+  try {
+    const run = await training.run((r) => {
+      charts.add(r);
+      grid.markApplied(r.epoch, r.mask);
+      snapshot.history.push(r);
+      ui.status.textContent = `Training on ${where}: epoch ${r.epoch + 1}/${config.epochs} · loss ${fmt(r.loss)} · val loss ${fmt(r.valLoss)} · val accuracy ${fmt(r.valAccuracy, 3)}`;
+    });
+    charts.redraw();
+    const test = await run.evaluate(data.test.x, data.test.y);
+    const report = testReport(test, d.classNames);
+    const seconds = (performance.now() - started) / 1000;
+    finished = { config, data, run, test, report, adapter: run.adapter, seconds };
+    showResults(finished);
+    runs.add({ dataset: label, config, device: run.device, status: 'done', history: run.history, testAccuracy: test.accuracy, seconds });
+    setPhase('done', `Done: ${config.epochs} epochs on ${where} in ${seconds.toFixed(1)} s; test accuracy ${fmt(test.accuracy)}.`);
+  } catch (error) {
+    charts.redraw();
+    const seconds = (performance.now() - started) / 1000;
+    if (error instanceof StopRequested) {
+      if (training.history.length > 0) runs.add({ dataset: label, config, device: snapshot.device, status: 'stopped', history: training.history, testAccuracy: null, seconds });
+      setPhase('stopped', `Stopped by user after ${error.epochsDone} of ${config.epochs} epochs.`);
+    } else {
+      fail(error);
+      setPhase('error', 'Training failed (see the message below).');
+    }
+  } finally {
+    training = null;
+    snapshot.liveBuffers = gpu ? gpu.liveBuffers : null;
+  }
+}
+
+function showResults(f: FinishedRun): void {
+  const d = f.data.source.dataset;
+  const k = d.classes;
+  const correct = f.test.predictions.reduce((n, p, i) => n + (p === f.test.labels[i] ? 1 : 0), 0);
+  ui.testAccuracy.textContent = `Test accuracy: ${fmt(f.test.accuracy)} (${correct} of ${f.test.rows} rows) · test loss ${fmt(f.test.loss)}`;
+  ui.testAccuracy.dataset.value = String(f.test.accuracy);
+  renderConfusion(byId('confusion'), f.test, d.classNames);
+  renderReport(byId('report'), byId('report-text'), f.report);
+  showMessage(ui.verifyResult, null);
+  ui.verifyResult.dataset.state = 'none';
+  ui.results.hidden = false;
+  snapshot.testRows = f.test.rows;
+  snapshot.testAccuracy = f.test.accuracy;
+  snapshot.confusion = Array.from({ length: k }, (_, t) => Array.from(f.test.confusion.subarray(t * k, (t + 1) * k)));
+}
+
+/** Trains the last run's configuration on the CPU reference trainer and compares. */
+async function verify(): Promise<void> {
+  const f = finished;
+  if (!f || busy()) return;
+  showMessage(ui.error, null);
+  training = new Training(trainOptions(f.config, f.data), null);
+  ui.verifyResult.dataset.state = 'running';
+  showMessage(ui.verifyResult, 'Training the same configuration on the CPU reference trainer…');
+  setPhase('verifying', 'Verifying on the CPU reference trainer…');
+  try {
+    const reference = await training.run((r) => {
+      ui.status.textContent = `Verifying on the CPU reference trainer: epoch ${r.epoch + 1}/${f.config.epochs}`;
+    });
+    const c = compareRuns(f.run, reference);
+    f.verification = c;
+    snapshot.verification = c;
+    ui.verifyResult.dataset.state = 'done';
+    showMessage(
+      ui.verifyResult,
+      `CPU reference, ${reference.history.length} epochs: largest per-epoch loss difference ${c.maxLossDiff.toExponential(2)} (epoch ${c.maxLossEpoch}), ` +
+        `validation loss ${c.maxValLossDiff.toExponential(2)}; largest weight difference ${c.maxWeightDiff.toExponential(2)} (${c.maxWeightTensor || '–'}); ` +
+        (c.maskDifferences === 0 ? 'masks identical.' : `masks differ in ${c.maskDifferences} epochs.`),
+    );
+    setPhase('done', 'Verification done.');
+  } catch (error) {
+    if (error instanceof StopRequested) {
+      ui.verifyResult.dataset.state = 'stopped';
+      showMessage(ui.verifyResult, `Verification ${error.message}.`);
+      setPhase('stopped', 'Verification stopped by user.');
+    } else {
+      ui.verifyResult.dataset.state = 'error';
+      fail(error);
+      setPhase('error', 'Verification failed (see the message below).');
+    }
+  } finally {
+    training = null;
+  }
+}
+
+// ---- events ----
+
+function listen(): void {
+  ui.form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    void startTraining();
+  });
+  ui.stop.addEventListener('click', () => training?.stop());
+  ui.verify.addEventListener('click', () => void verify());
+  for (const id of CONFIG_FIELDS) {
+    const input = byId(id);
+    input.addEventListener('input', updatePreview);
+    input.addEventListener('change', updatePreview);
+  }
+  byId('schedule-kind').addEventListener('change', () => {
+    syncScheduleParam(true);
+    updatePreview();
+  });
+  ui.dataset.addEventListener('change', () => {
+    const value = ui.dataset.value;
+    if (value === 'csv') readCsv();
+    else void chooseShipped(value as DatasetName);
+  });
+  ui.csvFile.addEventListener('change', () => void takeFile(ui.csvFile.files?.[0]));
+  ui.labelColumn.addEventListener('change', readCsv);
+  ui.dropZone.addEventListener('dragover', (event) => {
+    event.preventDefault();
+    ui.dropZone.classList.add('over');
+  });
+  ui.dropZone.addEventListener('dragleave', () => ui.dropZone.classList.remove('over'));
+  ui.dropZone.addEventListener('drop', (event) => {
+    event.preventDefault();
+    ui.dropZone.classList.remove('over');
+    void takeFile(event.dataTransfer?.files[0]);
+  });
+  byId('download-results').addEventListener('click', () => finished && downloadResults(finished));
+  byId('download-weights').addEventListener('click', () => finished && downloadCheckpoint(finished, 'weights'));
+  byId('download-manifest').addEventListener('click', () => finished && downloadCheckpoint(finished, 'manifest'));
+  byId('clear-history').addEventListener('click', () => runs.clear());
+}
+
+async function main(): Promise<void> {
+  listen();
+  syncScheduleParam();
+  setPhase('init', 'Looking for a WebGPU adapter and loading the dataset…');
+  await Promise.all([findGpu(), chooseShipped(ui.dataset.value as DatasetName)]);
+  setPhase('ready', gpu ? 'Ready.' : 'Ready (CPU reference trainer).');
+  updatePreview();
+}
+
+main().catch((error) => {
+  fail(error);
+  setPhase('error', 'The app failed to start (see the message below).');
+});
