@@ -15,7 +15,7 @@ export type {
   OptimizerConfig,
   TrainOptions,
 } from './runtime/train.js';
-export { DivergenceError, type EpochRecord, type Evaluation, type TrainData } from './runtime/plan.js';
+export { DivergenceError, scheduleMasks, type EpochRecord, type Evaluation, type TrainData } from './runtime/plan.js';
 export { Schedule, ScheduleError, parseSchedule, scheduleLabel, targetedTensors, SCHEDULE_NAMES } from './runtime/schedule.js';
 export type { ScheduleFunction, ScheduleName, ScheduleSpec, Targets } from './runtime/schedule.js';
 export type { Convention, PenaltyConfig, PenaltyMode } from './runtime/penalty.js';
@@ -28,5 +28,5 @@ export * from './data/index.js';
 export * from './metrics/index.js';
 export { Gpu, GpuError, requestGpu, sharedGpu, type AdapterDescription, type GpuOptions } from './runtime/gpu.js';
 export * as kernels from './kernels/index.js';
-export type { Activation } from './kernels/matmul.js';
+export { ACTIVATIONS, type Activation } from './kernels/matmul.js';
 export { runSelfCheck, type CheckResult } from './kernels/selfcheck.js';

@@ -147,7 +147,7 @@ export function affineTable(plan: BatchPlan): Float32Array {
 }
 
 /** Trains every model of the plan on the CPU; same batches, masks and math as the GPU trainer. */
-export async function trainOnCpu(plan: BatchPlan, onEpoch?: EpochListener): Promise<BatchResult> {
+export async function trainOnCpu(plan: BatchPlan, onEpoch?: EpochListener, signal?: AbortSignal): Promise<BatchResult> {
   const { layout, data } = plan;
   const B = plan.models.length;
   const P = layout.perModel;
@@ -183,8 +183,17 @@ export async function trainOnCpu(plan: BatchPlan, onEpoch?: EpochListener): Prom
     ? plan.models.map((x) => x.validationRows ?? new Uint32Array(0))
     : null;
   const histories: EpochRecord[][] = plan.models.map(() => []);
+  // Let a page (or other work) breathe: yield to the event loop every ~25 ms of training.
+  let lastYield = performance.now();
+  const breathe = async () => {
+    if (performance.now() - lastYield < 25) return;
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    lastYield = performance.now();
+    signal?.throwIfAborted();
+  };
 
   for (let e = 0; e < plan.epochs; e++) {
+    signal?.throwIfAborted();
     const epochs = planners.map((p) => p.next());
     epochs.forEach((ep, i) => {
       permSlot.set(ep.perm, i * maxRows);
@@ -206,6 +215,7 @@ export async function trainOnCpu(plan: BatchPlan, onEpoch?: EpochListener): Prom
       });
       backwardCpu(layout, B, bs, params, xb, acts, dz, grads);
       adamCpu(B, layout.segments, plan.mode, plan.optimizer, coefSlot, counters, { weights: params, grads, m, v });
+      await breathe();
     }
     const sq = sumSqCpu(B, layout.segments, params);
     const val = validation ? evaluateCpu(layout, data, params, validation, affine).sums : null;
@@ -215,8 +225,6 @@ export async function trainOnCpu(plan: BatchPlan, onEpoch?: EpochListener): Prom
     });
     records.forEach((r, i) => histories[i].push(r));
     onEpoch?.(records[0].epoch, records);
-    // Let the page (or other work) breathe between epochs.
-    if (e % 8 === 7) await new Promise((resolve) => setTimeout(resolve, 0));
   }
 
   const tests = plan.models.some((x) => x.testRows && x.testRows.length > 0)

@@ -76,9 +76,9 @@ export async function evaluateModels(
 }
 
 /** Probabilities and classes for rows of x (labels unused). */
-export async function predictModel(gpu: Gpu | null, layout: MlpLayout, params: Float32Array, x: Float32Array): Promise<Prediction> {
+export async function predictModel(gpu: Gpu | null, layout: MlpLayout, params: Float32Array, x: Float32Array, affine?: Float32Array): Promise<Prediction> {
   const rows = x.length / layout.features;
   const data = { x, y: new Uint32Array(rows), features: layout.features, classes: layout.classes };
-  const [e] = await evaluateModels(gpu, layout, [params], data, [Uint32Array.from({ length: rows }, (_, i) => i)]);
+  const [e] = await evaluateModels(gpu, layout, [params], data, [Uint32Array.from({ length: rows }, (_, i) => i)], affine);
   return { probabilities: softmaxRows(e.logits, layout.classes), classes: e.predictions };
 }

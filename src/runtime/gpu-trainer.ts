@@ -199,10 +199,11 @@ interface Chunk {
 }
 
 /** Trains every model of the plan on the GPU. All GPU memory is freed before it returns. */
-export async function trainOnGpu(gpu: Gpu, plan: BatchPlan, onEpoch?: EpochListener): Promise<BatchResult> {
+export async function trainOnGpu(gpu: Gpu, plan: BatchPlan, onEpoch?: EpochListener, signal?: AbortSignal): Promise<BatchResult> {
+  signal?.throwIfAborted();
   const trainer = new GpuTrainer(gpu, plan);
   try {
-    return await trainer.run(onEpoch);
+    return await trainer.run(onEpoch, signal);
   } finally {
     trainer.destroy();
   }
@@ -422,7 +423,7 @@ class GpuTrainer {
     });
   }
 
-  async run(onEpoch?: EpochListener): Promise<BatchResult> {
+  async run(onEpoch?: EpochListener, signal?: AbortSignal): Promise<BatchResult> {
     const { gpu, plan } = this;
     if (this.validation || this.test) {
       gpu.submit('gather evaluation rows', (pass) => {
@@ -438,6 +439,7 @@ class GpuTrainer {
     let flip = 0;
     while (planned < plan.epochs || pending.length > 0) {
       // Keep two chunks in flight: the GPU works on the next while this one is read.
+      signal?.throwIfAborted();
       while (pending.length < 2 && planned < plan.epochs) {
         const count = Math.min(chunkEpochs, this.slots, plan.epochs - planned);
         pending.push(this.submitChunk(planned, count, this.readbacks[flip]));

@@ -8,7 +8,7 @@ import type { LossSums } from '../kernels/softmax-xent.js';
 import type { MlpLayout } from '../model/mlp.js';
 import { penaltyCoefficients, penaltyValue, targetSegments, type ResolvedPenalty } from './penalty.js';
 import { Random, type RandomState } from './random.js';
-import { Schedule, targetedTensors } from './schedule.js';
+import { Schedule, targetedTensors, type ScheduleSpec, type Targets } from './schedule.js';
 
 /** A labelled data set: x is rows × features, row-major. */
 export interface TrainData {
@@ -80,6 +80,16 @@ export interface EpochPlan {
 export const STREAM_INIT = 1;
 export const STREAM_SHUFFLE = 2;
 export const STREAM_SCHEDULE = 3;
+
+/**
+ * The masks a model trained with `seed` will get in its first `epochs` epochs, without training:
+ * the same schedule on the same stream as the trainer (for previews and reports).
+ */
+export function scheduleMasks(layout: MlpLayout, penalty: { targets?: Targets; schedule?: ScheduleSpec }, seed: number, epochs: number): { tensors: string[]; masks: boolean[][] } {
+  const tensors = targetedTensors(layout, penalty.targets ?? 'kernels');
+  const schedule = new Schedule(penalty.schedule ?? 'constant', tensors, new Random(Random.derive(seed, STREAM_SCHEDULE)));
+  return { tensors, masks: Array.from({ length: epochs }, (_, e) => schedule.mask(e)) };
+}
 
 /** Generates a model's epochs in order: each epoch's shuffle and mask. */
 export class EpochPlanner {

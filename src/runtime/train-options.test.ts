@@ -97,3 +97,45 @@ describe('GPU hygiene', () => {
     expect(gpu.createdBuffers - created).toBeGreaterThan(200 * 10); // buffers really were made and freed
   });
 });
+
+describe('cancellation and standardization', () => {
+  for (const device of ['cpu', 'gpu'] as const) {
+    it(`${device}: an aborted signal stops training with its reason and frees GPU memory`, async () => {
+      const gpu = await testGpu();
+      const iris = await loadDataset('iris');
+      const before = gpu.liveBuffers;
+      const controller = new AbortController();
+      const seen: number[] = [];
+      const error = await train({
+        data: iris,
+        model: { hidden: [10], activation: 'relu' },
+        epochs: 5000,
+        device,
+        gpu,
+        signal: controller.signal,
+        onEpoch: (h) => {
+          seen.push(h.epoch);
+          if (h.epoch === 2) controller.abort(new Error('stop here'));
+        },
+      }).catch((e) => e);
+      expect(error.message).toBe('stop here');
+      expect(seen.length).toBeGreaterThanOrEqual(3);
+      expect(seen.length).toBeLessThan(5000);
+      expect(gpu.liveBuffers).toBe(before);
+    });
+  }
+
+  it('standardize applies to training, predict and evaluate alike', async () => {
+    const { fitStandardizer, applyStandardizer } = await import('../data/standardize.js');
+    const iris = await loadDataset('iris');
+    const s = fitStandardizer(iris.x, 4, Uint32Array.from({ length: 150 }, (_, i) => i));
+    const common = { model: { hidden: [6], activation: 'tanh' as const }, epochs: 15, batchSize: 16, seed: 2, device: 'cpu' as const, optimizer: { lr: 0.01 } };
+    const a = await train({ ...common, data: iris, standardize: { scale: s.scale, shift: s.shift } });
+    const b = await train({ ...common, data: { ...iris, x: applyStandardizer(iris.x, 4, s) } });
+    a.history.forEach((h, e) => expect(Math.abs(h.loss - b.history[e].loss)).toBeLessThan(1e-5));
+    const pa = await a.predict(iris.x);
+    const pb = await b.predict(applyStandardizer(iris.x, 4, s));
+    expect(Array.from(pa.classes)).toEqual(Array.from(pb.classes));
+    expect((await a.evaluate(iris.x, iris.y)).accuracy).toBeGreaterThan(0.85);
+  });
+});

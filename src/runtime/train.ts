@@ -57,6 +57,8 @@ export interface CommonOptions {
   device?: DeviceChoice;
   /** A device to use instead of the shared one (e.g. the page's). */
   gpu?: Gpu;
+  /** Aborting stops training between epochs (CPU) or chunks of epochs (GPU); GPU memory is freed. */
+  signal?: AbortSignal;
 }
 
 export interface TrainOptions extends CommonOptions {
@@ -67,6 +69,11 @@ export interface TrainOptions extends CommonOptions {
   /** Seed of the shuffles, random schedules and default init. Default 0. */
   seed?: number;
   penalty?: PenaltyConfig;
+  /**
+   * Per-feature affine x·scale + shift applied to every row the model sees (training,
+   * validation, predict, evaluate), e.g. from fitStandardizer on the training rows.
+   */
+  standardize?: { scale: Float32Array; shift: Float32Array };
   /** Called in epoch order, a few epochs at a time on the GPU. */
   onEpoch?: (record: EpochRecord) => void;
   /** Continue a run from its checkpoint for `epochs` more epochs. */
@@ -324,7 +331,7 @@ export async function trainBatch(options: BatchOptions): Promise<BatchRun> {
 
 async function runPlan(r: Resolved, options: CommonOptions, onEpoch?: (epoch: number, records: EpochRecord[]) => void) {
   const gpu = await pickGpu(r.device, options.gpu);
-  const result = gpu ? await trainOnGpu(gpu, r.plan, onEpoch) : await trainOnCpu(r.plan, onEpoch);
+  const result = gpu ? await trainOnGpu(gpu, r.plan, onEpoch, options.signal) : await trainOnCpu(r.plan, onEpoch, options.signal);
   return { result, gpu };
 }
 
@@ -370,7 +377,20 @@ export class Run {
     readonly adapter: AdapterDescription | null,
     private readonly makeCheckpoint: () => Checkpoint,
     private readonly gpu: Gpu | null,
+    /** The affine applied to rows before the first layer (train's `standardize`). */
+    readonly standardize?: { scale: Float32Array; shift: Float32Array },
   ) {}
+
+  /** [scale, shift] for the evaluation kernels: the run's standardization, or the identity. */
+  private affine(): Float32Array {
+    const F = this.layout.features;
+    const a = new Float32Array(2 * F);
+    if (this.standardize) {
+      a.set(this.standardize.scale);
+      a.set(this.standardize.shift, F);
+    } else a.fill(1, 0, F);
+    return a;
+  }
 
   /** Trained tensors by name: `dense_0/kernel` [in, out] row-major, `dense_0/bias`, ... */
   get weights(): Record<string, Float32Array> {
@@ -383,14 +403,14 @@ export class Run {
       fail(`predict(x): x must be a non-empty Float32Array of rows × ${this.layout.features} features, got ${x?.length} values`);
     }
     validateData({ x, y: new Uint32Array(x.length / this.layout.features), features: this.layout.features, classes: this.layout.classes }, 'x');
-    return predictModel(this.gpu, this.layout, this.params, x);
+    return predictModel(this.gpu, this.layout, this.params, x, this.affine());
   }
 
   /** Loss, accuracy, predictions and confusion matrix on labelled rows. */
   async evaluate(x: Float32Array, y: Uint32Array): Promise<Evaluation> {
     const data = { x, y, features: this.layout.features, classes: this.layout.classes };
     validateData(data, 'evaluate(x, y)');
-    const [evaluation] = await evaluateModels(this.gpu, this.layout, [this.params], data, [Uint32Array.from({ length: y.length }, (_, i) => i)]);
+    const [evaluation] = await evaluateModels(this.gpu, this.layout, [this.params], data, [Uint32Array.from({ length: y.length }, (_, i) => i)], this.affine());
     return evaluation;
   }
 
@@ -422,6 +442,7 @@ export async function train(options: TrainOptions): Promise<Run> {
     trainRows: Uint32Array.from({ length: n }, (_, i) => i),
     ...(v ? { validationRows: Uint32Array.from({ length: v.y.length }, (_, i) => n + i) } : {}),
     ...(options.penalty ? { penalty: options.penalty } : {}),
+    ...(options.standardize ? { standardize: options.standardize } : {}),
     seed,
     init: options.init ?? { seed },
     ...(resume ? { resume } : {}),
@@ -432,7 +453,7 @@ export async function train(options: TrainOptions): Promise<Run> {
   const m = result.models[0];
   const history = [...(resume?.manifest.history ?? []), ...m.history];
   const base = manifestBase(resolved, 0);
-  return new Run(resolved.plan.layout, m.params, history, resolved.targets[0], gpu ? 'gpu' : 'cpu', gpu?.adapter ?? null, () => makeCheckpoint(base, m, history), gpu);
+  return new Run(resolved.plan.layout, m.params, history, resolved.targets[0], gpu ? 'gpu' : 'cpu', gpu?.adapter ?? null, () => makeCheckpoint(base, m, history), gpu, options.standardize);
 }
 
 function concat(a: Float32Array, b: Float32Array): Float32Array {

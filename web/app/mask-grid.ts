@@ -3,8 +3,7 @@
 // the same draws training makes); during training, each epoch's applied mask (EpochRecord.mask)
 // fills its column in. A cell whose applied mask differs from the preview is marked.
 
-import { mlpLayout, Random, Schedule, targetedTensors, type ModelConfig, type ScheduleSpec, type Targets } from '../../src/index.js';
-import { STREAM_SCHEDULE } from '../../src/runtime/plan.js';
+import { mlpLayout, scheduleMasks, type ModelConfig, type ScheduleSpec, type Targets } from '../../src/index.js';
 import { el } from './dom.js';
 
 /** Columns drawn at most; longer runs show their first epochs. */
@@ -21,11 +20,8 @@ export interface MaskPreview {
 
 /** The masks training will apply: the same Schedule on the same stream as the trainer's planner. */
 export function previewMasks(features: number, classes: number, model: ModelConfig, targets: Targets, schedule: ScheduleSpec, seed: number, epochs: number): MaskPreview {
-  const tensors = targetedTensors(mlpLayout(features, classes, model), targets);
-  const s = new Schedule(schedule, tensors, new Random(Random.derive(seed, STREAM_SCHEDULE)));
   const shown = Math.min(epochs, MAX_GRID_EPOCHS);
-  // Masks are asked for in epoch order: random schedules draw from the stream as they go.
-  const masks = Array.from({ length: shown }, (_, e) => s.mask(e));
+  const { tensors, masks } = scheduleMasks(mlpLayout(features, classes, model), { targets, schedule }, seed, shown);
   return { tensors, masks, epochs };
 }
 

@@ -1,7 +1,7 @@
 // Runs one model with the library's train() on the page's WebGPU device or on the CPU
 // reference trainer, with Stop and Verify:
-// - Stop: train() has no cancellation hook, so the next onEpoch call throws StopRequested; the
-//   trainer lets it through and frees its GPU buffers on the way out.
+// - Stop: aborts train() through its `signal` with a StopRequested reason; the trainer stops
+//   between epochs (CPU) or chunks of epochs (GPU) and frees its GPU buffers on the way out.
 // - Verify: the same options on the CPU reference trainer; compares the per-epoch losses and the
 //   final weights.
 
@@ -33,7 +33,7 @@ export function trainOptions(config: AppConfig, data: PreparedData): TrainOption
 
 /** A run that can be stopped between epochs. */
 export class Training {
-  private stopAsked = false;
+  private readonly controller = new AbortController();
   readonly history: EpochRecord[] = [];
 
   constructor(
@@ -43,7 +43,7 @@ export class Training {
   ) {}
 
   stop(): void {
-    this.stopAsked = true;
+    this.controller.abort(new StopRequested(this.history.length));
   }
 
   /** Trains; rejects with StopRequested when stopped, or with the trainer's own error. */
@@ -51,8 +51,8 @@ export class Training {
     return train({
       ...this.options,
       ...(this.gpu ? { device: 'gpu' as const, gpu: this.gpu } : { device: 'cpu' as const }),
+      signal: this.controller.signal,
       onEpoch: (record) => {
-        if (this.stopAsked) throw new StopRequested(this.history.length);
         this.history.push(record);
         onEpoch(record);
       },
