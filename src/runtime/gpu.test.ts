@@ -1,0 +1,45 @@
+// The device function: a real adapter is found and named; device loss and validation errors
+// become thrown GpuErrors naming the adapter instead of hangs.
+import { describe, expect, it } from 'vitest';
+import { GpuError, requestGpu } from './gpu.js';
+
+describe('requestGpu', () => {
+  it('finds a real adapter, names it, and grants the adapter limits', async () => {
+    const gpu = await requestGpu();
+    try {
+      expect(gpu.name).toMatch(/\(dawn-(opengles|vulkan|default|metal|d3d12)\)$/);
+      expect(gpu.adapter.backend).toMatch(/^dawn-/);
+      // Compatibility mode defaults to 128 invocations and 4 storage buffers; we ask for the adapter's.
+      expect(gpu.device.limits.maxComputeInvocationsPerWorkgroup).toBeGreaterThanOrEqual(256);
+      expect(gpu.device.limits.maxStorageBuffersPerShaderStage).toBeGreaterThanOrEqual(8);
+    } finally {
+      gpu.destroy();
+    }
+  });
+
+  it('an uncaptured validation error is thrown at the next check, naming the adapter', async () => {
+    const gpu = await requestGpu();
+    try {
+      // MAP_READ may only be combined with COPY_DST: a validation error nobody captures.
+      gpu.device.createBuffer({ size: 16, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.STORAGE });
+      const error = await gpu.sync().catch((e) => e);
+      expect(error).toBeInstanceOf(GpuError);
+      expect(error.message).toContain(`WebGPU error on ${gpu.name}`);
+      await expect(gpu.sync()).resolves.toBeUndefined(); // reported once, then cleared
+    } finally {
+      gpu.destroy();
+    }
+  });
+
+  it('a lost device turns waiting into a thrown error, not a hang', async () => {
+    const gpu = await requestGpu();
+    const buffer = gpu.createStorage('x', new Float32Array(4));
+    gpu.destroy();
+    const started = performance.now();
+    const error = await gpu.readFloat32(buffer).catch((e) => e);
+    expect(error).toBeInstanceOf(GpuError);
+    expect(error.message).toMatch(new RegExp(`GPU device lost on .*\\(dawn-`));
+    expect(performance.now() - started).toBeLessThan(5000);
+    expect(() => gpu.check()).toThrow(/GPU device lost/);
+  });
+});
