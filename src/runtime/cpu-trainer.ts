@@ -12,14 +12,16 @@ import { sumSqCpu } from '../kernels/sumsq.js';
 import type { MlpLayout } from '../model/mlp.js';
 import {
   EpochPlanner,
+  affineTable,
+  batchResult,
   epochRecord,
+  initialState,
   epochShape,
   type BatchPlan,
   type BatchResult,
   type EpochListener,
   type EpochRecord,
   type Evaluation,
-  type ModelResult,
   type TrainData,
 } from './plan.js';
 
@@ -131,21 +133,6 @@ export function evaluateCpu(layout: MlpLayout, data: TrainData, params: Float32A
   return { evaluations, sums };
 }
 
-/** Per-model [scale, shift] rows as the gather kernel reads them. */
-export function affineTable(plan: BatchPlan): Float32Array {
-  const F = plan.data.features;
-  const affine = new Float32Array(plan.models.length * 2 * F);
-  plan.models.forEach((m, i) => {
-    if (m.standardize) {
-      affine.set(m.standardize.scale, i * 2 * F);
-      affine.set(m.standardize.shift, i * 2 * F + F);
-    } else {
-      affine.fill(1, i * 2 * F, i * 2 * F + F);
-    }
-  });
-  return affine;
-}
-
 /** Trains every model of the plan on the CPU; same batches, masks and math as the GPU trainer. */
 export async function trainOnCpu(plan: BatchPlan, onEpoch?: EpochListener, signal?: AbortSignal): Promise<BatchResult> {
   const { layout, data } = plan;
@@ -158,20 +145,8 @@ export async function trainOnCpu(plan: BatchPlan, onEpoch?: EpochListener, signa
   const planners = plan.models.map((m) => new EpochPlanner(layout, m, plan.shuffle));
   const affine = affineTable(plan);
 
-  const params = new Float32Array(B * P);
-  const m = new Float32Array(B * P);
-  const v = new Float32Array(B * P);
+  const { params, m, v, counters } = initialState(plan);
   const grads = new Float32Array(B * P);
-  const counters = new Uint32Array(B * COUNTER_WORDS);
-  plan.models.forEach((model, i) => {
-    params.set(model.init, i * P);
-    counters[i * COUNTER_WORDS] = model.trainRows.length;
-    if (model.resume) {
-      m.set(model.resume.optimizer.m, i * P);
-      v.set(model.resume.optimizer.v, i * P);
-      counters[i * COUNTER_WORDS + 2] = model.resume.optimizer.step;
-    }
-  });
   const xb = new Float32Array(B * bs * F);
   const yb = new Uint32Array(B * bs);
   const acts = layout.layers.map((l) => new Float32Array(B * bs * l.outputs));
@@ -230,13 +205,5 @@ export async function trainOnCpu(plan: BatchPlan, onEpoch?: EpochListener, signa
   const tests = plan.models.some((x) => x.testRows && x.testRows.length > 0)
     ? evaluateCpu(layout, data, params, plan.models.map((x) => x.testRows ?? new Uint32Array(0)), affine).evaluations
     : null;
-  return {
-    models: plan.models.map((_, i): ModelResult => ({
-      params: params.slice(i * P, (i + 1) * P),
-      optimizer: { m: m.slice(i * P, (i + 1) * P), v: v.slice(i * P, (i + 1) * P), step: counters[i * COUNTER_WORDS + 2] },
-      planner: planners[i].state(),
-      history: histories[i],
-      ...(tests && plan.models[i].testRows ? { test: tests[i] } : {}),
-    })),
-  };
+  return batchResult(plan, { params, m, v, counters }, planners, histories, tests);
 }

@@ -13,11 +13,13 @@ import { createMetrics } from '../kernels/metrics.js';
 import { LOSS_GROUP_WORDS, createSoftmaxXent, encodeSlotCall, readLossGroup, statsSlotBytes, type LossSums, type SlotCall } from '../kernels/softmax-xent.js';
 import { createSumSq } from '../kernels/sumsq.js';
 import type { MlpLayout } from '../model/mlp.js';
-import { affineTable } from './cpu-trainer.js';
 import type { Gpu } from './gpu.js';
 import {
   EpochPlanner,
+  affineTable,
+  batchResult,
   epochRecord,
+  initialState,
   epochShape,
   type BatchPlan,
   type BatchResult,
@@ -267,19 +269,7 @@ class GpuTrainer {
     this.slots = Math.max(1, Math.min(MAX_SLOTS, plan.epochs, Math.floor((64 << 20) / this.permSlotBytes)));
 
     this.dataset = new GpuDataset(gpu, data);
-    const init = new Float32Array(B * P);
-    const m = new Float32Array(B * P);
-    const v = new Float32Array(B * P);
-    const counters = new Uint32Array(B * COUNTER_WORDS);
-    plan.models.forEach((model, i) => {
-      init.set(model.init, i * P);
-      counters[i * COUNTER_WORDS] = model.trainRows.length;
-      if (model.resume) {
-        m.set(model.resume.optimizer.m, i * P);
-        v.set(model.resume.optimizer.v, i * P);
-        counters[i * COUNTER_WORDS + 2] = model.resume.optimizer.step;
-      }
-    });
+    const { params: init, m, v, counters } = initialState(plan);
     this.params = own(gpu.createStorage('params', init));
     this.m = own(gpu.createStorage('adam m', m));
     this.v = own(gpu.createStorage('adam v', v));
@@ -475,15 +465,7 @@ class GpuTrainer {
     const m = await gpu.readFloat32(this.m, 0, B * P);
     const v = await gpu.readFloat32(this.v, 0, B * P);
     const counters = await gpu.readUint32(this.counters, 0, B * COUNTER_WORDS);
-    return {
-      models: plan.models.map((model, i) => ({
-        params: params.slice(i * P, (i + 1) * P),
-        optimizer: { m: m.slice(i * P, (i + 1) * P), v: v.slice(i * P, (i + 1) * P), step: counters[i * COUNTER_WORDS + 2] },
-        planner: this.planners[i].state(),
-        history: histories[i],
-        ...(tests && model.testRows ? { test: tests[i] } : {}),
-      })),
-    };
+    return batchResult(plan, { params, m, v, counters }, this.planners, histories, tests);
   }
 
   destroy(): void {

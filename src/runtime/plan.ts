@@ -4,6 +4,7 @@
 // the sums the kernels (or their twins) accumulate over an epoch.
 
 import type { AdamHyper } from '../kernels/adam.js';
+import { COUNTER_WORDS } from '../kernels/gather.js';
 import type { LossSums } from '../kernels/softmax-xent.js';
 import type { MlpLayout } from '../model/mlp.js';
 import { penaltyCoefficients, penaltyValue, targetSegments, type ResolvedPenalty } from './penalty.js';
@@ -217,6 +218,65 @@ export interface BatchResult {
 
 /** Progress: the epochs just finished, one list of records per model. */
 export type EpochListener = (epoch: number, records: EpochRecord[]) => void;
+
+/** Per-model [scale, shift] rows as the gather kernel (and its twin) read them. */
+export function affineTable(plan: BatchPlan): Float32Array {
+  const F = plan.data.features;
+  const affine = new Float32Array(plan.models.length * 2 * F);
+  plan.models.forEach((m, i) => {
+    if (m.standardize) {
+      affine.set(m.standardize.scale, i * 2 * F);
+      affine.set(m.standardize.shift, i * 2 * F + F);
+    } else {
+      affine.fill(1, i * 2 * F, i * 2 * F + F);
+    }
+  });
+  return affine;
+}
+
+/**
+ * The state both trainers start from, packed for all models: parameters, Adam moments, and the
+ * counters (training rows, -, Adam's t, -) in the gather kernel's layout.
+ */
+export function initialState(plan: BatchPlan): { params: Float32Array; m: Float32Array; v: Float32Array; counters: Uint32Array } {
+  const P = plan.layout.perModel;
+  const B = plan.models.length;
+  const params = new Float32Array(B * P);
+  const m = new Float32Array(B * P);
+  const v = new Float32Array(B * P);
+  const counters = new Uint32Array(B * COUNTER_WORDS);
+  plan.models.forEach((model, i) => {
+    params.set(model.init, i * P);
+    counters[i * COUNTER_WORDS] = model.trainRows.length;
+    if (model.resume) {
+      m.set(model.resume.optimizer.m, i * P);
+      v.set(model.resume.optimizer.v, i * P);
+      counters[i * COUNTER_WORDS + 2] = model.resume.optimizer.step;
+    }
+  });
+  return { params, m, v, counters };
+}
+
+/** Splits the packed final state into each model's result. */
+export function batchResult(
+  plan: BatchPlan,
+  state: { params: Float32Array; m: Float32Array; v: Float32Array; counters: Uint32Array },
+  planners: EpochPlanner[],
+  histories: EpochRecord[][],
+  tests: Evaluation[] | null,
+): BatchResult {
+  const P = plan.layout.perModel;
+  const block = (a: Float32Array, i: number) => a.slice(i * P, (i + 1) * P);
+  return {
+    models: plan.models.map((model, i) => ({
+      params: block(state.params, i),
+      optimizer: { m: block(state.m, i), v: block(state.v, i), step: state.counters[i * COUNTER_WORDS + 2] },
+      planner: planners[i].state(),
+      history: histories[i],
+      ...(tests && model.testRows ? { test: tests[i] } : {}),
+    })),
+  };
+}
 
 /** Row count of the largest training set and the steps of one epoch. */
 export function epochShape(plan: BatchPlan): { maxRows: number; steps: number } {
