@@ -1,38 +1,102 @@
-// matmul throughput on the chosen adapter: GFLOP/s of altreg's kernel for square sizes and the
-// products of an MLP training step. Peers (TF.js, jax-js) join these rows in the benchmark issue.
+// The matmul rows: square products and the three products of an MLP training step
+// (128×784 → 256), each as altreg's kernel and as the equivalent TF.js / jax-js op on the same
+// device. Throughput counts 2·M·N·K flops of the plain product for every contender, so the
+// ratio of two GFLOP/s figures is the inverse ratio of their times. Browser-safe: the
+// benchmark page (web/bench.ts) uses squareCases, timeAltregMatmul and gflops.
 
-import { encodeCall } from '../src/kernels/common.js';
-import { createMatmul, type MatmulVariant } from '../src/kernels/matmul.js';
+import { encodeCall, type KernelCall } from '../src/kernels/common.js';
+import {
+  DEFAULT_TILES,
+  createDenseForward,
+  createDenseInputGrad,
+  createDenseWeightGrad,
+  createMatmul,
+  directTiles,
+  type MatmulTiles,
+} from '../src/kernels/matmul.js';
 import type { Gpu } from '../src/runtime/gpu.js';
-import { calibrate, timeGpu } from './timing.js';
+import { gpuContender, measureInterleaved, randomData, type Contender } from './timing.js';
+
+/**
+ * `square`: C = A·B. The MLP products of a dense layer with `rows` inputs of width `inputs`
+ * and `outputs` units: `forward` y = relu(x·W + b) [m = rows, n = outputs, k = inputs];
+ * `inputGrad` dx = dz·Wᵀ (altreg fuses relu'(x)) [m = rows, n = inputs, k = outputs];
+ * `weightGrad` dW = xᵀ·dz (altreg adds the bias gradient row) [m = inputs, n = outputs, k = rows].
+ */
+export type MatmulKind = 'square' | 'forward' | 'inputGrad' | 'weightGrad';
 
 export interface MatmulCase {
+  kind: MatmulKind;
+  /** Row label, e.g. `square 1024` or `dW (128×784)ᵀ · 128×256`. */
   name: string;
   m: number;
   n: number;
   k: number;
-  variant: MatmulVariant;
 }
 
 export function squareCases(sizes: number[]): MatmulCase[] {
-  return sizes.map((s) => ({ name: `${s}×${s}·${s}×${s}`, m: s, n: s, k: s, variant: {} }));
+  return sizes.map((s) => ({ kind: 'square', name: `square ${s}`, m: s, n: s, k: s }));
 }
 
-/** Seconds per product for one case (buffers created and freed here, not timed). */
-export async function timeAltregMatmul(gpu: Gpu, c: MatmulCase): Promise<number> {
-  const aSize = c.m * c.k;
-  const bSize = c.k * c.n;
-  const a = gpu.createStorage('bench a', new Float32Array(aSize).map(() => Math.random() - 0.5));
-  const b = gpu.createStorage('bench b', new Float32Array(bSize).map(() => Math.random() - 0.5));
-  const out = gpu.createStorage('bench c', c.m * c.n * 4);
-  const call = createMatmul(gpu, c.variant, { batch: 1, m: c.m, n: c.n, k: c.k }, { a: { buffer: a }, b: { buffer: b }, c: { buffer: out } });
-  try {
-    const encode = (pass: GPUComputePassEncoder) => encodeCall(pass, call);
-    const repeats = await calibrate(gpu, encode);
-    return await timeGpu(gpu, encode, repeats);
-  } finally {
+/** The MLP step's products for a batch of `rows` through `inputs → outputs`. */
+export function mlpCases(rows = 128, inputs = 784, outputs = 256): MatmulCase[] {
+  return [
+    { kind: 'forward', name: `forward ${rows}×${inputs} · ${inputs}×${outputs} (+bias, relu)`, m: rows, n: outputs, k: inputs },
+    { kind: 'inputGrad', name: `dX ${rows}×${outputs} · (${inputs}×${outputs})ᵀ`, m: rows, n: inputs, k: outputs },
+    { kind: 'weightGrad', name: `dW (${rows}×${inputs})ᵀ · ${rows}×${outputs}`, m: inputs, n: outputs, k: rows },
+  ];
+}
+
+/** Dense-layer shape of an MLP case (its `rows`, `inputs`, `outputs`). */
+export function denseShape(c: MatmulCase): { rows: number; inputs: number; outputs: number } {
+  if (c.kind === 'forward') return { rows: c.m, inputs: c.k, outputs: c.n };
+  if (c.kind === 'inputGrad') return { rows: c.m, inputs: c.n, outputs: c.k };
+  return { rows: c.k, inputs: c.m, outputs: c.n };
+}
+
+/**
+ * altreg's kernel for a case. `strategy` forces the tiled or the direct strategy; by default
+ * createMatmul picks the one for this adapter, as the trainer does.
+ */
+export function altregMatmul(gpu: Gpu, c: MatmulCase, strategy?: 'tiled' | 'direct'): Contender {
+  const tiles: MatmulTiles | undefined = strategy === 'tiled' ? DEFAULT_TILES : strategy === 'direct' ? directTiles(c.n) : undefined;
+  const buffers: GPUBuffer[] = [];
+  const storage = (label: string, elements: number) => {
+    const b = gpu.createStorage(label, randomData(elements));
+    buffers.push(b);
+    return { buffer: b };
+  };
+  let call: KernelCall;
+  if (c.kind === 'square') {
+    call = createMatmul(gpu, {}, { batch: 1, m: c.m, n: c.n, k: c.k }, { a: storage('a', c.m * c.k), b: storage('b', c.k * c.n), c: storage('c', c.m * c.n) }, tiles);
+  } else {
+    const s = { batch: 1, ...denseShape(c) };
+    const params = storage('params', (s.inputs + 1) * s.outputs);
+    if (c.kind === 'forward') {
+      call = createDenseForward(gpu, s, 'relu', { x: storage('x', s.rows * s.inputs), params, y: storage('y', s.rows * s.outputs) }, tiles);
+    } else if (c.kind === 'inputGrad') {
+      const ops = { dz: storage('dz', s.rows * s.outputs), params, input: storage('input', s.rows * s.inputs), dx: storage('dx', s.rows * s.inputs) };
+      call = createDenseInputGrad(gpu, s, 'relu', ops, tiles);
+    } else {
+      call = createDenseWeightGrad(gpu, s, { x: storage('x', s.rows * s.inputs), dz: storage('dz', s.rows * s.outputs), grad: params }, tiles);
+    }
+  }
+  const name = strategy ? `altreg ${strategy}` : 'altreg';
+  return gpuContender(gpu, name, (pass) => encodeCall(pass, call), () => {
     call.destroy();
-    for (const buf of [a, b, out]) gpu.destroyBuffer(buf);
+    for (const b of buffers) gpu.destroyBuffer(b);
+  });
+}
+
+/** Seconds per product of altreg's kernel for one case, median of 5 runs (the benchmark page). */
+export async function timeAltregMatmul(gpu: Gpu, c: MatmulCase): Promise<number> {
+  const contender = altregMatmul(gpu, c);
+  try {
+    const [r] = await measureInterleaved([contender], { runs: 5, targetSeconds: 0.2, maxReps: 1000 });
+    if (r.error) throw new Error(r.error);
+    return r.seconds;
+  } finally {
+    contender.dispose();
   }
 }
 

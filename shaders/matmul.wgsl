@@ -5,8 +5,16 @@
 //                                          so the last row of C is the bias gradient
 // Every operand has an element offset, a row stride and a batch stride; workgroup_id.z picks
 // one of `batch` independent models that share the dispatch.
-// Each workgroup computes a BM×BN tile of C from BK-deep slices of A and B staged in workgroup
-// memory; each invocation holds a 4×4 block of C in registers.
+//
+// Two strategies, chosen per adapter by the override DIRECT (src/kernels/matmul.ts decides):
+// - tiled (GPUs): each workgroup computes a BM×BN tile of C from BK-deep slices of A and B
+//   staged in workgroup memory; each invocation holds a 4×4 block of C in registers.
+// - direct (CPU adapters such as llvmpipe and SwiftShader, where invocations run as the lanes
+//   of SIMD loops and workgroup memory is no faster than storage: llvmpipe turns both kinds of
+//   access into per-lane loops): no barriers, and workgroup memory only to stage results. Each
+//   invocation keeps a 16×16 block of C in registers and reads 4 k at a time; all invocations
+//   of a workgroup share its 16 rows, so every A element read feeds 16·WG_X columns. Tiles
+//   wholly inside C skip every bounds check.
 
 struct Dims {
   m: u32, n: u32, k: u32, batch: u32,
@@ -17,10 +25,10 @@ struct Dims {
   bias_offset: u32, bias_batch: u32, _pad0: u32, _pad1: u32,
 }
 
-// Invocations along N and M; each covers TN columns and TM rows.
+// Invocations along N and M (direct: WG_Y must be 1).
 override WG_X: u32 = 16u;
 override WG_Y: u32 = 16u;
-// Depth of the K slice staged per iteration.
+// Tiled: depth of the K slice staged per iteration.
 override BK: u32 = 16u;
 // A is stored [K, M] (read transposed) instead of [M, K].
 override TRANS_A: bool = false;
@@ -32,20 +40,36 @@ override ONES_ROW: bool = false;
 override EPILOGUE: u32 = 0u;
 // 0: identity, 1: relu, 2: tanh, 3: sigmoid.
 override ACTIVATION: u32 = 0u;
+// Strategy: false tiled, true direct (see the header).
+override DIRECT: bool = false;
+// Direct: A's (B's) offset, row stride and batch stride are multiples of 4, so interior tiles
+// read it as vec4 through binding 5 (6), a second view of the same buffer.
+override VEC_A: bool = false;
+override VEC_B: bool = false;
 
+// Tiled: rows and columns of C per invocation.
 const TM: u32 = 4u;
 const TN: u32 = 4u;
 override BM: u32 = WG_Y * TM;
 override BN: u32 = WG_X * TN;
+// Direct: rows of C per invocation (and per workgroup), and vec4 column groups per invocation.
+// Constants, not overrides: the compilers keep these blocks in registers only when the loops
+// over them have constant trip counts they can unroll.
+const DR: u32 = 16u;
+const DV: u32 = 4u;
 
 @group(0) @binding(0) var<storage, read> a: array<f32>;
 @group(0) @binding(1) var<storage, read> b: array<f32>;
 @group(0) @binding(2) var<storage, read_write> c: array<f32>;
 @group(0) @binding(3) var<storage, read> aux: array<f32>;
 @group(0) @binding(4) var<uniform> dims: Dims;
+@group(0) @binding(5) var<storage, read> a4: array<vec4<f32>>;
+@group(0) @binding(6) var<storage, read> b4: array<vec4<f32>>;
 
-var<workgroup> a_tile: array<f32, BK * BM>; // [k][m]
-var<workgroup> b_tile: array<f32, BK * BN>; // [k][n]
+// Each strategy's workgroup arrays shrink to one element in the other's pipelines: workgroup
+// memory a pipeline declares limits how many of its workgroups a GPU keeps in flight.
+var<workgroup> a_tile: array<f32, select(BK * BM, 1u, DIRECT)>; // [k][m]
+var<workgroup> b_tile: array<f32, select(BK * BN, 1u, DIRECT)>; // [k][n]
 
 fn load_a(model: u32, i: u32, kk: u32) -> f32 {
   if (i >= dims.m || kk >= dims.k) { return 0.0; }
@@ -87,9 +111,20 @@ fn activate_grad(y: f32) -> f32 {
   }
 }
 
-@compute @workgroup_size(WG_X, WG_Y, 1)
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let model = wg.z;
+// Applies the epilogue to the product `v` at C[row, col] of `model` and stores it.
+fn store_c(model: u32, row: u32, col: u32, v: f32) {
+  var out = v;
+  if (EPILOGUE == 1u) {
+    out = activate(v + b[dims.bias_offset + model * dims.bias_batch + col]);
+  } else if (EPILOGUE == 2u) {
+    out = v * activate_grad(aux[dims.aux_offset + model * dims.aux_batch + row * dims.aux_ld + col]);
+  }
+  c[dims.c_offset + model * dims.c_batch + row * dims.c_ld + col] = out;
+}
+
+// ---- tiled ----------------------------------------------------------------------------------
+
+fn tiled(model: u32, wg: vec3<u32>, lid: vec3<u32>) {
   let tid = lid.y * WG_X + lid.x;
   let threads = WG_X * WG_Y;
   let tile_row = wg.y * BM;
@@ -126,13 +161,109 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
     for (var j = 0u; j < TN; j++) {
       let col = tile_col + lid.x * TN + j;
       if (col >= dims.n) { break; }
-      var v = acc[i][j];
-      if (EPILOGUE == 1u) {
-        v = activate(v + b[dims.bias_offset + model * dims.bias_batch + col]);
-      } else if (EPILOGUE == 2u) {
-        v = v * activate_grad(aux[dims.aux_offset + model * dims.aux_batch + row * dims.aux_ld + col]);
-      }
-      c[dims.c_offset + model * dims.c_batch + row * dims.c_ld + col] = v;
+      store_c(model, row, col, acc[i][j]);
     }
+  }
+}
+
+// ---- direct ---------------------------------------------------------------------------------
+
+// Each invocation's block of C goes through here on its way out, so that the epilogue runs in a
+// loop with run-time bounds: unrolled 256 times it would multiply the compile time.
+var<workgroup> c_stage: array<vec4<f32>, select(1u, WG_X * DR * DV, DIRECT)>;
+
+// Four consecutive floats of A's (B's) buffer from element `at`, a multiple of 4 when VEC_A (VEC_B).
+fn a_quad(at: u32) -> vec4<f32> {
+  if (VEC_A) { return a4[at / 4u]; }
+  return vec4<f32>(a[at], a[at + 1u], a[at + 2u], a[at + 3u]);
+}
+
+fn b_quad(at: u32) -> vec4<f32> {
+  if (VEC_B) { return b4[at / 4u]; }
+  return vec4<f32>(b[at], b[at + 1u], b[at + 2u], b[at + 3u]);
+}
+
+fn direct(model: u32, wg: vec3<u32>, lid: vec3<u32>) {
+  let row0 = wg.y * DR;
+  let col0 = (wg.x * WG_X + lid.x) * 4u * DV;
+  // Rows of op(A) read from A's buffer: the ones row, when present, is not.
+  let stored_rows = select(dims.m, dims.m - 1u, ONES_ROW);
+  // Interior tiles read without checks. The test is the same for the whole workgroup.
+  let interior = row0 + DR <= stored_rows && (wg.x + 1u) * WG_X * 4u * DV <= dims.n;
+  let a_base = dims.a_offset + model * dims.a_batch;
+  let b_base = dims.b_offset + model * dims.b_batch;
+
+  // acc[i][v][e] = C[row0 + i][col0 + 4v + e]
+  var acc: array<array<vec4<f32>, DV>, DR>;
+  let k_fast = select(0u, dims.k & ~3u, interior);
+  for (var k0 = 0u; k0 < k_fast; k0 += 4u) {
+    // av[i][q] = op(A)[row0 + i][k0 + q]
+    var av: array<vec4<f32>, DR>;
+    if (TRANS_A) {
+      // A is [K, M]: the block's rows are contiguous for each k.
+      for (var q = 0u; q < 4u; q++) {
+        for (var g = 0u; g < DR / 4u; g++) {
+          let v = a_quad(a_base + (k0 + q) * dims.a_ld + row0 + 4u * g);
+          av[4u * g][q] = v.x;
+          av[4u * g + 1u][q] = v.y;
+          av[4u * g + 2u][q] = v.z;
+          av[4u * g + 3u][q] = v.w;
+        }
+      }
+    } else {
+      for (var i = 0u; i < DR; i++) { av[i] = a_quad(a_base + (row0 + i) * dims.a_ld + k0); }
+    }
+    // B is [N, K]: bt[j][q] = op(B)[k0 + q][col0 + j], four contiguous k per column.
+    var bt: array<vec4<f32>, 4u * DV>;
+    if (TRANS_B) {
+      for (var j = 0u; j < 4u * DV; j++) { bt[j] = b_quad(b_base + (col0 + j) * dims.b_ld + k0); }
+    }
+    for (var q = 0u; q < 4u; q++) {
+      // bv[v][e] = op(B)[k0 + q][col0 + 4v + e]
+      var bv: array<vec4<f32>, DV>;
+      for (var v = 0u; v < DV; v++) {
+        if (TRANS_B) {
+          bv[v] = vec4<f32>(bt[4u * v][q], bt[4u * v + 1u][q], bt[4u * v + 2u][q], bt[4u * v + 3u][q]);
+        } else {
+          bv[v] = b_quad(b_base + (k0 + q) * dims.b_ld + col0 + 4u * v);
+        }
+      }
+      for (var i = 0u; i < DR; i++) {
+        let s = vec4<f32>(av[i][q]);
+        for (var v = 0u; v < DV; v++) { acc[i][v] = fma(s, bv[v], acc[i][v]); }
+      }
+    }
+  }
+  // Edge tiles, and the last K % 4 of interior ones: one k at a time, every read checked.
+  for (var kk = k_fast; kk < dims.k; kk++) {
+    var bv: array<vec4<f32>, DV>;
+    for (var v = 0u; v < DV; v++) {
+      let j = col0 + 4u * v;
+      bv[v] = vec4<f32>(load_b(model, kk, j), load_b(model, kk, j + 1u), load_b(model, kk, j + 2u), load_b(model, kk, j + 3u));
+    }
+    for (var i = 0u; i < DR; i++) {
+      let s = vec4<f32>(load_a(model, row0 + i, kk));
+      for (var v = 0u; v < DV; v++) { acc[i][v] = fma(s, bv[v], acc[i][v]); }
+    }
+  }
+
+  // Each invocation reads back only what it staged: no barrier needed.
+  let base = lid.x * DR * DV;
+  for (var i = 0u; i < DR; i++) {
+    for (var v = 0u; v < DV; v++) { c_stage[base + i * DV + v] = acc[i][v]; }
+  }
+  let rows = min(DR, dims.m - row0);
+  let cols = min(4u * DV, select(0u, dims.n - col0, col0 < dims.n));
+  for (var i = 0u; i < rows; i++) {
+    for (var j = 0u; j < cols; j++) { store_c(model, row0 + i, col0 + j, c_stage[base + i * DV + j / 4u][j % 4u]); }
+  }
+}
+
+@compute @workgroup_size(WG_X, WG_Y, 1)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  if (DIRECT) {
+    direct(wg.z, wg, lid);
+  } else {
+    tiled(wg.z, wg, lid);
   }
 }

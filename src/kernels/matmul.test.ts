@@ -1,8 +1,24 @@
 import { describe, expect, it } from 'vitest';
+import type { Gpu } from '../runtime/gpu.js';
 import { testGpu } from '../testing/gpu.js';
+import { poisoned, randomFloats, relativeError } from '../testing/random.js';
 import { checkDenseProduct, type DenseProduct } from './selfcheck-matmul.js';
-import { KernelInputError } from './common.js';
-import { createDenseForward, createMatmul } from './matmul.js';
+import { KernelInputError, encodeCall } from './common.js';
+import {
+  DEFAULT_TILES,
+  activate,
+  chooseTiles,
+  createDenseForward,
+  createMatmul,
+  directTiles,
+  fitTiles,
+  isCpuAdapter,
+  matmulCpu,
+  resolveMatmul,
+  type MatmulDims,
+  type MatmulTiles,
+  type MatmulVariant,
+} from './matmul.js';
 
 const SIZES = [1, 3, 17, 64, 127, 129, 257];
 const PRODUCTS: DenseProduct[] = ['forward', 'inputGrad', 'weightGrad'];
@@ -71,6 +87,116 @@ describe('matmul input checks, before any dispatch', () => {
       expect(gpu.liveBuffers).toBeGreaterThan(0);
     } finally {
       gpu.destroyBuffer(small);
+      gpu.destroyBuffer(big);
+    }
+  });
+});
+
+/**
+ * Runs one product with explicit tiles on operands laid out with `offset` before each tensor,
+ * rows `pad` elements longer than needed (after rounding up to a multiple of 4 when `aligned`)
+ * and `gap` elements between the batch's tensors; returns the relative error over C and
+ * whether every element outside C stayed NaN.
+ */
+async function checkStrategy(gpu: Gpu, variant: MatmulVariant, dims: MatmulDims, tiles: MatmulTiles, layout: { offset: number; pad: number; gap: number; aligned: boolean }) {
+  const { offset, pad, gap, aligned } = layout;
+  const { batch, m, n, k } = dims;
+  const aRows = variant.transA ? k : m;
+  const aCols = variant.transA ? (variant.onesRow ? m - 1 : m) : k;
+  const bRows = variant.transB ? n : k;
+  const bCols = variant.transB ? k : n;
+  const tensor = (rows: number, cols: number) => {
+    const ld = (aligned ? Math.ceil(cols / 4) * 4 : cols) + pad;
+    return { offset, ld, batchStride: rows * ld + gap };
+  };
+  const size = (t: { offset: number; batchStride: number }) => t.offset + batch * t.batchStride;
+  const a = tensor(aRows, aCols);
+  const b = tensor(bRows, bCols);
+  const c = tensor(m, n);
+  const aux = tensor(m, n);
+  const biasOffset = size(b);
+  const aData = randomFloats(size(a));
+  const bData = randomFloats(biasOffset + batch * n);
+  const auxData = randomFloats(size(aux), -2, 2).map((v) => activate(variant.activation ?? 'identity', v));
+  const buffers = [gpu.createStorage('a', aData), gpu.createStorage('b', bData), gpu.createStorage('c', poisoned(size(c))), gpu.createStorage('aux', auxData)];
+  const [aBuf, bBuf, cBuf, auxBuf] = buffers;
+  const operands = {
+    a: { buffer: aBuf, ...a },
+    b: { buffer: bBuf, ...b },
+    c: { buffer: cBuf, ...c },
+    aux: { buffer: auxBuf, ...aux },
+    bias: { offset: biasOffset, batchStride: n },
+  };
+  const call = createMatmul(gpu, variant, dims, operands, tiles);
+  try {
+    gpu.submit('check strategy', (pass) => encodeCall(pass, call));
+    const got = await gpu.readFloat32(cBuf, 0, size(c));
+    const ref = new Float64Array(size(c)).fill(Number.NaN);
+    matmulCpu(variant, dims, resolveMatmul(variant, dims, operands), { a: aData, b: bData, c: ref, aux: auxData });
+    const inside = [...ref.keys()].filter((i) => !Number.isNaN(ref[i]));
+    const outsideUntouched = [...ref.keys()].every((i) => !Number.isNaN(ref[i]) || Number.isNaN(got[i]));
+    return { error: relativeError(inside.map((i) => got[i]), inside.map((i) => ref[i])), outsideUntouched };
+  } finally {
+    call.destroy();
+    for (const buf of buffers) gpu.destroyBuffer(buf);
+  }
+}
+
+describe('matmul strategies (tiled and direct) on any adapter', () => {
+  const VARIANTS: MatmulVariant[] = [
+    {},
+    { transA: true },
+    { transB: true },
+    { transA: true, onesRow: true },
+    { epilogue: 'bias-activation', activation: 'tanh' },
+    { transB: true, epilogue: 'activation-grad', activation: 'sigmoid' },
+  ];
+  // Layouts: vec4-aligned (offset, row stride and batch stride multiples of 4: the direct
+  // strategy reads vec4) and unaligned. Shapes (direct strategy): edge tiles only; interior
+  // tiles only; interior and edge tiles with K % 4 = 2.
+  const ALIGNED = { offset: 4, pad: 4, gap: 8, aligned: true };
+  const UNALIGNED = { offset: 3, pad: 1, gap: 5, aligned: false };
+  const CASES: { dims: MatmulDims; layout: typeof ALIGNED }[] = [
+    { dims: { batch: 2, m: 37, n: 45, k: 19 }, layout: ALIGNED },
+    { dims: { batch: 1, m: 48, n: 64, k: 36 }, layout: UNALIGNED },
+    { dims: { batch: 1, m: 48, n: 64, k: 36 }, layout: ALIGNED },
+    { dims: { batch: 3, m: 70, n: 160, k: 66 }, layout: ALIGNED },
+    { dims: { batch: 2, m: 70, n: 160, k: 66 }, layout: UNALIGNED },
+  ];
+  for (const strategy of ['tiled', 'direct'] as const) {
+    it(`${strategy}: every variant, aligned and unaligned operands, nothing written outside C`, async () => {
+      const gpu = await testGpu();
+      for (const variant of VARIANTS) {
+        for (const { dims, layout } of CASES) {
+          const tiles = strategy === 'tiled' ? DEFAULT_TILES : directTiles(dims.n);
+          const r = await checkStrategy(gpu, variant, dims, tiles, layout);
+          const name = `${strategy} ${JSON.stringify(variant)} ${JSON.stringify(dims)} ${JSON.stringify(layout)}`;
+          expect(r.error, name).toBeLessThanOrEqual(1e-5);
+          expect(r.outsideUntouched, name).toBe(true);
+        }
+      }
+    });
+  }
+
+  it('picks the direct strategy on CPU adapters, with the workgroup width that pads N least', async () => {
+    const gpu = await testGpu();
+    expect(directTiles(784)).toEqual({ wgX: 7, wgY: 1, bk: 4, direct: true });
+    expect(directTiles(256).wgX).toBe(16);
+    expect(directTiles(1024).wgX).toBe(16);
+    expect(directTiles(10).wgX).toBe(1);
+    // A device with WebGPU's default 16 KiB of workgroup memory gets narrower direct tiles.
+    const withLimits = (maxComputeWorkgroupStorageSize: number) =>
+      ({ device: { limits: { ...gpu.device.limits, maxComputeInvocationsPerWorkgroup: 256, maxComputeWorkgroupStorageSize } } }) as unknown as Gpu;
+    expect(fitTiles(withLimits(16384), directTiles(256)).wgX).toBe(15);
+    expect(fitTiles(withLimits(32768), directTiles(256)).wgX).toBe(16);
+    expect(fitTiles(withLimits(16384), DEFAULT_TILES)).toEqual(DEFAULT_TILES);
+    const dims = { batch: 1, m: 128, n: 784, k: 256 };
+    expect(chooseTiles(gpu, dims)).toEqual(isCpuAdapter(gpu) ? directTiles(784) : DEFAULT_TILES);
+    const big = gpu.createStorage('big', 4096 * 4);
+    try {
+      const ops = { a: { buffer: big }, b: { buffer: big }, c: { buffer: big } };
+      expect(() => createMatmul(gpu, {}, { batch: 1, m: 8, n: 8, k: 8 }, ops, { ...directTiles(8), wgY: 2 })).toThrow(/direct strategy needs tiles.wgY = 1, got 2/);
+    } finally {
       gpu.destroyBuffer(big);
     }
   });

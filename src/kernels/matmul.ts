@@ -2,7 +2,9 @@
 // C = epilogue(op(A)·op(B)) and the three products of a dense layer built on it:
 // forward (bias + activation fused), input gradient (activation derivative fused) and weight
 // gradient (bias gradient fused as the last row). Shapes and buffers are checked before any
-// GPU work; the pipeline is built once per device and variant.
+// GPU work; the pipeline is built once per device and variant. The shader's strategy and tile
+// sizes are picked per adapter (CPU adapters such as llvmpipe get the direct strategy) and per
+// product shape, unless the caller passes tiles.
 
 import code from '../../shaders/matmul.wgsl?raw';
 import type { Gpu } from '../runtime/gpu.js';
@@ -43,8 +45,18 @@ export interface MatmulTiles {
   wgX: number;
   wgY: number;
   bk: number;
+  /**
+   * The shader's direct strategy (for CPU adapters; no barriers, operands read straight from
+   * storage): each invocation computes DIRECT_ROWS × DIRECT_COLS of C; wgY must be 1 and bk is
+   * unused.
+   */
+  direct?: boolean;
 }
+/** The tiled strategy's tiles, used on GPUs. */
 export const DEFAULT_TILES: MatmulTiles = { wgX: 16, wgY: 16, bk: 16 };
+/** Rows and columns of C per invocation in the direct strategy (DR and 4·DV in the shader). */
+export const DIRECT_ROWS = 16;
+export const DIRECT_COLS = 16;
 
 /** C[b] is M×N; op(A[b]) is M×K; op(B[b]) is K×N; b < batch. */
 export interface MatmulDims {
@@ -141,19 +153,73 @@ function dimsWords(dims: MatmulDims, l: MatmulLayout): Uint32Array {
   ]);
 }
 
+/**
+ * a, b, c, aux, dims, then a and b again as vec4 views (bindings 5 and 6; the direct strategy
+ * reads aligned operands through them). Every buffer must hold at least 16 bytes, as all
+ * buffers from Gpu.createBuffer do.
+ */
 function layoutFor(gpu: Gpu): GPUBindGroupLayout {
-  return bindGroupLayout(gpu, [{ kind: 'read' }, { kind: 'read' }, { kind: 'write' }, { kind: 'read' }, { kind: 'uniform' }]);
+  return bindGroupLayout(gpu, [{ kind: 'read' }, { kind: 'read' }, { kind: 'write' }, { kind: 'read' }, { kind: 'uniform' }, { kind: 'read' }, { kind: 'read' }]);
 }
 
-/** Tiles that fit the device: never more invocations than it allows. */
+/**
+ * Tiles that fit the device: never more invocations than it allows, and (direct strategy) no
+ * more workgroup memory than it allows: each invocation stages its 16×16 block of C there.
+ */
 export function fitTiles(gpu: Gpu, tiles: MatmulTiles = DEFAULT_TILES): MatmulTiles {
   let { wgX, wgY } = tiles;
-  const maxInvocations = gpu.device.limits.maxComputeInvocationsPerWorkgroup;
-  while (wgX * wgY > maxInvocations) {
+  const limits = gpu.device.limits;
+  while (wgX * wgY > limits.maxComputeInvocationsPerWorkgroup) {
     if (wgY >= wgX) wgY /= 2;
     else wgX /= 2;
   }
-  return { wgX, wgY, bk: tiles.bk };
+  if (tiles.direct) {
+    const stagedBytes = (w: number) => w * DIRECT_ROWS * DIRECT_COLS * 4 + 16;
+    while (wgX > 1 && stagedBytes(wgX) > limits.maxComputeWorkgroupStorageSize) wgX--;
+  }
+  return { ...tiles, wgX, wgY };
+}
+
+/**
+ * True for adapters that run shaders on the CPU: llvmpipe (Dawn on Mesa), SwiftShader
+ * (Chromium without a GPU), lavapipe. There the direct strategy is several times faster.
+ */
+export function isCpuAdapter(gpu: Gpu): boolean {
+  const a = gpu.adapter;
+  const text = `${a.vendor} ${a.architecture} ${a.device} ${a.description}`.toLowerCase();
+  return /llvmpipe|swiftshader|lavapipe|softpipe|\bcpu\b/.test(text);
+}
+
+/**
+ * The tiles a product gets when the caller passes none. GPUs: DEFAULT_TILES. CPU adapters: the
+ * direct strategy, with the workgroup width that pads N least (ties to the wider), so that
+ * e.g. N = 784 runs as 7 interior tiles of 112 columns rather than 4 of 256 with a ragged last.
+ */
+export function chooseTiles(gpu: Gpu, dims: MatmulDims): MatmulTiles {
+  return isCpuAdapter(gpu) ? directTiles(dims.n) : DEFAULT_TILES;
+}
+
+/** Direct-strategy tiles for a product with `n` columns (see chooseTiles). */
+export function directTiles(n: number): MatmulTiles {
+  let wgX = 1;
+  let fewest = Infinity;
+  for (let w = 1; w <= 16; w++) {
+    const span = w * DIRECT_COLS;
+    const padded = Math.ceil(n / span) * span;
+    if (padded <= fewest) {
+      fewest = padded;
+      wgX = w;
+    }
+  }
+  return { wgX, wgY: 1, bk: 4, direct: true };
+}
+
+/**
+ * An operand can be read as vec4: offset, row stride and (when used) batch stride are multiples
+ * of 4, and its buffer a whole number of vec4 (so the vec4 view reaches its last element).
+ */
+function vec4Aligned(o: { offset: number; ld: number; batchStride: number }, buffer: GPUBuffer, batch: number): boolean {
+  return o.offset % 4 === 0 && o.ld % 4 === 0 && (batch === 1 || o.batchStride % 4 === 0) && buffer.size % 16 === 0;
 }
 
 /** Prepares one matmul dispatch (pipeline, uniform, bind group); encode it with encodeCall. */
@@ -162,10 +228,14 @@ export function createMatmul(
   variant: MatmulVariant,
   dims: MatmulDims,
   operands: MatmulOperands,
-  tiles: MatmulTiles = DEFAULT_TILES,
+  tiles?: MatmulTiles,
 ): KernelCall {
   const layout = resolveMatmul(variant, dims, operands);
-  const t = fitTiles(gpu, tiles);
+  const t = fitTiles(gpu, tiles ?? chooseTiles(gpu, dims));
+  if (t.direct && t.wgY !== 1) {
+    throw new KernelInputError(`${describe(variant, dims)}: the direct strategy needs tiles.wgY = 1, got ${t.wgY}`);
+  }
+  const direct = !!t.direct;
   const bindLayout = layoutFor(gpu);
   const pipeline = computePipeline(gpu, 'matmul', code, [bindLayout], {
     WG_X: t.wgX,
@@ -176,16 +246,22 @@ export function createMatmul(
     ONES_ROW: !!variant.onesRow,
     EPILOGUE: EPILOGUE_CODE[variant.epilogue ?? 'none'],
     ACTIVATION: ACTIVATION_CODE[variant.activation ?? 'identity'],
+    DIRECT: direct,
+    VEC_A: direct && vec4Aligned(layout.a, operands.a.buffer, dims.batch),
+    VEC_B: direct && vec4Aligned(layout.b, operands.b.buffer, dims.batch),
   });
   const uniform = uniformBuffer(gpu, 'matmul dims', dimsWords(dims, layout));
   const aux = variant.epilogue === 'activation-grad' ? operands.aux!.buffer : placeholderBuffer(gpu);
-  const workgroups: [number, number, number] = [Math.ceil(dims.n / (t.wgX * 4)), Math.ceil(dims.m / (t.wgY * 4)), dims.batch];
+  const [tileCols, tileRows] = direct ? [t.wgX * DIRECT_COLS, DIRECT_ROWS] : [t.wgX * 4, t.wgY * 4];
+  const workgroups: [number, number, number] = [Math.ceil(dims.n / tileCols), Math.ceil(dims.m / tileRows), dims.batch];
+  const a = { buffer: operands.a.buffer };
+  const b = { buffer: operands.b.buffer };
   return makeCall(
     gpu,
     describe(variant, dims),
     pipeline,
     bindLayout,
-    [{ buffer: operands.a.buffer }, { buffer: operands.b.buffer }, { buffer: operands.c.buffer }, { buffer: aux }, { buffer: uniform }],
+    [a, b, { buffer: operands.c.buffer }, { buffer: aux }, { buffer: uniform }, a, b],
     workgroups,
     [uniform],
   );

@@ -1,0 +1,13 @@
+// What a benchmark peer (another WebGPU library on altreg's device) offers the benchmark.
+
+import type { MatmulCase } from '../matmul.js';
+import type { Contender } from '../timing.js';
+
+export interface Peer {
+  /** `TF.js` or `jax-js`: the column name. */
+  name: string;
+  /** Package and version, for the results file. */
+  version: string;
+  /** The peer's equivalent of a matmul row, its inputs already on the GPU. */
+  matmul(c: MatmulCase): Contender;
+}
