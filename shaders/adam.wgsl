@@ -27,21 +27,16 @@ override WG: u32 = 256u;
 // 0: plain Adam, 1: coupled L2, 2: decoupled weight decay.
 override MODE: u32 = 0u;
 
-@group(0) @binding(0) var<storage, read_write> weights: array<f32>;
-@group(0) @binding(1) var<storage, read> grads: array<f32>;
-@group(0) @binding(2) var<storage, read_write> m: array<f32>;
-@group(0) @binding(3) var<storage, read_write> v: array<f32>;
+// Four parameters per invocation, as vec4 (buffers are padded to 16 bytes).
+@group(0) @binding(0) var<storage, read_write> weights: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> grads: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> m: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> v: array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read> coef: array<f32>;
 @group(0) @binding(5) var<storage, read> counters: array<vec4<u32>>;
 @group(0) @binding(6) var<uniform> params: Params;
-
-fn segment_of(j: u32) -> u32 {
-  var s = 0u;
-  for (var i = 1u; i < params.segments; i++) {
-    if (j >= params.starts[i / 4u][i % 4u]) { s = i; }
-  }
-  return s;
-}
+// The segment (tensor) of each parameter of a model: a lookup instead of a search per invocation.
+@group(0) @binding(7) var<storage, read> segment_of: array<u32>;
 
 // 1 − βᵗ = −expm1(t·ln β) without cancellation: pow(β, t) is only accurate to a few ulps, and
 // 1 − pow(0.999, 1) would lose four of float32's seven digits to it. For small |x| the Taylor
@@ -58,26 +53,67 @@ fn one_minus_pow(log_beta: f32, t: f32) -> f32 {
   return -sum;
 }
 
+// The step of one model: its L2 coefficient and bias corrections, or skip when it had no rows.
+struct ModelStep {
+  running: bool,
+  correction1: f32,
+  correction2: f32,
+}
+
+fn model_step(model: u32) -> ModelStep {
+  let counter = counters[model];
+  let t = f32(counter.z);
+  return ModelStep(counter.y != 0u, one_minus_pow(params.log_beta1, t), one_minus_pow(params.log_beta2, t));
+}
+
+// The same update for a vec4 of parameters sharing model and segment, and for one lane.
+fn update4(k: u32, c: f32, s: ModelStep) {
+  var w = weights[k];
+  var g = grads[k];
+  if (MODE == 1u) { g = g + c * w; }
+  if (MODE == 2u) { w = w - params.lr * c * w; }
+  let m1 = params.beta1 * m[k] + (1.0 - params.beta1) * g;
+  let v1 = params.beta2 * v[k] + (1.0 - params.beta2) * g * g;
+  m[k] = m1;
+  v[k] = v1;
+  weights[k] = w - params.lr * (m1 / s.correction1) / (sqrt(v1 / s.correction2) + params.epsilon);
+}
+
+fn update1(k: u32, lane: u32, c: f32, s: ModelStep) {
+  var w = weights[k][lane];
+  var g = grads[k][lane];
+  if (MODE == 1u) { g = g + c * w; }
+  if (MODE == 2u) { w = w - params.lr * c * w; }
+  let m1 = params.beta1 * m[k][lane] + (1.0 - params.beta1) * g;
+  let v1 = params.beta2 * v[k][lane] + (1.0 - params.beta2) * g * g;
+  m[k][lane] = m1;
+  v[k][lane] = v1;
+  weights[k][lane] = w - params.lr * (m1 / s.correction1) / (sqrt(v1 / s.correction2) + params.epsilon);
+}
+
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
-  let i = (wg.y * groups.x + wg.x) * WG + lid;
-  if (i >= params.count) { return; }
-  let model = i / params.per_model;
-  let counter = counters[model];
-  if (counter.y == 0u) { return; }
-  let t = f32(counter.z);
-  var w = weights[i];
-  var g = grads[i];
-  if (MODE != 0u) {
-    let c = coef[model * params.segments + segment_of(i % params.per_model)];
-    if (MODE == 1u) { g = g + c * w; } else { w = w - params.lr * c * w; }
+  let k = (wg.y * groups.x + wg.x) * WG + lid;
+  let first = 4u * k;
+  if (first >= params.count) { return; }
+  let model = first / params.per_model;
+  let j = first - model * params.per_model;
+  if (first + 3u < params.count && j + 3u < params.per_model) {
+    let seg = segment_of[j];
+    if (seg == segment_of[j + 3u]) {
+      // Common case: four parameters of one tensor of one model.
+      let s = model_step(model);
+      if (s.running) { update4(k, coef[model * params.segments + seg], s); }
+      return;
+    }
   }
-  let m1 = params.beta1 * m[i] + (1.0 - params.beta1) * g;
-  let v1 = params.beta2 * v[i] + (1.0 - params.beta2) * g * g;
-  m[i] = m1;
-  v[i] = v1;
-  let m_hat = m1 / one_minus_pow(params.log_beta1, t);
-  let v_hat = v1 / one_minus_pow(params.log_beta2, t);
-  weights[i] = w - params.lr * m_hat / (sqrt(v_hat) + params.epsilon);
+  // Four parameters straddling a tensor or model boundary (or the end): lane by lane.
+  for (var lane = 0u; lane < 4u; lane++) {
+    let i = first + lane;
+    if (i >= params.count) { break; }
+    let mi = i / params.per_model;
+    let s = model_step(mi);
+    if (s.running) { update1(k, lane, coef[mi * params.segments + segment_of[i - mi * params.per_model]], s); }
+  }
 }

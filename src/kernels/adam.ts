@@ -67,7 +67,12 @@ export function createAdam(gpu: Gpu, spec: AdamSpec): SlotCall {
   if (!(spec.mode in MODE_CODE)) throw new KernelInputError(`${name}: mode must be none, coupled or decoupled, got ${spec.mode}`);
   const count = spec.models * spec.segments.perModel;
   const shape = `[${spec.models}, ${spec.segments.perModel}]`;
-  for (const field of ['weights', 'grads', 'm', 'v'] as const) requireElements(name, field, spec[field], count, shape);
+  // The shader reads and writes four parameters at a time: the buffers hold whole vec4s.
+  const padded = Math.ceil(count / 4) * 4;
+  for (const field of ['weights', 'grads', 'm', 'v'] as const) {
+    requireElements(name, field, spec[field], padded, `${shape} padded to a multiple of 4`);
+    if (spec[field].size % 16 !== 0) throw new KernelInputError(`${name}: '${field}' buffer size ${spec[field].size} must be a multiple of 16 bytes (vec4 access)`);
+  }
   const slotBytes = coefSlotBytes(gpu, spec.models, spec.segments.starts.length);
   requireElements(name, 'coef', spec.coef, (spec.slots * slotBytes) / 4, `${spec.slots} slots of [${spec.models}, ${spec.segments.starts.length}]`);
   requireElements(name, 'counters', spec.counters, spec.models * COUNTER_WORDS, `[${spec.models}, ${COUNTER_WORDS}]`);
@@ -79,8 +84,12 @@ export function createAdam(gpu: Gpu, spec: AdamSpec): SlotCall {
     { kind: 'read', dynamic: true },
     { kind: 'read' },
     { kind: 'uniform' },
+    { kind: 'read' },
   ]);
   const pipeline = computePipeline(gpu, 'adam', code, [layout], { WG, MODE: MODE_CODE[spec.mode] });
+  const table = new Uint32Array(spec.segments.perModel);
+  spec.segments.starts.forEach((start, i) => table.fill(i, start));
+  const segmentTable = gpu.createStorage('adam segment table', table);
   const { lr, beta1, beta2, epsilon } = spec.hyper;
   const logs = [Math.log(Math.fround(beta1)), Math.log(Math.fround(beta2))];
   const head = [lr, beta1, beta2, epsilon, ...logs, 0, 0];
@@ -96,6 +105,7 @@ export function createAdam(gpu: Gpu, spec: AdamSpec): SlotCall {
       { binding: 4, resource: { buffer: spec.coef, size: slotBytes } },
       { binding: 5, resource: { buffer: spec.counters } },
       { binding: 6, resource: { buffer: params } },
+      { binding: 7, resource: { buffer: segmentTable } },
     ],
   });
   let destroyed = false;
@@ -104,11 +114,12 @@ export function createAdam(gpu: Gpu, spec: AdamSpec): SlotCall {
     pipeline,
     bindGroup,
     slotBytes,
-    workgroups: grid1d(gpu, Math.ceil(count / WG)),
+    workgroups: grid1d(gpu, Math.ceil(count / 4 / WG)),
     destroy() {
       if (destroyed) return;
       destroyed = true;
       gpu.destroyBuffer(params);
+      gpu.destroyBuffer(segmentTable);
     },
   };
 }
