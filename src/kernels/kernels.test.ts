@@ -95,3 +95,41 @@ describe('sum of squares per tensor', () => {
     });
   }
 });
+
+describe('input checks of every kernel, before any dispatch', () => {
+  it('name the kernel, the field and the shapes', async () => {
+    const { createAdam } = await import('./adam.js');
+    const { createSoftmaxXent } = await import('./softmax-xent.js');
+    const { createMetrics } = await import('./metrics.js');
+    const { createGather } = await import('./gather.js');
+    const { createL2Grad } = await import('./l2-grad.js');
+    const { createSumSq } = await import('./sumsq.js');
+    const { KernelInputError } = await import('./common.js');
+    const gpu = await testGpu();
+    const small = gpu.createStorage('small', 16);
+    const big = gpu.createStorage('big', 1 << 16);
+    const segments = { perModel: 53, starts: [0, 40, 50] };
+    const hyper = { lr: 0.001, beta1: 0.9, beta2: 0.999, epsilon: 1e-7 };
+    const stats = { buffer: big, recordWords: 8, field: 0, slots: 1 };
+    try {
+      const cases: [() => unknown, RegExp][] = [
+        [() => createAdam(gpu, { models: 3, segments, mode: 'coupled', hyper, slots: 1, weights: small, grads: big, m: big, v: big, coef: big, counters: big }), /adam\(coupled; models 3, parameters 53\): 'weights' needs 160 elements for \[3, 53\] padded to a multiple of 4, but its buffer holds 4/],
+        [() => createAdam(gpu, { models: 0, segments, mode: 'coupled', hyper, slots: 1, weights: big, grads: big, m: big, v: big, coef: big, counters: big }), /adam\(coupled; models 0, parameters 53\): models must be an integer ≥ 1, got 0/],
+        [() => createAdam(gpu, { models: 1, segments, mode: 'coupled', hyper: { ...hyper, lr: -1 }, slots: 1, weights: big, grads: big, m: big, v: big, coef: big, counters: big }), /lr must be a finite number > 0, got -1/],
+        [() => createL2Grad(gpu, { models: 1, segments: { perModel: 10, starts: [0, 12] }, slots: 1, weights: big, grads: big, coef: big }), /l2_grad\(models 1, parameters 10, segments 2\): segments.starts must be ascending integers below perModel 10; got 0, 12/],
+        [() => createSoftmaxXent(gpu, { models: 2, rows: 16, classes: 1, logits: big, labels: big, counters: big, dlogits: big, stats }), /softmax_xent\(models 2, rows 16, classes 1\): classes must be an integer ≥ 2, got 1/],
+        [() => createSoftmaxXent(gpu, { models: 2, rows: 16, classes: 3, logits: big, labels: small, counters: big, dlogits: big, stats }), /softmax_xent\(models 2, rows 16, classes 3\): 'labels' needs 32 elements for \[2, 16\], but its buffer holds 4/],
+        [() => createMetrics(gpu, { models: 1, rows: 0, classes: 3, logits: big, labels: big, counters: big, predictions: big, stats }), /metrics\(models 1, rows 0, classes 3\): rows must be an integer ≥ 1, got 0/],
+        [() => createSumSq(gpu, { models: 2, segments, weights: big, stats: { ...stats, recordWords: 2 } }), /sumsq\(models 2, parameters 53, segments 3\): stats.recordWords .* must be an integer ≥ 3, got 2/],
+        [() => createGather(gpu, { models: 1, batchRows: 4, features: 3, dataRows: 10, indexStride: 10, slots: 1, steps: 3, countSteps: true, x: [{ buffer: small, firstRow: 0, rows: 10 }], y: big, perm: big, affine: big, counters: big, xb: big, yb: big, stepTable: big }), /gather\(models 1, batch rows 4, features 3\): 'x\[0\]' needs 30 elements for \[10, 3\], but its buffer holds 4/],
+      ];
+      for (const [make, message] of cases) {
+        expect(make).toThrow(KernelInputError);
+        expect(make).toThrow(message);
+      }
+    } finally {
+      gpu.destroyBuffer(small);
+      gpu.destroyBuffer(big);
+    }
+  });
+});
