@@ -13,7 +13,6 @@ import {
   requireCount,
   requireElements,
   requireSegments,
-  segmentOf,
   uniformBuffer,
   type Segments,
 } from './common.js';
@@ -149,20 +148,21 @@ export function adamCpu(
     const t = counters[model * COUNTER_WORDS + 2];
     const bc1 = -Math.expm1(t * Math.log(b1));
     const bc2 = -Math.expm1(t * Math.log(b2));
-    for (let j = 0; j < p; j++) {
-      const i = model * p + j;
-      let w = state.weights[i];
-      let g = state.grads[i];
-      if (mode !== 'none') {
-        const c = coef[model * s + segmentOf(segments, j)];
+    for (let seg = 0; seg < s; seg++) {
+      const c = coef[model * s + seg];
+      const end = seg + 1 < s ? segments.starts[seg + 1] : p;
+      for (let j = segments.starts[seg]; j < end; j++) {
+        const i = model * p + j;
+        let w = state.weights[i];
+        let g = state.grads[i];
         if (mode === 'coupled') g = g + c * w;
-        else w = w - f(lr) * c * w;
+        else if (mode === 'decoupled') w = w - f(lr) * c * w;
+        const m1 = b1 * state.m[i] + (1 - b1) * g;
+        const v1 = b2 * state.v[i] + (1 - b2) * g * g;
+        state.m[i] = m1;
+        state.v[i] = v1;
+        state.weights[i] = w - (f(lr) * (m1 / bc1)) / (Math.sqrt(v1 / bc2) + f(epsilon));
       }
-      const m1 = b1 * state.m[i] + (1 - b1) * g;
-      const v1 = b2 * state.v[i] + (1 - b2) * g * g;
-      state.m[i] = m1;
-      state.v[i] = v1;
-      state.weights[i] = w - (f(lr) * (m1 / bc1)) / (Math.sqrt(v1 / bc2) + f(epsilon));
     }
   }
 }

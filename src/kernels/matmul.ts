@@ -308,31 +308,43 @@ export function matmulCpu(
 ): void {
   const { m, n, k, batch } = dims;
   const act = variant.activation ?? 'identity';
+  const { a, b, c } = data;
+  const [lda, ldb] = [layout.a.ld, layout.b.ld];
   const row = new Float64Array(n);
   for (let model = 0; model < batch; model++) {
     const aBase = layout.a.offset + model * layout.a.batchStride;
     const bBase = layout.b.offset + model * layout.b.batchStride;
     for (let i = 0; i < m; i++) {
-      row.fill(0);
-      for (let kk = 0; kk < k; kk++) {
-        let av: number;
-        if (variant.onesRow && i === m - 1) av = 1;
-        else av = variant.transA ? data.a[aBase + kk * layout.a.ld + i] : data.a[aBase + i * layout.a.ld + kk];
-        if (av === 0) continue;
+      const ones = variant.onesRow && i === m - 1;
+      // Each C element sums over k in ascending order whichever loop order reads memory best.
+      if (variant.transB) {
         for (let j = 0; j < n; j++) {
-          const bv = variant.transB ? data.b[bBase + j * layout.b.ld + kk] : data.b[bBase + kk * layout.b.ld + j];
-          row[j] += av * bv;
+          const bRow = bBase + j * ldb;
+          let sum = 0;
+          for (let kk = 0; kk < k; kk++) {
+            const av = ones ? 1 : variant.transA ? a[aBase + kk * lda + i] : a[aBase + i * lda + kk];
+            sum += av * b[bRow + kk];
+          }
+          row[j] = sum;
+        }
+      } else {
+        row.fill(0);
+        for (let kk = 0; kk < k; kk++) {
+          const av = ones ? 1 : variant.transA ? a[aBase + kk * lda + i] : a[aBase + i * lda + kk];
+          if (av === 0) continue;
+          const bRow = bBase + kk * ldb;
+          for (let j = 0; j < n; j++) row[j] += av * b[bRow + j];
         }
       }
       const cBase = layout.c.offset + model * layout.c.batchStride + i * layout.c.ld;
       for (let j = 0; j < n; j++) {
         let v = row[j];
         if (variant.epilogue === 'bias-activation') {
-          v = activate(act, v + data.b[layout.bias.offset + model * layout.bias.batchStride + j]);
+          v = activate(act, v + b[layout.bias.offset + model * layout.bias.batchStride + j]);
         } else if (variant.epilogue === 'activation-grad') {
           v *= activateGrad(act, data.aux![layout.aux.offset + model * layout.aux.batchStride + i * layout.aux.ld + j]);
         }
-        data.c[cBase + j] = v;
+        c[cBase + j] = v;
       }
     }
   }
