@@ -8,7 +8,7 @@ export default defineConfig({
   server: { host: '127.0.0.1', port: 5199, strictPort: true },
   preview: { host: '127.0.0.1', port: 5199, strictPort: true },
   // Pre-bundled at start, so that the dev server never reloads a page mid-test to add them.
-  optimizeDeps: { include: ['uplot', 'papaparse'] },
+  optimizeDeps: { include: ['uplot', 'papaparse', '@tensorflow/tfjs', '@tensorflow/tfjs-backend-webgpu'] },
   build: {
     outDir: '../web-dist',
     emptyOutDir: true,

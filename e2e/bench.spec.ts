@@ -1,8 +1,9 @@
-// The kernel benchmark page in headless Chromium: matmul GFLOP/s on SwiftShader's WebGPU.
+// The benchmark page in headless Chromium (SwiftShader's WebGPU): matmul GFLOP/s, and the
+// Iris-shaped training epoch of altreg against TF.js (webgpu on the page's device, webgl, cpu).
 import { expect, test } from '@playwright/test';
 
 test('the benchmark page times matmul for sizes 64..512', async ({ page }) => {
-  await page.goto('/bench.html');
+  await page.goto('/bench.html?parts=kernels');
   const handle = await page.waitForFunction(() => window.__bench?.done && window.__bench, undefined, { timeout: 150_000 });
   const bench = (await handle.jsonValue()) as NonNullable<Window['__bench']>;
   expect(bench.error, 'benchmark error').toBeUndefined();
@@ -17,4 +18,22 @@ test('the benchmark page times matmul for sizes 64..512', async ({ page }) => {
   expect(cells).toHaveLength(5);
   for (const text of cells) expect(Number(text)).toBeGreaterThan(0);
   await expect(page.locator('#bench-chart canvas')).toHaveCount(1);
+});
+
+test('the benchmark page times an Iris-shaped training epoch against TF.js', async ({ page }) => {
+  await page.goto('/bench.html?parts=training');
+  const handle = await page.waitForFunction(() => window.__benchTraining?.done && window.__benchTraining, undefined, { timeout: 150_000 });
+  const state = (await handle.jsonValue()) as NonNullable<Window['__benchTraining']>;
+  expect(state.error, 'training benchmark error').toBeUndefined();
+  const [row] = state.rows;
+  const timed = row.results.filter((m) => !m.error && Number.isFinite(m.secondsPerEpoch) && m.secondsPerEpoch > 0);
+  const names = timed.map((m) => m.name);
+  expect(names, `timed: ${names.join(', ')}; notes: ${state.notes.join(' | ')}`).toContain('altreg GPU');
+  expect(names.filter((n) => n.startsWith('TF.js')).length, state.table).toBeGreaterThanOrEqual(1);
+  for (const m of timed) expect(m.lossDecreased, `${m.name} loss ${m.firstLoss} → ${m.finalLoss}`).toBe(true);
+  await expect(page.locator('#training-status')).toHaveAttribute('data-state', 'done');
+  const ms = await page.locator('#training-rows tr[data-contender="altreg GPU"] td.ms').textContent();
+  expect(Number(ms)).toBeGreaterThan(0);
+  expect(state.table).toContain('altreg GPU speed-up vs TF.js');
+  console.log(state.table);
 });

@@ -1,10 +1,12 @@
 // jax-js as a benchmark peer, on altreg's own GPUDevice (its WebGPU backend asks navigator.gpu,
 // which hands it that device). Each row is one jit-compiled function; a run calls it `reps`
 // times and waits for every result (blockUntilReady); no readback of the results' data.
+// Training: jax-train.ts.
 
 import type { Gpu } from '../../src/runtime/gpu.js';
 import { denseShape, type MatmulCase } from '../matmul.js';
 import { randomData, type Contender } from '../timing.js';
+import { jaxTrainer } from './jax-train.js';
 import { installNavigatorGpu } from './navigator.js';
 import type { Peer } from './types.js';
 
@@ -18,7 +20,7 @@ export async function openJax(gpu: Gpu): Promise<Peer> {
   if (!devices.includes('webgpu')) throw new Error('jax-js found no WebGPU device through navigator.gpu');
   jax.defaultDevice('webgpu');
   if (jax.getWebGPUDevice() !== gpu.device) throw new Error("jax-js opened a device of its own instead of altreg's");
-  return { name: 'jax-js', version: '@jax-js/jax', matmul: (c) => matmulContender(jax, c) };
+  return { name: 'jax-js', version: '@jax-js/jax', matmul: (c) => matmulContender(jax, c), trainer: async (task) => jaxTrainer(jax, 'jax-js', task) };
 }
 
 function matmulContender(jax: Jax, c: MatmulCase): Contender {

@@ -1,22 +1,17 @@
 // TF.js (tfjs-core + tfjs-backend-webgpu) as a benchmark peer, on altreg's own GPUDevice: its
 // WebGPUBackend is constructed with that device. Timing covers only GPU work as far as TF.js
 // allows: a run issues its ops (TF.js encodes them into command buffers of its own), flushes
-// TF.js's pending commands and waits for the queue; no readback.
+// TF.js's pending commands and waits for the queue; no readback. Training: tfjs-train.ts.
 
 import type { Gpu } from '../../src/runtime/gpu.js';
 import { denseShape, type MatmulCase } from '../matmul.js';
 import { randomData, type Contender } from '../timing.js';
 import { installNavigatorGpu } from './navigator.js';
+import { tfjsTrainer, webgpuSettle } from './tfjs-train.js';
 import type { Peer } from './types.js';
 
 type Tf = typeof import('@tensorflow/tfjs-core');
 type Tensor = import('@tensorflow/tfjs-core').Tensor;
-/** The WebGPUBackend methods that submit what TF.js has encoded but not yet submitted. */
-interface Flushable {
-  ensureCommandEncoderReady(): void;
-  endComputePassEncoder(): void;
-  submitQueue(): void;
-}
 
 export async function openTfjs(gpu: Gpu): Promise<Peer> {
   installNavigatorGpu(gpu);
@@ -29,14 +24,14 @@ export async function openTfjs(gpu: Gpu): Promise<Peer> {
   tf.registerBackend('webgpu', () => new WebGPUBackend(gpu.device, info), 100);
   if (!(await tf.setBackend('webgpu'))) throw new Error("TF.js could not start its 'webgpu' backend on this device");
   await tf.ready();
-  const backend = tf.backend() as unknown as Flushable;
-  const flush = async () => {
-    backend.ensureCommandEncoderReady();
-    backend.endComputePassEncoder();
-    backend.submitQueue();
-    await gpu.sync();
+  const flush = webgpuSettle(tf.backend(), () => gpu.sync());
+  return {
+    name: 'TF.js',
+    version: `@tensorflow/tfjs-core ${tf.version_core}`,
+    matmul: (c) => matmulContender(tf, flush, c),
+    // Layers come from the union package; in Node it shares this tfjs-core (one engine, one backend).
+    trainer: async (task) => tfjsTrainer(await import('@tensorflow/tfjs'), 'TF.js webgpu', task, flush),
   };
-  return { name: 'TF.js', version: `@tensorflow/tfjs-core ${tf.version_core}`, matmul: (c) => matmulContender(tf, flush, c) };
 }
 
 function matmulContender(tf: Tf, flush: () => Promise<void>, c: MatmulCase): Contender {

@@ -2,6 +2,7 @@
 
 import type { MatmulCase } from '../matmul.js';
 import type { Contender } from '../timing.js';
+import type { TrainingContender, TrainingTask } from '../training.js';
 
 export interface Peer {
   /** `TF.js` or `jax-js`: the column name. */
@@ -10,4 +11,6 @@ export interface Peer {
   version: string;
   /** The peer's equivalent of a matmul row, its inputs already on the GPU. */
   matmul(c: MatmulCase): Contender;
+  /** The peer training a task end to end on the same device (bench/peers/*-train.ts). */
+  trainer(task: TrainingTask): Promise<TrainingContender>;
 }
