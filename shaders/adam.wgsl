@@ -40,30 +40,35 @@ override MODE: u32 = 0u;
 
 // 1 − βᵗ = −expm1(t·ln β) without cancellation: pow(β, t) is only accurate to a few ulps, and
 // 1 − pow(0.999, 1) would lose four of float32's seven digits to it. For small |x| the Taylor
-// series of expm1 is exact to float32 precision; elsewhere 1 − exp(x) is at least 0.39.
+// series of expm1 (to x¹¹, Horner form) is exact to float32 precision; elsewhere 1 − exp(x) is
+// at least 0.39.
 fn one_minus_pow(log_beta: f32, t: f32) -> f32 {
   let x = t * log_beta;
   if (x < -0.5) { return 1.0 - exp(x); }
-  var term = x;
-  var sum = x;
-  for (var k = 2.0; k <= 12.0; k += 1.0) {
-    term *= x / k;
-    sum += term;
-  }
-  return -sum;
+  var s = 1.0 + x * (1.0 / 11.0);
+  s = 1.0 + x * (1.0 / 10.0) * s;
+  s = 1.0 + x * (1.0 / 9.0) * s;
+  s = 1.0 + x * (1.0 / 8.0) * s;
+  s = 1.0 + x * (1.0 / 7.0) * s;
+  s = 1.0 + x * (1.0 / 6.0) * s;
+  s = 1.0 + x * (1.0 / 5.0) * s;
+  s = 1.0 + x * (1.0 / 4.0) * s;
+  s = 1.0 + x * (1.0 / 3.0) * s;
+  s = 1.0 + x * 0.5 * s;
+  return -x * s;
 }
 
 // The step of one model: its L2 coefficient and bias corrections, or skip when it had no rows.
 struct ModelStep {
   running: bool,
-  correction1: f32,
-  correction2: f32,
+  inv_correction1: f32, // 1 / (1 − β₁ᵗ)
+  inv_correction2: f32, // 1 / (1 − β₂ᵗ)
 }
 
 fn model_step(model: u32) -> ModelStep {
   let counter = counters[model];
   let t = f32(counter.z);
-  return ModelStep(counter.y != 0u, one_minus_pow(params.log_beta1, t), one_minus_pow(params.log_beta2, t));
+  return ModelStep(counter.y != 0u, 1.0 / one_minus_pow(params.log_beta1, t), 1.0 / one_minus_pow(params.log_beta2, t));
 }
 
 // The same update for a vec4 of parameters sharing model and segment, and for one lane.
@@ -76,7 +81,7 @@ fn update4(k: u32, c: f32, s: ModelStep) {
   let v1 = params.beta2 * v[k] + (1.0 - params.beta2) * g * g;
   m[k] = m1;
   v[k] = v1;
-  weights[k] = w - params.lr * (m1 / s.correction1) / (sqrt(v1 / s.correction2) + params.epsilon);
+  weights[k] = w - params.lr * (m1 * s.inv_correction1) / (sqrt(v1 * s.inv_correction2) + params.epsilon);
 }
 
 fn update1(k: u32, lane: u32, c: f32, s: ModelStep) {
@@ -88,7 +93,7 @@ fn update1(k: u32, lane: u32, c: f32, s: ModelStep) {
   let v1 = params.beta2 * v[k][lane] + (1.0 - params.beta2) * g * g;
   m[k][lane] = m1;
   v[k][lane] = v1;
-  weights[k][lane] = w - params.lr * (m1 / s.correction1) / (sqrt(v1 / s.correction2) + params.epsilon);
+  weights[k][lane] = w - params.lr * (m1 * s.inv_correction1) / (sqrt(v1 * s.inv_correction2) + params.epsilon);
 }
 
 @compute @workgroup_size(WG)
