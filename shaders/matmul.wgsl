@@ -8,7 +8,8 @@
 //
 // Two strategies, chosen per adapter by the override DIRECT (src/kernels/matmul.ts decides):
 // - tiled (GPUs): each workgroup computes a BM×BN tile of C from BK-deep slices of A and B
-//   staged in workgroup memory; each invocation holds a 4×4 block of C in registers.
+//   staged in workgroup memory; each invocation holds an 8×8 block of C in registers and reads
+//   its 8 rows of A and 8 columns of B per k as two vec4 each (16×16 invocations: 128×128).
 // - direct (CPU adapters such as llvmpipe and SwiftShader, where invocations run as the lanes
 //   of SIMD loops and workgroup memory is no faster than storage: llvmpipe turns both kinds of
 //   access into per-lane loops): no barriers, and workgroup memory only to stage results. Each
@@ -47,9 +48,9 @@ override DIRECT: bool = false;
 override VEC_A: bool = false;
 override VEC_B: bool = false;
 
-// Tiled: rows and columns of C per invocation.
-const TM: u32 = 4u;
-const TN: u32 = 4u;
+// Tiled: rows and columns of C per invocation (multiples of 4: read as vec4).
+const TM: u32 = 8u;
+const TN: u32 = 8u;
 override BM: u32 = WG_Y * TM;
 override BN: u32 = WG_X * TN;
 // Direct: rows of C per invocation (and per workgroup), and vec4 column groups per invocation.
@@ -68,8 +69,8 @@ const DV: u32 = 4u;
 
 // Each strategy's workgroup arrays shrink to one element in the other's pipelines: workgroup
 // memory a pipeline declares limits how many of its workgroups a GPU keeps in flight.
-var<workgroup> a_tile: array<f32, select(BK * BM, 1u, DIRECT)>; // [k][m]
-var<workgroup> b_tile: array<f32, select(BK * BN, 1u, DIRECT)>; // [k][n]
+var<workgroup> a_tile: array<vec4<f32>, select(BK * BM / 4u, 1u, DIRECT)>; // [k][m / 4]
+var<workgroup> b_tile: array<vec4<f32>, select(BK * BN / 4u, 1u, DIRECT)>; // [k][n / 4]
 
 fn load_a(model: u32, i: u32, kk: u32) -> f32 {
   if (i >= dims.m || kk >= dims.k) { return 0.0; }
@@ -130,26 +131,33 @@ fn tiled(model: u32, wg: vec3<u32>, lid: vec3<u32>) {
   let tile_row = wg.y * BM;
   let tile_col = wg.x * BN;
 
-  var acc: array<vec4<f32>, TM>;
+  // acc[i][h] = C[tile_row + 8·lid.y + i][tile_col + 8·lid.x + 4h .. + 3]
+  var acc: array<array<vec4<f32>, 2>, TM>;
   for (var k0 = 0u; k0 < dims.k; k0 += BK) {
     for (var e = tid; e < BM * BK; e += threads) {
       // Consecutive invocations read consecutive addresses in either layout.
       var mm: u32; var kk: u32;
       if (TRANS_A) { kk = e / BM; mm = e % BM; } else { mm = e / BK; kk = e % BK; }
-      a_tile[kk * BM + mm] = load_a(model, tile_row + mm, k0 + kk);
+      a_tile[(kk * BM + mm) / 4u][mm % 4u] = load_a(model, tile_row + mm, k0 + kk);
     }
     for (var e = tid; e < BN * BK; e += threads) {
       var nn: u32; var kk: u32;
       if (TRANS_B) { nn = e / BK; kk = e % BK; } else { kk = e / BN; nn = e % BN; }
-      b_tile[kk * BN + nn] = load_b(model, k0 + kk, tile_col + nn);
+      b_tile[(kk * BN + nn) / 4u][nn % 4u] = load_b(model, k0 + kk, tile_col + nn);
     }
     workgroupBarrier();
     for (var kk = 0u; kk < BK; kk++) {
-      let ar = kk * BM + lid.y * TM;
-      let br = kk * BN + lid.x * TN;
-      let bv = vec4<f32>(b_tile[br], b_tile[br + 1u], b_tile[br + 2u], b_tile[br + 3u]);
-      for (var i = 0u; i < TM; i++) {
-        acc[i] = fma(vec4<f32>(a_tile[ar + i]), bv, acc[i]);
+      let ar = (kk * BM + lid.y * TM) / 4u;
+      let br = (kk * BN + lid.x * TN) / 4u;
+      let a_lo = a_tile[ar];
+      let a_hi = a_tile[ar + 1u];
+      let b_lo = b_tile[br];
+      let b_hi = b_tile[br + 1u];
+      for (var i = 0u; i < 4u; i++) {
+        acc[i][0] = fma(vec4<f32>(a_lo[i]), b_lo, acc[i][0]);
+        acc[i][1] = fma(vec4<f32>(a_lo[i]), b_hi, acc[i][1]);
+        acc[i + 4u][0] = fma(vec4<f32>(a_hi[i]), b_lo, acc[i + 4u][0]);
+        acc[i + 4u][1] = fma(vec4<f32>(a_hi[i]), b_hi, acc[i + 4u][1]);
       }
     }
     workgroupBarrier();
@@ -161,7 +169,7 @@ fn tiled(model: u32, wg: vec3<u32>, lid: vec3<u32>) {
     for (var j = 0u; j < TN; j++) {
       let col = tile_col + lid.x * TN + j;
       if (col >= dims.n) { break; }
-      store_c(model, row, col, acc[i][j]);
+      store_c(model, row, col, acc[i][j / 4u][j % 4u]);
     }
   }
 }

@@ -53,7 +53,10 @@ export interface MatmulTiles {
   direct?: boolean;
 }
 /** The tiled strategy's tiles, used on GPUs. */
-export const DEFAULT_TILES: MatmulTiles = { wgX: 16, wgY: 16, bk: 16 };
+export const DEFAULT_TILES: MatmulTiles = { wgX: 16, wgY: 16, bk: 8 };
+/** Rows and columns of C per invocation in the tiled strategy (TM and TN in the shader). */
+export const TILED_ROWS = 8;
+export const TILED_COLS = 8;
 /** Rows and columns of C per invocation in the direct strategy (DR and 4·DV in the shader). */
 export const DIRECT_ROWS = 16;
 export const DIRECT_COLS = 16;
@@ -173,11 +176,16 @@ export function fitTiles(gpu: Gpu, tiles: MatmulTiles = DEFAULT_TILES): MatmulTi
     if (wgY >= wgX) wgY /= 2;
     else wgX /= 2;
   }
+  let bk = tiles.bk;
+  if (!tiles.direct) {
+    // Staged slices of A and B: (BM + BN)·BK floats.
+    while (bk > 1 && (wgX * TILED_COLS + wgY * TILED_ROWS) * bk * 4 > limits.maxComputeWorkgroupStorageSize) bk /= 2;
+  }
   if (tiles.direct) {
     const stagedBytes = (w: number) => w * DIRECT_ROWS * DIRECT_COLS * 4 + 16;
     while (wgX > 1 && stagedBytes(wgX) > limits.maxComputeWorkgroupStorageSize) wgX--;
   }
-  return { ...tiles, wgX, wgY };
+  return { ...tiles, wgX, wgY, bk };
 }
 
 /**
@@ -252,7 +260,7 @@ export function createMatmul(
   });
   const uniform = uniformBuffer(gpu, 'matmul dims', dimsWords(dims, layout));
   const aux = variant.epilogue === 'activation-grad' ? operands.aux!.buffer : placeholderBuffer(gpu);
-  const [tileCols, tileRows] = direct ? [t.wgX * DIRECT_COLS, DIRECT_ROWS] : [t.wgX * 4, t.wgY * 4];
+  const [tileCols, tileRows] = direct ? [t.wgX * DIRECT_COLS, DIRECT_ROWS] : [t.wgX * TILED_COLS, t.wgY * TILED_ROWS];
   const workgroups: [number, number, number] = [Math.ceil(dims.n / tileCols), Math.ceil(dims.m / tileRows), dims.batch];
   const a = { buffer: operands.a.buffer };
   const b = { buffer: operands.b.buffer };
