@@ -96,3 +96,27 @@ describe('GPU trainer = CPU reference trainer', () => {
     for (const [name, w] of Object.entries(g.weights)) expect(relativeError(w, c.weights[name]), name).toBeLessThanOrEqual(1e-3);
   });
 });
+
+describe('a data set larger than one storage binding', () => {
+  it('is split into shards that the gather reads in turn: same training as the CPU reference', async () => {
+    const real = await testGpu();
+    // The same device, reporting a binding limit of 16 Iris rows: x goes up in 10 shards.
+    const limits = new Proxy(real.device.limits, {
+      get: (target, key) => (key === 'maxStorageBufferBindingSize' ? 16 * 4 * 4 : Reflect.get(target, key)),
+    });
+    const device = new Proxy(real.device, {
+      get(target, key) {
+        if (key === 'limits') return limits;
+        const value = Reflect.get(target, key);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const gpu = Object.create(real, { device: { value: device } }) as typeof real;
+    const iris = await loadDataset('iris');
+    const options = { data: iris, model: { hidden: [8], activation: 'relu' as const }, epochs: 10, batchSize: 16, seed: 4, penalty: { lambda: 0.01, schedule: 'alternate' as const } };
+    const g = await train({ ...options, device: 'gpu', gpu });
+    const c = await train({ ...options, device: 'cpu' });
+    g.history.forEach((h, e) => expect(Math.abs(h.loss - c.history[e].loss) / c.history[e].loss, `epoch ${e}`).toBeLessThanOrEqual(1e-4));
+    expect(relativeError(g.params, c.params)).toBeLessThanOrEqual(1e-3);
+  });
+});
