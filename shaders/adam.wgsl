@@ -20,7 +20,6 @@ struct Params {
   log_beta2: f32,
   _pad1: u32,
   _pad2: u32,
-  starts: array<vec4<u32>, 16>,
 }
 
 override WG: u32 = 256u;

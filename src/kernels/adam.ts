@@ -17,7 +17,7 @@ import {
   type Segments,
 } from './common.js';
 import { COUNTER_WORDS } from './gather.js';
-import { coefSlotBytes, segmentWords } from './l2-grad.js';
+import { coefSlotBytes } from './l2-grad.js';
 import type { SlotCall } from './softmax-xent.js';
 
 const WG = 256;
@@ -91,8 +91,10 @@ export function createAdam(gpu: Gpu, spec: AdamSpec): SlotCall {
   const segmentTable = gpu.createStorage('adam segment table', table);
   const { lr, beta1, beta2, epsilon } = spec.hyper;
   const logs = [Math.log(Math.fround(beta1)), Math.log(Math.fround(beta2))];
-  const head = [lr, beta1, beta2, epsilon, ...logs, 0, 0];
-  const params = uniformBuffer(gpu, 'adam params', new Uint32Array(segmentWords(spec.models, spec.segments, head)));
+  const words = new ArrayBuffer(48);
+  new Uint32Array(words, 0, 3).set([count, spec.segments.perModel, spec.segments.starts.length]);
+  new Float32Array(words, 16, 6).set([lr, beta1, beta2, epsilon, ...logs]);
+  const params = uniformBuffer(gpu, 'adam params', new Uint32Array(words));
   const bindGroup = gpu.device.createBindGroup({
     label: name,
     layout,

@@ -25,17 +25,12 @@ export function coefSlotBytes(gpu: Gpu, models: number, segments: number): numbe
   return storageSlotBytes(gpu, models * segments * 4);
 }
 
-/** The uniform words shared by the L2 and Adam kernels: sizes, then 16 vec4 of segment starts. */
-export function segmentWords(models: number, segments: Segments, head: number[]): ArrayBuffer {
-  const buffer = new ArrayBuffer((4 + head.length + 64) * 4);
-  const u = new Uint32Array(buffer);
-  u[0] = models * segments.perModel;
-  u[1] = segments.perModel;
-  u[2] = segments.starts.length;
-  const f = new Float32Array(buffer);
-  head.forEach((v, i) => (f[4 + i] = v));
-  segments.starts.forEach((s, i) => (u[4 + head.length + i] = s));
-  return buffer;
+/** The kernel's uniform words: sizes, then 16 vec4 of segment starts. */
+function segmentWords(models: number, segments: Segments): Uint32Array {
+  const u = new Uint32Array(4 + 64);
+  u.set([models * segments.perModel, segments.perModel, segments.starts.length]);
+  u.set(segments.starts, 4);
+  return u;
 }
 
 export interface L2GradSpec {
@@ -60,7 +55,7 @@ export function createL2Grad(gpu: Gpu, spec: L2GradSpec): SlotCall {
   requireElements(name, 'coef', spec.coef, (spec.slots * slotBytes) / 4, `${spec.slots} slots of [${spec.models}, ${spec.segments.starts.length}]`);
   const layout = bindGroupLayout(gpu, [{ kind: 'read' }, { kind: 'write' }, { kind: 'read', dynamic: true }, { kind: 'uniform' }]);
   const pipeline = computePipeline(gpu, 'l2_grad', code, [layout], { WG });
-  const params = uniformBuffer(gpu, 'l2_grad params', new Uint32Array(segmentWords(spec.models, spec.segments, [])));
+  const params = uniformBuffer(gpu, 'l2_grad params', segmentWords(spec.models, spec.segments));
   const bindGroup = gpu.device.createBindGroup({
     label: name,
     layout,
