@@ -6,44 +6,52 @@
 // (counters[model].y == 0) is left untouched. The L2 term of this epoch comes per model and
 // segment in coef: MODE 1 adds it to the gradient (coupled: g + coef·w, coef = c·λ·mask), MODE 2
 // decays the weight first (decoupled, AdamW: w ← w − lr·coef·w, coef = λ·mask).
+//
+// Each invocation updates four consecutive parameters as one vec4, whatever tensors or models
+// they belong to: the segment, model, coefficient and step of each of the four are looked up
+// and the update is one straight path of vec4 arithmetic, with select() keeping what must not
+// change (a model that did not step, the padding after the last parameter). There are no
+// branches on purpose: CPU adapters (llvmpipe) run invocations as SIMD lanes and execute every
+// branch any lane might take, so a rarely taken lane-by-lane path costs as much as a taken one.
 
 struct Params {
-  count: u32,
+  count: u32,      // parameters of all models
   per_model: u32,
-  segments: u32,
-  _pad: u32,
+  segments: u32,   // per model
+  models: u32,
   lr: f32,
   beta1: f32,
   beta2: f32,
   epsilon: f32,
-  log_beta1: f32, // ln β₁ and ln β₂, computed in float64 on the CPU
+  log_beta1: f32,  // ln β₁ and ln β₂, computed in float64 on the CPU
   log_beta2: f32,
-  _pad1: u32,
-  _pad2: u32,
+  inv_per_model: f32,
+  _pad: u32,
 }
 
 override WG: u32 = 256u;
 // 0: plain Adam, 1: coupled L2, 2: decoupled weight decay.
 override MODE: u32 = 0u;
+// Every model has at least 4 parameters, so four consecutive parameters span at most two
+// models (the step of two is read instead of four).
+override WIDE_MODELS: bool = true;
 
-// Four parameters per invocation, as vec4 (buffers are padded to 16 bytes).
 @group(0) @binding(0) var<storage, read_write> weights: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> grads: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> m: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> v: array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read> coef: array<f32>;
-@group(0) @binding(5) var<storage, read> counters: array<vec4<u32>>;
+// Four words per model: .y rows this step, .z the step count t.
+@group(0) @binding(5) var<storage, read> counters: array<u32>;
 @group(0) @binding(6) var<uniform> params: Params;
-// The segment (tensor) of each parameter of a model: a lookup instead of a search per invocation.
+// The segment (tensor) of each parameter of a model.
 @group(0) @binding(7) var<storage, read> segment_of: array<u32>;
 
-// 1 − βᵗ = −expm1(t·ln β) without cancellation: pow(β, t) is only accurate to a few ulps, and
-// 1 − pow(0.999, 1) would lose four of float32's seven digits to it. For small |x| the Taylor
-// series of expm1 (to x¹¹, Horner form) is exact to float32 precision; elsewhere 1 − exp(x) is
-// at least 0.39.
-fn one_minus_pow(log_beta: f32, t: f32) -> f32 {
-  let x = t * log_beta;
-  if (x < -0.5) { return 1.0 - exp(x); }
+// 1 − βᵗ = −expm1(x), x = t·ln β, without cancellation (four at a time): pow(β, t) is only
+// accurate to a few ulps, and 1 − pow(0.999, 1) would lose four of float32's seven digits to
+// it. For small |x| the Taylor series of expm1 (to x¹¹, Horner form) is exact to float32
+// precision; elsewhere 1 − exp(x) is at least 0.39.
+fn one_minus_pow(x: vec4<f32>) -> vec4<f32> {
   var s = 1.0 + x * (1.0 / 11.0);
   s = 1.0 + x * (1.0 / 10.0) * s;
   s = 1.0 + x * (1.0 / 9.0) * s;
@@ -54,45 +62,16 @@ fn one_minus_pow(log_beta: f32, t: f32) -> f32 {
   s = 1.0 + x * (1.0 / 4.0) * s;
   s = 1.0 + x * (1.0 / 3.0) * s;
   s = 1.0 + x * 0.5 * s;
-  return -x * s;
+  return select(-x * s, 1.0 - exp(x), x < vec4<f32>(-0.5));
 }
 
-// The step of one model: its L2 coefficient and bias corrections, or skip when it had no rows.
-struct ModelStep {
-  running: bool,
-  inv_correction1: f32, // 1 / (1 − β₁ᵗ)
-  inv_correction2: f32, // 1 / (1 − β₂ᵗ)
-}
-
-fn model_step(model: u32) -> ModelStep {
-  let counter = counters[model];
-  let t = f32(counter.z);
-  return ModelStep(counter.y != 0u, 1.0 / one_minus_pow(params.log_beta1, t), 1.0 / one_minus_pow(params.log_beta2, t));
-}
-
-// The same update for a vec4 of parameters sharing model and segment, and for one lane.
-fn update4(k: u32, c: f32, s: ModelStep) {
-  var w = weights[k];
-  var g = grads[k];
-  if (MODE == 1u) { g = g + c * w; }
-  if (MODE == 2u) { w = w - params.lr * c * w; }
-  let m1 = params.beta1 * m[k] + (1.0 - params.beta1) * g;
-  let v1 = params.beta2 * v[k] + (1.0 - params.beta2) * g * g;
-  m[k] = m1;
-  v[k] = v1;
-  weights[k] = w - params.lr * (m1 * s.inv_correction1) / (sqrt(v1 * s.inv_correction2) + params.epsilon);
-}
-
-fn update1(k: u32, lane: u32, c: f32, s: ModelStep) {
-  var w = weights[k][lane];
-  var g = grads[k][lane];
-  if (MODE == 1u) { g = g + c * w; }
-  if (MODE == 2u) { w = w - params.lr * c * w; }
-  let m1 = params.beta1 * m[k][lane] + (1.0 - params.beta1) * g;
-  let v1 = params.beta2 * v[k][lane] + (1.0 - params.beta2) * g * g;
-  m[k][lane] = m1;
-  v[k][lane] = v1;
-  weights[k][lane] = w - params.lr * (m1 * s.inv_correction1) / (sqrt(v1 * s.inv_correction2) + params.epsilon);
+// The model holding parameter i: a float quotient, corrected to the exact one (the float
+// product is off by less than one for any count a storage binding can hold).
+fn model_of(i: u32) -> u32 {
+  var q = min(u32(f32(i) * params.inv_per_model), params.models - 1u);
+  q = select(q, q - 1u, q > 0u && q * params.per_model > i);
+  q = select(q, q + 1u, q + 1u < params.models && (q + 1u) * params.per_model <= i);
+  return q;
 }
 
 @compute @workgroup_size(WG)
@@ -101,23 +80,60 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) groups: v
   let k = (wg.y * groups.x + wg.x) * WG + lid;
   let first = 4u * k;
   if (first >= params.count) { return; }
-  let model = first / params.per_model;
-  let j = first - model * params.per_model;
-  if (first + 3u < params.count && j + 3u < params.per_model) {
-    let seg = segment_of[j];
-    if (seg == segment_of[j + 3u]) {
-      // Common case: four parameters of one tensor of one model.
-      let s = model_step(model);
-      if (s.running) { update4(k, coef[model * params.segments + seg], s); }
-      return;
-    }
+  let lanes = vec4<u32>(0u, 1u, 2u, 3u);
+  let valid = vec4<u32>(first) + lanes < vec4<u32>(params.count);
+
+  // Model and index within it of each of the four parameters: the first one's, carried over
+  // model boundaries (at most three, when models have a single parameter).
+  let m0 = model_of(first);
+  var model = vec4<u32>(m0);
+  var j = vec4<u32>(first - m0 * params.per_model) + lanes;
+  for (var r = 0u; r < select(3u, 1u, WIDE_MODELS); r++) {
+    let over = j >= vec4<u32>(params.per_model);
+    j = select(j, j - params.per_model, over);
+    model = select(model, model + 1u, over);
   }
-  // Four parameters straddling a tensor or model boundary (or the end): lane by lane.
-  for (var lane = 0u; lane < 4u; lane++) {
-    let i = first + lane;
-    if (i >= params.count) { break; }
-    let mi = i / params.per_model;
-    let s = model_step(mi);
-    if (s.running) { update1(k, lane, coef[mi * params.segments + segment_of[i - mi * params.per_model]], s); }
+  model = min(model, vec4<u32>(params.models - 1u)); // the padding after the last parameter
+  let seg = vec4<u32>(segment_of[j.x], segment_of[j.y], segment_of[j.z], segment_of[j.w]);
+  let at = model * params.segments + seg;
+  let c = vec4<f32>(coef[at.x], coef[at.y], coef[at.z], coef[at.w]);
+
+  // Rows and step count of each parameter's model, and its bias corrections 1 / (1 − βᵗ).
+  // A model that has not stepped yet has t = 0: any finite value does, it is not written.
+  var step: vec4<bool>;
+  var inv_correction1: vec4<f32>;
+  var inv_correction2: vec4<f32>;
+  if (WIDE_MODELS) {
+    // Two models at most: the first parameter's and the last one's.
+    let rows_a = counters[4u * model.x + 1u];
+    let rows_b = counters[4u * model.w + 1u];
+    let t_a = max(f32(counters[4u * model.x + 2u]), 1.0);
+    let t_b = max(f32(counters[4u * model.w + 2u]), 1.0);
+    let inv = 1.0 / one_minus_pow(vec4<f32>(t_a, t_b, t_a, t_b) * vec4<f32>(params.log_beta1, params.log_beta1, params.log_beta2, params.log_beta2));
+    let second = model != vec4<u32>(model.x);
+    step = select(vec4<u32>(rows_a), vec4<u32>(rows_b), second) != vec4<u32>(0u);
+    inv_correction1 = select(vec4<f32>(inv.x), vec4<f32>(inv.y), second);
+    inv_correction2 = select(vec4<f32>(inv.z), vec4<f32>(inv.w), second);
+  } else {
+    let rows = vec4<u32>(counters[4u * model.x + 1u], counters[4u * model.y + 1u], counters[4u * model.z + 1u], counters[4u * model.w + 1u]);
+    let t = vec4<u32>(counters[4u * model.x + 2u], counters[4u * model.y + 2u], counters[4u * model.z + 2u], counters[4u * model.w + 2u]);
+    let tf = max(vec4<f32>(t), vec4<f32>(1.0));
+    step = rows != vec4<u32>(0u);
+    inv_correction1 = 1.0 / one_minus_pow(tf * params.log_beta1);
+    inv_correction2 = 1.0 / one_minus_pow(tf * params.log_beta2);
   }
+  step = step & valid;
+
+  let w0 = weights[k];
+  let m0v = m[k];
+  let v0 = v[k];
+  var w = w0;
+  var g = grads[k];
+  if (MODE == 1u) { g = g + c * w; }
+  if (MODE == 2u) { w = w - params.lr * c * w; }
+  let m1 = params.beta1 * m0v + (1.0 - params.beta1) * g;
+  let v1 = params.beta2 * v0 + (1.0 - params.beta2) * g * g;
+  m[k] = select(m0v, m1, step);
+  v[k] = select(v0, v1, step);
+  weights[k] = select(w0, w - params.lr * (m1 * inv_correction1) / (sqrt(v1 * inv_correction2) + params.epsilon), step);
 }

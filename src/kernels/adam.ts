@@ -85,15 +85,19 @@ export function createAdam(gpu: Gpu, spec: AdamSpec): SlotCall {
     { kind: 'uniform' },
     { kind: 'read' },
   ]);
-  const pipeline = computePipeline(gpu, 'adam', code, [layout], { WG, MODE: MODE_CODE[spec.mode] });
+  const pipeline = computePipeline(gpu, 'adam', code, [layout], {
+    WG,
+    MODE: MODE_CODE[spec.mode],
+    WIDE_MODELS: spec.segments.perModel >= 4,
+  });
   const table = new Uint32Array(spec.segments.perModel);
   spec.segments.starts.forEach((start, i) => table.fill(i, start));
   const segmentTable = gpu.createStorage('adam segment table', table);
   const { lr, beta1, beta2, epsilon } = spec.hyper;
   const logs = [Math.log(Math.fround(beta1)), Math.log(Math.fround(beta2))];
   const words = new ArrayBuffer(48);
-  new Uint32Array(words, 0, 3).set([count, spec.segments.perModel, spec.segments.starts.length]);
-  new Float32Array(words, 16, 6).set([lr, beta1, beta2, epsilon, ...logs]);
+  new Uint32Array(words, 0, 4).set([count, spec.segments.perModel, spec.segments.starts.length, spec.models]);
+  new Float32Array(words, 16, 7).set([lr, beta1, beta2, epsilon, ...logs, 1 / spec.segments.perModel]);
   const params = uniformBuffer(gpu, 'adam params', new Uint32Array(words));
   const bindGroup = gpu.device.createBindGroup({
     label: name,

@@ -82,6 +82,24 @@ describe('Adam', () => {
       });
     }
   }
+  it('models smaller than a vec4, one-parameter tensors, vec4s across model boundaries', async () => {
+    const gpu = await testGpu();
+    const shapes = [
+      { perModel: 1, starts: [0] },
+      { perModel: 2, starts: [0, 1] },
+      { perModel: 3, starts: [0, 2] },
+      { perModel: 5, starts: [0, 1, 4] },
+      { perModel: 7, starts: [0, 3, 4, 5] },
+    ];
+    for (const mode of ['none', 'coupled', 'decoupled'] as const) {
+      for (const segments of shapes) {
+        for (const models of [1, 2, 7]) {
+          const r = await checkAdam(gpu, models, segments, mode);
+          expect(r.error, r.name).toBeLessThanOrEqual(1e-6);
+        }
+      }
+    }
+  });
 });
 
 describe('sum of squares per tensor', () => {

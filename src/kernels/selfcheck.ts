@@ -268,12 +268,18 @@ export async function checkL2Grad(gpu: Gpu, models: number, widths: number[], st
 }
 
 /** Ten Adam steps with fresh gradients each step; model 1 skips step 3 (no rows). */
-export async function checkAdam(gpu: Gpu, models: number, widths: number[], mode: AdamMode, steps = 10): Promise<CheckResult> {
+/**
+ * Ten Adam steps against the twin, one model skipping a step. `shape` is an MLP's layer widths or
+ * explicit segments (models smaller than a vec4, tensors of one parameter). The buffers' padding
+ * past the last parameter is NaN and must come back untouched.
+ */
+export async function checkAdam(gpu: Gpu, models: number, shape: number[] | Segments, mode: AdamMode, steps = 10): Promise<CheckResult> {
   const s = new Scratch(gpu);
   try {
-    const segments = mlpSegments(widths);
+    const segments = Array.isArray(shape) ? mlpSegments(shape) : shape;
     const nSeg = segments.starts.length;
     const count = models * segments.perModel;
+    const padded = Math.ceil(count / 4) * 4;
     const hyper: AdamHyper = { lr: 0.01, beta1: 0.9, beta2: 0.999, epsilon: 1e-7 };
     const slotWords = coefSlotBytes(gpu, models, nSeg) / 4;
     const coef = new Float32Array(slotWords);
@@ -285,11 +291,16 @@ export async function checkAdam(gpu: Gpu, models: number, widths: number[], mode
       v: new Float32Array(count),
       grads: new Float32Array(count),
     };
+    const withPadding = (values: Float32Array): Float32Array => {
+      const out = new Float32Array(padded).fill(Number.NaN);
+      out.set(values);
+      return out;
+    };
     const b = {
-      weights: s.storage('weights', init),
-      grads: s.storage('grads', count * 4),
-      m: s.storage('m', new Float32Array(count)),
-      v: s.storage('v', new Float32Array(count)),
+      weights: s.storage('weights', withPadding(init)),
+      grads: s.storage('grads', padded * 4),
+      m: s.storage('m', withPadding(new Float32Array(count))),
+      v: s.storage('v', withPadding(new Float32Array(count))),
       coef: s.storage('coef', coef),
       counters: s.storage('counters', models * COUNTER_WORDS * 4),
     };
@@ -302,17 +313,21 @@ export async function checkAdam(gpu: Gpu, models: number, widths: number[], mode
         if (!skip) counters[m * COUNTER_WORDS + 2] += 1;
       }
       const grads = randomFloats(count);
-      gpu.write(b.grads, grads);
+      gpu.write(b.grads, withPadding(grads));
       gpu.write(b.counters, counters);
       gpu.submit('check adam', (pass) => encodeSlotCall(pass, call, 0));
       ref.grads = grads;
       adamCpu(models, segments, mode, hyper, coef, counters, ref);
     }
-    const w = await gpu.readFloat32(b.weights, 0, count);
-    const m = await gpu.readFloat32(b.m, 0, count);
-    const v = await gpu.readFloat32(b.v, 0, count);
-    const error = Math.max(relativeError(w, ref.weights), relativeError(m, ref.m), relativeError(v, ref.v));
-    return result(`adam ${mode} models ${models}, layers ${widths.join('-')}, ${steps} steps`, error, 1e-6);
+    const w = await gpu.readFloat32(b.weights, 0, padded);
+    const m = await gpu.readFloat32(b.m, 0, padded);
+    const v = await gpu.readFloat32(b.v, 0, padded);
+    const paddingKept = [w, m, v].every((x) => x.subarray(count).every(Number.isNaN));
+    const error = paddingKept
+      ? Math.max(relativeError(w.subarray(0, count), ref.weights), relativeError(m.subarray(0, count), ref.m), relativeError(v.subarray(0, count), ref.v))
+      : Number.POSITIVE_INFINITY;
+    const what = Array.isArray(shape) ? `layers ${shape.join('-')}` : `${segments.perModel} parameters in segments at ${segments.starts.join(',')}`;
+    return result(`adam ${mode} models ${models}, ${what}, ${steps} steps`, error, 1e-6);
   } finally {
     s.free();
   }
