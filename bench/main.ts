@@ -140,8 +140,9 @@ async function measureRow(gpu: Gpu, name: string, work: number, entries: Entry[]
 async function matmulRows(gpu: Gpu, peers: Peer[], o: Options, timing: TimingOptions): Promise<Row[]> {
   const sizes = o.sizes ?? (isCpuAdapter(gpu) ? [256, 512, 1024] : [256, 512, 1024, 2048, 4096]);
   const rows: Row[] = [];
-  // The MLP step's products at MNIST scale, then at Iris scale (where dispatch cost dominates).
-  for (const c of [...squareCases(sizes), ...mlpCases(128, 784, 256), ...mlpCases(16, 4, 10)] as MatmulCase[]) {
+  // The MLP step's products at MNIST scale (both layers of 784→256→10), then at Iris scale
+  // (where dispatch cost dominates).
+  for (const c of [...squareCases(sizes), ...mlpCases(128, 784, 256), ...mlpCases(128, 256, 10), ...mlpCases(16, 4, 10)] as MatmulCase[]) {
     const entries: Entry[] = [{ name: 'altreg', build: () => altregMatmul(gpu, c) }];
     if (o.strategies) for (const s of ['tiled', 'direct'] as const) entries.push({ name: `altreg ${s}`, build: () => altregMatmul(gpu, c, s) });
     for (const p of peers) entries.push({ name: p.name, build: () => p.matmul(c) });
