@@ -59,7 +59,7 @@ export function denseShape(c: MatmulCase): { rows: number; inputs: number; outpu
  * createMatmul picks the one for this adapter, as the trainer does.
  */
 export function altregMatmul(gpu: Gpu, c: MatmulCase, strategy?: 'tiled' | 'direct'): Contender {
-  const tiles: MatmulTiles | undefined = strategy === 'tiled' ? DEFAULT_TILES : strategy === 'direct' ? directTiles(c.n) : undefined;
+  const tiles: MatmulTiles | undefined = strategy === 'tiled' ? DEFAULT_TILES : strategy === 'direct' ? directTiles(c.n, c.m) : undefined;
   const buffers: GPUBuffer[] = [];
   const storage = (label: string, elements: number) => {
     const b = gpu.createStorage(label, randomData(elements));

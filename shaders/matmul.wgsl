@@ -15,7 +15,8 @@
 //   access into per-lane loops): no barriers, and workgroup memory only to stage results. Each
 //   invocation keeps a 16×16 block of C in registers and reads 4 k at a time; all invocations
 //   of a workgroup share its 16 rows, so every A element read feeds 16·WG_X columns. Tiles
-//   wholly inside C skip every bounds check.
+//   wholly inside C skip every bounds check. Narrow products (N ≤ 16, e.g. a classifier's last
+//   layer) instead spread the workgroup's invocations over rows (ROW_LANES, direct_rows below).
 
 struct Dims {
   m: u32, n: u32, k: u32, batch: u32,
@@ -47,6 +48,9 @@ override DIRECT: bool = false;
 // read it as vec4 through binding 5 (6), a second view of the same buffer.
 override VEC_A: bool = false;
 override VEC_B: bool = false;
+// Direct, for narrow products (N of a few columns): the invocations of a workgroup take
+// consecutive row blocks and share one column block, instead of the other way round.
+override ROW_LANES: bool = false;
 
 // Tiled: rows and columns of C per invocation (multiples of 4: read as vec4).
 const TM: u32 = 8u;
@@ -267,9 +271,83 @@ fn direct(model: u32, wg: vec3<u32>, lid: vec3<u32>) {
   }
 }
 
+// Direct with ROW_LANES: each invocation keeps a DR×16 block of C as in direct(), but its rows
+// differ from its neighbours' and its columns do not. Reads are clamped into the operands (rows
+// past M and columns past N read elements that exist, and their products are never stored), so
+// edge blocks take the same path as interior ones: on a CPU adapter a bounds check per read costs
+// more than the arithmetic of a narrow product.
+fn direct_rows(model: u32, wg: vec3<u32>, lid: vec3<u32>) {
+  let row0 = (wg.y * WG_X + lid.x) * DR;
+  let col0 = wg.x * 4u * DV;
+  let stored_rows = select(dims.m, dims.m - 1u, ONES_ROW);
+  let a_base = dims.a_offset + model * dims.a_batch;
+  let b_base = dims.b_offset + model * dims.b_batch;
+  // The stored row (of op(A)) that row0 + i reads, and whether it is the ones row instead.
+  var a_row: array<u32, DR>;
+  var ones: array<bool, DR>;
+  for (var i = 0u; i < DR; i++) {
+    a_row[i] = min(row0 + i, stored_rows - 1u);
+    ones[i] = ONES_ROW && row0 + i == dims.m - 1u;
+  }
+  // The column of op(B) that col0 + j reads.
+  var b_col: array<u32, 4u * DV>;
+  for (var j = 0u; j < 4u * DV; j++) { b_col[j] = min(col0 + j, dims.n - 1u); }
+
+  var acc: array<array<vec4<f32>, DV>, DR>;
+  // Four k at a time; the last K % 4 once more with k clamped to K - 1 and A's values zeroed.
+  let k_vec = dims.k & ~3u;
+  for (var kk = 0u; kk < dims.k; kk += 4u) {
+    let kq = min(vec4<u32>(kk) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(dims.k - 1u));
+    let live = vec4<u32>(kk) + vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(dims.k);
+    var av: array<vec4<f32>, DR>;
+    for (var i = 0u; i < DR; i++) {
+      var v: vec4<f32>;
+      if (TRANS_A) {
+        let at = a_base + a_row[i];
+        v = vec4<f32>(a[at + kq.x * dims.a_ld], a[at + kq.y * dims.a_ld], a[at + kq.z * dims.a_ld], a[at + kq.w * dims.a_ld]);
+      } else {
+        let at = a_base + a_row[i] * dims.a_ld;
+        if (VEC_A && kk < k_vec) {
+          v = a_quad(at + kk);
+        } else {
+          v = vec4<f32>(a[at + kq.x], a[at + kq.y], a[at + kq.z], a[at + kq.w]);
+        }
+      }
+      av[i] = select(vec4<f32>(0.0), select(v, vec4<f32>(1.0), ones[i]), live);
+    }
+    for (var q = 0u; q < 4u; q++) {
+      var bv: array<vec4<f32>, DV>;
+      for (var v = 0u; v < DV; v++) {
+        var e: vec4<f32>;
+        for (var x = 0u; x < 4u; x++) {
+          let col = b_col[4u * v + x];
+          if (TRANS_B) { e[x] = b[b_base + col * dims.b_ld + kq[q]]; } else { e[x] = b[b_base + kq[q] * dims.b_ld + col]; }
+        }
+        bv[v] = e;
+      }
+      for (var i = 0u; i < DR; i++) {
+        let s = vec4<f32>(av[i][q]);
+        for (var v = 0u; v < DV; v++) { acc[i][v] = fma(s, bv[v], acc[i][v]); }
+      }
+    }
+  }
+
+  let base = lid.x * DR * DV;
+  for (var i = 0u; i < DR; i++) {
+    for (var v = 0u; v < DV; v++) { c_stage[base + i * DV + v] = acc[i][v]; }
+  }
+  let rows = min(DR, select(0u, dims.m - row0, row0 < dims.m));
+  let cols = min(4u * DV, dims.n - col0);
+  for (var i = 0u; i < rows; i++) {
+    for (var j = 0u; j < cols; j++) { store_c(model, row0 + i, col0 + j, c_stage[base + i * DV + j / 4u][j % 4u]); }
+  }
+}
+
 @compute @workgroup_size(WG_X, WG_Y, 1)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  if (DIRECT) {
+  if (DIRECT && ROW_LANES) {
+    direct_rows(wg.z, wg, lid);
+  } else if (DIRECT) {
     direct(wg.z, wg, lid);
   } else {
     tiled(wg.z, wg, lid);

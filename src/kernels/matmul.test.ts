@@ -153,7 +153,8 @@ describe('matmul strategies (tiled and direct) on any adapter', () => {
   ];
   // Layouts: vec4-aligned (offset, row stride and batch stride multiples of 4: the direct
   // strategy reads vec4) and unaligned. Shapes (direct strategy): edge tiles only; interior
-  // tiles only; interior and edge tiles with K % 4 = 2.
+  // tiles only; interior and edge tiles with K % 4 = 2; narrow products (row lanes), with
+  // K < 4 and K % 4 = 1.
   const ALIGNED = { offset: 4, pad: 4, gap: 8, aligned: true };
   const UNALIGNED = { offset: 3, pad: 1, gap: 5, aligned: false };
   const CASES: { dims: MatmulDims; layout: typeof ALIGNED }[] = [
@@ -162,13 +163,19 @@ describe('matmul strategies (tiled and direct) on any adapter', () => {
     { dims: { batch: 1, m: 48, n: 64, k: 36 }, layout: ALIGNED },
     { dims: { batch: 3, m: 70, n: 160, k: 66 }, layout: ALIGNED },
     { dims: { batch: 2, m: 70, n: 160, k: 66 }, layout: UNALIGNED },
+    { dims: { batch: 2, m: 37, n: 10, k: 19 }, layout: ALIGNED },
+    { dims: { batch: 1, m: 129, n: 3, k: 2 }, layout: UNALIGNED },
+    { dims: { batch: 1, m: 64, n: 16, k: 8 }, layout: ALIGNED },
+    { dims: { batch: 2, m: 5, n: 1, k: 1 }, layout: UNALIGNED },
   ];
-  for (const strategy of ['tiled', 'direct'] as const) {
+  // 'direct rows' forces row lanes on every shape, wide ones included (several column blocks).
+  const ROWS: MatmulTiles = { wgX: 4, wgY: 1, bk: 4, direct: true, rowLanes: true };
+  for (const strategy of ['tiled', 'direct', 'direct rows'] as const) {
     it(`${strategy}: every variant, aligned and unaligned operands, nothing written outside C`, async () => {
       const gpu = await testGpu();
       for (const variant of VARIANTS) {
         for (const { dims, layout } of CASES) {
-          const tiles = strategy === 'tiled' ? DEFAULT_TILES : directTiles(dims.n);
+          const tiles = strategy === 'tiled' ? DEFAULT_TILES : strategy === 'direct' ? directTiles(dims.n, dims.m) : ROWS;
           const r = await checkStrategy(gpu, variant, dims, tiles, layout);
           const name = `${strategy} ${JSON.stringify(variant)} ${JSON.stringify(dims)} ${JSON.stringify(layout)}`;
           expect(r.error, name).toBeLessThanOrEqual(1e-5);
@@ -183,7 +190,12 @@ describe('matmul strategies (tiled and direct) on any adapter', () => {
     expect(directTiles(784)).toEqual({ wgX: 7, wgY: 1, bk: 4, direct: true });
     expect(directTiles(256).wgX).toBe(16);
     expect(directTiles(1024).wgX).toBe(16);
-    expect(directTiles(10).wgX).toBe(1);
+    expect(directTiles(16).rowLanes).toBe(true);
+    expect(directTiles(17).rowLanes).toBeUndefined();
+    expect(directTiles(10)).toEqual({ wgX: 4, wgY: 1, bk: 4, direct: true, rowLanes: true });
+    expect(directTiles(10, 128).wgX).toBe(4);
+    expect(directTiles(3, 16).wgX).toBe(1);
+    expect(directTiles(3, 40).wgX).toBe(3);
     // A device with WebGPU's default 16 KiB of workgroup memory gets narrower direct tiles.
     const withLimits = (maxComputeWorkgroupStorageSize: number) =>
       ({ device: { limits: { ...gpu.device.limits, maxComputeInvocationsPerWorkgroup: 256, maxComputeWorkgroupStorageSize } } }) as unknown as Gpu;

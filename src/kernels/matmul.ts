@@ -51,6 +51,12 @@ export interface MatmulTiles {
    * unused.
    */
   direct?: boolean;
+  /**
+   * Direct strategy for narrow products (N ≤ 16): the wgX invocations of a workgroup take
+   * consecutive blocks of DIRECT_ROWS rows and share one block of DIRECT_COLS columns, and
+   * every read is clamped into the operands instead of checked.
+   */
+  rowLanes?: boolean;
 }
 /** The tiled strategy's tiles, used on GPUs. */
 export const DEFAULT_TILES: MatmulTiles = { wgX: 16, wgY: 16, bk: 8 };
@@ -204,11 +210,16 @@ export function isCpuAdapter(gpu: Gpu): boolean {
  * e.g. N = 784 runs as 7 interior tiles of 112 columns rather than 4 of 256 with a ragged last.
  */
 export function chooseTiles(gpu: Gpu, dims: MatmulDims): MatmulTiles {
-  return isCpuAdapter(gpu) ? directTiles(dims.n) : DEFAULT_TILES;
+  return isCpuAdapter(gpu) ? directTiles(dims.n, dims.m) : DEFAULT_TILES;
 }
 
-/** Direct-strategy tiles for a product with `n` columns (see chooseTiles). */
-export function directTiles(n: number): MatmulTiles {
+/**
+ * Direct-strategy tiles for a product with `n` columns and `m` rows (see chooseTiles). Products
+ * no wider than one invocation's block get row lanes: up to 4 invocations per workgroup, each
+ * on its own rows, and no more than M needs (a lane past M would compute clamped rows for nothing).
+ */
+export function directTiles(n: number, m = Number.POSITIVE_INFINITY): MatmulTiles {
+  if (n <= DIRECT_COLS) return { wgX: Math.max(1, Math.min(4, Math.ceil(m / DIRECT_ROWS))), wgY: 1, bk: 4, direct: true, rowLanes: true };
   let wgX = 1;
   let fewest = Infinity;
   for (let w = 1; w <= 16; w++) {
@@ -257,10 +268,15 @@ export function createMatmul(
     DIRECT: direct,
     VEC_A: direct && vec4Aligned(layout.a, operands.a.buffer, dims.batch),
     VEC_B: direct && vec4Aligned(layout.b, operands.b.buffer, dims.batch),
+    ROW_LANES: direct && !!t.rowLanes,
   });
   const uniform = uniformBuffer(gpu, 'matmul dims', dimsWords(dims, layout));
   const aux = variant.epilogue === 'activation-grad' ? operands.aux!.buffer : placeholderBuffer(gpu);
-  const [tileCols, tileRows] = direct ? [t.wgX * DIRECT_COLS, DIRECT_ROWS] : [t.wgX * TILED_COLS, t.wgY * TILED_ROWS];
+  const [tileCols, tileRows] = !direct
+    ? [t.wgX * TILED_COLS, t.wgY * TILED_ROWS]
+    : t.rowLanes
+      ? [DIRECT_COLS, t.wgX * DIRECT_ROWS]
+      : [t.wgX * DIRECT_COLS, DIRECT_ROWS];
   const workgroups: [number, number, number] = [Math.ceil(dims.n / tileCols), Math.ceil(dims.m / tileRows), dims.batch];
   const a = { buffer: operands.a.buffer };
   const b = { buffer: operands.b.buffer };
