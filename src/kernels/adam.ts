@@ -21,6 +21,8 @@ import { coefSlotBytes } from './l2-grad.js';
 import type { SlotCall } from './softmax-xent.js';
 
 const WG = 256;
+/** The shader finds a parameter's model with a corrected float quotient, exact up to 2²² models. */
+export const MAX_MODELS = 2 ** 22;
 
 /** `none`: plain Adam; `coupled`: L2 added to the gradient; `decoupled`: AdamW decay. */
 export type AdamMode = 'none' | 'coupled' | 'decoupled';
@@ -60,6 +62,7 @@ export function requireHyper(name: string, h: AdamHyper): void {
 export function createAdam(gpu: Gpu, spec: AdamSpec): SlotCall {
   const name = `adam(${spec.mode}; models ${spec.models}, parameters ${spec.segments.perModel})`;
   requireCount(name, 'models', spec.models);
+  if (spec.models > MAX_MODELS) throw new KernelInputError(`${name}: at most ${MAX_MODELS} models are supported, got ${spec.models}`);
   requireCount(name, 'slots', spec.slots);
   requireSegments(name, spec.segments);
   requireHyper(name, spec.hyper);
