@@ -6,7 +6,7 @@
 
 import { loadavg, cpus } from 'node:os';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { isCpuAdapter } from '../src/kernels/matmul.js';
+import { isCpuAdapter } from '../src/kernels/common.js';
 import { requestGpu, type Gpu } from '../src/runtime/gpu.js';
 import { altregMatmul, mlpCases, squareCases, type MatmulCase } from './matmul.js';
 import { adamCase, bufferCopyCase, kernelCopyCase, softmaxCase, type MemoryCase } from './memory.js';

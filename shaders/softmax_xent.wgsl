@@ -1,17 +1,31 @@
-// Fused softmax cross-entropy for a training step, one invocation per row: stable log-softmax,
-// the row's loss, dlogits = (softmax − onehot) / rows, and per-model sums for the epoch's
-// history (loss sum, correct predictions, rows, flags). Rows past counters[model].y are padding:
-// their dlogits are zero and they count nowhere. A label ≥ classes sets flag 2 instead of being
-// read out of bounds; a loss that is not finite sets flag 1.
+// Fused softmax cross-entropy for a training step: stable log-softmax, the row's loss,
+// dlogits = (softmax − onehot) / rows, and per-model sums for the epoch's history (loss sum,
+// correct predictions, rows, flags). Rows past counters[model].y are padding: their dlogits are
+// zero and they count nowhere. A label ≥ classes sets flag 2 instead of being read out of
+// bounds; a loss that is not finite sets flag 1.
+//
+// Each invocation takes params.rows_per_invocation rows, WG apart (consecutive invocations read
+// consecutive rows), and adds them up privately; the workgroup then reduces once. On CPU
+// adapters the reduction is the expensive part (llvmpipe runs workgroup memory and barriers as
+// per-lane loops), so the wrapper gives them few, long workgroups.
+//
+// With CLASSES set (the wrapper does so for up to MAX_CACHED classes) a row is read once into
+// registers and exponentiated once; otherwise the row is read in three passes (max, sum, write).
 
 struct Params {
   rows: u32,        // rows per model in logits (a step's batch)
   classes: u32,
   stats_stride: u32, // u32 words per model record in the stats slot
   stats_field: u32,  // first word of [loss sum, correct, count, flags] in the record
+  rows_per_invocation: u32,
+  _pad0: u32, _pad1: u32, _pad2: u32,
 }
 
 override WG: u32 = 64u;
+// The class count when it is at most MAX_CACHED (the loops over a row then have a constant trip
+// count and the row stays in registers); 0 for any count.
+override CLASSES: u32 = 0u;
+const MAX_CACHED: u32 = 32u;
 
 @group(0) @binding(0) var<storage, read> logits: array<f32>;        // [model][rows][classes]
 @group(0) @binding(1) var<storage, read> labels: array<u32>;        // [model][rows]
@@ -39,43 +53,96 @@ fn atomic_add_f32(i: u32, v: f32) {
   }
 }
 
+// What a row adds to the sums: its loss relative to the row maximum (log Σ exp(z − top) and
+// z[label] − top), the maximum itself and the argmax.
+struct Row {
+  log_sum: f32,
+  z_label: f32,
+  top: f32,
+  best: u32,
+}
+
+// A row of CLASSES (≤ MAX_CACHED) logits. `scale` is 1 / real rows for a row that counts and 0
+// for padding or a bad label, whose dlogits are then written as zeros.
+fn row_cached(base: u32, label: u32, scale: f32) -> Row {
+  var z: array<f32, MAX_CACHED>;
+  for (var j = 0u; j < CLASSES; j++) { z[j] = logits[base + j]; }
+  var top = z[0];
+  var best = 0u;
+  for (var j = 1u; j < CLASSES; j++) {
+    let better = z[j] > top;
+    top = select(top, z[j], better);
+    best = select(best, j, better);
+  }
+  var sum = 0.0;
+  var z_label = 0.0;
+  for (var j = 0u; j < CLASSES; j++) {
+    z_label = select(z_label, z[j], j == label);
+    z[j] = exp(z[j] - top);
+    sum += z[j];
+  }
+  let inv = scale / sum;
+  let live = scale > 0.0;
+  for (var j = 0u; j < CLASSES; j++) {
+    let p = z[j] * inv;
+    dlogits[base + j] = select(0.0, select(p, p - scale, j == label), live);
+  }
+  return Row(log(sum), z_label - top, top, best);
+}
+
+// A row of any length, read in three passes.
+fn row_any(base: u32, label: u32, scale: f32) -> Row {
+  let c = params.classes;
+  if (scale == 0.0) {
+    for (var j = 0u; j < c; j++) { dlogits[base + j] = 0.0; }
+    return Row(0.0, 0.0, 0.0, 0u);
+  }
+  var top = logits[base];
+  var best = 0u;
+  for (var j = 1u; j < c; j++) {
+    let z = logits[base + j];
+    if (z > top) { top = z; best = j; }
+  }
+  var sum = 0.0;
+  for (var j = 0u; j < c; j++) { sum += exp(logits[base + j] - top); }
+  let inv = scale / sum;
+  for (var j = 0u; j < c; j++) {
+    let p = exp(logits[base + j] - top) * inv;
+    dlogits[base + j] = select(p, p - scale, j == label);
+  }
+  return Row(log(sum), logits[base + label] - top, top, best);
+}
+
 @compute @workgroup_size(WG)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(local_invocation_index) lid: u32,
-        @builtin(workgroup_id) wg: vec3<u32>) {
+fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wg: vec3<u32>) {
   let model = wg.y;
-  let r = gid.x;
   let real_rows = min(counters[model].y, params.rows);
   let c = params.classes;
+  let per = params.rows_per_invocation;
   var loss = 0.0;
   var correct = 0u;
   var count = 0u;
   var flags = 0u;
-  if (r < params.rows) {
-    let base = (model * params.rows + r) * c;
-    let label = labels[model * params.rows + r];
-    if (r >= real_rows || label >= c) {
-      for (var j = 0u; j < c; j++) { dlogits[base + j] = 0.0; }
-      if (r < real_rows) { flags = 2u; }
-    } else {
-      var top = logits[base];
-      var best = 0u;
-      for (var j = 1u; j < c; j++) {
-        let z = logits[base + j];
-        if (z > top) { top = z; best = j; }
+  for (var t = 0u; t < per; t++) {
+    let r = (wg.x * per + t) * WG + lid;
+    if (r < params.rows) {
+      let base = (model * params.rows + r) * c;
+      let label = labels[model * params.rows + r];
+      let bad = label >= c;
+      let counts = r < real_rows && !bad;
+      let scale = select(0.0, 1.0 / f32(real_rows), counts);
+      var row: Row;
+      if (CLASSES > 0u) {
+        row = row_cached(base, min(label, c - 1u), scale);
+      } else {
+        row = row_any(base, min(label, c - 1u), scale);
       }
-      var sum = 0.0;
-      for (var j = 0u; j < c; j++) { sum += exp(logits[base + j] - top); }
-      let log_sum = log(sum);
-      loss = log_sum - (logits[base + label] - top);
-      let inv = 1.0 / (sum * f32(real_rows));
-      let scale = 1.0 / f32(real_rows);
-      for (var j = 0u; j < c; j++) {
-        let p = exp(logits[base + j] - top) * inv;
-        dlogits[base + j] = select(p, p - scale, j == label);
-      }
-      correct = select(0u, 1u, best == label);
-      count = 1u;
-      if (not_finite(loss) || not_finite(top)) { flags = 1u; }
+      let row_loss = row.log_sum - row.z_label;
+      loss += select(0.0, row_loss, counts);
+      correct += select(0u, 1u, counts && row.best == label);
+      count += select(0u, 1u, counts);
+      flags |= select(0u, 1u, counts && (not_finite(row_loss) || not_finite(row.top)));
+      flags |= select(0u, 2u, r < real_rows && bad);
     }
   }
   loss_part[lid] = loss;

@@ -247,3 +247,14 @@ export function createIndexTable(gpu: Gpu, label: string, entries: number): GPUB
   for (let i = 0; i < entries; i++) words[i * stride] = i;
   return uniformBuffer(gpu, label, words);
 }
+
+/**
+ * True for adapters that run shaders on the CPU: llvmpipe (Dawn on Mesa), SwiftShader
+ * (Chromium without a GPU), lavapipe. Kernels shape their work differently there (matmul: the
+ * direct strategy; softmax-xent: few, long workgroups).
+ */
+export function isCpuAdapter(gpu: Gpu): boolean {
+  const a = gpu.adapter;
+  const text = `${a.vendor} ${a.architecture} ${a.device} ${a.description}`.toLowerCase();
+  return /llvmpipe|swiftshader|lavapipe|softpipe|\bcpu\b/.test(text);
+}

@@ -35,13 +35,31 @@ describe('softmax cross-entropy', () => {
   it('finite and correct for logits of ±1e4', async () => {
     const gpu = await testGpu();
     for (const size of [3, 129]) {
-      const r = await checkSoftmaxXent(gpu, 3, size, 10, 1e4);
+      const r = await checkSoftmaxXent(gpu, 3, size, 10, { scale: 1e4 });
       expect(r.error, r.name).toBeLessThanOrEqual(r.limit);
     }
   });
+  it('more classes than fit in registers (read in three passes)', async () => {
+    const gpu = await testGpu();
+    for (const [rows, classes] of [[17, 33], [129, 100], [5, 1000]]) {
+      const r = await checkSoftmaxXent(gpu, 3, rows, classes);
+      expect(r.error, r.name).toBeLessThanOrEqual(r.limit);
+    }
+  });
+  it('several rows per invocation, the last workgroup partly past the rows', async () => {
+    const gpu = await testGpu();
+    // 64 invocations per workgroup: 200 rows at 3 per invocation are one full workgroup of 192
+    // and 8 rows of a second; 1 and 5 per invocation leave other remainders.
+    for (const [per, classes] of [[3, 10], [3, 40], [1, 7], [5, 2]]) {
+      const r = await checkSoftmaxXent(gpu, 3, 200, classes, { rowsPerInvocation: per });
+      expect(r.error, r.name).toBeLessThanOrEqual(r.limit);
+    }
+    const bad = await checkSoftmaxXent(gpu, 2, 130, 12, { rowsPerInvocation: 4, badLabel: true });
+    expect(bad.error, bad.name).toBeLessThanOrEqual(bad.limit);
+  });
   it('a label ≥ classes sets the flag instead of reading out of bounds', async () => {
     const gpu = await testGpu();
-    const r = await checkSoftmaxXent(gpu, 2, 17, 3, 5, true);
+    const r = await checkSoftmaxXent(gpu, 2, 17, 3, { badLabel: true });
     expect(r.error, r.name).toBeLessThanOrEqual(r.limit);
   });
 });

@@ -3,7 +3,7 @@ import type { Gpu } from '../runtime/gpu.js';
 import { testGpu } from '../testing/gpu.js';
 import { poisoned, randomFloats, relativeError } from '../testing/random.js';
 import { checkDenseProduct, type DenseProduct } from './selfcheck-matmul.js';
-import { KernelInputError, encodeCall } from './common.js';
+import { KernelInputError, encodeCall, isCpuAdapter } from './common.js';
 import {
   DEFAULT_TILES,
   activate,
@@ -12,7 +12,6 @@ import {
   createMatmul,
   directTiles,
   fitTiles,
-  isCpuAdapter,
   matmulCpu,
   resolveMatmul,
   type MatmulDims,

@@ -12,6 +12,7 @@ import {
   KernelInputError,
   bindGroupLayout,
   computePipeline,
+  isCpuAdapter,
   makeCall,
   placeholderBuffer,
   requireCount,
@@ -192,16 +193,6 @@ export function fitTiles(gpu: Gpu, tiles: MatmulTiles = DEFAULT_TILES): MatmulTi
     while (wgX > 1 && stagedBytes(wgX) > limits.maxComputeWorkgroupStorageSize) wgX--;
   }
   return { ...tiles, wgX, wgY, bk };
-}
-
-/**
- * True for adapters that run shaders on the CPU: llvmpipe (Dawn on Mesa), SwiftShader
- * (Chromium without a GPU), lavapipe. There the direct strategy is several times faster.
- */
-export function isCpuAdapter(gpu: Gpu): boolean {
-  const a = gpu.adapter;
-  const text = `${a.vendor} ${a.architecture} ${a.device} ${a.description}`.toLowerCase();
-  return /llvmpipe|swiftshader|lavapipe|softpipe|\bcpu\b/.test(text);
 }
 
 /**

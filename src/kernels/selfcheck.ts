@@ -140,8 +140,18 @@ export async function checkGather(gpu: Gpu, models: number, batchRows: number, f
   }
 }
 
-/** Softmax cross-entropy with some models' rows partly padding; logits in ±scale. */
-export async function checkSoftmaxXent(gpu: Gpu, models: number, rows: number, classes: number, scale = 5, badLabel = false): Promise<CheckResult> {
+/**
+ * Softmax cross-entropy with some models' rows partly padding; logits in ±scale (default 5),
+ * optionally a label ≥ classes in the first row and forced rows per invocation.
+ */
+export async function checkSoftmaxXent(
+  gpu: Gpu,
+  models: number,
+  rows: number,
+  classes: number,
+  options: { scale?: number; badLabel?: boolean; rowsPerInvocation?: number } = {},
+): Promise<CheckResult> {
+  const { scale = 5, badLabel = false, rowsPerInvocation } = options;
   const s = new Scratch(gpu);
   try {
     const logits = randomFloats(models * rows * classes, -scale, scale);
@@ -166,6 +176,7 @@ export async function checkSoftmaxXent(gpu: Gpu, models: number, rows: number, c
         counters: s.storage('counters', counters),
         dlogits,
         stats: { buffer: stats, recordWords, field, slots },
+        rowsPerInvocation,
       }),
     );
     gpu.submit('check softmax_xent', (pass) => encodeSlotCall(pass, call, 1));
@@ -178,7 +189,8 @@ export async function checkSoftmaxXent(gpu: Gpu, models: number, rows: number, c
     const untouched = words.subarray(0, slotWords).every((w) => w === 0);
     const finite = got.every(Number.isFinite) && sums.every((x) => Number.isFinite(x.loss));
     const error = untouched && finite ? Math.max(relativeError(got, ref), sumsError(sums, refSums)) : Number.POSITIVE_INFINITY;
-    return result(`softmax_xent models ${models}, rows ${rows}, classes ${classes}, logits ±${scale}${badLabel ? ', bad label' : ''}`, error, 1e-5);
+    const per = rowsPerInvocation ? `, ${rowsPerInvocation} rows per invocation` : '';
+    return result(`softmax_xent models ${models}, rows ${rows}, classes ${classes}, logits ±${scale}${badLabel ? ', bad label' : ''}${per}`, error, 1e-5);
   } finally {
     s.free();
   }
@@ -366,7 +378,8 @@ export async function runSelfCheck(gpu: Gpu, onResult?: (r: CheckResult) => void
   }
   checks.push(() => checkGather(gpu, 3, 16, 5, 47));
   checks.push(() => checkSoftmaxXent(gpu, 3, 17, 3));
-  checks.push(() => checkSoftmaxXent(gpu, 2, 129, 10, 1e4));
+  checks.push(() => checkSoftmaxXent(gpu, 2, 129, 10, { scale: 1e4 }));
+  checks.push(() => checkSoftmaxXent(gpu, 2, 200, 40, { rowsPerInvocation: 3 }));
   checks.push(() => checkMetrics(gpu, 3, 129, 4));
   checks.push(() => checkL2Grad(gpu, 3, [4, 10, 3]));
   for (const mode of ['none', 'coupled', 'decoupled'] as const) checks.push(() => checkAdam(gpu, 3, [4, 10, 3], mode));

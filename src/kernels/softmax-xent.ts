@@ -4,10 +4,18 @@
 
 import code from '../../shaders/softmax_xent.wgsl?raw';
 import type { Gpu } from '../runtime/gpu.js';
-import { bindGroupLayout, computePipeline, requireCount, requireElements, storageSlotBytes, uniformBuffer } from './common.js';
+import { bindGroupLayout, computePipeline, isCpuAdapter, requireCount, requireElements, storageSlotBytes, uniformBuffer } from './common.js';
 import { COUNTER_WORDS } from './gather.js';
 
 const WG = 64;
+/** Up to this many classes a row is read once into registers (the shader's MAX_CACHED). */
+export const MAX_CACHED_CLASSES = 32;
+/**
+ * Workgroups per model along the rows, at most: GPUs get one row per invocation up to this many
+ * workgroups; CPU adapters, where each workgroup's reduction costs more than its rows, get few.
+ */
+const MAX_GROUPS_GPU = 1024;
+const MAX_GROUPS_CPU = 16;
 
 /** Flag bits in a stats record. */
 export const FLAG_NOT_FINITE = 1;
@@ -40,6 +48,16 @@ export interface SoftmaxXentSpec {
   counters: GPUBuffer;
   dlogits: GPUBuffer;
   stats: StatsTarget;
+  /** Rows each invocation takes; by default chosen per adapter from `rows` (see rowsPerInvocation). */
+  rowsPerInvocation?: number;
+}
+
+/**
+ * Rows per invocation for `rows` rows per model: as few as keep the workgroups per model at most
+ * 1024 on a GPU or 16 on a CPU adapter.
+ */
+export function rowsPerInvocation(gpu: Gpu, rows: number): number {
+  return Math.max(1, Math.ceil(rows / (WG * (isCpuAdapter(gpu) ? MAX_GROUPS_CPU : MAX_GROUPS_GPU))));
 }
 
 export interface SlotCall {
@@ -74,6 +92,8 @@ export function createSoftmaxXent(gpu: Gpu, spec: SoftmaxXentSpec): SlotCall {
   requireElements(name, 'counters', spec.counters, spec.models * COUNTER_WORDS, `[${spec.models}, ${COUNTER_WORDS}]`);
   requireElements(name, 'dlogits', spec.dlogits, cells, `[${spec.models}, ${spec.rows}, ${spec.classes}]`);
   const slotBytes = requireStats(gpu, name, spec.models, spec.stats, LOSS_GROUP_WORDS);
+  const per = spec.rowsPerInvocation ?? rowsPerInvocation(gpu, spec.rows);
+  requireCount(name, 'rowsPerInvocation', per);
   const layout = bindGroupLayout(gpu, [
     { kind: 'read' },
     { kind: 'read' },
@@ -82,8 +102,13 @@ export function createSoftmaxXent(gpu: Gpu, spec: SoftmaxXentSpec): SlotCall {
     { kind: 'write', dynamic: true },
     { kind: 'uniform' },
   ]);
-  const pipeline = computePipeline(gpu, 'softmax_xent', code, [layout], { WG });
-  const params = uniformBuffer(gpu, 'softmax_xent params', new Uint32Array([spec.rows, spec.classes, spec.stats.recordWords, spec.stats.field]));
+  const classes = spec.classes <= MAX_CACHED_CLASSES ? spec.classes : 0;
+  const pipeline = computePipeline(gpu, 'softmax_xent', code, [layout], { WG, CLASSES: classes });
+  const params = uniformBuffer(
+    gpu,
+    'softmax_xent params',
+    new Uint32Array([spec.rows, spec.classes, spec.stats.recordWords, spec.stats.field, per, 0, 0, 0]),
+  );
   const bindGroup = gpu.device.createBindGroup({
     label: name,
     layout,
@@ -102,7 +127,7 @@ export function createSoftmaxXent(gpu: Gpu, spec: SoftmaxXentSpec): SlotCall {
     pipeline,
     bindGroup,
     slotBytes,
-    workgroups: [Math.ceil(spec.rows / WG), spec.models],
+    workgroups: [Math.ceil(spec.rows / (WG * per)), spec.models],
     destroy() {
       if (destroyed) return;
       destroyed = true;
