@@ -10,6 +10,7 @@
 // - tiled (GPUs): each workgroup computes a BM×BN tile of C from BK-deep slices of A and B
 //   staged in workgroup memory; each invocation holds an 8×8 block of C in registers and reads
 //   its 8 rows of A and 8 columns of B per k as two vec4 each (16×16 invocations: 128×128).
+//   Tiles inside the operands stage without bounds checks and with vec4 reads where aligned.
 // - direct (CPU adapters such as llvmpipe and SwiftShader, where invocations run as the lanes
 //   of SIMD loops and workgroup memory is no faster than storage: llvmpipe turns both kinds of
 //   access into per-lane loops): no barriers, and workgroup memory only to stage results. Each
@@ -44,8 +45,8 @@ override EPILOGUE: u32 = 0u;
 override ACTIVATION: u32 = 0u;
 // Strategy: false tiled, true direct (see the header).
 override DIRECT: bool = false;
-// Direct: A's (B's) offset, row stride and batch stride are multiples of 4, so interior tiles
-// read it as vec4 through binding 5 (6), a second view of the same buffer.
+// A's (B's) offset, row stride and batch stride are multiples of 4, so interior tiles read it as
+// vec4 through binding 5 (6), a second view of the same buffer. Tiled: only with BK % 4 = 0.
 override VEC_A: bool = false;
 override VEC_B: bool = false;
 // Direct, for narrow products (N of a few columns): the invocations of a workgroup take
@@ -129,25 +130,90 @@ fn store_c(model: u32, row: u32, col: u32, v: f32) {
 
 // ---- tiled ----------------------------------------------------------------------------------
 
+// Stages op(A)[tile_row .., k0 ..] and op(B)[k0 .., tile_col ..] of a slice that lies wholly
+// inside the operands: no checks, and vec4 reads from operands aligned for them.
+fn stage_inner(model: u32, tid: u32, tile_row: u32, tile_col: u32, k0: u32) {
+  let threads = WG_X * WG_Y;
+  let a_base = dims.a_offset + model * dims.a_batch;
+  let b_base = dims.b_offset + model * dims.b_batch;
+  if (VEC_A && TRANS_A) {
+    // A is [K, M]: four consecutive m of one k, one vec4 of the tile.
+    for (var e = tid; e < BK * BM / 4u; e += threads) {
+      let kk = e / (BM / 4u);
+      let mq = e % (BM / 4u);
+      a_tile[kk * (BM / 4u) + mq] = a4[(a_base + (k0 + kk) * dims.a_ld + tile_row) / 4u + mq];
+    }
+  } else if (VEC_A) {
+    // A is [M, K]: four consecutive k of one m, one component in each of four vec4 of the tile.
+    for (var e = tid; e < BM * BK / 4u; e += threads) {
+      let mm = e / (BK / 4u);
+      let kq = 4u * (e % (BK / 4u));
+      let v = a4[(a_base + (tile_row + mm) * dims.a_ld + k0 + kq) / 4u];
+      for (var q = 0u; q < 4u; q++) { a_tile[((kq + q) * BM + mm) / 4u][mm % 4u] = v[q]; }
+    }
+  } else {
+    for (var e = tid; e < BM * BK; e += threads) {
+      var mm: u32; var kk: u32;
+      if (TRANS_A) { kk = e / BM; mm = e % BM; } else { mm = e / BK; kk = e % BK; }
+      var at: u32;
+      if (TRANS_A) { at = a_base + (k0 + kk) * dims.a_ld + tile_row + mm; } else { at = a_base + (tile_row + mm) * dims.a_ld + k0 + kk; }
+      a_tile[(kk * BM + mm) / 4u][mm % 4u] = a[at];
+    }
+  }
+  if (VEC_B && !TRANS_B) {
+    // B is [K, N]: four consecutive n of one k, one vec4 of the tile.
+    for (var e = tid; e < BK * BN / 4u; e += threads) {
+      let kk = e / (BN / 4u);
+      let nq = e % (BN / 4u);
+      b_tile[kk * (BN / 4u) + nq] = b4[(b_base + (k0 + kk) * dims.b_ld + tile_col) / 4u + nq];
+    }
+  } else if (VEC_B) {
+    // B is [N, K]: four consecutive k of one n.
+    for (var e = tid; e < BN * BK / 4u; e += threads) {
+      let nn = e / (BK / 4u);
+      let kq = 4u * (e % (BK / 4u));
+      let v = b4[(b_base + (tile_col + nn) * dims.b_ld + k0 + kq) / 4u];
+      for (var q = 0u; q < 4u; q++) { b_tile[((kq + q) * BN + nn) / 4u][nn % 4u] = v[q]; }
+    }
+  } else {
+    for (var e = tid; e < BN * BK; e += threads) {
+      var nn: u32; var kk: u32;
+      if (TRANS_B) { nn = e / BK; kk = e % BK; } else { kk = e / BN; nn = e % BN; }
+      var at: u32;
+      if (TRANS_B) { at = b_base + (tile_col + nn) * dims.b_ld + k0 + kk; } else { at = b_base + (k0 + kk) * dims.b_ld + tile_col + nn; }
+      b_tile[(kk * BN + nn) / 4u][nn % 4u] = b[at];
+    }
+  }
+}
+
 fn tiled(model: u32, wg: vec3<u32>, lid: vec3<u32>) {
   let tid = lid.y * WG_X + lid.x;
   let threads = WG_X * WG_Y;
   let tile_row = wg.y * BM;
   let tile_col = wg.x * BN;
+  // Tiles whose rows are all stored rows of op(A) (the ones row, when present, is not) and whose
+  // columns are all inside C stage their full K slices through stage_inner. The test is the same
+  // for the whole workgroup.
+  let stored_rows = select(dims.m, dims.m - 1u, ONES_ROW);
+  let inner = tile_row + BM <= stored_rows && tile_col + BN <= dims.n;
 
   // acc[i][h] = C[tile_row + 8·lid.y + i][tile_col + 8·lid.x + 4h .. + 3]
   var acc: array<array<vec4<f32>, 2>, TM>;
   for (var k0 = 0u; k0 < dims.k; k0 += BK) {
-    for (var e = tid; e < BM * BK; e += threads) {
-      // Consecutive invocations read consecutive addresses in either layout.
-      var mm: u32; var kk: u32;
-      if (TRANS_A) { kk = e / BM; mm = e % BM; } else { mm = e / BK; kk = e % BK; }
-      a_tile[(kk * BM + mm) / 4u][mm % 4u] = load_a(model, tile_row + mm, k0 + kk);
-    }
-    for (var e = tid; e < BN * BK; e += threads) {
-      var nn: u32; var kk: u32;
-      if (TRANS_B) { nn = e / BK; kk = e % BK; } else { kk = e / BN; nn = e % BN; }
-      b_tile[(kk * BN + nn) / 4u][nn % 4u] = load_b(model, k0 + kk, tile_col + nn);
+    if (inner && k0 + BK <= dims.k) {
+      stage_inner(model, tid, tile_row, tile_col, k0);
+    } else {
+      for (var e = tid; e < BM * BK; e += threads) {
+        // Consecutive invocations read consecutive addresses in either layout.
+        var mm: u32; var kk: u32;
+        if (TRANS_A) { kk = e / BM; mm = e % BM; } else { mm = e / BK; kk = e % BK; }
+        a_tile[(kk * BM + mm) / 4u][mm % 4u] = load_a(model, tile_row + mm, k0 + kk);
+      }
+      for (var e = tid; e < BN * BK; e += threads) {
+        var nn: u32; var kk: u32;
+        if (TRANS_B) { nn = e / BK; kk = e % BK; } else { kk = e / BN; nn = e % BN; }
+        b_tile[(kk * BN + nn) / 4u][nn % 4u] = load_b(model, k0 + kk, tile_col + nn);
+      }
     }
     workgroupBarrier();
     for (var kk = 0u; kk < BK; kk++) {

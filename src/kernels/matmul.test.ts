@@ -6,6 +6,7 @@ import { checkDenseProduct, type DenseProduct } from './selfcheck-matmul.js';
 import { KernelInputError, encodeCall, isCpuAdapter } from './common.js';
 import {
   DEFAULT_TILES,
+  TILED_CANDIDATES,
   activate,
   chooseTiles,
   createDenseForward,
@@ -166,6 +167,9 @@ describe('matmul strategies (tiled and direct) on any adapter', () => {
     { dims: { batch: 1, m: 129, n: 3, k: 2 }, layout: UNALIGNED },
     { dims: { batch: 1, m: 64, n: 16, k: 8 }, layout: ALIGNED },
     { dims: { batch: 2, m: 5, n: 1, k: 1 }, layout: UNALIGNED },
+    // Tiled: interior tiles of 128 (the default) with edges on both sides, K = 2 slices of 32 + 6.
+    { dims: { batch: 2, m: 150, n: 140, k: 70 }, layout: ALIGNED },
+    { dims: { batch: 1, m: 150, n: 140, k: 70 }, layout: UNALIGNED },
   ];
   // 'direct rows' forces row lanes on every shape, wide ones included (several column blocks).
   const ROWS: MatmulTiles = { wgX: 4, wgY: 1, bk: 4, direct: true, rowLanes: true };
@@ -183,6 +187,30 @@ describe('matmul strategies (tiled and direct) on any adapter', () => {
       }
     });
   }
+
+  it('every tiled candidate of the tuner: interior and edge tiles, every layout of A and B', async () => {
+    const gpu = await testGpu();
+    // 150×140: 64-row tiles leave two interior tile rows and one interior tile column, 128-row
+    // ones one each, and K = 70 ends with a partial slice for every BK (8, 16, 32). 128×128: whole
+    // tiles only, the last of which holds the ones row (not stored in A, so never an inner tile).
+    const shapes = [
+      { batch: 2, m: 150, n: 140, k: 70 },
+      { batch: 1, m: 128, n: 128, k: 64 },
+    ];
+    const variants: MatmulVariant[] = [{}, { transA: true, onesRow: true }, { transB: true, epilogue: 'activation-grad', activation: 'relu' }];
+    expect(TILED_CANDIDATES).toHaveLength(12);
+    expect(TILED_CANDIDATES[0]).toEqual(DEFAULT_TILES);
+    for (const tiles of TILED_CANDIDATES) {
+      for (const variant of variants) {
+        for (const dims of shapes) {
+          const r = await checkStrategy(gpu, variant, dims, tiles, ALIGNED);
+          const name = `tiled ${JSON.stringify(tiles)} ${JSON.stringify(variant)} ${JSON.stringify(dims)}`;
+          expect(r.error, name).toBeLessThanOrEqual(1e-5);
+          expect(r.outsideUntouched, name).toBe(true);
+        }
+      }
+    }
+  });
 
   it('picks the direct strategy on CPU adapters, with the workgroup width that pads N least', async () => {
     const gpu = await testGpu();

@@ -59,8 +59,21 @@ export interface MatmulTiles {
    */
   rowLanes?: boolean;
 }
-/** The tiled strategy's tiles, used on GPUs. */
+/** The tiled strategy's tiles, used on GPUs unless tuned tiles are set (see tune.ts). */
 export const DEFAULT_TILES: MatmulTiles = { wgX: 16, wgY: 16, bk: 8 };
+/**
+ * The tiled strategy's configurations the tuner times on a GPU: 64 to 256 invocations
+ * (tiles of 64 to 128 rows and columns) and K slices of 8 to 32, the default first. Each is
+ * fitted to the device's limits before use.
+ */
+export const TILED_CANDIDATES: readonly MatmulTiles[] = [8, 16, 32].flatMap((bk) =>
+  [
+    [16, 16],
+    [16, 8],
+    [8, 16],
+    [8, 8],
+  ].map(([wgX, wgY]) => ({ wgX, wgY, bk })),
+);
 /** Rows and columns of C per invocation in the tiled strategy (TM and TN in the shader). */
 export const TILED_ROWS = 8;
 export const TILED_COLS = 8;
@@ -185,8 +198,9 @@ export function fitTiles(gpu: Gpu, tiles: MatmulTiles = DEFAULT_TILES): MatmulTi
   }
   let bk = tiles.bk;
   if (!tiles.direct) {
-    // Staged slices of A and B: (BM + BN)·BK floats.
-    while (bk > 1 && (wgX * TILED_COLS + wgY * TILED_ROWS) * bk * 4 > limits.maxComputeWorkgroupStorageSize) bk /= 2;
+    // Staged slices of A and B, (BM + BN)·BK floats, and the direct strategy's staging array
+    // shrunk to one vec4.
+    while (bk > 1 && (wgX * TILED_COLS + wgY * TILED_ROWS) * bk * 4 + 16 > limits.maxComputeWorkgroupStorageSize) bk /= 2;
   }
   if (tiles.direct) {
     const stagedBytes = (w: number) => w * DIRECT_ROWS * DIRECT_COLS * 4 + 16;
@@ -257,8 +271,9 @@ export function createMatmul(
     EPILOGUE: EPILOGUE_CODE[variant.epilogue ?? 'none'],
     ACTIVATION: ACTIVATION_CODE[variant.activation ?? 'identity'],
     DIRECT: direct,
-    VEC_A: direct && vec4Aligned(layout.a, operands.a.buffer, dims.batch),
-    VEC_B: direct && vec4Aligned(layout.b, operands.b.buffer, dims.batch),
+    // The tiled strategy reads vec4 only when its K slice is too (BK a multiple of 4).
+    VEC_A: (direct || t.bk % 4 === 0) && vec4Aligned(layout.a, operands.a.buffer, dims.batch),
+    VEC_B: (direct || t.bk % 4 === 0) && vec4Aligned(layout.b, operands.b.buffer, dims.batch),
     ROW_LANES: direct && !!t.rowLanes,
   });
   const uniform = uniformBuffer(gpu, 'matmul dims', dimsWords(dims, layout));
