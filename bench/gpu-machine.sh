@@ -9,8 +9,10 @@
 # Carry: .gpu, bench/dist, node_modules/webgpu/package.json, node_modules/webgpu/index.js,
 #        node_modules/webgpu/dist/linux-x64 (about 75 MB uncompressed with .gpu; see RESULTS.md)
 # Run there: bash bench/gpu-machine.sh        (results in $OUT when set, else bench/results)
-# It runs the kernel parts (matmul, memory). The training part takes minutes of its own at
-# MNIST scale (the peers train thousands of rows a second), so it is a second call, e.g.
+# It runs the matmul tuner (every tiled candidate; altreg's rows then use its pick, with the
+# default tiles timed alongside) and the kernel parts (matmul, memory). The training part takes
+# minutes of its own at MNIST scale (the peers train thousands of rows a second), so it is a
+# second call, e.g.
 #   bash bench/gpu-machine.sh --only training --train-rows 6144 --slow-runs 1
 # (a later --only replaces the default one).
 set -uo pipefail
@@ -23,7 +25,7 @@ done
 . .gpu/env.sh
 { nvidia-smi -L; node --version; } > "$out/machine.txt" 2>&1 || true
 # Vulkan named explicitly: a silent fall-back to another backend would time the wrong thing.
-timeout 450 node bench/dist/gpu/main.js --backend vulkan --sizes 256,512,1024,2048,4096 --strategies --only matmul,memory \
+timeout 450 node bench/dist/gpu/main.js --backend vulkan --sizes 256,512,1024,2048,4096 --strategies --tune --only matmul,memory \
   --out "$out" "$@" > "$out/bench.md" 2> "$out/bench.log"
 rc=$?
 cat "$out/bench.md"

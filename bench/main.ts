@@ -7,13 +7,15 @@
 import { loadavg, cpus } from 'node:os';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { isCpuAdapter } from '../src/kernels/common.js';
+import { DEFAULT_TILES, defaultStrategy, describeStrategy, setMatmulStrategy, type MatmulStrategy } from '../src/kernels/matmul.js';
+import { tuneMatmul, type MatmulTuning } from '../src/kernels/tune.js';
 import { requestGpu, type Gpu } from '../src/runtime/gpu.js';
 import { altregMatmul, mlpCases, squareCases, type MatmulCase } from './matmul.js';
 import { adamCase, bufferCopyCase, kernelCopyCase, softmaxCase, type MemoryCase } from './memory.js';
 import { CHILD_FLAG, serveTfjsCpu, TfjsCpuChild } from './peers/tfjs-cpu.js';
 import type { Peer } from './peers/types.js';
 import { rateTable, resultsFile, writeResults, type Row } from './report.js';
-import { measureInterleaved, type Contender, type TimingOptions } from './timing.js';
+import { markdownTable, measureInterleaved, type Contender, type TimingOptions } from './timing.js';
 import {
   altregTrainer,
   makeTask,
@@ -45,6 +47,7 @@ interface Options {
   cpuTrainRows: number;
   trainBatches: number[];
   strategies: boolean;
+  tune: boolean;
   backend?: 'default' | 'vulkan' | 'opengles';
   dawnFlag: string[];
   out: string;
@@ -82,6 +85,7 @@ function parseOptions(argv: string[]): Options {
     .option('--cpu-train-rows <n>', 'synthetic rows for the CPU contenders (altreg CPU, TF.js cpu) on those rows', positiveInt, 1024)
     .addOption(new Option('--train-batches <list>', 'batch sizes of the 784→256→10 training rows').argParser(positiveInts).default([128, 1024], '128,1024'))
     .option('--strategies', "also time altreg's matmul with the tiled and the direct strategy forced", false)
+    .option('--tune', "run altreg's matmul tuner first (a table of every candidate), then use its pick for altreg's rows, with the default strategy timed alongside", false)
     .addOption(new Option('--backend <name>', "Dawn backend in Node (default: requestGpu's choice)").choices(['default', 'vulkan', 'opengles']))
     .addOption(new Option('--dawn-flag <flag>', 'extra Dawn toggle, e.g. disable-dawn-features=timestamp_quantization (repeatable)').argParser((v: string, all: string[]) => [...all, v]).default([], 'none'))
     .option('--out <dir>', 'folder for the JSON results', 'bench/results')
@@ -137,14 +141,19 @@ async function measureRow(gpu: Gpu, name: string, work: number, entries: Entry[]
   }
 }
 
-async function matmulRows(gpu: Gpu, peers: Peer[], o: Options, timing: TimingOptions): Promise<Row[]> {
+async function matmulRows(gpu: Gpu, peers: Peer[], o: Options, timing: TimingOptions, tuned: boolean): Promise<Row[]> {
   const sizes = o.sizes ?? (isCpuAdapter(gpu) ? [256, 512, 1024] : [256, 512, 1024, 2048, 4096]);
   const rows: Row[] = [];
   // The MLP step's products at MNIST scale (both layers of 784→256→10), then at Iris scale
   // (where dispatch cost dominates).
   for (const c of [...squareCases(sizes), ...mlpCases(128, 784, 256), ...mlpCases(128, 256, 10), ...mlpCases(16, 4, 10)] as MatmulCase[]) {
     const entries: Entry[] = [{ name: 'altreg', build: () => altregMatmul(gpu, c) }];
-    if (o.strategies) for (const s of ['tiled', 'direct'] as const) entries.push({ name: `altreg ${s}`, build: () => altregMatmul(gpu, c, s) });
+    // Tuned: the default strategy alongside, so the table shows what tuning changed.
+    if (tuned) entries.push({ name: 'altreg default', build: () => altregMatmul(gpu, c, defaultStrategy(gpu), 'altreg default') });
+    if (o.strategies) {
+      const forced: MatmulStrategy[] = [{ strategy: 'tiled', tiles: DEFAULT_TILES }, { strategy: 'direct' }];
+      for (const s of forced) entries.push({ name: `altreg ${s.strategy}`, build: () => altregMatmul(gpu, c, s, `altreg ${s.strategy}`) });
+    }
     for (const p of peers) entries.push({ name: p.name, build: () => p.matmul(c) });
     rows.push(await measureRow(gpu, c.name, 2 * c.m * c.n * c.k, entries, timing));
   }
@@ -236,6 +245,16 @@ async function trainingRows(gpu: Gpu, peers: Peer[], cpuChild: TfjsCpuChild | nu
   return rows;
 }
 
+/** The tuner's timings as markdown: GFLOP/s of every candidate on every product. */
+function tuningTable(t: MatmulTuning): string {
+  const header = ['matmul tuner candidate (GFLOP/s)', ...t.shapes.map((s) => s.name), 'geometric mean'];
+  const body = t.candidates.map((c) => {
+    const name = describeStrategy(c.strategy) + (JSON.stringify(c.strategy) === JSON.stringify(t.best) ? ' (picked)' : '');
+    return [name, ...c.gflops.map((g) => g.toPrecision(3)), c.score.toPrecision(3)];
+  });
+  return `altreg's rows below use the tuner's pick: ${describeStrategy(t.best)}.\n${markdownTable(header, body)}`;
+}
+
 async function main(): Promise<void> {
   if (process.argv[2] === CHILD_FLAG) return serveTfjsCpu();
   const o = parseOptions(process.argv);
@@ -256,7 +275,16 @@ async function main(): Promise<void> {
     matmul: [] as Row[],
     memory: { rows: [] as Row[], skipped: [] as string[] },
     training: [] as TrainingRow[],
+    tuning: null as MatmulTuning | null,
   };
+  if (o.tune) {
+    process.stderr.write('tuning matmul\n');
+    record.tuning = await tuneMatmul(gpu, {
+      onCandidate: (done, total, t) => process.stderr.write(`  ${done}/${total} ${describeStrategy(t.strategy)}: ${t.gflops.map((g) => g.toFixed(1)).join(', ')} GFLOP/s\n`),
+    });
+    setMatmulStrategy(gpu, record.tuning.best);
+    writeResults(file, record);
+  }
   const peers: Peer[] = [];
   if (o.only.includes('matmul') || o.only.includes('training')) {
     const opened = await openPeers(gpu, o.peers);
@@ -265,7 +293,7 @@ async function main(): Promise<void> {
     for (const [name, error] of Object.entries(opened.failed)) record.peers[name] = { error };
   }
   if (o.only.includes('matmul')) {
-    record.matmul = await matmulRows(gpu, peers, o, timing);
+    record.matmul = await matmulRows(gpu, peers, o, timing, record.tuning !== null && JSON.stringify(record.tuning.best) !== JSON.stringify(defaultStrategy(gpu)));
     writeResults(file, record);
   }
   if (o.only.includes('memory')) {
@@ -288,6 +316,7 @@ async function main(): Promise<void> {
   const out: string[] = [`Adapter: ${gpu.name}`, `Date: ${record.date}; ${cpus().length} CPUs, load average (1, 5, 15 min) at start ${load}, at end ${record.host.loadAtEnd}`];
   out.push(`Median of ${o.runs} interleaved runs per contender${o.runs < 5 ? ' (fewer than 5: not for reporting)' : ''}.`);
   for (const [name, p] of Object.entries(record.peers)) if (p.error) out.push(`Peer ${name} could not run: ${p.error}`);
+  if (record.tuning) out.push('', tuningTable(record.tuning));
   if (record.matmul.length) out.push('', rateTable('matmul', 'GFLOP/s', record.matmul));
   if (record.memory.rows.length) out.push('', rateTable('memory-bound', 'GB/s', record.memory.rows));
   for (const s of record.memory.skipped) out.push(`Skipped ${s}`);

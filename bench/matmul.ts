@@ -6,12 +6,12 @@
 
 import { encodeCall, type KernelCall } from '../src/kernels/common.js';
 import {
-  DEFAULT_TILES,
   createDenseForward,
   createDenseInputGrad,
   createDenseWeightGrad,
   createMatmul,
-  directTiles,
+  strategyTiles,
+  type MatmulStrategy,
   type MatmulTiles,
 } from '../src/kernels/matmul.js';
 import type { Gpu } from '../src/runtime/gpu.js';
@@ -55,11 +55,11 @@ export function denseShape(c: MatmulCase): { rows: number; inputs: number; outpu
 }
 
 /**
- * altreg's kernel for a case. `strategy` forces the tiled or the direct strategy; by default
- * createMatmul picks the one for this adapter, as the trainer does.
+ * altreg's kernel for a case, named `name`. `strategy` forces one (e.g. the tiled strategy with
+ * given tiles); by default createMatmul picks matmulStrategy(gpu), as the trainer does.
  */
-export function altregMatmul(gpu: Gpu, c: MatmulCase, strategy?: 'tiled' | 'direct'): Contender {
-  const tiles: MatmulTiles | undefined = strategy === 'tiled' ? DEFAULT_TILES : strategy === 'direct' ? directTiles(c.n, c.m) : undefined;
+export function altregMatmul(gpu: Gpu, c: MatmulCase, strategy?: MatmulStrategy, name = 'altreg'): Contender {
+  const tiles: MatmulTiles | undefined = strategy ? strategyTiles(strategy, { batch: 1, m: c.m, n: c.n, k: c.k }) : undefined;
   const buffers: GPUBuffer[] = [];
   const storage = (label: string, elements: number) => {
     const b = gpu.createStorage(label, randomData(elements));
@@ -81,7 +81,6 @@ export function altregMatmul(gpu: Gpu, c: MatmulCase, strategy?: 'tiled' | 'dire
       call = createDenseWeightGrad(gpu, s, { x: storage('x', s.rows * s.inputs), dz: storage('dz', s.rows * s.outputs), grad: params }, tiles);
     }
   }
-  const name = strategy ? `altreg ${strategy}` : 'altreg';
   return gpuContender(gpu, name, (pass) => encodeCall(pass, call), () => {
     call.destroy();
     for (const b of buffers) gpu.destroyBuffer(b);

@@ -1,6 +1,7 @@
 // The altreg package entry: training (train, trainBatch), schedules and penalties, checkpoints,
-// data sets, splits and metrics, the GPU device, and the kernels with their CPU twins. Runs in
-// browsers (navigator.gpu) and in Node (Dawn through the npm package `webgpu`, loaded only there).
+// data sets, splits and metrics, the GPU device, the kernels with their CPU twins, and the matmul
+// tuner. Runs in browsers (navigator.gpu) and in Node (Dawn through the npm package `webgpu`,
+// loaded only there).
 
 export { train, trainBatch, Run, TrainOptionsError, DEFAULT_OPTIMIZER } from './runtime/train.js';
 export type {
@@ -28,5 +29,6 @@ export * from './data/index.js';
 export * from './metrics/index.js';
 export { Gpu, GpuError, requestGpu, sharedGpu, type AdapterDescription, type GpuOptions } from './runtime/gpu.js';
 export * as kernels from './kernels/index.js';
-export { ACTIVATIONS, type Activation } from './kernels/matmul.js';
+export { ACTIVATIONS, matmulStrategy, setMatmulStrategy, type Activation, type MatmulStrategy } from './kernels/matmul.js';
+export { tuneMatmul, tuningMismatch, type MatmulTuning, type TuneOptions } from './kernels/tune.js';
 export { runSelfCheck, type CheckResult } from './kernels/selfcheck.js';

@@ -15,7 +15,7 @@ beforeAll(() => {
 }, 120_000);
 
 function altreg(...args: string[]) {
-  const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env: { ...process.env, EGL_PLATFORM: 'surfaceless' }, timeout: 120_000 });
+  const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env: { ...process.env, EGL_PLATFORM: 'surfaceless', ALTREG_CACHE_DIR: join(temp, 'cache') }, timeout: 120_000 });
   // Dawn's own notices on stderr are not ours.
   const stderr = r.stderr.split('\n').filter((l) => !/^Warning: |artificially reduced|^\s+at operator|^$/.test(l)).join('\n');
   return { code: r.status, stdout: r.stdout, stderr };
@@ -104,11 +104,31 @@ describe('altreg CLI', () => {
   });
 
   it('--help on every command', () => {
-    for (const command of [[], ['train'], ['compare'], ['demo'], ['selfcheck']]) {
+    for (const command of [[], ['train'], ['compare'], ['demo'], ['tune'], ['selfcheck']]) {
       const r = altreg(...command, '--help');
       expect(r.code).toBe(0);
       expect(r.stdout).toMatch(/^Usage: altreg/);
     }
     expect(altreg('compare', '--help').stdout).toMatch(/--schedules <list>/);
+    expect(altreg('tune', '--help').stdout).toMatch(/\$ALTREG_CACHE_DIR, else \$XDG_CACHE_HOME\/altreg, else ~\/.cache\/altreg/);
+  });
+
+  it('tune: times the candidates, saves the best for this adapter, and train then uses it', () => {
+    const json = join(temp, 'tune.json');
+    const r = altreg('tune', '--runs', '1', '--json', json);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/altreg: candidate 1\/2: direct: [\d.]+ GFLOP\/s/);
+    expect(r.stdout).toMatch(/^matmul tuning on llvmpipe/);
+    expect(r.stdout).toMatch(/\ndirect {2,}\d[\d. ]+/);
+    expect(r.stdout).toMatch(/\ntiled 16×16, BK 8 {2,}[\d. ]+/);
+    const saved = JSON.parse(readFileSync(join(temp, 'cache', 'matmul-tuning.json'), 'utf8'));
+    const [entry] = Object.values(saved.adapters) as { best: { strategy: string; tiles?: { wgX: number; wgY: number; bk: number } } }[];
+    const best = entry.best.strategy === 'direct' ? 'direct' : `tiled ${entry.best.tiles!.wgX}×${entry.best.tiles!.wgY}, BK ${entry.best.tiles!.bk}`;
+    expect(r.stdout).toContain(`saved to ${join(temp, 'cache', 'matmul-tuning.json')}: train, compare and demo use ${best} on this adapter`);
+    expect(r.stdout).toMatch(new RegExp(`\\n${best}\\s[^\\n]*<- best\\n`));
+    expect(JSON.parse(readFileSync(json, 'utf8')).candidates).toHaveLength(2);
+    const train = altreg('train', '--data', 'iris', '--epochs', '2');
+    expect(train.code, train.stderr).toBe(0);
+    expect(train.stderr).toContain(`, matmul ${best} (tuned)`);
   });
 });

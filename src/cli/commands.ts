@@ -1,4 +1,4 @@
-// What `altreg train` and `altreg compare` do: load the data, build the arms, run the
+// What `altreg train`, `altreg compare` and `altreg tune` do: load the data, build the arms, run the
 // experiment on the chosen device with progress, print the report or comparison, and write the
 // JSON results and checkpoints (atomically, and only after training succeeded).
 
@@ -8,13 +8,15 @@ import { parseCsv } from '../data/csv.js';
 import { DATASET_NAMES, loadDataset, type Dataset, type DatasetName } from '../data/datasets.js';
 import { runExperiment, type Arm, type ExperimentOptions, type ExperimentResult } from '../experiment/crossval.js';
 import { formatAveragedReport, formatComparison } from '../experiment/format.js';
-import type { Activation } from '../kernels/matmul.js';
+import { describeStrategy, type Activation } from '../kernels/matmul.js';
+import { formatTuning, tuneMatmul } from '../kernels/tune.js';
 import { loadCheckpoint, saveCheckpoint, writeFileAtomic } from '../runtime/checkpoint.js';
 import { sharedGpu, type Gpu } from '../runtime/gpu.js';
 import type { Checkpoint } from '../runtime/train.js';
 import { parseSchedule, scheduleLabel } from '../runtime/schedule.js';
 import { UsageError } from './errors.js';
 import { createProgress } from './progress.js';
+import { applySavedTuning, saveTuning, tuningCacheFile } from './tuning-cache.js';
 
 /** Flags shared by train and compare, as commander parses them. */
 export interface ExperimentFlags {
@@ -105,13 +107,19 @@ async function runExperimentCommand(flags: ExperimentFlags, arms: Arm[], print: 
   }
   // Everything above checked the input; only now is a GPU asked for.
   const gpu = await pickDevice(flags.device);
-  if (gpu) options.gpu = gpu;
-  else options.device = 'cpu';
+  let tiles = '';
+  if (gpu) {
+    options.gpu = gpu;
+    // Tiles measured by `altreg tune` on this adapter, when there are current ones.
+    const saved = applySavedTuning(gpu);
+    if (saved.tuning) tiles = `, matmul ${describeStrategy(saved.tuning.best)} (tuned)`;
+    else if (!saved.reason.startsWith('no tuning') && !flags.quiet) process.stderr.write(`altreg: default matmul tiles: ${saved.reason}\n`);
+  } else options.device = 'cpu';
   const models = arms.length * splits;
   const modes = new Set(arms.map((a) => a.penalty.mode)).size;
   if (!flags.quiet) {
     const what = `${models} model${models > 1 ? 's' : ''} (${arms.length} arm${arms.length > 1 ? 's' : ''} × ${splits} fold${splits > 1 ? 's' : ''})`;
-    process.stderr.write(`altreg: training ${what} on ${dataset.name} (${dataset.rows} rows, ${dataset.features} features, ${dataset.classes} classes), ${gpu ? gpu.name : 'the CPU reference trainer'}\n`);
+    process.stderr.write(`altreg: training ${what} on ${dataset.name} (${dataset.rows} rows, ${dataset.features} features, ${dataset.classes} classes), ${gpu ? gpu.name : 'the CPU reference trainer'}${tiles}\n`);
   }
   const progress = createProgress(flags.epochs * modes, `${models} models`, !!flags.quiet);
   options.onEpoch = (epoch, records) => progress.epoch(epoch, records);
@@ -200,4 +208,34 @@ export async function runCompare(flags: ExperimentFlags & { schedules: string; r
     }
     return text;
   });
+}
+
+/** Flags of `altreg tune`. */
+export interface TuneFlags {
+  runs: number;
+  save: boolean;
+  json?: string;
+  quiet?: boolean;
+}
+
+export async function runTune(flags: TuneFlags): Promise<number> {
+  const gpu = await sharedGpu();
+  if (!flags.quiet) process.stderr.write(`altreg: timing matmul tile candidates on ${gpu.name}\n`);
+  const tuning = await tuneMatmul(gpu, {
+    runs: flags.runs,
+    onCandidate: (done, total, timing) => {
+      if (!flags.quiet) process.stderr.write(`altreg: candidate ${done}/${total}: ${describeStrategy(timing.strategy)}: ${timing.score.toFixed(2)} GFLOP/s (geometric mean)\n`);
+    },
+  });
+  process.stdout.write(formatTuning(tuning, gpu.name));
+  if (flags.save) {
+    const file = tuningCacheFile();
+    await saveTuning(file, tuning);
+    process.stdout.write(`saved to ${file}: train, compare and demo use ${describeStrategy(tuning.best)} on this adapter\n`);
+  }
+  if (flags.json) {
+    await writeFileAtomic(flags.json, `${JSON.stringify({ ...tuning, adapterInfo: gpu.adapter }, null, 2)}\n`);
+    if (!flags.quiet) process.stderr.write(`altreg: wrote ${flags.json}\n`);
+  }
+  return 0;
 }

@@ -1,12 +1,12 @@
 #!/usr/bin/env node
-// The `altreg` command line: `train`, `compare`, `demo` and `selfcheck`. Flags are parsed by
+// The `altreg` command line: `train`, `compare`, `demo`, `tune` and `selfcheck`. Flags are parsed by
 // commander; every value is checked before any GPU work. Exit codes: 0 success, 2 bad usage
 // or bad input (one line saying what is wrong and what is valid), 1 a runtime failure.
 
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { runSelfCheck } from '../kernels/selfcheck.js';
 import { sharedGpu } from '../runtime/gpu.js';
-import { runCompare, runTrain, DEMO_ARGS, type ExperimentFlags } from './commands.js';
+import { runCompare, runTrain, runTune, DEMO_ARGS, type ExperimentFlags, type TuneFlags } from './commands.js';
 import { isUsageError } from './errors.js';
 
 // Mesa reads EGL_PLATFORM when Dawn's GL backend starts: headless machines have no display.
@@ -101,6 +101,19 @@ export function buildProgram(): Command {
     .action(async (flags: { json?: string }) => {
       const args = [...DEMO_ARGS, ...(flags.json ? ['--json', flags.json] : [])];
       await buildProgram().parseAsync(['node', 'altreg', ...args]);
+    });
+
+  program
+    .command('tune')
+    .description("time matmul tile configurations on this adapter and save the fastest; train, compare and demo then use it here")
+    .option('--runs <n>', 'timed runs per candidate and product (the median counts)', integer('--runs', 1), 3)
+    .option('--no-save', 'print the timings without saving them')
+    .option('--json <file>', 'also write every timing as JSON (written atomically)')
+    .option('--quiet', 'no progress output')
+    .addHelpText('after', '\nThe timings are saved in $ALTREG_CACHE_DIR, else $XDG_CACHE_HOME/altreg, else ~/.cache/altreg,\none entry per adapter; an entry measured with another version of the matmul kernel is ignored.')
+    .exitOverride()
+    .action(async (flags: TuneFlags) => {
+      process.exitCode = await runTune(flags);
     });
 
   program

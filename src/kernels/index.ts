@@ -7,3 +7,4 @@ export * from './metrics.js';
 export * from './l2-grad.js';
 export * from './adam.js';
 export * from './sumsq.js';
+export * from './tune.js';

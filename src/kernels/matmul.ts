@@ -210,12 +210,69 @@ export function fitTiles(gpu: Gpu, tiles: MatmulTiles = DEFAULT_TILES): MatmulTi
 }
 
 /**
- * The tiles a product gets when the caller passes none. GPUs: DEFAULT_TILES. CPU adapters: the
- * direct strategy, with the workgroup width that pads N least (ties to the wider), so that
+ * How products are tiled on a device: the direct strategy (tiles per product, see directTiles)
+ * or the tiled strategy with fixed tiles.
+ */
+export type MatmulStrategy = { strategy: 'direct' } | { strategy: 'tiled'; tiles: MatmulTiles };
+
+const strategies = new WeakMap<Gpu, MatmulStrategy>();
+
+/** The built-in choice: the direct strategy on CPU adapters, DEFAULT_TILES on GPUs. */
+export function defaultStrategy(gpu: Gpu): MatmulStrategy {
+  return isCpuAdapter(gpu) ? { strategy: 'direct' } : { strategy: 'tiled', tiles: DEFAULT_TILES };
+}
+
+/**
+ * Checks a strategy from outside (a saved tuning, a user); returns it as a MatmulStrategy or
+ * throws a KernelInputError naming the bad field.
+ */
+export function parseStrategy(value: unknown, where = 'strategy'): MatmulStrategy {
+  const v = value as { strategy?: unknown; tiles?: Record<string, unknown> } | null;
+  if (v && v.strategy === 'direct') return { strategy: 'direct' };
+  if (!v || v.strategy !== 'tiled') throw new KernelInputError(`${where}.strategy must be 'direct' or 'tiled', got ${JSON.stringify(v?.strategy)}`);
+  const tiles = v.tiles;
+  if (!tiles || typeof tiles !== 'object') throw new KernelInputError(`${where}.tiles is missing`);
+  for (const field of ['wgX', 'wgY', 'bk'] as const) {
+    const n = tiles[field];
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 1024) {
+      throw new KernelInputError(`${where}.tiles.${field} must be an integer in [1, 1024], got ${JSON.stringify(n)}`);
+    }
+  }
+  return { strategy: 'tiled', tiles: { wgX: tiles.wgX as number, wgY: tiles.wgY as number, bk: tiles.bk as number } };
+}
+
+/**
+ * Makes every product built on this Gpu without explicit tiles use `strategy` (e.g. the
+ * tuner's pick, see tune.ts); undefined goes back to defaultStrategy. Products already built
+ * keep their tiles.
+ */
+export function setMatmulStrategy(gpu: Gpu, strategy: MatmulStrategy | undefined): void {
+  if (strategy === undefined) strategies.delete(gpu);
+  else strategies.set(gpu, parseStrategy(strategy));
+}
+
+/** The strategy products on this Gpu get: the one set with setMatmulStrategy, else the default. */
+export function matmulStrategy(gpu: Gpu): MatmulStrategy {
+  return strategies.get(gpu) ?? defaultStrategy(gpu);
+}
+
+/** "direct" or "tiled 16×16, BK 8", for tables and messages. */
+export function describeStrategy(s: MatmulStrategy): string {
+  return s.strategy === 'direct' ? 'direct' : `tiled ${s.tiles.wgX}×${s.tiles.wgY}, BK ${s.tiles.bk}`;
+}
+
+/** The tiles a strategy gives a product. */
+export function strategyTiles(s: MatmulStrategy, dims: MatmulDims): MatmulTiles {
+  return s.strategy === 'direct' ? directTiles(dims.n, dims.m) : s.tiles;
+}
+
+/**
+ * The tiles a product gets when the caller passes none: those of matmulStrategy(gpu). The
+ * direct strategy picks the workgroup width that pads N least (ties to the wider), so that
  * e.g. N = 784 runs as 7 interior tiles of 112 columns rather than 4 of 256 with a ragged last.
  */
 export function chooseTiles(gpu: Gpu, dims: MatmulDims): MatmulTiles {
-  return isCpuAdapter(gpu) ? directTiles(dims.n, dims.m) : DEFAULT_TILES;
+  return strategyTiles(matmulStrategy(gpu), dims);
 }
 
 /**
