@@ -9,6 +9,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { isCpuAdapter } from '../src/kernels/common.js';
 import { DEFAULT_TILES, defaultStrategy, describeStrategy, setMatmulStrategy, type MatmulStrategy } from '../src/kernels/matmul.js';
 import { tuneMatmul, type MatmulTuning } from '../src/kernels/tune.js';
+import { defaultSoftmaxLayout } from '../src/kernels/softmax-xent.js';
 import { requestGpu, type Gpu } from '../src/runtime/gpu.js';
 import { altregMatmul, mlpCases, squareCases, type MatmulCase } from './matmul.js';
 import { adamCase, bufferCopyCase, kernelCopyCase, softmaxCase, type MemoryCase } from './memory.js';
@@ -174,6 +175,10 @@ async function memoryRows(gpu: Gpu, timing: TimingOptions): Promise<{ rows: Row[
     const copyBytes = Math.min(Math.floor(c.bytes / 2 / 16) * 16, Math.floor(limit / 16) * 16);
     const yardsticks = [bufferCopyCase(copyBytes), kernelCopyCase(copyBytes)];
     const entries: Entry[] = [{ name: 'altreg', build: () => c.contender(gpu) }, ...yardsticks.map((y) => ({ name: y.name, build: () => y.contender(gpu), work: y.bytes }))];
+    // Where wide rows get one subgroup each, the one-invocation-per-row layout is timed alongside.
+    if (c.classes !== undefined && defaultSoftmaxLayout(gpu, c.classes) === 'subgroups') {
+      entries.push({ name: 'altreg rows layout', build: () => softmaxCase(c.rows!, c.classes!, 'rows').contender(gpu) });
+    }
     rows.push(await measureRow(gpu, c.name, c.bytes, entries, timing));
   }
   return { rows, skipped };

@@ -8,7 +8,7 @@ import { createAdam } from '../src/kernels/adam.js';
 import { bindGroupLayout, computePipeline, grid1d } from '../src/kernels/common.js';
 import { COUNTER_WORDS } from '../src/kernels/gather.js';
 import { coefSlotBytes } from '../src/kernels/l2-grad.js';
-import { createSoftmaxXent, encodeSlotCall, statsSlotBytes } from '../src/kernels/softmax-xent.js';
+import { createSoftmaxXent, encodeSlotCall, statsSlotBytes, type SoftmaxLayout } from '../src/kernels/softmax-xent.js';
 import type { Gpu } from '../src/runtime/gpu.js';
 import { gpuContender, randomData, type Contender } from './timing.js';
 
@@ -19,6 +19,9 @@ export interface MemoryCase {
   bytes: number;
   /** The largest buffer the operation binds (it must fit maxStorageBufferBindingSize). */
   largestBuffer: number;
+  /** Softmax cases: the logits' shape. */
+  rows?: number;
+  classes?: number;
   contender(gpu: Gpu): Contender;
 }
 
@@ -106,10 +109,15 @@ export function adamCase(params: number): MemoryCase {
   };
 }
 
-/** Fused softmax cross-entropy (loss, dlogits, epoch sums) over `rows` × `classes` logits. */
-export function softmaxCase(rows: number, classes: number): MemoryCase {
+/**
+ * Fused softmax cross-entropy (loss, dlogits, epoch sums) over `rows` × `classes` logits, with
+ * the layout createSoftmaxXent picks unless `layout` names one.
+ */
+export function softmaxCase(rows: number, classes: number, layout?: SoftmaxLayout): MemoryCase {
   return {
     name: `softmax-xent ${rows}×${classes}`,
+    rows,
+    classes,
     bytes: rows * classes * 8 + rows * 4,
     largestBuffer: rows * classes * 4,
     contender(gpu) {
@@ -129,6 +137,7 @@ export function softmaxCase(rows: number, classes: number): MemoryCase {
         counters: buffer('counters', new Uint32Array([rows, rows, 1, 0].slice(0, COUNTER_WORDS))),
         dlogits: buffer('dlogits', rows * classes * 4),
         stats: { recordWords: 4, field: 0, slots: 1, buffer: buffer('stats', statsSlotBytes(gpu, 1, 4)) },
+        layout,
       });
       return gpuContender(gpu, 'altreg', (pass) => encodeSlotCall(pass, call, 0), () => {
         call.destroy();

@@ -57,6 +57,18 @@ describe('softmax cross-entropy', () => {
     const bad = await checkSoftmaxXent(gpu, 2, 130, 12, { rowsPerInvocation: 4, badLabel: true });
     expect(bad.error, bad.name).toBeLessThanOrEqual(bad.limit);
   });
+  it("layout 'subgroups' (one subgroup per row) where the device has subgroups, else a clear error", async () => {
+    const gpu = await testGpu();
+    if (gpu.hasSubgroups) {
+      for (const [rows, classes] of [[200, 40], [37, 3], [65, 1000]]) {
+        const r = await checkSoftmaxXent(gpu, 3, rows, classes, { layout: 'subgroups' });
+        expect(r.error, r.name).toBeLessThanOrEqual(r.limit);
+      }
+    } else {
+      // llvmpipe through OpenGL ES has none; the browser test runs this layout on SwiftShader.
+      await expect(checkSoftmaxXent(gpu, 1, 8, 40, { layout: 'subgroups' })).rejects.toThrow(/layout 'subgroups' needs the subgroups feature, which llvmpipe.* does not have/);
+    }
+  });
   it('a label ≥ classes sets the flag instead of reading out of bounds', async () => {
     const gpu = await testGpu();
     const r = await checkSoftmaxXent(gpu, 2, 17, 3, { badLabel: true });

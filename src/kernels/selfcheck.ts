@@ -17,6 +17,7 @@ import {
   softmaxXentCpu,
   statsSlotBytes,
   type LossSums,
+  type SoftmaxLayout,
 } from './softmax-xent.js';
 import { createSumSq, sumSqCpu } from './sumsq.js';
 
@@ -149,9 +150,9 @@ export async function checkSoftmaxXent(
   models: number,
   rows: number,
   classes: number,
-  options: { scale?: number; badLabel?: boolean; rowsPerInvocation?: number } = {},
+  options: { scale?: number; badLabel?: boolean; rowsPerInvocation?: number; layout?: SoftmaxLayout } = {},
 ): Promise<CheckResult> {
-  const { scale = 5, badLabel = false, rowsPerInvocation } = options;
+  const { scale = 5, badLabel = false, rowsPerInvocation, layout } = options;
   const s = new Scratch(gpu);
   try {
     const logits = randomFloats(models * rows * classes, -scale, scale);
@@ -177,6 +178,7 @@ export async function checkSoftmaxXent(
         dlogits,
         stats: { buffer: stats, recordWords, field, slots },
         rowsPerInvocation,
+        layout,
       }),
     );
     gpu.submit('check softmax_xent', (pass) => encodeSlotCall(pass, call, 1));
@@ -189,7 +191,7 @@ export async function checkSoftmaxXent(
     const untouched = words.subarray(0, slotWords).every((w) => w === 0);
     const finite = got.every(Number.isFinite) && sums.every((x) => Number.isFinite(x.loss));
     const error = untouched && finite ? Math.max(relativeError(got, ref), sumsError(sums, refSums)) : Number.POSITIVE_INFINITY;
-    const per = rowsPerInvocation ? `, ${rowsPerInvocation} rows per invocation` : '';
+    const per = (rowsPerInvocation ? `, ${rowsPerInvocation} rows per invocation` : '') + (layout ? `, ${layout} layout` : '');
     return result(`softmax_xent models ${models}, rows ${rows}, classes ${classes}, logits ±${scale}${badLabel ? ', bad label' : ''}${per}`, error, 1e-5);
   } finally {
     s.free();
@@ -380,6 +382,12 @@ export async function runSelfCheck(gpu: Gpu, onResult?: (r: CheckResult) => void
   checks.push(() => checkSoftmaxXent(gpu, 3, 17, 3));
   checks.push(() => checkSoftmaxXent(gpu, 2, 129, 10, { scale: 1e4 }));
   checks.push(() => checkSoftmaxXent(gpu, 2, 200, 40, { rowsPerInvocation: 3 }));
+  if (gpu.hasSubgroups) {
+    // One subgroup per row: rows narrower and wider than a subgroup, huge logits, a bad label.
+    checks.push(() => checkSoftmaxXent(gpu, 2, 200, 40, { layout: 'subgroups' }));
+    checks.push(() => checkSoftmaxXent(gpu, 3, 37, 3, { layout: 'subgroups', scale: 1e4 }));
+    checks.push(() => checkSoftmaxXent(gpu, 2, 65, 1000, { layout: 'subgroups', badLabel: true }));
+  }
   checks.push(() => checkMetrics(gpu, 3, 129, 4));
   checks.push(() => checkL2Grad(gpu, 3, [4, 10, 3]));
   for (const mode of ['none', 'coupled', 'decoupled'] as const) checks.push(() => checkAdam(gpu, 3, [4, 10, 3], mode));

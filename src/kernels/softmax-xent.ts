@@ -1,10 +1,12 @@
-// Wrapper of shaders/softmax_xent.wgsl and its CPU twin: a training step's loss and dlogits,
-// and the per-model sums [loss, correct, rows, flags] added into one epoch slot of a stats
-// buffer chosen by dynamic offset.
+// Wrapper of shaders/softmax_xent.wgsl (one invocation per row) and
+// shaders/softmax_xent_subgroup.wgsl (one subgroup per wide row, on GPUs with subgroups) and
+// their CPU twin: a training step's loss and dlogits, and the per-model sums [loss, correct,
+// rows, flags] added into one epoch slot of a stats buffer chosen by dynamic offset.
 
 import code from '../../shaders/softmax_xent.wgsl?raw';
+import subgroupCode from '../../shaders/softmax_xent_subgroup.wgsl?raw';
 import type { Gpu } from '../runtime/gpu.js';
-import { bindGroupLayout, computePipeline, isCpuAdapter, requireCount, requireElements, storageSlotBytes, uniformBuffer } from './common.js';
+import { KernelInputError, bindGroupLayout, computePipeline, isCpuAdapter, requireCount, requireElements, storageSlotBytes, uniformBuffer } from './common.js';
 import { COUNTER_WORDS } from './gather.js';
 
 const WG = 64;
@@ -16,6 +18,23 @@ export const MAX_CACHED_CLASSES = 32;
  */
 const MAX_GROUPS_GPU = 1024;
 const MAX_GROUPS_CPU = 16;
+/** Invocations per workgroup of the subgroup kernel. */
+const SUBGROUP_WG = 256;
+
+/**
+ * How rows map to invocations: `rows`, one invocation per row (softmax_xent.wgsl), or
+ * `subgroups`, one subgroup per row with its lanes over the classes
+ * (softmax_xent_subgroup.wgsl; needs the device's subgroups feature).
+ */
+export type SoftmaxLayout = 'rows' | 'subgroups';
+
+/**
+ * The layout a call gets unless it names one: subgroups for rows wider than MAX_CACHED_CLASSES
+ * on a GPU that has them (one invocation per wide row strides its loads by a whole row), else rows.
+ */
+export function defaultSoftmaxLayout(gpu: Gpu, classes: number): SoftmaxLayout {
+  return gpu.hasSubgroups && !isCpuAdapter(gpu) && classes > MAX_CACHED_CLASSES ? 'subgroups' : 'rows';
+}
 
 /** Flag bits in a stats record. */
 export const FLAG_NOT_FINITE = 1;
@@ -50,6 +69,8 @@ export interface SoftmaxXentSpec {
   stats: StatsTarget;
   /** Rows each invocation takes; by default chosen per adapter from `rows` (see rowsPerInvocation). */
   rowsPerInvocation?: number;
+  /** Rows to invocations (default: defaultSoftmaxLayout). */
+  layout?: SoftmaxLayout;
 }
 
 /**
@@ -92,7 +113,16 @@ export function createSoftmaxXent(gpu: Gpu, spec: SoftmaxXentSpec): SlotCall {
   requireElements(name, 'counters', spec.counters, spec.models * COUNTER_WORDS, `[${spec.models}, ${COUNTER_WORDS}]`);
   requireElements(name, 'dlogits', spec.dlogits, cells, `[${spec.models}, ${spec.rows}, ${spec.classes}]`);
   const slotBytes = requireStats(gpu, name, spec.models, spec.stats, LOSS_GROUP_WORDS);
-  const per = spec.rowsPerInvocation ?? rowsPerInvocation(gpu, spec.rows);
+  const layoutKind = spec.layout ?? defaultSoftmaxLayout(gpu, spec.classes);
+  if (layoutKind !== 'rows' && layoutKind !== 'subgroups') throw new KernelInputError(`${name}: layout must be 'rows' or 'subgroups', got '${String(layoutKind)}'`);
+  if (layoutKind === 'subgroups' && !gpu.hasSubgroups) {
+    throw new KernelInputError(`${name}: layout 'subgroups' needs the subgroups feature, which ${gpu.name} does not have`);
+  }
+  const subgroups = layoutKind === 'subgroups';
+  // rows: rows per invocation. subgroups: rows per workgroup, at least one per subgroup of 32.
+  const per = subgroups
+    ? Math.max(SUBGROUP_WG / 32, Math.ceil(spec.rows / MAX_GROUPS_GPU))
+    : (spec.rowsPerInvocation ?? rowsPerInvocation(gpu, spec.rows));
   requireCount(name, 'rowsPerInvocation', per);
   const layout = bindGroupLayout(gpu, [
     { kind: 'read' },
@@ -103,7 +133,9 @@ export function createSoftmaxXent(gpu: Gpu, spec: SoftmaxXentSpec): SlotCall {
     { kind: 'uniform' },
   ]);
   const classes = spec.classes <= MAX_CACHED_CLASSES ? spec.classes : 0;
-  const pipeline = computePipeline(gpu, 'softmax_xent', code, [layout], { WG, CLASSES: classes });
+  const pipeline = subgroups
+    ? computePipeline(gpu, 'softmax_xent_subgroup', subgroupCode, [layout], { WG: SUBGROUP_WG })
+    : computePipeline(gpu, 'softmax_xent', code, [layout], { WG, CLASSES: classes });
   const params = uniformBuffer(
     gpu,
     'softmax_xent params',
@@ -127,7 +159,7 @@ export function createSoftmaxXent(gpu: Gpu, spec: SoftmaxXentSpec): SlotCall {
     pipeline,
     bindGroup,
     slotBytes,
-    workgroups: [Math.ceil(spec.rows / (WG * per)), spec.models],
+    workgroups: [Math.ceil(spec.rows / (subgroups ? per : WG * per)), spec.models],
     destroy() {
       if (destroyed) return;
       destroyed = true;

@@ -53,6 +53,8 @@ export class Gpu {
   readonly device: GPUDevice;
   readonly adapter: AdapterDescription;
   readonly hasTimestamps: boolean;
+  /** The device has WGSL subgroup operations (`enable subgroups;`). */
+  readonly hasSubgroups: boolean;
   /** Buffers created through `createBuffer` and not yet destroyed (leak tests read this). */
   liveBuffers = 0;
   /** All buffers ever created through `createBuffer`. */
@@ -72,6 +74,7 @@ export class Gpu {
     this.instance = instance;
     this.adapter = adapter;
     this.hasTimestamps = device.features.has('timestamp-query');
+    this.hasSubgroups = device.features.has('subgroups' as GPUFeatureName);
     this.lostPromise = device.lost.then((info) => {
       this.lostReason = `${info.reason}: ${info.message}`;
       throw new GpuError(`GPU device lost on ${this.name} (${this.lostReason})`);
@@ -211,6 +214,8 @@ async function openDevice(
   }
   const requiredFeatures: GPUFeatureName[] = [];
   if (options.timestamps && adapter.features.has('timestamp-query')) requiredFeatures.push('timestamp-query');
+  // Kernels with a subgroup variant (softmax-xent over wide rows) use it where the device has them.
+  if (adapter.features.has('subgroups' as GPUFeatureName)) requiredFeatures.push('subgroups' as GPUFeatureName);
   const device = await adapter.requestDevice({ requiredLimits, requiredFeatures, label: 'altreg' });
   return new Gpu(device, describe(adapter.info, backend, featureLevel, adapter.features), instance);
 }
