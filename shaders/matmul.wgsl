@@ -338,12 +338,19 @@ fn direct(model: u32, wg: vec3<u32>, lid: vec3<u32>) {
 }
 
 // Direct with ROW_LANES: each invocation keeps a DR×16 block of C as in direct(), but its rows
-// differ from its neighbours' and its columns do not. Reads are clamped into the operands (rows
+// (and model) differ from its neighbours' and its columns do not. Reads are clamped into the operands (rows
 // past M and columns past N read elements that exist, and their products are never stored), so
 // edge blocks take the same path as interior ones: on a CPU adapter a bounds check per read costs
 // more than the arithmetic of a narrow product.
-fn direct_rows(model: u32, wg: vec3<u32>, lid: vec3<u32>) {
-  let row0 = (wg.y * WG_X + lid.x) * DR;
+fn direct_rows(wg: vec3<u32>, groups: vec3<u32>, lid: vec3<u32>) {
+  // Lanes run over (model, row block) pairs, so that a batch of small products (many models of
+  // a few rows each) fills workgroups instead of giving each model its own. Lanes past the last
+  // pair compute clamped values for the last model and store nothing.
+  let blocks = (dims.m + DR - 1u) / DR;
+  let lane = (wg.z * groups.y + wg.y) * WG_X + lid.x;
+  let model = min(lane / blocks, dims.batch - 1u);
+  let live = lane < blocks * dims.batch;
+  let row0 = (lane % blocks) * DR;
   let col0 = wg.x * 4u * DV;
   let stored_rows = select(dims.m, dims.m - 1u, ONES_ROW);
   let a_base = dims.a_offset + model * dims.a_batch;
@@ -402,7 +409,7 @@ fn direct_rows(model: u32, wg: vec3<u32>, lid: vec3<u32>) {
   for (var i = 0u; i < DR; i++) {
     for (var v = 0u; v < DV; v++) { c_stage[base + i * DV + v] = acc[i][v]; }
   }
-  let rows = min(DR, select(0u, dims.m - row0, row0 < dims.m));
+  let rows = select(0u, min(DR, dims.m - row0), live);
   let cols = min(4u * DV, dims.n - col0);
   for (var i = 0u; i < rows; i++) {
     for (var j = 0u; j < cols; j++) { store_c(model, row0 + i, col0 + j, c_stage[base + i * DV + j / 4u][j % 4u]); }
@@ -410,9 +417,10 @@ fn direct_rows(model: u32, wg: vec3<u32>, lid: vec3<u32>) {
 }
 
 @compute @workgroup_size(WG_X, WG_Y, 1)
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
+        @builtin(num_workgroups) groups: vec3<u32>) {
   if (DIRECT && ROW_LANES) {
-    direct_rows(wg.z, wg, lid);
+    direct_rows(wg, groups, lid);
   } else if (DIRECT) {
     direct(wg.z, wg, lid);
   } else {

@@ -178,7 +178,7 @@ describe('matmul strategies (tiled and direct) on any adapter', () => {
       const gpu = await testGpu();
       for (const variant of VARIANTS) {
         for (const { dims, layout } of CASES) {
-          const tiles = strategy === 'tiled' ? DEFAULT_TILES : strategy === 'direct' ? directTiles(dims.n, dims.m) : ROWS;
+          const tiles = strategy === 'tiled' ? DEFAULT_TILES : strategy === 'direct' ? directTiles(dims.n, dims.m, dims.batch) : ROWS;
           const r = await checkStrategy(gpu, variant, dims, tiles, layout);
           const name = `${strategy} ${JSON.stringify(variant)} ${JSON.stringify(dims)} ${JSON.stringify(layout)}`;
           expect(r.error, name).toBeLessThanOrEqual(1e-5);
@@ -187,6 +187,15 @@ describe('matmul strategies (tiled and direct) on any adapter', () => {
       }
     });
   }
+
+  it('row lanes over a batch with more workgroups than one dispatch dimension allows', async () => {
+    const gpu = await testGpu();
+    // 600,000 one-element products: 75,000 workgroups of 8 lanes, dispatched as y × z.
+    const dims = { batch: 600_000, m: 1, n: 1, k: 2 };
+    const r = await checkStrategy(gpu, {}, dims, directTiles(1, 1, dims.batch), { offset: 0, pad: 0, gap: 0, aligned: false });
+    expect(r.error).toBeLessThanOrEqual(1e-5);
+    expect(r.outsideUntouched).toBe(true);
+  });
 
   it('every tiled candidate of the tuner: interior and edge tiles, every layout of A and B', async () => {
     const gpu = await testGpu();
@@ -219,10 +228,13 @@ describe('matmul strategies (tiled and direct) on any adapter', () => {
     expect(directTiles(1024).wgX).toBe(16);
     expect(directTiles(16).rowLanes).toBe(true);
     expect(directTiles(17).rowLanes).toBeUndefined();
-    expect(directTiles(10)).toEqual({ wgX: 4, wgY: 1, bk: 4, direct: true, rowLanes: true });
-    expect(directTiles(10, 128).wgX).toBe(4);
+    expect(directTiles(10)).toEqual({ wgX: 8, wgY: 1, bk: 4, direct: true, rowLanes: true });
+    expect(directTiles(10, 128).wgX).toBe(8);
     expect(directTiles(3, 16).wgX).toBe(1);
     expect(directTiles(3, 40).wgX).toBe(3);
+    // A batch's row blocks share workgroups: 30 models of 16 rows fill 8 lanes.
+    expect(directTiles(3, 16, 30).wgX).toBe(8);
+    expect(directTiles(3, 16, 5).wgX).toBe(5);
     // A device with WebGPU's default 16 KiB of workgroup memory gets narrower direct tiles.
     const withLimits = (maxComputeWorkgroupStorageSize: number) =>
       ({ device: { limits: { ...gpu.device.limits, maxComputeInvocationsPerWorkgroup: 256, maxComputeWorkgroupStorageSize } } }) as unknown as Gpu;

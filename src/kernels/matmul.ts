@@ -263,7 +263,7 @@ export function describeStrategy(s: MatmulStrategy): string {
 
 /** The tiles a strategy gives a product. */
 export function strategyTiles(s: MatmulStrategy, dims: MatmulDims): MatmulTiles {
-  return s.strategy === 'direct' ? directTiles(dims.n, dims.m) : s.tiles;
+  return s.strategy === 'direct' ? directTiles(dims.n, dims.m, dims.batch) : s.tiles;
 }
 
 /**
@@ -276,12 +276,13 @@ export function chooseTiles(gpu: Gpu, dims: MatmulDims): MatmulTiles {
 }
 
 /**
- * Direct-strategy tiles for a product with `n` columns and `m` rows (see chooseTiles). Products
- * no wider than one invocation's block get row lanes: up to 4 invocations per workgroup, each
- * on its own rows, and no more than M needs (a lane past M would compute clamped rows for nothing).
+ * Direct-strategy tiles for a product with `n` columns and `m` rows, `batch` times (see
+ * chooseTiles). Products no wider than one invocation's block get row lanes: up to 8 invocations
+ * per workgroup (llvmpipe's SIMD width with AVX2), each on its own rows of any model of the
+ * batch, and no more than the batch's row blocks need (a lane past them computes for nothing).
  */
-export function directTiles(n: number, m = Number.POSITIVE_INFINITY): MatmulTiles {
-  if (n <= DIRECT_COLS) return { wgX: Math.max(1, Math.min(4, Math.ceil(m / DIRECT_ROWS))), wgY: 1, bk: 4, direct: true, rowLanes: true };
+export function directTiles(n: number, m = Number.POSITIVE_INFINITY, batch = 1): MatmulTiles {
+  if (n <= DIRECT_COLS) return { wgX: Math.max(1, Math.min(8, batch * Math.ceil(m / DIRECT_ROWS))), wgY: 1, bk: 4, direct: true, rowLanes: true };
   let wgX = 1;
   let fewest = Infinity;
   for (let w = 1; w <= 16; w++) {
@@ -340,7 +341,13 @@ export function createMatmul(
     : t.rowLanes
       ? [DIRECT_COLS, t.wgX * DIRECT_ROWS]
       : [t.wgX * DIRECT_COLS, DIRECT_ROWS];
-  const workgroups: [number, number, number] = [Math.ceil(dims.n / tileCols), Math.ceil(dims.m / tileRows), dims.batch];
+  let workgroups: [number, number, number] = [Math.ceil(dims.n / tileCols), Math.ceil(dims.m / tileRows), dims.batch];
+  if (direct && t.rowLanes) {
+    // Row lanes run over the (model, row block) pairs of the whole batch, spread over y and z.
+    const groups = Math.ceil((dims.batch * Math.ceil(dims.m / DIRECT_ROWS)) / t.wgX);
+    const y = Math.min(groups, gpu.device.limits.maxComputeWorkgroupsPerDimension);
+    workgroups = [workgroups[0], y, Math.ceil(groups / y)];
+  }
   const a = { buffer: operands.a.buffer };
   const b = { buffer: operands.b.buffer };
   return makeCall(
