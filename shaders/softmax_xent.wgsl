@@ -6,8 +6,8 @@
 //
 // Each invocation takes params.rows_per_invocation rows, WG apart (consecutive invocations read
 // consecutive rows), and adds them up privately; the workgroup then reduces once. On CPU
-// adapters the reduction is the expensive part (llvmpipe runs workgroup memory and barriers as
-// per-lane loops), so the wrapper gives them few, long workgroups.
+// adapters any reduction is the expensive part (llvmpipe runs workgroup memory and barriers as
+// per-lane loops), so there each invocation adds its own sums with atomics (LANE_SUMS).
 //
 // With CLASSES set (the wrapper does so for up to MAX_CACHED classes) a row is read once into
 // registers and exponentiated once; otherwise the row is read in three passes (max, sum, write).
@@ -18,10 +18,15 @@ struct Params {
   stats_stride: u32, // u32 words per model record in the stats slot
   stats_field: u32,  // first word of [loss sum, correct, count, flags] in the record
   rows_per_invocation: u32,
-  _pad0: u32, _pad1: u32, _pad2: u32,
+  models: u32,
+  _pad1: u32, _pad2: u32,
 }
 
 override WG: u32 = 64u;
+// CPU adapters: each invocation takes rows_per_invocation consecutive rows of one model (lanes
+// run over every model's row chunks, so a batch of many small models shares workgroups) and adds
+// its sums to the model's record with atomics itself: no workgroup reduction, no barrier.
+override LANE_SUMS: bool = false;
 // The class count when it is at most MAX_CACHED (the loops over a row then have a constant trip
 // count and the row stays in registers); 0 for any count.
 override CLASSES: u32 = 0u;
@@ -113,42 +118,73 @@ fn row_any(base: u32, label: u32, scale: f32) -> Row {
   return Row(log(sum), logits[base + label] - top, top, best);
 }
 
+// What the rows an invocation takes add to its model's record.
+struct Sums {
+  loss: f32,
+  correct: u32,
+  count: u32,
+  flags: u32,
+}
+
+fn add_row(model: u32, r: u32, real_rows: u32, sums: ptr<function, Sums>) {
+  let c = params.classes;
+  let base = (model * params.rows + r) * c;
+  let label = labels[model * params.rows + r];
+  let bad = label >= c;
+  let counts = r < real_rows && !bad;
+  let scale = select(0.0, 1.0 / f32(real_rows), counts);
+  var row: Row;
+  if (CLASSES > 0u) {
+    row = row_cached(base, min(label, c - 1u), scale);
+  } else {
+    row = row_any(base, min(label, c - 1u), scale);
+  }
+  let row_loss = row.log_sum - row.z_label;
+  (*sums).loss += select(0.0, row_loss, counts);
+  (*sums).correct += select(0u, 1u, counts && row.best == label);
+  (*sums).count += select(0u, 1u, counts);
+  (*sums).flags |= select(0u, 1u, counts && (not_finite(row_loss) || not_finite(row.top)));
+  (*sums).flags |= select(0u, 2u, r < real_rows && bad);
+}
+
+fn flush(model: u32, s: Sums) {
+  if (s.count + s.flags > 0u) {
+    let at = model * params.stats_stride + params.stats_field;
+    atomic_add_f32(at, s.loss);
+    atomicAdd(&stats[at + 1u], s.correct);
+    atomicAdd(&stats[at + 2u], s.count);
+    atomicOr(&stats[at + 3u], s.flags);
+  }
+}
+
 @compute @workgroup_size(WG)
-fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wg: vec3<u32>) {
+fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wg: vec3<u32>,
+        @builtin(num_workgroups) groups: vec3<u32>) {
+  let per = params.rows_per_invocation;
+  var sums = Sums(0.0, 0u, 0u, 0u);
+  if (LANE_SUMS) {
+    // Lanes over (model, chunk of `per` consecutive rows) pairs of all models.
+    let chunks = (params.rows + per - 1u) / per;
+    let lane = (wg.y * groups.x + wg.x) * WG + lid;
+    let model = lane / chunks;
+    if (model < params.models) {
+      let real_rows = min(counters[model].y, params.rows);
+      let first = (lane % chunks) * per;
+      for (var r = first; r < min(first + per, params.rows); r++) { add_row(model, r, real_rows, &sums); }
+      flush(model, sums);
+    }
+    return;
+  }
   let model = wg.y;
   let real_rows = min(counters[model].y, params.rows);
-  let c = params.classes;
-  let per = params.rows_per_invocation;
-  var loss = 0.0;
-  var correct = 0u;
-  var count = 0u;
-  var flags = 0u;
   for (var t = 0u; t < per; t++) {
     let r = (wg.x * per + t) * WG + lid;
-    if (r < params.rows) {
-      let base = (model * params.rows + r) * c;
-      let label = labels[model * params.rows + r];
-      let bad = label >= c;
-      let counts = r < real_rows && !bad;
-      let scale = select(0.0, 1.0 / f32(real_rows), counts);
-      var row: Row;
-      if (CLASSES > 0u) {
-        row = row_cached(base, min(label, c - 1u), scale);
-      } else {
-        row = row_any(base, min(label, c - 1u), scale);
-      }
-      let row_loss = row.log_sum - row.z_label;
-      loss += select(0.0, row_loss, counts);
-      correct += select(0u, 1u, counts && row.best == label);
-      count += select(0u, 1u, counts);
-      flags |= select(0u, 1u, counts && (not_finite(row_loss) || not_finite(row.top)));
-      flags |= select(0u, 2u, r < real_rows && bad);
-    }
+    if (r < params.rows) { add_row(model, r, real_rows, &sums); }
   }
-  loss_part[lid] = loss;
-  correct_part[lid] = correct;
-  count_part[lid] = count;
-  flag_part[lid] = flags;
+  loss_part[lid] = sums.loss;
+  correct_part[lid] = sums.correct;
+  count_part[lid] = sums.count;
+  flag_part[lid] = sums.flags;
   workgroupBarrier();
   for (var s = WG / 2u; s > 0u; s >>= 1u) {
     if (lid < s) {
@@ -159,11 +195,5 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wg: ve
     }
     workgroupBarrier();
   }
-  if (lid == 0u && count_part[0] + flag_part[0] > 0u) {
-    let at = model * params.stats_stride + params.stats_field;
-    atomic_add_f32(at, loss_part[0]);
-    atomicAdd(&stats[at + 1u], correct_part[0]);
-    atomicAdd(&stats[at + 2u], count_part[0]);
-    atomicOr(&stats[at + 3u], flag_part[0]);
-  }
+  if (lid == 0u) { flush(model, Sums(loss_part[0], correct_part[0], count_part[0], flag_part[0])); }
 }

@@ -258,3 +258,11 @@ export function isCpuAdapter(gpu: Gpu): boolean {
   const text = `${a.vendor} ${a.architecture} ${a.device} ${a.description}`.toLowerCase();
   return /llvmpipe|swiftshader|lavapipe|softpipe|\bcpu\b/.test(text);
 }
+
+/**
+ * Loop iterations a CPU adapter runs per invocation, in all its loops together: llvmpipe (Mesa
+ * 22.3) silently stops looping after 65,535 (measured: softmax-xent rows of 22,000 classes, three
+ * loops over the row, came back partly unwritten; 21,000 were right). Kernels keep their
+ * invocations under it there, with room to spare.
+ */
+export const CPU_LOOP_BUDGET = 60_000;

@@ -1,6 +1,7 @@
 // Every kernel other than matmul (see matmul.test.ts) against its CPU twin on a real adapter.
 import { describe, expect, it } from 'vitest';
 import { testGpu } from '../testing/gpu.js';
+import { isCpuAdapter } from './common.js';
 import { checkAdam, checkGather, checkL2Grad, checkMetrics, checkSoftmaxXent, checkSumSq } from './selfcheck.js';
 
 const SIZES = [1, 3, 17, 64, 127, 129, 257];
@@ -23,39 +24,63 @@ describe('gather', () => {
 });
 
 describe('softmax cross-entropy', () => {
-  for (const models of [1, 3]) {
-    it(`models ${models}, every size, classes 2..10`, async () => {
+  // rows: a workgroup reduces its rows' sums (GPUs); lanes: each invocation adds its own with
+  // atomics, invocations over every model's rows (CPU adapters).
+  for (const layout of ['rows', 'lanes'] as const) {
+    for (const models of [1, 3]) {
+      it(`${layout}: models ${models}, every size, classes 2..10`, async () => {
+        const gpu = await testGpu();
+        for (const size of SIZES) {
+          const r = await checkSoftmaxXent(gpu, models, size, 2 + (size % 9), { layout });
+          expect(r.error, r.name).toBeLessThanOrEqual(r.limit);
+        }
+      });
+    }
+    it(`${layout}: finite and correct for logits of ±1e4`, async () => {
       const gpu = await testGpu();
-      for (const size of SIZES) {
-        const r = await checkSoftmaxXent(gpu, models, size, 2 + (size % 9));
+      for (const size of [3, 129]) {
+        const r = await checkSoftmaxXent(gpu, 3, size, 10, { scale: 1e4, layout });
         expect(r.error, r.name).toBeLessThanOrEqual(r.limit);
       }
     });
+    it(`${layout}: more classes than fit in registers (read in three passes)`, async () => {
+      const gpu = await testGpu();
+      for (const [rows, classes] of [[17, 33], [129, 100], [5, 1000]]) {
+        const r = await checkSoftmaxXent(gpu, 3, rows, classes, { layout });
+        expect(r.error, r.name).toBeLessThanOrEqual(r.limit);
+      }
+    });
+    it(`${layout}: several rows per invocation, the last workgroup partly past the rows`, async () => {
+      const gpu = await testGpu();
+      // rows: 64 invocations per workgroup, so 200 rows at 3 per invocation are one full
+      // workgroup of 192 and 8 rows of a second. lanes: 8 invocations per workgroup over 3 models'
+      // chunks (67, 40, 200 and 34 chunks per model). Both leave partial chunks and workgroups.
+      for (const [per, classes] of [[3, 10], [5, 40], [1, 7], [6, 2]]) {
+        const r = await checkSoftmaxXent(gpu, 3, 200, classes, { rowsPerInvocation: per, layout });
+        expect(r.error, r.name).toBeLessThanOrEqual(r.limit);
+      }
+      const bad = await checkSoftmaxXent(gpu, 2, 130, 12, { rowsPerInvocation: 4, badLabel: true, layout });
+      expect(bad.error, bad.name).toBeLessThanOrEqual(bad.limit);
+    });
   }
-  it('finite and correct for logits of ±1e4', async () => {
+  it("keeps each invocation under llvmpipe's 65,535 loop iterations", async () => {
     const gpu = await testGpu();
-    for (const size of [3, 129]) {
-      const r = await checkSoftmaxXent(gpu, 3, size, 10, { scale: 1e4 });
+    // 4096 rows of 1000 classes: the lanes layout would give each invocation 64 rows (192,000
+    // iterations) and on a CPU adapter gets 20 (60,000); 32 would come back partly unwritten
+    // there, so it is refused.
+    for (const layout of ['rows', 'lanes'] as const) {
+      const r = await checkSoftmaxXent(gpu, 1, 4096, 1000, { layout });
       expect(r.error, r.name).toBeLessThanOrEqual(r.limit);
+    }
+    if (isCpuAdapter(gpu)) {
+      await expect(checkSoftmaxXent(gpu, 1, 1024, 1000, { rowsPerInvocation: 32 })).rejects.toThrow(/rowsPerInvocation 32 is more than 20, the most rows of 1000 classes one invocation can take on llvmpipe/);
+      await expect(checkSoftmaxXent(gpu, 1, 2, 20_001)).rejects.toThrow(/rows of more than 20000 classes are not supported on llvmpipe/);
     }
   });
-  it('more classes than fit in registers (read in three passes)', async () => {
+  it('lanes: many models of a few rows share workgroups', async () => {
     const gpu = await testGpu();
-    for (const [rows, classes] of [[17, 33], [129, 100], [5, 1000]]) {
-      const r = await checkSoftmaxXent(gpu, 3, rows, classes);
-      expect(r.error, r.name).toBeLessThanOrEqual(r.limit);
-    }
-  });
-  it('several rows per invocation, the last workgroup partly past the rows', async () => {
-    const gpu = await testGpu();
-    // 64 invocations per workgroup: 200 rows at 3 per invocation are one full workgroup of 192
-    // and 8 rows of a second; 1 and 5 per invocation leave other remainders.
-    for (const [per, classes] of [[3, 10], [3, 40], [1, 7], [5, 2]]) {
-      const r = await checkSoftmaxXent(gpu, 3, 200, classes, { rowsPerInvocation: per });
-      expect(r.error, r.name).toBeLessThanOrEqual(r.limit);
-    }
-    const bad = await checkSoftmaxXent(gpu, 2, 130, 12, { rowsPerInvocation: 4, badLabel: true });
-    expect(bad.error, bad.name).toBeLessThanOrEqual(bad.limit);
+    const r = await checkSoftmaxXent(gpu, 30, 16, 3, { layout: 'lanes' });
+    expect(r.error, r.name).toBeLessThanOrEqual(r.limit);
   });
   it("layout 'subgroups' (one subgroup per row) where the device has subgroups, else a clear error", async () => {
     const gpu = await testGpu();

@@ -6,34 +6,43 @@
 import code from '../../shaders/softmax_xent.wgsl?raw';
 import subgroupCode from '../../shaders/softmax_xent_subgroup.wgsl?raw';
 import type { Gpu } from '../runtime/gpu.js';
-import { KernelInputError, bindGroupLayout, computePipeline, isCpuAdapter, requireCount, requireElements, storageSlotBytes, uniformBuffer } from './common.js';
+import { CPU_LOOP_BUDGET, KernelInputError, bindGroupLayout, computePipeline, isCpuAdapter, requireCount, requireElements, storageSlotBytes, uniformBuffer } from './common.js';
 import { COUNTER_WORDS } from './gather.js';
 
 const WG = 64;
+/** Invocations per workgroup of the lanes layout (llvmpipe's SIMD width with AVX2). */
+const LANES_WG = 8;
 /** Up to this many classes a row is read once into registers (the shader's MAX_CACHED). */
 export const MAX_CACHED_CLASSES = 32;
-/**
- * Workgroups per model along the rows, at most: GPUs get one row per invocation up to this many
- * workgroups; CPU adapters, where each workgroup's reduction costs more than its rows, get few.
- */
-const MAX_GROUPS_GPU = 1024;
-const MAX_GROUPS_CPU = 16;
+/** Rows layout: workgroups per model along the rows, at most (one row per invocation below). */
+const MAX_GROUPS = 1024;
+/** Lanes layout: rows per invocation at least, and invocations per model at most. */
+const LANE_ROWS = 16;
+const MAX_LANES_PER_MODEL = 64;
 /** Invocations per workgroup of the subgroup kernel. */
 const SUBGROUP_WG = 256;
 
 /**
- * How rows map to invocations: `rows`, one invocation per row (softmax_xent.wgsl), or
- * `subgroups`, one subgroup per row with its lanes over the classes
- * (softmax_xent_subgroup.wgsl; needs the device's subgroups feature).
+ * How rows map to invocations, and how their sums reach the model's record:
+ * - `rows`: invocations of a workgroup take rows of one model, WG apart, and the workgroup
+ *   reduces their sums once (GPUs);
+ * - `lanes`: each invocation takes consecutive rows of one model, invocations run over every
+ *   model's rows, and each adds its own sums with atomics (CPU adapters, where a workgroup
+ *   reduction costs more than its rows and a batch of many small models should share workgroups);
+ * - `subgroups`: one subgroup per row with its lanes over the classes
+ *   (softmax_xent_subgroup.wgsl; needs the device's subgroups feature).
  */
-export type SoftmaxLayout = 'rows' | 'subgroups';
+export type SoftmaxLayout = 'rows' | 'lanes' | 'subgroups';
+const LAYOUTS: readonly SoftmaxLayout[] = ['rows', 'lanes', 'subgroups'];
 
 /**
- * The layout a call gets unless it names one: subgroups for rows wider than MAX_CACHED_CLASSES
- * on a GPU that has them (one invocation per wide row strides its loads by a whole row), else rows.
+ * The layout a call gets unless it names one: lanes on CPU adapters; on GPUs, subgroups for
+ * rows wider than MAX_CACHED_CLASSES where they exist (one invocation per wide row strides its
+ * loads by a whole row), else rows.
  */
 export function defaultSoftmaxLayout(gpu: Gpu, classes: number): SoftmaxLayout {
-  return gpu.hasSubgroups && !isCpuAdapter(gpu) && classes > MAX_CACHED_CLASSES ? 'subgroups' : 'rows';
+  if (isCpuAdapter(gpu)) return 'lanes';
+  return gpu.hasSubgroups && classes > MAX_CACHED_CLASSES ? 'subgroups' : 'rows';
 }
 
 /** Flag bits in a stats record. */
@@ -74,11 +83,14 @@ export interface SoftmaxXentSpec {
 }
 
 /**
- * Rows per invocation for `rows` rows per model: as few as keep the workgroups per model at most
- * 1024 on a GPU or 16 on a CPU adapter.
+ * Rows per invocation for `rows` rows per model in a layout: rows, as few as keep the
+ * workgroups per model at most 1024; lanes, at least 16 and as many as keep a model's
+ * invocations at most 64 (each adds its sums with atomics); subgroups, rows per workgroup.
  */
-export function rowsPerInvocation(gpu: Gpu, rows: number): number {
-  return Math.max(1, Math.ceil(rows / (WG * (isCpuAdapter(gpu) ? MAX_GROUPS_CPU : MAX_GROUPS_GPU))));
+export function rowsPerInvocation(layout: SoftmaxLayout, rows: number): number {
+  if (layout === 'lanes') return Math.min(rows, Math.max(LANE_ROWS, Math.ceil(rows / MAX_LANES_PER_MODEL)));
+  if (layout === 'subgroups') return Math.max(SUBGROUP_WG / 32, Math.ceil(rows / MAX_GROUPS));
+  return Math.max(1, Math.ceil(rows / (WG * MAX_GROUPS)));
 }
 
 export interface SlotCall {
@@ -113,17 +125,36 @@ export function createSoftmaxXent(gpu: Gpu, spec: SoftmaxXentSpec): SlotCall {
   requireElements(name, 'counters', spec.counters, spec.models * COUNTER_WORDS, `[${spec.models}, ${COUNTER_WORDS}]`);
   requireElements(name, 'dlogits', spec.dlogits, cells, `[${spec.models}, ${spec.rows}, ${spec.classes}]`);
   const slotBytes = requireStats(gpu, name, spec.models, spec.stats, LOSS_GROUP_WORDS);
-  const layoutKind = spec.layout ?? defaultSoftmaxLayout(gpu, spec.classes);
-  if (layoutKind !== 'rows' && layoutKind !== 'subgroups') throw new KernelInputError(`${name}: layout must be 'rows' or 'subgroups', got '${String(layoutKind)}'`);
-  if (layoutKind === 'subgroups' && !gpu.hasSubgroups) {
+  const kind = spec.layout ?? defaultSoftmaxLayout(gpu, spec.classes);
+  if (!LAYOUTS.includes(kind)) throw new KernelInputError(`${name}: layout must be one of ${LAYOUTS.join(', ')}, got '${String(kind)}'`);
+  if (kind === 'subgroups' && !gpu.hasSubgroups) {
     throw new KernelInputError(`${name}: layout 'subgroups' needs the subgroups feature, which ${gpu.name} does not have`);
   }
-  const subgroups = layoutKind === 'subgroups';
-  // rows: rows per invocation. subgroups: rows per workgroup, at least one per subgroup of 32.
-  const per = subgroups
-    ? Math.max(SUBGROUP_WG / 32, Math.ceil(spec.rows / MAX_GROUPS_GPU))
-    : (spec.rowsPerInvocation ?? rowsPerInvocation(gpu, spec.rows));
+  if (kind === 'subgroups' && spec.rowsPerInvocation !== undefined) {
+    throw new KernelInputError(`${name}: rowsPerInvocation does not apply to layout 'subgroups' (one subgroup per row)`);
+  }
+  // Loop iterations per row: none when a row stays in registers, else three passes over it.
+  const rowLoops = spec.classes <= MAX_CACHED_CLASSES ? 1 : 3 * spec.classes;
+  const cpu = isCpuAdapter(gpu);
+  if (cpu && kind !== 'subgroups' && rowLoops > CPU_LOOP_BUDGET) {
+    throw new KernelInputError(`${name}: rows of more than ${Math.floor(CPU_LOOP_BUDGET / 3)} classes are not supported on ${gpu.name}, which ends an invocation's loops after 65,535 iterations`);
+  }
+  const budget = cpu ? Math.floor(CPU_LOOP_BUDGET / rowLoops) : Number.POSITIVE_INFINITY;
+  const per = spec.rowsPerInvocation ?? Math.min(budget, rowsPerInvocation(kind, spec.rows));
   requireCount(name, 'rowsPerInvocation', per);
+  if (per > budget) {
+    throw new KernelInputError(`${name}: rowsPerInvocation ${per} is more than ${budget}, the most rows of ${spec.classes} classes one invocation can take on ${gpu.name} (it ends an invocation's loops after 65,535 iterations)`);
+  }
+  // Workgroups: rows, per model along x; lanes, over every model's row chunks (x, then y);
+  // subgroups, `per` rows each, per model along x.
+  let workgroups: [number, number];
+  if (kind === 'lanes') {
+    const groups = Math.ceil((spec.models * Math.ceil(spec.rows / per)) / LANES_WG);
+    const x = Math.min(groups, gpu.device.limits.maxComputeWorkgroupsPerDimension);
+    workgroups = [x, Math.ceil(groups / x)];
+  } else {
+    workgroups = [Math.ceil(spec.rows / (kind === 'subgroups' ? per : WG * per)), spec.models];
+  }
   const layout = bindGroupLayout(gpu, [
     { kind: 'read' },
     { kind: 'read' },
@@ -133,13 +164,14 @@ export function createSoftmaxXent(gpu: Gpu, spec: SoftmaxXentSpec): SlotCall {
     { kind: 'uniform' },
   ]);
   const classes = spec.classes <= MAX_CACHED_CLASSES ? spec.classes : 0;
-  const pipeline = subgroups
-    ? computePipeline(gpu, 'softmax_xent_subgroup', subgroupCode, [layout], { WG: SUBGROUP_WG })
-    : computePipeline(gpu, 'softmax_xent', code, [layout], { WG, CLASSES: classes });
+  const pipeline =
+    kind === 'subgroups'
+      ? computePipeline(gpu, 'softmax_xent_subgroup', subgroupCode, [layout], { WG: SUBGROUP_WG })
+      : computePipeline(gpu, 'softmax_xent', code, [layout], { WG: kind === 'lanes' ? LANES_WG : WG, CLASSES: classes, LANE_SUMS: kind === 'lanes' });
   const params = uniformBuffer(
     gpu,
     'softmax_xent params',
-    new Uint32Array([spec.rows, spec.classes, spec.stats.recordWords, spec.stats.field, per, 0, 0, 0]),
+    new Uint32Array([spec.rows, spec.classes, spec.stats.recordWords, spec.stats.field, per, spec.models, 0, 0]),
   );
   const bindGroup = gpu.device.createBindGroup({
     label: name,
@@ -159,7 +191,7 @@ export function createSoftmaxXent(gpu: Gpu, spec: SoftmaxXentSpec): SlotCall {
     pipeline,
     bindGroup,
     slotBytes,
-    workgroups: [Math.ceil(spec.rows / (subgroups ? per : WG * per)), spec.models],
+    workgroups,
     destroy() {
       if (destroyed) return;
       destroyed = true;
