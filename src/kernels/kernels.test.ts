@@ -77,6 +77,12 @@ describe('softmax cross-entropy', () => {
       await expect(checkSoftmaxXent(gpu, 1, 2, 20_001)).rejects.toThrow(/rows of more than 20000 classes are not supported on llvmpipe/);
     }
   });
+  it('lanes: more invocations than one dispatch dimension holds (workgroups over x and y)', async () => {
+    const gpu = await testGpu();
+    // 600,000 models of one row: 75,000 workgroups of 8.
+    const r = await checkSoftmaxXent(gpu, 600_000, 1, 2, { layout: 'lanes' });
+    expect(r.error, r.name).toBeLessThanOrEqual(r.limit);
+  });
   it('lanes: many models of a few rows share workgroups', async () => {
     const gpu = await testGpu();
     const r = await checkSoftmaxXent(gpu, 30, 16, 3, { layout: 'lanes' });
@@ -160,15 +166,38 @@ describe('Adam', () => {
 });
 
 describe('sum of squares per tensor', () => {
-  for (const models of [1, 3]) {
-    it(`models ${models}`, async () => {
-      const gpu = await testGpu();
-      for (const size of SIZES) {
-        const r = await checkSumSq(gpu, models, [size, 257, 3]);
-        expect(r.error, r.name).toBeLessThanOrEqual(r.limit);
-      }
-    });
+  // A workgroup per (tensor, model) (GPUs), or an invocation per pair (CPU adapters).
+  for (const lanes of [false, true]) {
+    for (const models of [1, 3]) {
+      it(`${lanes ? 'lanes' : 'workgroups'}: models ${models}`, async () => {
+        const gpu = await testGpu();
+        for (const size of SIZES) {
+          const r = await checkSumSq(gpu, models, [size, 129, 3], { lanes });
+          expect(r.error, r.name).toBeLessThanOrEqual(r.limit);
+        }
+      });
+    }
   }
+  it('lanes: 30 models of 4 small tensors share two workgroups', async () => {
+    const gpu = await testGpu();
+    const r = await checkSumSq(gpu, 30, [4, 10, 3], { lanes: true });
+    expect(r.error, r.name).toBeLessThanOrEqual(r.limit);
+  });
+  it('lanes: more pairs than one dispatch dimension holds (workgroups over x and y)', async () => {
+    const gpu = await testGpu();
+    // 300,000 models of a 1→1 layer: 600,000 (tensor, model) pairs, 75,000 workgroups of 8.
+    const r = await checkSumSq(gpu, 300_000, [1, 1], { lanes: true });
+    expect(r.error, r.name).toBeLessThanOrEqual(r.limit);
+  });
+  it("a tensor longer than llvmpipe's loop limit allows per invocation gets workgroups there", async () => {
+    const gpu = await testGpu();
+    // 784×256: 200,704 weights, more than one invocation may loop over on llvmpipe.
+    const r = await checkSumSq(gpu, 1, [784, 256, 3]);
+    expect(r.error, r.name).toBeLessThanOrEqual(r.limit);
+    if (isCpuAdapter(gpu)) {
+      await expect(checkSumSq(gpu, 1, [784, 256, 3], { lanes: true })).rejects.toThrow(/a tensor of 200704 parameters needs 200704 loop iterations per invocation with lanes, more than llvmpipe.* runs \(65,535\)/);
+    }
+  });
 });
 
 describe('input checks of every kernel, before any dispatch', () => {

@@ -348,7 +348,7 @@ export async function checkAdam(gpu: Gpu, models: number, shape: number[] | Segm
 }
 
 /** Per-segment sums of squares into a stats slot. */
-export async function checkSumSq(gpu: Gpu, models: number, widths: number[]): Promise<CheckResult> {
+export async function checkSumSq(gpu: Gpu, models: number, widths: number[], options: { lanes?: boolean } = {}): Promise<CheckResult> {
   const s = new Scratch(gpu);
   try {
     const segments = mlpSegments(widths);
@@ -358,12 +358,13 @@ export async function checkSumSq(gpu: Gpu, models: number, widths: number[]): Pr
     const field = 3;
     const slotBytes = statsSlotBytes(gpu, models, recordWords);
     const stats = s.storage('stats', poisoned((2 * slotBytes) / 4));
-    const call = s.own(createSumSq(gpu, { models, segments, weights: s.storage('weights', weights), stats: { buffer: stats, recordWords, field, slots: 2 } }));
+    const call = s.own(createSumSq(gpu, { models, segments, weights: s.storage('weights', weights), stats: { buffer: stats, recordWords, field, slots: 2 }, lanes: options.lanes }));
     gpu.submit('check sumsq', (pass) => encodeSlotCall(pass, call, 1));
     const words = await gpu.readFloat32(stats);
     const got = new Float64Array(models * nSeg);
     for (let m = 0; m < models; m++) for (let t = 0; t < nSeg; t++) got[m * nSeg + t] = words[slotBytes / 4 + m * recordWords + field + t];
-    return result(`sumsq models ${models}, layers ${widths.join('-')}`, relativeError(got, sumSqCpu(models, segments, weights)), 1e-5);
+    const how = options.lanes === undefined ? '' : options.lanes ? ', lanes' : ', workgroups';
+    return result(`sumsq models ${models}, layers ${widths.join('-')}${how}`, relativeError(got, sumSqCpu(models, segments, weights)), 1e-5);
   } finally {
     s.free();
   }

@@ -1,18 +1,38 @@
 // Wrapper of shaders/sumsq.wgsl and its CPU twin: Σw² of every segment (tensor) of every model,
 // written into a stats slot; the history's weight norms and penalty values come from it.
+// GPUs reduce each segment in a workgroup; CPU adapters give each (segment, model) pair to one
+// invocation when the segments are short enough for llvmpipe's loop limit.
 
 import code from '../../shaders/sumsq.wgsl?raw';
 import type { Gpu } from '../runtime/gpu.js';
-import { bindGroupLayout, computePipeline, requireCount, requireElements, requireSegments, uniformBuffer, type Segments } from './common.js';
+import {
+  CPU_LOOP_BUDGET,
+  KernelInputError,
+  bindGroupLayout,
+  computePipeline,
+  isCpuAdapter,
+  requireCount,
+  requireElements,
+  requireSegments,
+  uniformBuffer,
+  type Segments,
+} from './common.js';
 import { requireStats, type SlotCall, type StatsTarget } from './softmax-xent.js';
 
 const WG = 256;
+/** Invocations per workgroup when each sums a (segment, model) pair by itself. */
+const LANES_WG = 8;
 
 export interface SumSqSpec {
   models: number;
   segments: Segments;
   weights: GPUBuffer;
   stats: StatsTarget;
+  /**
+   * One invocation per (segment, model) pair instead of one workgroup (default: on CPU adapters
+   * when no segment is longer than CPU_LOOP_BUDGET).
+   */
+  lanes?: boolean;
 }
 
 export function createSumSq(gpu: Gpu, spec: SumSqSpec): SlotCall {
@@ -22,12 +42,27 @@ export function createSumSq(gpu: Gpu, spec: SumSqSpec): SlotCall {
   const nSeg = spec.segments.starts.length;
   requireElements(name, 'weights', spec.weights, spec.models * spec.segments.perModel, `[${spec.models}, ${spec.segments.perModel}]`);
   const slotBytes = requireStats(gpu, name, spec.models, spec.stats, nSeg);
+  const ends = [...spec.segments.starts.slice(1), spec.segments.perModel];
+  const longest = Math.max(...ends.map((end, i) => end - spec.segments.starts[i]));
+  const cpu = isCpuAdapter(gpu);
+  const lanes = spec.lanes ?? (cpu && longest <= CPU_LOOP_BUDGET);
+  // Loop iterations per invocation: a whole segment (lanes) or a 1/WG share of one.
+  const iterations = lanes ? longest : Math.ceil(longest / WG);
+  if (cpu && iterations > CPU_LOOP_BUDGET) {
+    throw new KernelInputError(`${name}: a tensor of ${longest} parameters needs ${iterations} loop iterations per invocation${lanes ? ' with lanes' : ''}, more than ${gpu.name} runs (65,535)`);
+  }
   const layout = bindGroupLayout(gpu, [{ kind: 'read' }, { kind: 'write', dynamic: true }, { kind: 'uniform' }]);
-  const pipeline = computePipeline(gpu, 'sumsq', code, [layout], { WG });
-  const words = new Uint32Array(4 + 68);
-  words.set([spec.segments.perModel, nSeg, spec.stats.recordWords, spec.stats.field]);
-  spec.segments.starts.forEach((s, i) => (words[4 + i] = s));
-  words[4 + nSeg] = spec.segments.perModel;
+  const pipeline = computePipeline(gpu, 'sumsq', code, [layout], { WG: lanes ? LANES_WG : WG, LANES: lanes });
+  const words = new Uint32Array(8 + 68);
+  words.set([spec.segments.perModel, nSeg, spec.stats.recordWords, spec.stats.field, spec.models]);
+  spec.segments.starts.forEach((s, i) => (words[8 + i] = s));
+  words[8 + nSeg] = spec.segments.perModel;
+  let workgroups: [number, number] = [nSeg, spec.models];
+  if (lanes) {
+    const groups = Math.ceil((nSeg * spec.models) / LANES_WG);
+    const x = Math.min(groups, gpu.device.limits.maxComputeWorkgroupsPerDimension);
+    workgroups = [x, Math.ceil(groups / x)];
+  }
   const params = uniformBuffer(gpu, 'sumsq params', words);
   const bindGroup = gpu.device.createBindGroup({
     label: name,
@@ -44,7 +79,7 @@ export function createSumSq(gpu: Gpu, spec: SumSqSpec): SlotCall {
     pipeline,
     bindGroup,
     slotBytes,
-    workgroups: [nSeg, spec.models],
+    workgroups,
     destroy() {
       if (destroyed) return;
       destroyed = true;
