@@ -14,12 +14,12 @@ struct Params {
   shard_first_row: u32, // first data row held by the bound x shard
   shard_rows: u32,      // rows held by the bound x shard
   first_shard: u32,     // 1 for the dispatch that writes labels, padding and counters
-  _pad: u32,
+  models: u32,
 }
 
 struct Step { index: u32 }
 
-override WG: u32 = 256u;
+override WG: u32 = 64u;
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;             // shard rows × features
 @group(0) @binding(1) var<storage, read> y: array<u32>;             // all rows
@@ -31,10 +31,16 @@ override WG: u32 = 256u;
 @group(0) @binding(7) var<uniform> params: Params;
 @group(0) @binding(8) var<uniform> step: Step;
 
+// Invocations run over every model's batch elements (x, then y past the dispatch limit), so a
+// batch of many small models shares workgroups.
 @compute @workgroup_size(WG)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wg: vec3<u32>) {
-  let model = wg.y;
-  let e = gid.x;
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32,
+        @builtin(num_workgroups) groups: vec3<u32>) {
+  let per_model = params.batch_rows * params.features;
+  let g = (wg.y * groups.x + wg.x) * WG + lid;
+  let model = g / per_model;
+  if (model >= params.models) { return; }
+  let e = g % per_model;
   let n = counters[model].x;
   let start = step.index * params.batch_rows;
   let rows = min(params.batch_rows, n - min(n, start));
@@ -42,7 +48,6 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wg
     counters[model].y = rows;
     if (params.count_steps == 1u && rows > 0u) { counters[model].z += 1u; }
   }
-  if (e >= params.batch_rows * params.features) { return; }
   let r = e / params.features;
   let f = e % params.features;
   let out = (model * params.batch_rows + r) * params.features + f;

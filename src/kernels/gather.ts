@@ -16,7 +16,7 @@ import {
   uniformSlotBytes,
 } from './common.js';
 
-const WG = 256;
+const WG = 64;
 
 /** Counters, one vec4<u32> per model: [training rows, real rows this step, step count (Adam's t), -]. */
 export const COUNTER_WORDS = 4;
@@ -123,7 +123,7 @@ export function createGather(gpu: Gpu, spec: GatherSpec): GatherCall {
     const params = uniformBuffer(
       gpu,
       'gather params',
-      new Uint32Array([spec.batchRows, spec.features, spec.indexStride, spec.countSteps ? 1 : 0, shard.firstRow, shard.rows, i === 0 ? 1 : 0, 0]),
+      new Uint32Array([spec.batchRows, spec.features, spec.indexStride, spec.countSteps ? 1 : 0, shard.firstRow, shard.rows, i === 0 ? 1 : 0, spec.models]),
     );
     uniforms.push(params);
     const bindGroup = gpu.device.createBindGroup({
@@ -143,6 +143,9 @@ export function createGather(gpu: Gpu, spec: GatherSpec): GatherCall {
     });
     return { bindGroup };
   });
+  // Every model's batch elements, over x and then y.
+  const groups = Math.ceil((spec.models * spec.batchRows * spec.features) / WG);
+  const groupsX = Math.min(groups, gpu.device.limits.maxComputeWorkgroupsPerDimension);
   let destroyed = false;
   return {
     kernel: name,
@@ -150,7 +153,7 @@ export function createGather(gpu: Gpu, spec: GatherSpec): GatherCall {
     stepBytes,
     pipeline,
     shards,
-    workgroups: [Math.ceil((spec.batchRows * spec.features) / WG), spec.models],
+    workgroups: [groupsX, Math.ceil(groups / groupsX)],
     destroy() {
       if (destroyed) return;
       destroyed = true;

@@ -21,6 +21,15 @@ describe('gather', () => {
     const r = await checkGather(gpu, 3, 16, 7, 101, 3);
     expect(r.error, r.name).toBeLessThanOrEqual(r.limit);
   });
+  it("many small models share workgroups, past one dispatch dimension's 65,535", async () => {
+    const gpu = await testGpu();
+    // 30 models of 16 rows × 4 features: 1920 elements, workgroups of 64 straddling models.
+    const small = await checkGather(gpu, 30, 16, 4, 150);
+    expect(small.error, small.name).toBeLessThanOrEqual(small.limit);
+    // 16,400 models × 256 features: 65,600 workgroups, over x and y.
+    const wide = await checkGather(gpu, 16_400, 1, 256, 2);
+    expect(wide.error, wide.name).toBeLessThanOrEqual(wide.limit);
+  });
 });
 
 describe('softmax cross-entropy', () => {
