@@ -1,4 +1,4 @@
-// Evaluation metrics, one invocation per row: the predicted class (argmax of the logits),
+// Evaluation metrics, one invocation per row (a few consecutive rows on CPU adapters): the predicted class (argmax of the logits),
 // confusion-matrix counts [label][prediction] by atomics, and per-model sums of the
 // cross-entropy loss, correct predictions, rows and flags (1: a loss or logit not finite,
 // 2: a label ≥ classes, counted nowhere). Rows past counters[model].y are ignored.
@@ -8,11 +8,17 @@ struct Params {
   classes: u32,
   stats_stride: u32,
   stats_field: u32,
+  rows_per_invocation: u32, // LANE_SUMS only
+  models: u32,
+  _pad0: u32, _pad1: u32,
 }
 
 override WG: u32 = 64u;
 // Count the confusion matrix (off for per-epoch validation, which needs only the sums).
 override CONFUSION: bool = true;
+// CPU adapters: each invocation takes rows_per_invocation consecutive rows of one model
+// (invocations over every model's rows) and adds its sums with atomics; no workgroup reduction.
+override LANE_SUMS: bool = false;
 
 @group(0) @binding(0) var<storage, read> logits: array<f32>;        // [model][rows][classes]
 @group(0) @binding(1) var<storage, read> labels: array<u32>;        // [model][rows]
@@ -40,43 +46,74 @@ fn atomic_add_f32(i: u32, v: f32) {
   }
 }
 
-@compute @workgroup_size(WG)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(local_invocation_index) lid: u32,
-        @builtin(workgroup_id) wg: vec3<u32>) {
-  let model = wg.y;
-  let r = gid.x;
-  let real_rows = min(counters[model].y, params.rows);
+// What the rows an invocation takes add to its model's record.
+struct Sums {
+  loss: f32,
+  correct: u32,
+  count: u32,
+  flags: u32,
+}
+
+fn add_row(model: u32, r: u32, sums: ptr<function, Sums>) {
   let c = params.classes;
-  var loss = 0.0;
-  var correct = 0u;
-  var count = 0u;
-  var flags = 0u;
-  if (r < real_rows) {
-    let base = (model * params.rows + r) * c;
-    let label = labels[model * params.rows + r];
-    var top = logits[base];
-    var best = 0u;
-    for (var j = 1u; j < c; j++) {
-      let z = logits[base + j];
-      if (z > top) { top = z; best = j; }
-    }
-    predictions[model * params.rows + r] = best;
-    if (label >= c) {
-      flags = 2u;
-    } else {
-      var sum = 0.0;
-      for (var j = 0u; j < c; j++) { sum += exp(logits[base + j] - top); }
-      loss = log(sum) - (logits[base + label] - top);
-      correct = select(0u, 1u, best == label);
-      count = 1u;
-      if (not_finite(loss) || not_finite(top)) { flags = 1u; }
-      if (CONFUSION) { atomicAdd(&confusion[(model * c + label) * c + best], 1u); }
-    }
+  let base = (model * params.rows + r) * c;
+  let label = labels[model * params.rows + r];
+  var top = logits[base];
+  var best = 0u;
+  for (var j = 1u; j < c; j++) {
+    let z = logits[base + j];
+    if (z > top) { top = z; best = j; }
   }
-  loss_part[lid] = loss;
-  correct_part[lid] = correct;
-  count_part[lid] = count;
-  flag_part[lid] = flags;
+  predictions[model * params.rows + r] = best;
+  if (label >= c) {
+    (*sums).flags |= 2u;
+  } else {
+    var sum = 0.0;
+    for (var j = 0u; j < c; j++) { sum += exp(logits[base + j] - top); }
+    let loss = log(sum) - (logits[base + label] - top);
+    (*sums).loss += loss;
+    (*sums).correct += select(0u, 1u, best == label);
+    (*sums).count += 1u;
+    if (not_finite(loss) || not_finite(top)) { (*sums).flags |= 1u; }
+    if (CONFUSION) { atomicAdd(&confusion[(model * c + label) * c + best], 1u); }
+  }
+}
+
+fn flush(model: u32, s: Sums) {
+  if (s.count + s.flags > 0u) {
+    let at = model * params.stats_stride + params.stats_field;
+    atomic_add_f32(at, s.loss);
+    atomicAdd(&stats[at + 1u], s.correct);
+    atomicAdd(&stats[at + 2u], s.count);
+    atomicOr(&stats[at + 3u], s.flags);
+  }
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wg: vec3<u32>,
+        @builtin(num_workgroups) groups: vec3<u32>) {
+  var sums = Sums(0.0, 0u, 0u, 0u);
+  if (LANE_SUMS) {
+    // Lanes over (model, chunk of rows_per_invocation consecutive rows) pairs of all models.
+    let per = params.rows_per_invocation;
+    let chunks = (params.rows + per - 1u) / per;
+    let lane = (wg.y * groups.x + wg.x) * WG + lid;
+    let model = lane / chunks;
+    if (model < params.models) {
+      let real_rows = min(counters[model].y, params.rows);
+      let first = (lane % chunks) * per;
+      for (var r = first; r < min(first + per, real_rows); r++) { add_row(model, r, &sums); }
+      flush(model, sums);
+    }
+    return;
+  }
+  let model = wg.y;
+  let r = wg.x * WG + lid;
+  if (r < min(counters[model].y, params.rows)) { add_row(model, r, &sums); }
+  loss_part[lid] = sums.loss;
+  correct_part[lid] = sums.correct;
+  count_part[lid] = sums.count;
+  flag_part[lid] = sums.flags;
   workgroupBarrier();
   for (var s = WG / 2u; s > 0u; s >>= 1u) {
     if (lid < s) {
@@ -87,11 +124,5 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(local_invocation
     }
     workgroupBarrier();
   }
-  if (lid == 0u && count_part[0] + flag_part[0] > 0u) {
-    let at = model * params.stats_stride + params.stats_field;
-    atomic_add_f32(at, loss_part[0]);
-    atomicAdd(&stats[at + 1u], correct_part[0]);
-    atomicAdd(&stats[at + 2u], count_part[0]);
-    atomicOr(&stats[at + 3u], flag_part[0]);
-  }
+  if (lid == 0u) { flush(model, Sums(loss_part[0], correct_part[0], count_part[0], flag_part[0])); }
 }

@@ -117,15 +117,25 @@ describe('softmax cross-entropy', () => {
 });
 
 describe('metrics', () => {
-  for (const models of [1, 3]) {
-    it(`models ${models}: predictions, confusion counts, sums`, async () => {
-      const gpu = await testGpu();
-      for (const size of SIZES) {
-        const r = await checkMetrics(gpu, models, size, 2 + (size % 9));
-        expect(r.error, r.name).toBeLessThanOrEqual(r.limit);
-      }
-    });
+  // A workgroup reduces its rows' sums (GPUs), or each invocation adds its own (CPU adapters).
+  for (const lanes of [false, true]) {
+    for (const models of [1, 3]) {
+      it(`${lanes ? 'lanes' : 'workgroups'}: models ${models}: predictions, confusion counts, sums`, async () => {
+        const gpu = await testGpu();
+        for (const size of SIZES) {
+          const r = await checkMetrics(gpu, models, size, 2 + (size % 9), 5, lanes);
+          expect(r.error, r.name).toBeLessThanOrEqual(r.limit);
+        }
+      });
+    }
   }
+  it('lanes: 30 models; 4000 rows of 1000 classes, at most 30 rows per invocation (the loop limit)', async () => {
+    const gpu = await testGpu();
+    for (const [models, rows, classes] of [[30, 15, 3], [1, 4000, 1000]]) {
+      const r = await checkMetrics(gpu, models, rows, classes, 5, true);
+      expect(r.error, r.name).toBeLessThanOrEqual(r.limit);
+    }
+  });
 });
 
 describe('fused L2-gradient add', () => {

@@ -1,9 +1,21 @@
 // Wrapper of shaders/metrics.wgsl and its CPU twin: predictions (argmax), confusion-matrix
 // counts and per-model [loss, correct, rows, flags] sums for evaluation and per-epoch validation.
+// GPUs reduce a workgroup's rows; CPU adapters give each invocation consecutive rows of any model
+// and let it add its own sums (the lanes layout of softmax-xent).
 
 import code from '../../shaders/metrics.wgsl?raw';
 import type { Gpu } from '../runtime/gpu.js';
-import { bindGroupLayout, computePipeline, placeholderBuffer, requireCount, requireElements, uniformBuffer } from './common.js';
+import {
+  CPU_LOOP_BUDGET,
+  KernelInputError,
+  bindGroupLayout,
+  computePipeline,
+  isCpuAdapter,
+  placeholderBuffer,
+  requireCount,
+  requireElements,
+  uniformBuffer,
+} from './common.js';
 import { COUNTER_WORDS } from './gather.js';
 import {
   FLAG_BAD_LABEL,
@@ -17,6 +29,10 @@ import {
 } from './softmax-xent.js';
 
 const WG = 64;
+/** CPU adapters: invocations per workgroup, rows per invocation at least and invocations per model at most. */
+const LANES_WG = 8;
+const LANE_ROWS = 16;
+const MAX_LANES_PER_MODEL = 64;
 
 export interface MetricsSpec {
   models: number;
@@ -30,6 +46,11 @@ export interface MetricsSpec {
   /** u32 [models][classes][classes], counts added; omit to skip the confusion matrix. */
   confusion?: GPUBuffer;
   stats: StatsTarget;
+  /**
+   * Each invocation takes consecutive rows and adds its own sums with atomics, instead of a
+   * workgroup reducing its rows (default: on CPU adapters).
+   */
+  lanes?: boolean;
 }
 
 export function createMetrics(gpu: Gpu, spec: MetricsSpec): SlotCall {
@@ -54,8 +75,22 @@ export function createMetrics(gpu: Gpu, spec: MetricsSpec): SlotCall {
     { kind: 'write', dynamic: true },
     { kind: 'uniform' },
   ]);
-  const pipeline = computePipeline(gpu, 'metrics', code, [layout], { WG, CONFUSION: !!spec.confusion });
-  const params = uniformBuffer(gpu, 'metrics params', new Uint32Array([spec.rows, spec.classes, spec.stats.recordWords, spec.stats.field]));
+  // CPU adapters: each invocation takes consecutive rows and adds its own sums (no workgroup
+  // reduction), as many rows as keep its two loops over each row under llvmpipe's loop limit.
+  const lanes = spec.lanes ?? isCpuAdapter(gpu);
+  const rowLoops = 2 * spec.classes;
+  if (isCpuAdapter(gpu) && rowLoops > CPU_LOOP_BUDGET) {
+    throw new KernelInputError(`${name}: rows of more than ${CPU_LOOP_BUDGET / 2} classes are not supported on ${gpu.name}, which ends an invocation's loops after 65,535 iterations`);
+  }
+  const per = Math.max(1, Math.min(spec.rows, Math.floor(CPU_LOOP_BUDGET / rowLoops), Math.max(LANE_ROWS, Math.ceil(spec.rows / MAX_LANES_PER_MODEL))));
+  const pipeline = computePipeline(gpu, 'metrics', code, [layout], { WG: lanes ? LANES_WG : WG, CONFUSION: !!spec.confusion, LANE_SUMS: lanes });
+  const params = uniformBuffer(gpu, 'metrics params', new Uint32Array([spec.rows, spec.classes, spec.stats.recordWords, spec.stats.field, per, spec.models, 0, 0]));
+  let workgroups: [number, number] = [Math.ceil(spec.rows / WG), spec.models];
+  if (lanes) {
+    const groups = Math.ceil((spec.models * Math.ceil(spec.rows / per)) / LANES_WG);
+    const x = Math.min(groups, gpu.device.limits.maxComputeWorkgroupsPerDimension);
+    workgroups = [x, Math.ceil(groups / x)];
+  }
   const confusion = spec.confusion ?? placeholderBuffer(gpu);
   const bindGroup = gpu.device.createBindGroup({
     label: name,
@@ -76,7 +111,7 @@ export function createMetrics(gpu: Gpu, spec: MetricsSpec): SlotCall {
     pipeline,
     bindGroup,
     slotBytes,
-    workgroups: [Math.ceil(spec.rows / WG), spec.models],
+    workgroups,
     destroy() {
       if (destroyed) return;
       destroyed = true;

@@ -199,7 +199,7 @@ export async function checkSoftmaxXent(
 }
 
 /** Predictions, confusion counts and sums of the metrics kernel. */
-export async function checkMetrics(gpu: Gpu, models: number, rows: number, classes: number, scale = 5): Promise<CheckResult> {
+export async function checkMetrics(gpu: Gpu, models: number, rows: number, classes: number, scale = 5, lanes?: boolean): Promise<CheckResult> {
   const s = new Scratch(gpu);
   try {
     const logits = randomFloats(models * rows * classes, -scale, scale);
@@ -223,6 +223,7 @@ export async function checkMetrics(gpu: Gpu, models: number, rows: number, class
         predictions,
         confusion,
         stats: { buffer: stats, recordWords, field: 0, slots: 1 },
+        lanes,
       }),
     );
     gpu.submit('check metrics', (pass) => encodeSlotCall(pass, call, 0));
@@ -234,7 +235,8 @@ export async function checkMetrics(gpu: Gpu, models: number, rows: number, class
     const words = await gpu.readUint32(stats);
     const sums = refSums.map((_, m) => readLossGroup(words, m * recordWords));
     const exact = pred.every((v, i) => v === refPred[i]) && conf.every((v, i) => v === refConf[i]);
-    return result(`metrics models ${models}, rows ${rows}, classes ${classes}`, exact ? sumsError(sums, refSums) : Number.POSITIVE_INFINITY, 1e-5);
+    const how = lanes === undefined ? '' : lanes ? ', lanes' : ', workgroups';
+    return result(`metrics models ${models}, rows ${rows}, classes ${classes}${how}`, exact ? sumsError(sums, refSums) : Number.POSITIVE_INFINITY, 1e-5);
   } finally {
     s.free();
   }
