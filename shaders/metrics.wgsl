@@ -1,7 +1,8 @@
 // Evaluation metrics, one invocation per row (a few consecutive rows on CPU adapters): the predicted class (argmax of the logits),
 // confusion-matrix counts [label][prediction] by atomics, and per-model sums of the
 // cross-entropy loss, correct predictions, rows and flags (1: a loss or logit not finite,
-// 2: a label ≥ classes, counted nowhere). Rows past counters[model].y are ignored.
+// 2: a label ≥ classes, counted nowhere). Rows past counters[model].y are ignored. Sums, flush
+// and reduce_and_flush come from loss_sums.wgsl, which the wrapper appends.
 
 struct Params {
   rows: u32,
@@ -28,32 +29,6 @@ override LANE_SUMS: bool = false;
 @group(0) @binding(5) var<storage, read_write> stats: array<atomic<u32>>;
 @group(0) @binding(6) var<uniform> params: Params;
 
-var<workgroup> loss_part: array<f32, WG>;
-var<workgroup> correct_part: array<u32, WG>;
-var<workgroup> count_part: array<u32, WG>;
-var<workgroup> flag_part: array<u32, WG>;
-
-fn not_finite(v: f32) -> bool {
-  return (bitcast<u32>(v) & 0x7f800000u) == 0x7f800000u;
-}
-
-fn atomic_add_f32(i: u32, v: f32) {
-  var old = atomicLoad(&stats[i]);
-  loop {
-    let r = atomicCompareExchangeWeak(&stats[i], old, bitcast<u32>(bitcast<f32>(old) + v));
-    if (r.exchanged) { break; }
-    old = r.old_value;
-  }
-}
-
-// What the rows an invocation takes add to its model's record.
-struct Sums {
-  loss: f32,
-  correct: u32,
-  count: u32,
-  flags: u32,
-}
-
 fn add_row(model: u32, r: u32, sums: ptr<function, Sums>) {
   let c = params.classes;
   let base = (model * params.rows + r) * c;
@@ -79,16 +54,6 @@ fn add_row(model: u32, r: u32, sums: ptr<function, Sums>) {
   }
 }
 
-fn flush(model: u32, s: Sums) {
-  if (s.count + s.flags > 0u) {
-    let at = model * params.stats_stride + params.stats_field;
-    atomic_add_f32(at, s.loss);
-    atomicAdd(&stats[at + 1u], s.correct);
-    atomicAdd(&stats[at + 2u], s.count);
-    atomicOr(&stats[at + 3u], s.flags);
-  }
-}
-
 @compute @workgroup_size(WG)
 fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wg: vec3<u32>,
         @builtin(num_workgroups) groups: vec3<u32>) {
@@ -96,12 +61,11 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wg: ve
   if (LANE_SUMS) {
     // Lanes over (model, chunk of rows_per_invocation consecutive rows) pairs of all models.
     let per = params.rows_per_invocation;
-    let chunks = (params.rows + per - 1u) / per;
-    let lane = (wg.y * groups.x + wg.x) * WG + lid;
-    let model = lane / chunks;
+    let at = lane_chunk((wg.y * groups.x + wg.x) * WG + lid, params.rows, per);
+    let model = at.x;
     if (model < params.models) {
       let real_rows = min(counters[model].y, params.rows);
-      let first = (lane % chunks) * per;
+      let first = at.y;
       for (var r = first; r < min(first + per, real_rows); r++) { add_row(model, r, &sums); }
       flush(model, sums);
     }
@@ -110,19 +74,5 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wg: ve
   let model = wg.y;
   let r = wg.x * WG + lid;
   if (r < min(counters[model].y, params.rows)) { add_row(model, r, &sums); }
-  loss_part[lid] = sums.loss;
-  correct_part[lid] = sums.correct;
-  count_part[lid] = sums.count;
-  flag_part[lid] = sums.flags;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s >>= 1u) {
-    if (lid < s) {
-      loss_part[lid] += loss_part[lid + s];
-      correct_part[lid] += correct_part[lid + s];
-      count_part[lid] += count_part[lid + s];
-      flag_part[lid] |= flag_part[lid + s];
-    }
-    workgroupBarrier();
-  }
-  if (lid == 0u) { flush(model, Sums(loss_part[0], correct_part[0], count_part[0], flag_part[0])); }
+  reduce_and_flush(lid, model, sums);
 }

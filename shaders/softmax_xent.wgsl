@@ -11,6 +11,7 @@
 //
 // With CLASSES set (the wrapper does so for up to MAX_CACHED classes) a row is read once into
 // registers and exponentiated once; otherwise the row is read in three passes (max, sum, write).
+// Sums, flush and reduce_and_flush come from loss_sums.wgsl, which the wrapper appends.
 
 struct Params {
   rows: u32,        // rows per model in logits (a step's batch)
@@ -38,25 +39,6 @@ const MAX_CACHED: u32 = 32u;
 @group(0) @binding(3) var<storage, read_write> dlogits: array<f32>; // [model][rows][classes]
 @group(0) @binding(4) var<storage, read_write> stats: array<atomic<u32>>; // one epoch slot
 @group(0) @binding(5) var<uniform> params: Params;
-
-var<workgroup> loss_part: array<f32, WG>;
-var<workgroup> correct_part: array<u32, WG>;
-var<workgroup> count_part: array<u32, WG>;
-var<workgroup> flag_part: array<u32, WG>;
-
-// NaN and Inf have every exponent bit set; a bit test survives fast-math assumptions.
-fn not_finite(v: f32) -> bool {
-  return (bitcast<u32>(v) & 0x7f800000u) == 0x7f800000u;
-}
-
-fn atomic_add_f32(i: u32, v: f32) {
-  var old = atomicLoad(&stats[i]);
-  loop {
-    let r = atomicCompareExchangeWeak(&stats[i], old, bitcast<u32>(bitcast<f32>(old) + v));
-    if (r.exchanged) { break; }
-    old = r.old_value;
-  }
-}
 
 // What a row adds to the sums: its loss relative to the row maximum (log Σ exp(z − top) and
 // z[label] − top), the maximum itself and the argmax.
@@ -118,14 +100,6 @@ fn row_any(base: u32, label: u32, scale: f32) -> Row {
   return Row(log(sum), logits[base + label] - top, top, best);
 }
 
-// What the rows an invocation takes add to its model's record.
-struct Sums {
-  loss: f32,
-  correct: u32,
-  count: u32,
-  flags: u32,
-}
-
 fn add_row(model: u32, r: u32, real_rows: u32, sums: ptr<function, Sums>) {
   let c = params.classes;
   let base = (model * params.rows + r) * c;
@@ -147,16 +121,6 @@ fn add_row(model: u32, r: u32, real_rows: u32, sums: ptr<function, Sums>) {
   (*sums).flags |= select(0u, 2u, r < real_rows && bad);
 }
 
-fn flush(model: u32, s: Sums) {
-  if (s.count + s.flags > 0u) {
-    let at = model * params.stats_stride + params.stats_field;
-    atomic_add_f32(at, s.loss);
-    atomicAdd(&stats[at + 1u], s.correct);
-    atomicAdd(&stats[at + 2u], s.count);
-    atomicOr(&stats[at + 3u], s.flags);
-  }
-}
-
 @compute @workgroup_size(WG)
 fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wg: vec3<u32>,
         @builtin(num_workgroups) groups: vec3<u32>) {
@@ -164,12 +128,11 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wg: ve
   var sums = Sums(0.0, 0u, 0u, 0u);
   if (LANE_SUMS) {
     // Lanes over (model, chunk of `per` consecutive rows) pairs of all models.
-    let chunks = (params.rows + per - 1u) / per;
-    let lane = (wg.y * groups.x + wg.x) * WG + lid;
-    let model = lane / chunks;
+    let at = lane_chunk((wg.y * groups.x + wg.x) * WG + lid, params.rows, per);
+    let model = at.x;
     if (model < params.models) {
       let real_rows = min(counters[model].y, params.rows);
-      let first = (lane % chunks) * per;
+      let first = at.y;
       for (var r = first; r < min(first + per, params.rows); r++) { add_row(model, r, real_rows, &sums); }
       flush(model, sums);
     }
@@ -181,19 +144,5 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wg: ve
     let r = (wg.x * per + t) * WG + lid;
     if (r < params.rows) { add_row(model, r, real_rows, &sums); }
   }
-  loss_part[lid] = sums.loss;
-  correct_part[lid] = sums.correct;
-  count_part[lid] = sums.count;
-  flag_part[lid] = sums.flags;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s >>= 1u) {
-    if (lid < s) {
-      loss_part[lid] += loss_part[lid + s];
-      correct_part[lid] += correct_part[lid + s];
-      count_part[lid] += count_part[lid + s];
-      flag_part[lid] |= flag_part[lid + s];
-    }
-    workgroupBarrier();
-  }
-  if (lid == 0u) { flush(model, Sums(loss_part[0], correct_part[0], count_part[0], flag_part[0])); }
+  reduce_and_flush(lid, model, sums);
 }

@@ -8,7 +8,8 @@
 // Workgroup wg.x takes rows [wg.x · R, wg.x · R + R) of model wg.y, R = params.rows_per_group;
 // its subgroups take turns over them, each numbered once through a workgroup counter (subgroup
 // ids need not follow local_invocation_index). Each subgroup adds its sums into the stats slot
-// itself: the only barrier is the one after the numbering.
+// itself: the only barrier is the one after the numbering. Sums and flush come from
+// loss_sums.wgsl, which the wrapper appends.
 
 enable subgroups;
 // Every subgroup operation below runs with the whole subgroup on the same row; the workgroup-wide
@@ -38,19 +39,6 @@ var<workgroup> next_subgroup: atomic<u32>;
 // The most negative finite f32.
 const LOWEST: f32 = -0x1.fffffep+127f;
 
-fn not_finite(v: f32) -> bool {
-  return (bitcast<u32>(v) & 0x7f800000u) == 0x7f800000u;
-}
-
-fn atomic_add_f32(i: u32, v: f32) {
-  var old = atomicLoad(&stats[i]);
-  loop {
-    let r = atomicCompareExchangeWeak(&stats[i], old, bitcast<u32>(bitcast<f32>(old) + v));
-    if (r.exchanged) { break; }
-    old = r.old_value;
-  }
-}
-
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32,
         @builtin(subgroup_size) width: u32) {
@@ -66,10 +54,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(subgroup_invocation_id) l
   let first = wg.x * params.rows_per_group;
   let end = min(first + params.rows_per_group, params.rows);
 
-  var loss = 0.0;
-  var correct = 0u;
-  var count = 0u;
-  var flags = 0u;
+  var sums = Sums(0.0, 0u, 0u, 0u);
   for (var r = first + me; r < end; r += subgroups) {
     let base = (model * params.rows + r) * c;
     let label = labels[model * params.rows + r];
@@ -101,18 +86,12 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(subgroup_invocation_id) l
       dlogits[base + j] = select(0.0, select(p, p - scale, j == hot), counts);
     }
     let row_loss = log(row_sum) - (logits[base + hot] - row_top);
-    loss += select(0.0, row_loss, counts);
-    correct += select(0u, 1u, counts && row_best == label);
-    count += select(0u, 1u, counts);
-    flags |= select(0u, 1u, counts && (not_finite(row_loss) || not_finite(row_top)));
-    flags |= select(0u, 2u, r < real_rows && bad);
+    sums.loss += select(0.0, row_loss, counts);
+    sums.correct += select(0u, 1u, counts && row_best == label);
+    sums.count += select(0u, 1u, counts);
+    sums.flags |= select(0u, 1u, counts && (not_finite(row_loss) || not_finite(row_top)));
+    sums.flags |= select(0u, 2u, r < real_rows && bad);
   }
   // Every lane holds the same sums: one adds them.
-  if (subgroupElect() && count + flags > 0u) {
-    let at = model * params.stats_stride + params.stats_field;
-    atomic_add_f32(at, loss);
-    atomicAdd(&stats[at + 1u], correct);
-    atomicAdd(&stats[at + 2u], count);
-    atomicOr(&stats[at + 3u], flags);
-  }
+  if (subgroupElect()) { flush(model, sums); }
 }

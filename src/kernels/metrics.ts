@@ -3,7 +3,8 @@
 // GPUs reduce a workgroup's rows; CPU adapters give each invocation consecutive rows of any model
 // and let it add its own sums (the lanes layout of softmax-xent).
 
-import code from '../../shaders/metrics.wgsl?raw';
+import lossSums from '../../shaders/loss_sums.wgsl?raw';
+import metricsCode from '../../shaders/metrics.wgsl?raw';
 import type { Gpu } from '../runtime/gpu.js';
 import {
   CPU_LOOP_BUDGET,
@@ -27,6 +28,9 @@ import {
   type SlotCall,
   type StatsTarget,
 } from './softmax-xent.js';
+
+// The shader with the shared loss-sum helpers appended.
+const code = `${metricsCode}\n${lossSums}`;
 
 const WG = 64;
 /** CPU adapters: invocations per workgroup, rows per invocation at least and invocations per model at most. */

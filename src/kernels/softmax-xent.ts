@@ -3,11 +3,16 @@
 // their CPU twin: a training step's loss and dlogits, and the per-model sums [loss, correct,
 // rows, flags] added into one epoch slot of a stats buffer chosen by dynamic offset.
 
-import code from '../../shaders/softmax_xent.wgsl?raw';
-import subgroupCode from '../../shaders/softmax_xent_subgroup.wgsl?raw';
+import lossSums from '../../shaders/loss_sums.wgsl?raw';
+import rowsCode from '../../shaders/softmax_xent.wgsl?raw';
+import subgroupRowsCode from '../../shaders/softmax_xent_subgroup.wgsl?raw';
 import type { Gpu } from '../runtime/gpu.js';
 import { CPU_LOOP_BUDGET, KernelInputError, bindGroupLayout, computePipeline, isCpuAdapter, requireCount, requireElements, storageSlotBytes, uniformBuffer } from './common.js';
 import { COUNTER_WORDS } from './gather.js';
+
+// Each shader with the shared loss-sum helpers appended (after its directives).
+const code = `${rowsCode}\n${lossSums}`;
+const subgroupCode = `${subgroupRowsCode}\n${lossSums}`;
 
 const WG = 64;
 /** Invocations per workgroup of the lanes layout (llvmpipe's SIMD width with AVX2). */
