@@ -20,23 +20,62 @@ struct Params {
 struct Step { index: u32 }
 
 override WG: u32 = 64u;
+override ROW_LOOP: bool = false;
 
-@group(0) @binding(0) var<storage, read> x: array<f32>;             // shard rows × features
+// Prepended by the wrapper: `alias Elem = vec4<f32>; const WIDTH = 4u;` when features are a
+// multiple of 4 (four features per invocation), else `alias Elem = f32; const WIDTH = 1u;`.
+
+@group(0) @binding(0) var<storage, read> x: array<Elem>;            // shard rows × features
 @group(0) @binding(1) var<storage, read> y: array<u32>;             // all rows
 @group(0) @binding(2) var<storage, read> perm: array<u32>;          // [model][index_stride], one epoch slot
-@group(0) @binding(3) var<storage, read> affine: array<f32>;        // [model][2][features]: scale, shift
+@group(0) @binding(3) var<storage, read> affine: array<Elem>;       // [model][2][features]: scale, shift
 @group(0) @binding(4) var<storage, read_write> counters: array<vec4<u32>>; // [model]: rows, step rows, step, -
-@group(0) @binding(5) var<storage, read_write> xb: array<f32>;      // [model][batch_rows][features]
+@group(0) @binding(5) var<storage, read_write> xb: array<Elem>;     // [model][batch_rows][features]
 @group(0) @binding(6) var<storage, read_write> yb: array<u32>;      // [model][batch_rows]
 @group(0) @binding(7) var<uniform> params: Params;
 @group(0) @binding(8) var<uniform> step: Step;
+
+// ROW_LOOP (CPU adapters): invocation `g` takes one batch row of one model and loops over its
+// features, so that each row's permutation entry, label and counters are read once and the
+// invocation index is divided once (CPU adapters have no vector integer division).
+fn gather_rows(g: u32, fw: u32) {
+  let model = g / params.batch_rows;
+  if (model >= params.models) { return; }
+  let r = g - model * params.batch_rows;
+  let n = counters[model].x;
+  let start = step.index * params.batch_rows;
+  let rows = min(params.batch_rows, n - min(n, start));
+  if (r == 0u && params.first_shard == 1u) {
+    counters[model].y = rows;
+    if (params.count_steps == 1u && rows > 0u) { counters[model].z += 1u; }
+  }
+  let out = (model * params.batch_rows + r) * fw;
+  if (r >= rows) {
+    if (params.first_shard == 1u) {
+      for (var f = 0u; f < fw; f++) { xb[out + f] = Elem(); }
+      yb[model * params.batch_rows + r] = 0u;
+    }
+    return;
+  }
+  let row = perm[model * params.index_stride + start + r];
+  if (params.first_shard == 1u) { yb[model * params.batch_rows + r] = y[row]; }
+  if (row < params.shard_first_row || row >= params.shard_first_row + params.shard_rows) { return; }
+  let a = model * 2u * fw;
+  let at = (row - params.shard_first_row) * fw;
+  for (var f = 0u; f < fw; f++) { xb[out + f] = x[at + f] * affine[a + f] + affine[a + fw + f]; }
+}
 
 // Invocations run over every model's batch elements (x, then y past the dispatch limit), so a
 // batch of many small models shares workgroups.
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32,
         @builtin(num_workgroups) groups: vec3<u32>) {
-  let per_model = params.batch_rows * params.features;
+  let fw = params.features / WIDTH; // Elems per row
+  if (ROW_LOOP) {
+    gather_rows((wg.y * groups.x + wg.x) * WG + lid, fw);
+    return;
+  }
+  let per_model = params.batch_rows * fw;
   let g = (wg.y * groups.x + wg.x) * WG + lid;
   let model = g / per_model;
   if (model >= params.models) { return; }
@@ -48,12 +87,12 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     counters[model].y = rows;
     if (params.count_steps == 1u && rows > 0u) { counters[model].z += 1u; }
   }
-  let r = e / params.features;
-  let f = e % params.features;
-  let out = (model * params.batch_rows + r) * params.features + f;
+  let r = e / fw;
+  let f = e % fw;
+  let out = (model * params.batch_rows + r) * fw + f;
   if (r >= rows) {
     if (params.first_shard == 1u) {
-      xb[out] = 0.0;
+      xb[out] = Elem();
       if (f == 0u) { yb[model * params.batch_rows + r] = 0u; }
     }
     return;
@@ -61,6 +100,6 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let row = perm[model * params.index_stride + start + r];
   if (params.first_shard == 1u && f == 0u) { yb[model * params.batch_rows + r] = y[row]; }
   if (row < params.shard_first_row || row >= params.shard_first_row + params.shard_rows) { return; }
-  let a = model * 2u * params.features;
-  xb[out] = x[(row - params.shard_first_row) * params.features + f] * affine[a + f] + affine[a + params.features + f];
+  let a = model * 2u * fw;
+  xb[out] = x[(row - params.shard_first_row) * fw + f] * affine[a + f] + affine[a + fw + f];
 }

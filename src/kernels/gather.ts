@@ -3,12 +3,14 @@
 // slot (one epoch) and the step index come in as dynamic offsets, so a whole epoch of steps is
 // encoded without writing anything between them.
 
-import code from '../../shaders/gather.wgsl?raw';
+import gatherCode from '../../shaders/gather.wgsl?raw';
 import type { Gpu } from '../runtime/gpu.js';
 import {
+  CPU_LOOP_BUDGET,
   KernelInputError,
   bindGroupLayout,
   computePipeline,
+  isCpuAdapter,
   requireCount,
   requireElements,
   storageSlotBytes,
@@ -17,6 +19,11 @@ import {
 } from './common.js';
 
 const WG = 64;
+
+// The shader reads and writes four features per invocation when a row is a whole number of vec4
+// (x, affine and xb are then vec4 arrays), else one.
+const SCALAR_CODE = `alias Elem = f32;\nconst WIDTH: u32 = 1u;\n${gatherCode}`;
+const VEC4_CODE = `alias Elem = vec4<f32>;\nconst WIDTH: u32 = 4u;\n${gatherCode}`;
 
 /** Counters, one vec4<u32> per model: [training rows, real rows this step, step count (Adam's t), -]. */
 export const COUNTER_WORDS = 4;
@@ -59,6 +66,11 @@ export interface GatherSpec {
   yb: GPUBuffer;
   /** Uniform table from createIndexTable with ≥ `steps` entries. */
   stepTable: GPUBuffer;
+  /**
+   * One invocation per batch row, looping over its features, instead of one per feature (or
+   * vec4 of features). Default: on CPU adapters, where it reads each row's bookkeeping once.
+   */
+  rowLoop?: boolean;
 }
 
 export interface GatherCall {
@@ -117,7 +129,12 @@ export function createGather(gpu: Gpu, spec: GatherSpec): GatherCall {
     { kind: 'uniform' },
     { kind: 'uniform', dynamic: true },
   ]);
-  const pipeline = computePipeline(gpu, 'gather', code, [layout], { WG });
+  const width = spec.features % 4 === 0 ? 4 : 1;
+  // CPU adapters: an invocation per batch row, looping over its features (as few loop iterations
+  // as llvmpipe allows per invocation: a row is features / width of them).
+  const rowLoop = spec.rowLoop ?? (isCpuAdapter(gpu) && spec.features / width <= CPU_LOOP_BUDGET);
+  const constants = { WG, ROW_LOOP: rowLoop };
+  const pipeline = width === 4 ? computePipeline(gpu, 'gather vec4', VEC4_CODE, [layout], constants) : computePipeline(gpu, 'gather', SCALAR_CODE, [layout], constants);
   const uniforms: GPUBuffer[] = [];
   const shards = spec.x.map((shard, i) => {
     const params = uniformBuffer(
@@ -144,7 +161,7 @@ export function createGather(gpu: Gpu, spec: GatherSpec): GatherCall {
     return { bindGroup };
   });
   // Every model's batch elements, over x and then y.
-  const groups = Math.ceil((spec.models * spec.batchRows * spec.features) / WG);
+  const groups = Math.ceil((spec.models * spec.batchRows * (rowLoop ? 1 : spec.features / width)) / WG);
   const groupsX = Math.min(groups, gpu.device.limits.maxComputeWorkgroupsPerDimension);
   let destroyed = false;
   return {

@@ -7,29 +7,36 @@ import { checkAdam, checkGather, checkL2Grad, checkMetrics, checkSoftmaxXent, ch
 const SIZES = [1, 3, 17, 64, 127, 129, 257];
 
 describe('gather', () => {
-  for (const models of [1, 3]) {
-    it(`models ${models}: batches, padding past the end and step counters`, async () => {
+  // A row per invocation (CPU adapters) or a feature, or vec4 of features, per invocation (GPUs).
+  for (const rowLoop of [false, true]) {
+    const how = rowLoop ? 'rows' : 'features';
+    for (const models of [1, 3]) {
+      it(`${how}: models ${models}: batches, padding past the end and step counters`, async () => {
+        const gpu = await testGpu();
+        for (const size of SIZES) {
+          const r = await checkGather(gpu, models, Math.max(1, size % 20), Math.max(1, size % 9), size + 11, 1, rowLoop);
+          expect(r.error, r.name).toBeLessThanOrEqual(r.limit);
+        }
+      });
+    }
+    it(`${how}: a data set split over shards`, async () => {
       const gpu = await testGpu();
-      for (const size of SIZES) {
-        const r = await checkGather(gpu, models, Math.max(1, size % 20), Math.max(1, size % 9), size + 11);
+      for (const features of [7, 8]) {
+        const r = await checkGather(gpu, 3, 16, features, 101, 3, rowLoop);
         expect(r.error, r.name).toBeLessThanOrEqual(r.limit);
       }
     });
+    it(`${how}: many small models share workgroups, past one dispatch dimension's 65,535`, async () => {
+      const gpu = await testGpu();
+      // 30 models of 16 rows × 4 features (one vec4 each): workgroups of 64 straddling models.
+      const small = await checkGather(gpu, 30, 16, 4, 150, 1, rowLoop);
+      expect(small.error, small.name).toBeLessThanOrEqual(small.limit);
+      // More than 65,535 workgroups of 64, over x and y: 16,500 models × 255 features (not a
+      // whole number of vec4) a feature per invocation; 1.05M models of 4 rows a row per invocation.
+      const wide = rowLoop ? await checkGather(gpu, 1_050_000, 4, 1, 2, 1, true) : await checkGather(gpu, 16_500, 1, 255, 2, 1, false);
+      expect(wide.error, wide.name).toBeLessThanOrEqual(wide.limit);
+    });
   }
-  it('a data set split over shards', async () => {
-    const gpu = await testGpu();
-    const r = await checkGather(gpu, 3, 16, 7, 101, 3);
-    expect(r.error, r.name).toBeLessThanOrEqual(r.limit);
-  });
-  it("many small models share workgroups, past one dispatch dimension's 65,535", async () => {
-    const gpu = await testGpu();
-    // 30 models of 16 rows × 4 features: 1920 elements, workgroups of 64 straddling models.
-    const small = await checkGather(gpu, 30, 16, 4, 150);
-    expect(small.error, small.name).toBeLessThanOrEqual(small.limit);
-    // 16,400 models × 256 features: 65,600 workgroups, over x and y.
-    const wide = await checkGather(gpu, 16_400, 1, 256, 2);
-    expect(wide.error, wide.name).toBeLessThanOrEqual(wide.limit);
-  });
 });
 
 describe('softmax cross-entropy', () => {
