@@ -254,7 +254,7 @@ async function trainingRows(gpu: Gpu, peers: Peer[], cpuChild: TfjsCpuChild | nu
 function tuningTable(t: MatmulTuning): string {
   const header = ['matmul tuner candidate (GFLOP/s)', ...t.shapes.map((s) => s.name), 'geometric mean'];
   const body = t.candidates.map((c) => {
-    const name = describeStrategy(c.strategy) + (JSON.stringify(c.strategy) === JSON.stringify(t.best) ? ' (picked)' : '');
+    const name = describeStrategy(c.strategy) + (c.error ? ` (${c.error})` : JSON.stringify(c.strategy) === JSON.stringify(t.best) ? ' (picked)' : '');
     return [name, ...c.gflops.map((g) => g.toPrecision(3)), c.score.toPrecision(3)];
   });
   return `altreg's rows below use the tuner's pick: ${describeStrategy(t.best)}.\n${markdownTable(header, body)}`;

@@ -55,11 +55,34 @@ describe('matmul tuner', () => {
     expect(Date.parse(t.date)).toBeGreaterThan(Date.parse('2026-01-01'));
   });
 
-  it('times real dispatches on this adapter', async () => {
+  it('a candidate with wrong results is never picked, however fast', async () => {
+    const gpu = await testGpu();
+    const candidates: MatmulStrategy[] = [{ strategy: 'direct' }, TILED];
+    let timed = 0;
+    const t = await tuneMatmul(gpu, {
+      shapes: SHAPES,
+      candidates,
+      // The tiled candidate (timed after direct's two products) is 10× faster, but its second
+      // product is called wrong.
+      measure: async () => (timed++ < 2 ? 1e-3 : 1e-4),
+      verdict: (strategy, shape, found) => (strategy === TILED && shape.name === 'b' ? 'wrong result on b: planted' : found),
+    });
+    expect(t.candidates[1].error).toBe('wrong result on b: planted');
+    expect(t.candidates[1].score).toBe(0);
+    expect(t.candidates[1].gflops[0]).toBeGreaterThan(t.candidates[0].gflops[0]);
+    expect(t.candidates[0].error).toBeUndefined();
+    expect(t.best).toEqual({ strategy: 'direct' });
+    await expect(tuneMatmul(gpu, { shapes: SHAPES, candidates: [TILED], measure: async () => 1e-3, verdict: () => 'bad' })).rejects.toThrow(
+      /every candidate computed wrong results on this adapter, e.g. bad/,
+    );
+  });
+
+  it('times real dispatches on this adapter, and every candidate computes the right product', async () => {
     const gpu = await testGpu();
     const t = await tuneMatmul(gpu, { shapes: SHAPES, runs: 1, targetMs: 5 });
     expect(t.candidates.map((c) => c.strategy)).toEqual(candidateStrategies(gpu));
     for (const c of t.candidates) {
+      expect(c.error).toBeUndefined();
       for (const g of c.gflops) expect(g).toBeGreaterThan(0);
       expect(Number.isFinite(c.score)).toBe(true);
     }

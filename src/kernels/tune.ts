@@ -38,8 +38,10 @@ export interface CandidateTiming {
   strategy: MatmulStrategy;
   /** GFLOP/s (2·M·N·K per product) on each shape, in the order of `shapes`. */
   gflops: number[];
-  /** Geometric mean of `gflops`. */
+  /** Geometric mean of `gflops`; 0 for a candidate whose results were wrong. */
   score: number;
+  /** Set when a product's sampled entries did not match float64: the candidate is never picked. */
+  error?: string;
 }
 
 /** What the tuner found on one adapter. */
@@ -74,6 +76,11 @@ export interface TuneOptions {
    * dispatches in one submit). Tests pass their own.
    */
   measure?: (gpu: Gpu, call: KernelCall, runs: number, targetMs: number) => Promise<number>;
+  /**
+   * Overrides the verdict on a product's results (null: they match float64 at the sampled
+   * entries, else what is wrong). Tests use it to fail a candidate.
+   */
+  verdict?: (strategy: MatmulStrategy, shape: TuneShape, found: string | null) => string | null;
 }
 
 /** A stable name for an adapter: vendor, architecture, device, description and backend. */
@@ -134,6 +141,44 @@ async function wallClock(gpu: Gpu, call: KernelCall, runs: number, targetMs: num
   return times[Math.floor(times.length / 2)] / 1000;
 }
 
+/**
+ * Compares 64 entries of C (its corners and pseudo-random others, over the batch) with float64
+ * sums of the same operands; null when all match, else the first that does not. A candidate
+ * that is fast but wrong on some GPU must not be picked.
+ */
+function checkProduct(shape: TuneShape, a: Float32Array, b: Float32Array, c: Float32Array): string | null {
+  const { batch, m, n, k } = shape.dims;
+  const { transA = false, transB = false, onesRow = false } = shape.variant;
+  const stored = onesRow ? m - 1 : m;
+  const opA = (bi: number, i: number, kk: number) =>
+    transA ? (onesRow && i === m - 1 ? 1 : a[bi * k * stored + kk * stored + i]) : a[bi * m * k + i * k + kk];
+  const opB = (bi: number, kk: number, j: number) => (transB ? b[bi * n * k + j * k + kk] : b[bi * k * n + kk * n + j]);
+  let seed = 12345;
+  const next = (limit: number) => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    return seed % limit;
+  };
+  const picks: [number, number, number][] = [
+    [0, 0, 0],
+    [batch - 1, m - 1, n - 1],
+    [0, m - 1, 0],
+    [batch - 1, 0, n - 1],
+  ];
+  while (picks.length < 64) picks.push([next(batch), next(m), next(n)]);
+  for (const [bi, i, j] of picks) {
+    let sum = 0;
+    let scale = 0;
+    for (let kk = 0; kk < k; kk++) {
+      const p = opA(bi, i, kk) * opB(bi, kk, j);
+      sum += p;
+      scale += Math.abs(p);
+    }
+    const got = c[bi * m * n + i * n + j];
+    if (!(Math.abs(got - sum) <= 1e-4 * scale + 1e-6)) return `wrong result on ${shape.name}: C[${bi}][${i}][${j}] = ${got}, float64 gives ${sum}`;
+  }
+  return null;
+}
+
 function geometricMean(values: number[]): number {
   return Math.exp(values.reduce((s, v) => s + Math.log(v), 0) / values.length);
 }
@@ -156,24 +201,34 @@ export async function tuneMatmul(gpu: Gpu, options: TuneOptions = {}): Promise<M
     c: most((s) => s.dims.batch * s.dims.m * s.dims.n),
   };
   const fill = (n: number) => Float32Array.from({ length: n }, (_, i) => ((i * 7919) % 1000) / 1000 - 0.5);
-  const a = gpu.createStorage('tune a', fill(elements.a));
-  const b = gpu.createStorage('tune b', fill(elements.b));
+  const aData = fill(elements.a);
+  const bData = fill(elements.b);
+  const poison = new Float32Array(elements.c).fill(Number.NaN);
+  const a = gpu.createStorage('tune a', aData);
+  const b = gpu.createStorage('tune b', bData);
   const c = gpu.createStorage('tune c', elements.c * 4);
   const timings: CandidateTiming[] = [];
   try {
     for (const strategy of candidates) {
       const gflops: number[] = [];
+      let error: string | null = null;
       for (const shape of shapes) {
         const call = createMatmul(gpu, shape.variant, shape.dims, { a: { buffer: a }, b: { buffer: b }, c: { buffer: c } }, strategyTiles(strategy, shape.dims));
         try {
+          gpu.write(c, poison);
           const seconds = await measure(gpu, call, runs, targetMs);
           const { batch, m, n, k } = shape.dims;
           gflops.push((2 * batch * m * n * k) / seconds / 1e9);
+          // One more dispatch, whatever `measure` did, then a sample of C against float64.
+          gpu.submit('tune matmul check', (pass) => encodeCall(pass, call));
+          const found = checkProduct(shape, aData, bData, await gpu.readFloat32(c, 0, batch * m * n));
+          const verdict = options.verdict ? options.verdict(strategy, shape, found) : found;
+          error ??= verdict;
         } finally {
           call.destroy();
         }
       }
-      const timing = { strategy, gflops, score: geometricMean(gflops) };
+      const timing: CandidateTiming = { strategy, gflops, score: error ? 0 : geometricMean(gflops), ...(error ? { error } : {}) };
       timings.push(timing);
       options.onCandidate?.(timings.length, candidates.length, timing);
     }
@@ -182,7 +237,9 @@ export async function tuneMatmul(gpu: Gpu, options: TuneOptions = {}): Promise<M
     gpu.destroyBuffer(b);
     gpu.destroyBuffer(c);
   }
-  const best = timings.reduce((x, y) => (y.score > x.score ? y : x));
+  const right = timings.filter((t) => !t.error);
+  if (right.length === 0) throw new KernelInputError(`tuneMatmul: every candidate computed wrong results on this adapter, e.g. ${timings[0].error}`);
+  const best = right.reduce((x, y) => (y.score > x.score ? y : x));
   return {
     adapter: adapterKey(gpu),
     kernel: kernelHash(),
@@ -213,7 +270,7 @@ export function formatTuning(t: MatmulTuning, adapter: string): string {
   return [
     `matmul tuning on ${adapter}: GFLOP/s of each candidate (median of timed runs), best by geometric mean`,
     line(head),
-    ...rows.map((r) => line(r, r[0] === best ? '  <- best' : '')),
+    ...rows.map((r, i) => line(r, t.candidates[i].error ? `  <- ${t.candidates[i].error}` : r[0] === best ? '  <- best' : '')),
     '',
   ].join('\n');
 }
