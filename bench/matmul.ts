@@ -15,7 +15,7 @@ import {
   type MatmulTiles,
 } from '../src/kernels/matmul.js';
 import type { Gpu } from '../src/runtime/gpu.js';
-import { gpuContender, measureInterleaved, randomData, type Contender } from './timing.js';
+import { checkSampled, gpuContender, measureInterleaved, randomData, type Contender } from './timing.js';
 
 /**
  * `square`: C = A·B. The MLP products of a dense layer with `rows` inputs of width `inputs`
@@ -61,30 +61,81 @@ export function denseShape(c: MatmulCase): { rows: number; inputs: number; outpu
 export function altregMatmul(gpu: Gpu, c: MatmulCase, strategy?: MatmulStrategy, name = 'altreg'): Contender {
   const tiles: MatmulTiles | undefined = strategy ? strategyTiles(strategy, { batch: 1, m: c.m, n: c.n, k: c.k }) : undefined;
   const buffers: GPUBuffer[] = [];
+  const host = new Map<GPUBuffer, Float32Array>();
   const storage = (label: string, elements: number) => {
-    const b = gpu.createStorage(label, randomData(elements));
+    const data = randomData(elements);
+    const b = gpu.createStorage(label, data);
     buffers.push(b);
+    host.set(b, data);
     return { buffer: b };
   };
+  const data = (o: { buffer: GPUBuffer }) => host.get(o.buffer)!;
+  // The output operand, and its float64 reference per entry (value and the magnitudes summed).
   let call: KernelCall;
+  let out: { buffer: GPUBuffer };
+  let ref: (e: number) => { value: number; scale: number };
+  const dot = (n: number, term: (t: number) => number) => {
+    let value = 0;
+    let scale = 0;
+    for (let t = 0; t < n; t++) {
+      const p = term(t);
+      value += p;
+      scale += Math.abs(p);
+    }
+    return { value, scale };
+  };
   if (c.kind === 'square') {
-    call = createMatmul(gpu, {}, { batch: 1, m: c.m, n: c.n, k: c.k }, { a: storage('a', c.m * c.k), b: storage('b', c.k * c.n), c: storage('c', c.m * c.n) }, tiles);
+    const [a, b] = [storage('a', c.m * c.k), storage('b', c.k * c.n)];
+    out = storage('c', c.m * c.n);
+    call = createMatmul(gpu, {}, { batch: 1, m: c.m, n: c.n, k: c.k }, { a, b, c: out }, tiles);
+    const [A, B] = [data(a), data(b)];
+    ref = (e) => dot(c.k, (t) => A[Math.floor(e / c.n) * c.k + t] * B[t * c.n + (e % c.n)]);
   } else {
     const s = { batch: 1, ...denseShape(c) };
     const params = storage('params', (s.inputs + 1) * s.outputs);
+    const W = data(params);
     if (c.kind === 'forward') {
-      call = createDenseForward(gpu, s, 'relu', { x: storage('x', s.rows * s.inputs), params, y: storage('y', s.rows * s.outputs) }, tiles);
+      const x = storage('x', s.rows * s.inputs);
+      out = storage('y', s.rows * s.outputs);
+      call = createDenseForward(gpu, s, 'relu', { x, params, y: out }, tiles);
+      const X = data(x);
+      ref = (e) => {
+        const [i, j] = [Math.floor(e / s.outputs), e % s.outputs];
+        const r = dot(s.inputs + 1, (t) => (t < s.inputs ? X[i * s.inputs + t] * W[t * s.outputs + j] : W[s.inputs * s.outputs + j]));
+        return { value: Math.max(0, r.value), scale: r.scale };
+      };
     } else if (c.kind === 'inputGrad') {
-      const ops = { dz: storage('dz', s.rows * s.outputs), params, input: storage('input', s.rows * s.inputs), dx: storage('dx', s.rows * s.inputs) };
-      call = createDenseInputGrad(gpu, s, 'relu', ops, tiles);
+      const [dz, input] = [storage('dz', s.rows * s.outputs), storage('input', s.rows * s.inputs)];
+      out = storage('dx', s.rows * s.inputs);
+      call = createDenseInputGrad(gpu, s, 'relu', { dz, params, input, dx: out }, tiles);
+      const [DZ, IN] = [data(dz), data(input)];
+      ref = (e) => {
+        const [i, j] = [Math.floor(e / s.inputs), e % s.inputs];
+        const r = dot(s.outputs, (t) => DZ[i * s.outputs + t] * W[j * s.outputs + t]);
+        return { value: IN[e] > 0 ? r.value : 0, scale: r.scale };
+      };
     } else {
-      call = createDenseWeightGrad(gpu, s, { x: storage('x', s.rows * s.inputs), dz: storage('dz', s.rows * s.outputs), grad: params }, tiles);
+      const [x, dz] = [storage('x', s.rows * s.inputs), storage('dz', s.rows * s.outputs)];
+      out = params;
+      call = createDenseWeightGrad(gpu, s, { x, dz, grad: params }, tiles);
+      const [X, DZ] = [data(x), data(dz)];
+      ref = (e) => {
+        const [i, j] = [Math.floor(e / s.outputs), e % s.outputs];
+        return dot(s.rows, (r) => (i < s.inputs ? X[r * s.inputs + i] : 1) * DZ[r * s.outputs + j]);
+      };
     }
   }
-  return gpuContender(gpu, name, (pass) => encodeCall(pass, call), () => {
-    call.destroy();
-    for (const b of buffers) gpu.destroyBuffer(b);
-  });
+  const output = out;
+  return gpuContender(
+    gpu,
+    name,
+    (pass) => encodeCall(pass, call),
+    () => {
+      call.destroy();
+      for (const b of buffers) gpu.destroyBuffer(b);
+    },
+    async () => checkSampled(await gpu.readFloat32(output.buffer, 0, data(output).length), ref, c.name),
+  );
 }
 
 /** Seconds per product of altreg's kernel for one case, median of 5 runs (the benchmark page). */

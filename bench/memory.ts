@@ -4,13 +4,13 @@
 // w, m, v written, 28 bytes per parameter; softmax: logits and labels read, dlogits written).
 
 import copyCode from './copy.wgsl?raw';
-import { createAdam } from '../src/kernels/adam.js';
+import { adamCpu, createAdam } from '../src/kernels/adam.js';
 import { bindGroupLayout, computePipeline, grid1d } from '../src/kernels/common.js';
 import { COUNTER_WORDS } from '../src/kernels/gather.js';
 import { coefSlotBytes } from '../src/kernels/l2-grad.js';
-import { createSoftmaxXent, encodeSlotCall, statsSlotBytes, type SoftmaxLayout } from '../src/kernels/softmax-xent.js';
+import { createSoftmaxXent, encodeSlotCall, readLossGroup, softmaxXentCpu, statsSlotBytes, type SoftmaxLayout } from '../src/kernels/softmax-xent.js';
 import type { Gpu } from '../src/runtime/gpu.js';
-import { gpuContender, randomData, type Contender } from './timing.js';
+import { checkSampled, gpuContender, randomData, type Contender } from './timing.js';
 
 /** One memory-bound row: what it moves per run of its operation. */
 export interface MemoryCase {
@@ -88,23 +88,35 @@ export function adamCase(params: number): MemoryCase {
       };
       const segments = { perModel: params, starts: [0] };
       const coef = new Float32Array(coefSlotBytes(gpu, 1, 1) / 4).fill(1e-4);
-      const call = createAdam(gpu, {
-        models: 1,
-        segments,
-        mode: 'coupled',
-        hyper: { lr: 1e-3, beta1: 0.9, beta2: 0.999, epsilon: 1e-8 },
-        slots: 1,
-        weights: buffer('w', randomData(params)),
-        grads: buffer('g', randomData(params)),
-        m: buffer('m', params * 4),
-        v: buffer('v', params * 4),
-        coef: buffer('coef', coef),
-        counters: buffer('counters', new Uint32Array([1, 1, 1, 0].slice(0, COUNTER_WORDS))),
-      });
-      return gpuContender(gpu, 'altreg', (pass) => encodeSlotCall(pass, call, 0), () => {
-        call.destroy();
-        for (const b of own) gpu.destroyBuffer(b);
-      });
+      const hyper = { lr: 1e-3, beta1: 0.9, beta2: 0.999, epsilon: 1e-8 };
+      const counters = new Uint32Array([1, 1, 1, 0].slice(0, COUNTER_WORDS));
+      const [w0, g] = [randomData(params), randomData(params)];
+      const [w, m, v] = [buffer('w', w0), buffer('m', params * 4), buffer('v', params * 4)];
+      const call = createAdam(gpu, { models: 1, segments, mode: 'coupled', hyper, slots: 1, weights: w, grads: buffer('g', g), m, v, coef: buffer('coef', coef), counters: buffer('counters', counters) });
+      // One step from the initial state again, against the float64 twin at sampled parameters.
+      const check = async () => {
+        gpu.write(w, w0);
+        gpu.write(m, new Float32Array(params));
+        gpu.write(v, new Float32Array(params));
+        gpu.submit('check adam', (pass) => encodeSlotCall(pass, call, 0));
+        const state = { weights: Float64Array.from(w0), grads: g, m: new Float64Array(params), v: new Float64Array(params) };
+        adamCpu(1, segments, 'coupled', hyper, coef, counters, state);
+        for (const [label, buf, ref] of [['w', w, state.weights], ['m', m, state.m], ['v', v, state.v]] as const) {
+          const wrong = checkSampled(await gpu.readFloat32(buf, 0, params), (e) => ({ value: ref[e], scale: Math.abs(ref[e]) }), label, 1e-9);
+          if (wrong) return wrong;
+        }
+        return null;
+      };
+      return gpuContender(
+        gpu,
+        'altreg',
+        (pass) => encodeSlotCall(pass, call, 0),
+        () => {
+          call.destroy();
+          for (const b of own) gpu.destroyBuffer(b);
+        },
+        check,
+      );
     },
   };
 }
@@ -128,21 +140,43 @@ export function softmaxCase(rows: number, classes: number, layout?: SoftmaxLayou
         return b;
       };
       const labels = new Uint32Array(rows).map(() => Math.floor(Math.random() * classes));
+      const logits = randomData(rows * classes).map((v) => 4 * v);
+      const stats = buffer('stats', statsSlotBytes(gpu, 1, 4));
+      const dlogits = buffer('dlogits', rows * classes * 4);
       const call = createSoftmaxXent(gpu, {
         models: 1,
         rows,
         classes,
-        logits: buffer('logits', randomData(rows * classes).map((v) => 4 * v)),
+        logits: buffer('logits', logits),
         labels: buffer('labels', labels),
         counters: buffer('counters', new Uint32Array([rows, rows, 1, 0].slice(0, COUNTER_WORDS))),
-        dlogits: buffer('dlogits', rows * classes * 4),
-        stats: { recordWords: 4, field: 0, slots: 1, buffer: buffer('stats', statsSlotBytes(gpu, 1, 4)) },
+        dlogits,
+        stats: { recordWords: 4, field: 0, slots: 1, buffer: stats },
         layout,
       });
-      return gpuContender(gpu, 'altreg', (pass) => encodeSlotCall(pass, call, 0), () => {
-        call.destroy();
-        for (const b of own) gpu.destroyBuffer(b);
-      });
+      // One more dispatch into cleared sums: rows counted, loss sum and sampled dlogits against
+      // the float64 twin.
+      const check = async () => {
+        gpu.write(stats, new Uint32Array(4));
+        gpu.submit('check softmax-xent', (pass) => encodeSlotCall(pass, call, 0));
+        const sums = readLossGroup(await gpu.readUint32(stats, 0, 4), 0);
+        const ref = new Float64Array(rows * classes);
+        const [twin] = softmaxXentCpu(1, rows, classes, logits, labels, [rows], ref);
+        if (sums.count !== rows || sums.flags !== 0) return `rows counted ${sums.count} (flags ${sums.flags}), expected ${rows}`;
+        if (!(Math.abs(sums.loss - twin.loss) <= 1e-4 * Math.abs(twin.loss))) return `loss sum ${sums.loss}, float64 gives ${twin.loss}`;
+        // dlogits are probabilities over rows: relative to each, with a floor far below 1% of 1/rows.
+        return checkSampled(await gpu.readFloat32(dlogits), (e) => ({ value: ref[e], scale: Math.abs(ref[e]) }), 'dlogits', 1e-6 / rows);
+      };
+      return gpuContender(
+        gpu,
+        'altreg',
+        (pass) => encodeSlotCall(pass, call, 0),
+        () => {
+          call.destroy();
+          for (const b of own) gpu.destroyBuffer(b);
+        },
+        check,
+      );
     },
   };
 }

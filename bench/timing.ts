@@ -10,6 +10,11 @@ export interface Contender {
   name: string;
   /** Runs the operation `reps` times back to back and resolves when the GPU has finished. */
   run(reps: number): Promise<void>;
+  /**
+   * After the timed runs: null when the operation's output is right (checked against float64
+   * at sampled entries), else what is wrong; the row then reports the contender as failed.
+   */
+  check?(): Promise<string | null>;
   dispose(): void;
 }
 
@@ -73,6 +78,15 @@ export async function measureInterleaved(contenders: Contender[], options: Timin
       }
     }
   }
+  for (const [i, c] of contenders.entries()) {
+    if (results[i].error || !c.check) continue;
+    try {
+      const wrong = await c.check();
+      if (wrong) results[i].error = `wrong result: ${wrong}`;
+    } catch (error) {
+      results[i].error = (error as Error).message;
+    }
+  }
   for (const r of results) {
     if (r.error || r.samples.length === 0) continue;
     r.seconds = median(r.samples);
@@ -82,7 +96,13 @@ export async function measureInterleaved(contenders: Contender[], options: Timin
 }
 
 /** A contender that encodes `encode` `reps` times into one compute pass of one submission. */
-export function gpuContender(gpu: Gpu, name: string, encode: (pass: GPUComputePassEncoder) => void, dispose: () => void): Contender {
+export function gpuContender(
+  gpu: Gpu,
+  name: string,
+  encode: (pass: GPUComputePassEncoder) => void,
+  dispose: () => void,
+  check?: () => Promise<string | null>,
+): Contender {
   return {
     name,
     async run(reps) {
@@ -91,8 +111,30 @@ export function gpuContender(gpu: Gpu, name: string, encode: (pass: GPUComputePa
       });
       await gpu.sync();
     },
+    ...(check ? { check } : {}),
     dispose,
   };
+}
+
+/**
+ * Compares `count` entries of an output (its first and last, and pseudo-random others) with a
+ * float64 reference: `ref(e)` gives the entry's value and the sum of the magnitudes that made
+ * it. Null when every one is within 1e-4 of that scale (plus `floor`), else the first that is not.
+ */
+export function checkSampled(out: Float32Array, ref: (e: number) => { value: number; scale: number }, label: string, floor = 1e-6, count = 48): string | null {
+  let seed = 2463534242;
+  const picks = [0, out.length - 1];
+  while (picks.length < Math.min(count, out.length)) {
+    seed ^= seed << 13;
+    seed ^= seed >>> 17;
+    seed ^= seed << 5;
+    picks.push((seed >>> 0) % out.length);
+  }
+  for (const e of picks) {
+    const { value, scale } = ref(e);
+    if (!(Math.abs(out[e] - value) <= 1e-4 * scale + floor)) return `${label}[${e}] = ${out[e]}, float64 gives ${value}`;
+  }
+  return null;
 }
 
 /** A markdown table from a header and rows of cells. */
