@@ -14,7 +14,7 @@ test('every kernel matches its CPU twin in the browser', async ({ page }) => {
   // SwiftShader has subgroups: the softmax-xent kernel's subgroup layout runs here (Node's
   // llvmpipe through OpenGL ES has none).
   expect(adapter?.features).toContain('subgroups');
-  expect(results.filter((r) => r.name.includes('subgroups layout')).length).toBe(3);
+  expect(results.filter((r) => r.name.includes('subgroups layout')).length).toBe(4);
   expect(results.length).toBeGreaterThanOrEqual(18);
   for (const r of results) expect(r.error, r.name).toBeLessThanOrEqual(r.limit);
   await expect(page.locator('#summary')).toHaveText(`${results.length}/${results.length} checks passed`);

@@ -50,7 +50,9 @@ struct Row {
 }
 
 // A row of CLASSES (≤ MAX_CACHED) logits. `scale` is 1 / real rows for a row that counts and 0
-// for padding or a bad label, whose dlogits are then written as zeros.
+// for padding or a bad label, whose dlogits are then written as zeros. The label's dlogit,
+// (p − 1)·scale, is written as −Σ_{j≠label} p_j·scale: for a confident row p − 1 would cancel
+// float32's digits away.
 fn row_cached(base: u32, label: u32, scale: f32) -> Row {
   var z: array<f32, MAX_CACHED>;
   for (var j = 0u; j < CLASSES; j++) { z[j] = logits[base + j]; }
@@ -62,17 +64,18 @@ fn row_cached(base: u32, label: u32, scale: f32) -> Row {
     best = select(best, j, better);
   }
   var sum = 0.0;
+  var others = 0.0; // Σ over the other classes: the label's dlogit without cancellation
   var z_label = 0.0;
   for (var j = 0u; j < CLASSES; j++) {
     z_label = select(z_label, z[j], j == label);
     z[j] = exp(z[j] - top);
     sum += z[j];
+    others += select(z[j], 0.0, j == label);
   }
   let inv = scale / sum;
   let live = scale > 0.0;
   for (var j = 0u; j < CLASSES; j++) {
-    let p = z[j] * inv;
-    dlogits[base + j] = select(0.0, select(p, p - scale, j == label), live);
+    dlogits[base + j] = select(0.0, select(z[j] * inv, -others * inv, j == label), live);
   }
   return Row(log(sum), z_label - top, top, best);
 }
@@ -91,11 +94,15 @@ fn row_any(base: u32, label: u32, scale: f32) -> Row {
     if (z > top) { top = z; best = j; }
   }
   var sum = 0.0;
-  for (var j = 0u; j < c; j++) { sum += exp(logits[base + j] - top); }
+  var others = 0.0;
+  for (var j = 0u; j < c; j++) {
+    let e = exp(logits[base + j] - top);
+    sum += e;
+    others += select(e, 0.0, j == label);
+  }
   let inv = scale / sum;
   for (var j = 0u; j < c; j++) {
-    let p = exp(logits[base + j] - top) * inv;
-    dlogits[base + j] = select(p, p - scale, j == label);
+    dlogits[base + j] = select(exp(logits[base + j] - top) * inv, -others * inv, j == label);
   }
   return Row(log(sum), logits[base + label] - top, top, best);
 }

@@ -60,30 +60,38 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(subgroup_invocation_id) l
     let label = labels[model * params.rows + r];
     let bad = label >= c;
     let counts = r < real_rows && !bad;
-    // This lane's classes: running maximum, its first index, Σ exp(z − maximum).
+    // This lane's classes: running maximum, its first index, Σ exp(z − maximum), and the same Σ
+    // without the label (the label's dlogit is −that·scale/Σ: p − 1 would cancel for a confident row).
+    let hot = min(label, c - 1u);
     var top = LOWEST;
     var best = 0xffffffffu;
     var sum = 0.0;
+    var others = 0.0;
     for (var j = lane; j < c; j += width) {
       let z = logits[base + j];
       if (z > top || best == 0xffffffffu) {
-        sum = sum * exp(top - z) + 1.0;
+        let rescale = exp(top - z);
+        sum = sum * rescale + 1.0;
+        others = others * rescale + select(1.0, 0.0, j == hot);
         top = z;
         best = j;
       } else {
-        sum += exp(z - top);
+        let e = exp(z - top);
+        sum += e;
+        others += select(e, 0.0, j == hot);
       }
     }
     let row_top = subgroupMax(select(top, LOWEST, best == 0xffffffffu));
     // The first class holding the maximum: the smallest index among lanes that reached it.
     let row_best = subgroupMin(select(0xffffffffu, best, best != 0xffffffffu && top == row_top));
-    let row_sum = subgroupAdd(select(sum * exp(top - row_top), 0.0, best == 0xffffffffu));
+    let to_row = select(exp(top - row_top), 0.0, best == 0xffffffffu);
+    let row_sum = subgroupAdd(sum * to_row);
+    let row_others = subgroupAdd(others * to_row);
     let scale = select(0.0, 1.0 / f32(real_rows), counts);
     let inv = scale / row_sum;
-    let hot = min(label, c - 1u);
     for (var j = lane; j < c; j += width) {
       let p = exp(logits[base + j] - row_top) * inv;
-      dlogits[base + j] = select(0.0, select(p, p - scale, j == hot), counts);
+      dlogits[base + j] = select(0.0, select(p, -row_others * inv, j == hot), counts);
     }
     let row_loss = log(row_sum) - (logits[base + hot] - row_top);
     sums.loss += select(0.0, row_loss, counts);

@@ -151,13 +151,15 @@ export async function checkSoftmaxXent(
   models: number,
   rows: number,
   classes: number,
-  options: { scale?: number; badLabel?: boolean; rowsPerInvocation?: number; layout?: SoftmaxLayout } = {},
+  options: { scale?: number; badLabel?: boolean; rowsPerInvocation?: number; layout?: SoftmaxLayout; confident?: boolean } = {},
 ): Promise<CheckResult> {
-  const { scale = 5, badLabel = false, rowsPerInvocation, layout } = options;
+  const { scale = 5, badLabel = false, rowsPerInvocation, layout, confident = false } = options;
   const s = new Scratch(gpu);
   try {
     const logits = randomFloats(models * rows * classes, -scale, scale);
     const labels = randomInts(models * rows, classes);
+    // Confident rows: the label logit 2·scale or more above the others, p(label) ≈ 1 − 5e-5·classes.
+    if (confident) labels.forEach((label, r) => (logits[r * classes + label] = 3 * scale + Math.random()));
     if (badLabel) labels[0] = classes + 3;
     const realRows = Array.from({ length: models }, (_, m) => Math.max(1, rows - m));
     const counters = new Uint32Array(models * COUNTER_WORDS);
@@ -192,7 +194,7 @@ export async function checkSoftmaxXent(
     const untouched = words.subarray(0, slotWords).every((w) => w === 0);
     const finite = got.every(Number.isFinite) && sums.every((x) => Number.isFinite(x.loss));
     const error = untouched && finite ? Math.max(relativeError(got, ref), sumsError(sums, refSums)) : Number.POSITIVE_INFINITY;
-    const per = (rowsPerInvocation ? `, ${rowsPerInvocation} rows per invocation` : '') + (layout ? `, ${layout} layout` : '');
+    const per = (rowsPerInvocation ? `, ${rowsPerInvocation} rows per invocation` : '') + (layout ? `, ${layout} layout` : '') + (confident ? ', confident rows' : '');
     return result(`softmax_xent models ${models}, rows ${rows}, classes ${classes}, logits ±${scale}${badLabel ? ', bad label' : ''}${per}`, error, 1e-5);
   } finally {
     s.free();
@@ -391,6 +393,7 @@ export async function runSelfCheck(gpu: Gpu, onResult?: (r: CheckResult) => void
     checks.push(() => checkSoftmaxXent(gpu, 2, 200, 40, { layout: 'subgroups' }));
     checks.push(() => checkSoftmaxXent(gpu, 3, 37, 3, { layout: 'subgroups', scale: 1e4 }));
     checks.push(() => checkSoftmaxXent(gpu, 2, 65, 1000, { layout: 'subgroups', badLabel: true }));
+    checks.push(() => checkSoftmaxXent(gpu, 1, 3, 40, { layout: 'subgroups', confident: true }));
   }
   checks.push(() => checkMetrics(gpu, 3, 129, 4));
   checks.push(() => checkL2Grad(gpu, 3, [4, 10, 3]));
