@@ -8,7 +8,7 @@ import { adamCpu, createAdam } from '../src/kernels/adam.js';
 import { bindGroupLayout, computePipeline, grid1d } from '../src/kernels/common.js';
 import { COUNTER_WORDS } from '../src/kernels/gather.js';
 import { coefSlotBytes } from '../src/kernels/l2-grad.js';
-import { createSoftmaxXent, encodeSlotCall, readLossGroup, softmaxXentCpu, statsSlotBytes, type SoftmaxLayout } from '../src/kernels/softmax-xent.js';
+import { createSoftmaxXent, encodeSlotCall, readLossGroup, softmaxXentCpu, statsSlotBytes, type SlotCall, type SoftmaxLayout } from '../src/kernels/softmax-xent.js';
 import type { Gpu } from '../src/runtime/gpu.js';
 import { checkSampled, gpuContender, randomData, type Contender } from './timing.js';
 
@@ -73,6 +73,15 @@ export function kernelCopyCase(bytes: number): MemoryCase {
   };
 }
 
+/** altreg's kernel `call` (epoch slot 0) as a contender that frees `own` and checks with `check`. */
+function slotContender(gpu: Gpu, call: SlotCall, own: GPUBuffer[], check: () => Promise<string | null>): Contender {
+  const dispose = () => {
+    call.destroy();
+    for (const b of own) gpu.destroyBuffer(b);
+  };
+  return gpuContender(gpu, 'altreg', (pass) => encodeSlotCall(pass, call, 0), dispose, check);
+}
+
 /** Adam with coupled L2 (the trainer's update) over `params` parameters of one model. */
 export function adamCase(params: number): MemoryCase {
   return {
@@ -107,16 +116,7 @@ export function adamCase(params: number): MemoryCase {
         }
         return null;
       };
-      return gpuContender(
-        gpu,
-        'altreg',
-        (pass) => encodeSlotCall(pass, call, 0),
-        () => {
-          call.destroy();
-          for (const b of own) gpu.destroyBuffer(b);
-        },
-        check,
-      );
+      return slotContender(gpu, call, own, check);
     },
   };
 }
@@ -167,16 +167,7 @@ export function softmaxCase(rows: number, classes: number, layout?: SoftmaxLayou
         // dlogits are probabilities over rows: relative to each, with a floor far below 1% of 1/rows.
         return checkSampled(await gpu.readFloat32(dlogits), (e) => ({ value: ref[e], scale: Math.abs(ref[e]) }), 'dlogits', 1e-6 / rows);
       };
-      return gpuContender(
-        gpu,
-        'altreg',
-        (pass) => encodeSlotCall(pass, call, 0),
-        () => {
-          call.destroy();
-          for (const b of own) gpu.destroyBuffer(b);
-        },
-        check,
-      );
+      return slotContender(gpu, call, own, check);
     },
   };
 }

@@ -35,6 +35,19 @@ override ROW_LOOP: bool = false;
 @group(0) @binding(7) var<uniform> params: Params;
 @group(0) @binding(8) var<uniform> step: Step;
 
+// The model's real rows this step (its epoch's rows from `start` on, at most a batch). The
+// invocation that `records` (one per model, in the first shard's dispatch) stores them in
+// counters[model].y and advances the model's step count when there are any.
+fn step_rows(model: u32, start: u32, records: bool) -> u32 {
+  let n = counters[model].x;
+  let rows = min(params.batch_rows, n - min(n, start));
+  if (records && params.first_shard == 1u) {
+    counters[model].y = rows;
+    if (params.count_steps == 1u && rows > 0u) { counters[model].z += 1u; }
+  }
+  return rows;
+}
+
 // ROW_LOOP (CPU adapters): invocation `g` takes one batch row of one model and loops over its
 // features, so that each row's permutation entry, label and counters are read once and the
 // invocation index is divided once (CPU adapters have no vector integer division).
@@ -42,13 +55,8 @@ fn gather_rows(g: u32, fw: u32) {
   let model = g / params.batch_rows;
   if (model >= params.models) { return; }
   let r = g - model * params.batch_rows;
-  let n = counters[model].x;
   let start = step.index * params.batch_rows;
-  let rows = min(params.batch_rows, n - min(n, start));
-  if (r == 0u && params.first_shard == 1u) {
-    counters[model].y = rows;
-    if (params.count_steps == 1u && rows > 0u) { counters[model].z += 1u; }
-  }
+  let rows = step_rows(model, start, r == 0u);
   let out = (model * params.batch_rows + r) * fw;
   if (r >= rows) {
     if (params.first_shard == 1u) {
@@ -80,13 +88,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let model = g / per_model;
   if (model >= params.models) { return; }
   let e = g % per_model;
-  let n = counters[model].x;
   let start = step.index * params.batch_rows;
-  let rows = min(params.batch_rows, n - min(n, start));
-  if (e == 0u && params.first_shard == 1u) {
-    counters[model].y = rows;
-    if (params.count_steps == 1u && rows > 0u) { counters[model].z += 1u; }
-  }
+  let rows = step_rows(model, start, e == 0u);
   let r = e / fw;
   let f = e % fw;
   let out = (model * params.batch_rows + r) * fw + f;
