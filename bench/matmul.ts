@@ -4,7 +4,7 @@
 // ratio of two GFLOP/s figures is the inverse ratio of their times. Browser-safe: the
 // benchmark page (web/bench.ts) uses squareCases, timeAltregMatmul and gflops.
 
-import { encodeCall, type KernelCall } from '../src/kernels/common.js';
+import { checkSampled, encodeCall, type KernelCall } from '../src/kernels/common.js';
 import {
   createDenseForward,
   createDenseInputGrad,
@@ -15,7 +15,7 @@ import {
   type MatmulTiles,
 } from '../src/kernels/matmul.js';
 import type { Gpu } from '../src/runtime/gpu.js';
-import { checkSampled, gpuContender, measureInterleaved, randomData, type Contender } from './timing.js';
+import { gpuContender, measureInterleaved, randomData, type Contender } from './timing.js';
 
 /**
  * `square`: C = A·B. The MLP products of a dense layer with `rows` inputs of width `inputs`

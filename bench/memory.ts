@@ -5,12 +5,12 @@
 
 import copyCode from './copy.wgsl?raw';
 import { adamCpu, createAdam } from '../src/kernels/adam.js';
-import { bindGroupLayout, computePipeline, grid1d } from '../src/kernels/common.js';
+import { bindGroupLayout, checkSampled, computePipeline, grid1d } from '../src/kernels/common.js';
 import { COUNTER_WORDS } from '../src/kernels/gather.js';
 import { coefSlotBytes } from '../src/kernels/l2-grad.js';
 import { createSoftmaxXent, encodeSlotCall, readLossGroup, softmaxXentCpu, statsSlotBytes, type SlotCall, type SoftmaxLayout } from '../src/kernels/softmax-xent.js';
 import type { Gpu } from '../src/runtime/gpu.js';
-import { checkSampled, gpuContender, randomData, type Contender } from './timing.js';
+import { gpuContender, randomData, type Contender } from './timing.js';
 
 /** One memory-bound row: what it moves per run of its operation. */
 export interface MemoryCase {

@@ -116,27 +116,6 @@ export function gpuContender(
   };
 }
 
-/**
- * Compares `count` entries of an output (its first and last, and pseudo-random others) with a
- * float64 reference: `ref(e)` gives the entry's value and the sum of the magnitudes that made
- * it. Null when every one is within 1e-4 of that scale (plus `floor`), else the first that is not.
- */
-export function checkSampled(out: Float32Array, ref: (e: number) => { value: number; scale: number }, label: string, floor = 1e-6, count = 48): string | null {
-  let seed = 2463534242;
-  const picks = [0, out.length - 1];
-  while (picks.length < Math.min(count, out.length)) {
-    seed ^= seed << 13;
-    seed ^= seed >>> 17;
-    seed ^= seed << 5;
-    picks.push((seed >>> 0) % out.length);
-  }
-  for (const e of picks) {
-    const { value, scale } = ref(e);
-    if (!(Math.abs(out[e] - value) <= 1e-4 * scale + floor)) return `${label}[${e}] = ${out[e]}, float64 gives ${value}`;
-  }
-  return null;
-}
-
 /** A markdown table from a header and rows of cells. */
 export function markdownTable(header: string[], rows: (string | number)[][]): string {
   const line = (cells: (string | number)[]) => `| ${cells.join(' | ')} |`;

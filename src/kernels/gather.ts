@@ -10,6 +10,7 @@ import {
   KernelInputError,
   bindGroupLayout,
   computePipeline,
+  grid1d,
   isCpuAdapter,
   requireCount,
   requireElements,
@@ -160,9 +161,8 @@ export function createGather(gpu: Gpu, spec: GatherSpec): GatherCall {
     });
     return { bindGroup };
   });
-  // Every model's batch elements, over x and then y.
-  const groups = Math.ceil((spec.models * spec.batchRows * (rowLoop ? 1 : spec.features / width)) / WG);
-  const groupsX = Math.min(groups, gpu.device.limits.maxComputeWorkgroupsPerDimension);
+  // Every model's batch rows (or elements), over x and then y.
+  const workgroups = grid1d(gpu, Math.ceil((spec.models * spec.batchRows * (rowLoop ? 1 : spec.features / width)) / WG));
   let destroyed = false;
   return {
     kernel: name,
@@ -170,7 +170,7 @@ export function createGather(gpu: Gpu, spec: GatherSpec): GatherCall {
     stepBytes,
     pipeline,
     shards,
-    workgroups: [groupsX, Math.ceil(groups / groupsX)],
+    workgroups,
     destroy() {
       if (destroyed) return;
       destroyed = true;

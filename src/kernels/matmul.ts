@@ -12,6 +12,7 @@ import {
   KernelInputError,
   bindGroupLayout,
   computePipeline,
+  grid1d,
   isCpuAdapter,
   makeCall,
   placeholderBuffer,
@@ -344,9 +345,8 @@ export function createMatmul(
   let workgroups: [number, number, number] = [Math.ceil(dims.n / tileCols), Math.ceil(dims.m / tileRows), dims.batch];
   if (direct && t.rowLanes) {
     // Row lanes run over the (model, row block) pairs of the whole batch, spread over y and z.
-    const groups = Math.ceil((dims.batch * Math.ceil(dims.m / DIRECT_ROWS)) / t.wgX);
-    const y = Math.min(groups, gpu.device.limits.maxComputeWorkgroupsPerDimension);
-    workgroups = [workgroups[0], y, Math.ceil(groups / y)];
+    const [y, z] = grid1d(gpu, Math.ceil((dims.batch * Math.ceil(dims.m / DIRECT_ROWS)) / t.wgX));
+    workgroups = [workgroups[0], y, z];
   }
   const a = { buffer: operands.a.buffer };
   const b = { buffer: operands.b.buffer };

@@ -9,8 +9,10 @@ import type { Gpu } from '../runtime/gpu.js';
 import {
   CPU_LOOP_BUDGET,
   KernelInputError,
+  LANES_WG,
   bindGroupLayout,
   computePipeline,
+  grid1d,
   isCpuAdapter,
   placeholderBuffer,
   requireCount,
@@ -24,6 +26,7 @@ import {
   LOSS_GROUP_WORDS,
   requireStats,
   rowSoftmax,
+  rowsPerInvocation,
   type LossSums,
   type SlotCall,
   type StatsTarget,
@@ -33,10 +36,6 @@ import {
 const code = `${metricsCode}\n${lossSums}`;
 
 const WG = 64;
-/** CPU adapters: invocations per workgroup, rows per invocation at least and invocations per model at most. */
-const LANES_WG = 8;
-const LANE_ROWS = 16;
-const MAX_LANES_PER_MODEL = 64;
 
 export interface MetricsSpec {
   models: number;
@@ -86,15 +85,10 @@ export function createMetrics(gpu: Gpu, spec: MetricsSpec): SlotCall {
   if (isCpuAdapter(gpu) && rowLoops > CPU_LOOP_BUDGET) {
     throw new KernelInputError(`${name}: rows of more than ${CPU_LOOP_BUDGET / 2} classes are not supported on ${gpu.name}, which ends an invocation's loops after 65,535 iterations`);
   }
-  const per = Math.max(1, Math.min(spec.rows, Math.floor(CPU_LOOP_BUDGET / rowLoops), Math.max(LANE_ROWS, Math.ceil(spec.rows / MAX_LANES_PER_MODEL))));
+  const per = Math.max(1, Math.min(Math.floor(CPU_LOOP_BUDGET / rowLoops), rowsPerInvocation('lanes', spec.rows)));
   const pipeline = computePipeline(gpu, 'metrics', code, [layout], { WG: lanes ? LANES_WG : WG, CONFUSION: !!spec.confusion, LANE_SUMS: lanes });
   const params = uniformBuffer(gpu, 'metrics params', new Uint32Array([spec.rows, spec.classes, spec.stats.recordWords, spec.stats.field, per, spec.models, 0, 0]));
-  let workgroups: [number, number] = [Math.ceil(spec.rows / WG), spec.models];
-  if (lanes) {
-    const groups = Math.ceil((spec.models * Math.ceil(spec.rows / per)) / LANES_WG);
-    const x = Math.min(groups, gpu.device.limits.maxComputeWorkgroupsPerDimension);
-    workgroups = [x, Math.ceil(groups / x)];
-  }
+  const workgroups: [number, number] = lanes ? grid1d(gpu, Math.ceil((spec.models * Math.ceil(spec.rows / per)) / LANES_WG)) : [Math.ceil(spec.rows / WG), spec.models];
   const confusion = spec.confusion ?? placeholderBuffer(gpu);
   const bindGroup = gpu.device.createBindGroup({
     label: name,

@@ -7,7 +7,19 @@ import lossSums from '../../shaders/loss_sums.wgsl?raw';
 import rowsCode from '../../shaders/softmax_xent.wgsl?raw';
 import subgroupRowsCode from '../../shaders/softmax_xent_subgroup.wgsl?raw';
 import type { Gpu } from '../runtime/gpu.js';
-import { CPU_LOOP_BUDGET, KernelInputError, bindGroupLayout, computePipeline, isCpuAdapter, requireCount, requireElements, storageSlotBytes, uniformBuffer } from './common.js';
+import {
+  CPU_LOOP_BUDGET,
+  KernelInputError,
+  LANES_WG,
+  bindGroupLayout,
+  computePipeline,
+  grid1d,
+  isCpuAdapter,
+  requireCount,
+  requireElements,
+  storageSlotBytes,
+  uniformBuffer,
+} from './common.js';
 import { COUNTER_WORDS } from './gather.js';
 
 // Each shader with the shared loss-sum helpers appended (after its directives).
@@ -15,8 +27,6 @@ const code = `${rowsCode}\n${lossSums}`;
 const subgroupCode = `${subgroupRowsCode}\n${lossSums}`;
 
 const WG = 64;
-/** Invocations per workgroup of the lanes layout (llvmpipe's SIMD width with AVX2). */
-const LANES_WG = 8;
 /** Up to this many classes a row is read once into registers (the shader's MAX_CACHED). */
 export const MAX_CACHED_CLASSES = 32;
 /** Rows layout: workgroups per model along the rows, at most (one row per invocation below). */
@@ -154,9 +164,7 @@ export function createSoftmaxXent(gpu: Gpu, spec: SoftmaxXentSpec): SlotCall {
   // subgroups, `per` rows each, per model along x.
   let workgroups: [number, number];
   if (kind === 'lanes') {
-    const groups = Math.ceil((spec.models * Math.ceil(spec.rows / per)) / LANES_WG);
-    const x = Math.min(groups, gpu.device.limits.maxComputeWorkgroupsPerDimension);
-    workgroups = [x, Math.ceil(groups / x)];
+    workgroups = grid1d(gpu, Math.ceil((spec.models * Math.ceil(spec.rows / per)) / LANES_WG));
   } else {
     workgroups = [Math.ceil(spec.rows / (kind === 'subgroups' ? per : WG * per)), spec.models];
   }

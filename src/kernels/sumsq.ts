@@ -8,8 +8,10 @@ import type { Gpu } from '../runtime/gpu.js';
 import {
   CPU_LOOP_BUDGET,
   KernelInputError,
+  LANES_WG,
   bindGroupLayout,
   computePipeline,
+  grid1d,
   isCpuAdapter,
   requireCount,
   requireElements,
@@ -20,8 +22,6 @@ import {
 import { requireStats, type SlotCall, type StatsTarget } from './softmax-xent.js';
 
 const WG = 256;
-/** Invocations per workgroup when each sums a (segment, model) pair by itself. */
-const LANES_WG = 8;
 
 export interface SumSqSpec {
   models: number;
@@ -57,12 +57,7 @@ export function createSumSq(gpu: Gpu, spec: SumSqSpec): SlotCall {
   words.set([spec.segments.perModel, nSeg, spec.stats.recordWords, spec.stats.field, spec.models]);
   spec.segments.starts.forEach((s, i) => (words[8 + i] = s));
   words[8 + nSeg] = spec.segments.perModel;
-  let workgroups: [number, number] = [nSeg, spec.models];
-  if (lanes) {
-    const groups = Math.ceil((nSeg * spec.models) / LANES_WG);
-    const x = Math.min(groups, gpu.device.limits.maxComputeWorkgroupsPerDimension);
-    workgroups = [x, Math.ceil(groups / x)];
-  }
+  const workgroups: [number, number] = lanes ? grid1d(gpu, Math.ceil((nSeg * spec.models) / LANES_WG)) : [nSeg, spec.models];
   const params = uniformBuffer(gpu, 'sumsq params', words);
   const bindGroup = gpu.device.createBindGroup({
     label: name,
