@@ -32,6 +32,10 @@ struct Params {
 override WG: u32 = 256u;
 // 0: plain Adam, 1: coupled L2, 2: decoupled weight decay.
 override MODE: u32 = 0u;
+// Consecutive vec4 per invocation: 1 on GPUs (neighbouring invocations read neighbouring
+// vec4); more on CPU adapters, where a run inside one model and one tensor (almost all of them)
+// looks up its model, coefficient and step once instead of once per vec4.
+override RUN: u32 = 1u;
 // Every model has at least 4 parameters, so four consecutive parameters span at most two
 // models (the step of two is read instead of four).
 override WIDE_MODELS: bool = true;
@@ -75,12 +79,23 @@ fn model_of(i: u32) -> u32 {
   return q;
 }
 
-@compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-  let k = (wg.y * groups.x + wg.x) * WG + lid;
+// What one vec4 of parameters needs besides its own values: the L2 coefficient, whether its
+// model steps, and the bias corrections 1 / (1 − βᵗ), per parameter.
+struct Lookup {
+  c: vec4<f32>,
+  step: vec4<bool>,
+  inv_correction1: vec4<f32>,
+  inv_correction2: vec4<f32>,
+}
+
+// 1 / (1 − β₁ᵗ) and 1 / (1 − β₂ᵗ) for step counts t_a (.x, .z) and t_b (.y, .w).
+fn corrections(t_a: f32, t_b: f32) -> vec4<f32> {
+  return 1.0 / one_minus_pow(vec4<f32>(t_a, t_b, t_a, t_b) * vec4<f32>(params.log_beta1, params.log_beta1, params.log_beta2, params.log_beta2));
+}
+
+// The lookup of vec4 k, whose four parameters may belong to different tensors and models.
+fn lookup(k: u32) -> Lookup {
   let first = 4u * k;
-  if (first >= params.count) { return; }
   let lanes = vec4<u32>(0u, 1u, 2u, 3u);
   let valid = vec4<u32>(first) + lanes < vec4<u32>(params.count);
 
@@ -97,44 +112,81 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) groups: v
   model = min(model, vec4<u32>(params.models - 1u)); // the padding after the last parameter
   let seg = vec4<u32>(segment_of[j.x], segment_of[j.y], segment_of[j.z], segment_of[j.w]);
   let at = model * params.segments + seg;
-  let c = vec4<f32>(coef[at.x], coef[at.y], coef[at.z], coef[at.w]);
 
-  // Rows and step count of each parameter's model, and its bias corrections 1 / (1 − βᵗ).
+  // Rows and step count of each parameter's model, and its bias corrections.
   // A model that has not stepped yet has t = 0: any finite value does, it is not written.
-  var step: vec4<bool>;
-  var inv_correction1: vec4<f32>;
-  var inv_correction2: vec4<f32>;
+  var out: Lookup;
+  out.c = vec4<f32>(coef[at.x], coef[at.y], coef[at.z], coef[at.w]);
   if (WIDE_MODELS) {
     // Two models at most: the first parameter's and the last one's.
     let rows_a = counters[4u * model.x + 1u];
     let rows_b = counters[4u * model.w + 1u];
-    let t_a = max(f32(counters[4u * model.x + 2u]), 1.0);
-    let t_b = max(f32(counters[4u * model.w + 2u]), 1.0);
-    let inv = 1.0 / one_minus_pow(vec4<f32>(t_a, t_b, t_a, t_b) * vec4<f32>(params.log_beta1, params.log_beta1, params.log_beta2, params.log_beta2));
+    let inv = corrections(max(f32(counters[4u * model.x + 2u]), 1.0), max(f32(counters[4u * model.w + 2u]), 1.0));
     let second = model != vec4<u32>(model.x);
-    step = select(vec4<u32>(rows_a), vec4<u32>(rows_b), second) != vec4<u32>(0u);
-    inv_correction1 = select(vec4<f32>(inv.x), vec4<f32>(inv.y), second);
-    inv_correction2 = select(vec4<f32>(inv.z), vec4<f32>(inv.w), second);
+    out.step = select(vec4<u32>(rows_a), vec4<u32>(rows_b), second) != vec4<u32>(0u);
+    out.inv_correction1 = select(vec4<f32>(inv.x), vec4<f32>(inv.y), second);
+    out.inv_correction2 = select(vec4<f32>(inv.z), vec4<f32>(inv.w), second);
   } else {
     let rows = vec4<u32>(counters[4u * model.x + 1u], counters[4u * model.y + 1u], counters[4u * model.z + 1u], counters[4u * model.w + 1u]);
     let t = vec4<u32>(counters[4u * model.x + 2u], counters[4u * model.y + 2u], counters[4u * model.z + 2u], counters[4u * model.w + 2u]);
     let tf = max(vec4<f32>(t), vec4<f32>(1.0));
-    step = rows != vec4<u32>(0u);
-    inv_correction1 = 1.0 / one_minus_pow(tf * params.log_beta1);
-    inv_correction2 = 1.0 / one_minus_pow(tf * params.log_beta2);
+    out.step = rows != vec4<u32>(0u);
+    out.inv_correction1 = 1.0 / one_minus_pow(tf * params.log_beta1);
+    out.inv_correction2 = 1.0 / one_minus_pow(tf * params.log_beta2);
   }
-  step = step & valid;
+  out.step = out.step & valid;
+  return out;
+}
 
+// The lookup shared by every parameter of one tensor of one model.
+fn lookup_tensor(model: u32, seg: u32) -> Lookup {
+  var out: Lookup;
+  out.c = vec4<f32>(coef[model * params.segments + seg]);
+  out.step = vec4<bool>(counters[4u * model + 1u] != 0u);
+  let inv = corrections(max(f32(counters[4u * model + 2u]), 1.0), 1.0);
+  out.inv_correction1 = vec4<f32>(inv.x);
+  out.inv_correction2 = vec4<f32>(inv.z);
+  return out;
+}
+
+fn update(k: u32, s: Lookup) {
   let w0 = weights[k];
   let m0v = m[k];
   let v0 = v[k];
   var w = w0;
   var g = grads[k];
-  if (MODE == 1u) { g = g + c * w; }
-  if (MODE == 2u) { w = w - params.lr * c * w; }
+  if (MODE == 1u) { g = g + s.c * w; }
+  if (MODE == 2u) { w = w - params.lr * s.c * w; }
   let m1 = params.beta1 * m0v + (1.0 - params.beta1) * g;
   let v1 = params.beta2 * v0 + (1.0 - params.beta2) * g * g;
-  m[k] = select(m0v, m1, step);
-  v[k] = select(v0, v1, step);
-  weights[k] = select(w0, w - params.lr * (m1 * inv_correction1) / (sqrt(v1 * inv_correction2) + params.epsilon), step);
+  m[k] = select(m0v, m1, s.step);
+  v[k] = select(v0, v1, s.step);
+  weights[k] = select(w0, w - params.lr * (m1 * s.inv_correction1) / (sqrt(v1 * s.inv_correction2) + params.epsilon), s.step);
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+  let k0 = ((wg.y * groups.x + wg.x) * WG + lid) * RUN;
+  let first = 4u * k0;
+  if (first >= params.count) { return; }
+  if (RUN == 1u) {
+    update(k0, lookup(k0));
+    return;
+  }
+  // A whole run inside one tensor of one model (its first and last parameter agree) looks up
+  // once; a run across a boundary, or past the last parameter, looks up each vec4.
+  let last = first + 4u * RUN - 1u;
+  let model_a = model_of(first);
+  let model_b = model_of(min(last, params.count - 1u));
+  let seg_a = segment_of[first - model_a * params.per_model];
+  let seg_b = segment_of[min(last, params.count - 1u) - model_b * params.per_model];
+  if (last < params.count && model_a == model_b && seg_a == seg_b) {
+    let s = lookup_tensor(model_a, seg_a);
+    for (var r = 0u; r < RUN; r++) { update(k0 + r, s); }
+  } else {
+    for (var r = 0u; r < RUN; r++) {
+      if (4u * (k0 + r) < params.count) { update(k0 + r, lookup(k0 + r)); }
+    }
+  }
 }

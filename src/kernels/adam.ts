@@ -10,6 +10,7 @@ import {
   bindGroupLayout,
   computePipeline,
   grid1d,
+  isCpuAdapter,
   requireCount,
   requireElements,
   requireSegments,
@@ -21,6 +22,17 @@ import { coefSlotBytes } from './l2-grad.js';
 import type { SlotCall } from './softmax-xent.js';
 
 const WG = 256;
+/**
+ * Consecutive vec4 per invocation on CPU adapters, where a run inside one tensor looks its
+ * coefficient and step up once: llvmpipe loads storage lane by lane, and the lookups cost more
+ * than the update. GPUs keep one vec4 per invocation (neighbours read neighbouring vec4).
+ */
+const CPU_RUN = 4;
+
+/** Consecutive vec4 per invocation that createAdam uses on this adapter unless told. */
+export function adamRun(gpu: Gpu): number {
+  return isCpuAdapter(gpu) ? CPU_RUN : 1;
+}
 /** The shader finds a parameter's model with a corrected float quotient, exact up to 2²² models. */
 export const MAX_MODELS = 2 ** 22;
 
@@ -48,6 +60,8 @@ export interface AdamSpec {
   coef: GPUBuffer;
   /** vec4<u32> per model: .y rows this step (0: skip), .z step count t. */
   counters: GPUBuffer;
+  /** Consecutive vec4 per invocation (default: 4 on CPU adapters, 1 on GPUs). */
+  run?: number;
 }
 
 /** Throws unless the Adam hyper-parameters are usable. */
@@ -88,8 +102,11 @@ export function createAdam(gpu: Gpu, spec: AdamSpec): SlotCall {
     { kind: 'uniform' },
     { kind: 'read' },
   ]);
+  const run = spec.run ?? adamRun(gpu);
+  requireCount(name, 'run', run);
   const pipeline = computePipeline(gpu, 'adam', code, [layout], {
     WG,
+    RUN: run,
     MODE: MODE_CODE[spec.mode],
     WIDE_MODELS: spec.segments.perModel >= 4,
   });
@@ -122,7 +139,7 @@ export function createAdam(gpu: Gpu, spec: AdamSpec): SlotCall {
     pipeline,
     bindGroup,
     slotBytes,
-    workgroups: grid1d(gpu, Math.ceil(count / 4 / WG)),
+    workgroups: grid1d(gpu, Math.ceil(count / 4 / run / WG)),
     destroy() {
       if (destroyed) return;
       destroyed = true;

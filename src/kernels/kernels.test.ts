@@ -1,6 +1,7 @@
 // Every kernel other than matmul (see matmul.test.ts) against its CPU twin on a real adapter.
 import { describe, expect, it } from 'vitest';
 import { testGpu } from '../testing/gpu.js';
+import { adamRun } from './adam.js';
 import { isCpuAdapter } from './common.js';
 import { checkAdam, checkGather, checkL2Grad, checkMetrics, checkSoftmaxXent, checkSumSq } from './selfcheck.js';
 
@@ -170,36 +171,46 @@ describe('fused L2-gradient add', () => {
 });
 
 describe('Adam', () => {
-  for (const mode of ['none', 'coupled', 'decoupled'] as const) {
-    for (const models of [1, 3]) {
-      it(`${mode}, models ${models}, 10 steps within 1e-6`, async () => {
-        const gpu = await testGpu();
-        for (const size of SIZES) {
-          const r = await checkAdam(gpu, models, [size, (size * 5) % 29 + 1, 4], mode);
-          expect(r.error, r.name).toBeLessThanOrEqual(1e-6);
-        }
-      });
-    }
-  }
-  it('models smaller than a vec4, one-parameter tensors, vec4s across model boundaries', async () => {
-    const gpu = await testGpu();
-    const shapes = [
-      { perModel: 1, starts: [0] },
-      { perModel: 2, starts: [0, 1] },
-      { perModel: 3, starts: [0, 2] },
-      { perModel: 5, starts: [0, 1, 4] },
-      { perModel: 7, starts: [0, 3, 4, 5] },
-    ];
+  // One vec4 per invocation (GPUs) and runs of consecutive vec4 (CPU adapters: 4), which look
+  // up once when the run stays inside one tensor of one model and per vec4 when it does not.
+  for (const run of [1, 3, 4]) {
     for (const mode of ['none', 'coupled', 'decoupled'] as const) {
-      for (const segments of shapes) {
-        // At least 4 parameters in all: the error is a norm-wise relative one, and a single
-        // random m or v can sit near zero.
-        for (const models of [4, 7, 13]) {
-          const r = await checkAdam(gpu, models, segments, mode);
-          expect(r.error, r.name).toBeLessThanOrEqual(1e-6);
-        }
+      for (const models of [1, 3]) {
+        it(`${mode}, models ${models}, runs of ${run} vec4, 10 steps within 1e-6`, async () => {
+          const gpu = await testGpu();
+          for (const size of SIZES) {
+            const r = await checkAdam(gpu, models, [size, (size * 5) % 29 + 1, 4], mode, 10, run);
+            expect(r.error, r.name).toBeLessThanOrEqual(1e-6);
+          }
+        });
       }
     }
+    it(`runs of ${run} vec4: models smaller than a vec4, one-parameter tensors, vec4s across model boundaries`, async () => {
+      const gpu = await testGpu();
+      const shapes = [
+        { perModel: 1, starts: [0] },
+        { perModel: 2, starts: [0, 1] },
+        { perModel: 3, starts: [0, 2] },
+        { perModel: 5, starts: [0, 1, 4] },
+        { perModel: 7, starts: [0, 3, 4, 5] },
+        // Tensors longer than a run, with boundaries inside runs and between them.
+        { perModel: 61, starts: [0, 16, 17, 45] },
+      ];
+      for (const mode of ['none', 'coupled', 'decoupled'] as const) {
+        for (const segments of shapes) {
+          // At least 4 parameters in all: the error is a norm-wise relative one, and a single
+          // random m or v can sit near zero.
+          for (const models of [4, 7, 13]) {
+            const r = await checkAdam(gpu, models, segments, mode, 10, run);
+            expect(r.error, r.name).toBeLessThanOrEqual(1e-6);
+          }
+        }
+      }
+    });
+  }
+  it('the default run is 4 vec4 on CPU adapters and 1 on GPUs', async () => {
+    const gpu = await testGpu();
+    expect(adamRun(gpu)).toBe(isCpuAdapter(gpu) ? 4 : 1);
   });
 });
 

@@ -292,7 +292,7 @@ export async function checkL2Grad(gpu: Gpu, models: number, widths: number[], st
  * explicit segments (models smaller than a vec4, tensors of one parameter). The buffers' padding
  * past the last parameter is NaN and must come back untouched.
  */
-export async function checkAdam(gpu: Gpu, models: number, shape: number[] | Segments, mode: AdamMode, steps = 10): Promise<CheckResult> {
+export async function checkAdam(gpu: Gpu, models: number, shape: number[] | Segments, mode: AdamMode, steps = 10, run?: number): Promise<CheckResult> {
   const s = new Scratch(gpu);
   try {
     const segments = Array.isArray(shape) ? mlpSegments(shape) : shape;
@@ -323,7 +323,7 @@ export async function checkAdam(gpu: Gpu, models: number, shape: number[] | Segm
       coef: s.storage('coef', coef),
       counters: s.storage('counters', models * COUNTER_WORDS * 4),
     };
-    const call = s.own(createAdam(gpu, { models, segments, mode, hyper, slots: 1, ...b }));
+    const call = s.own(createAdam(gpu, { models, segments, mode, hyper, slots: 1, ...b, ...(run ? { run } : {}) }));
     const counters = new Uint32Array(models * COUNTER_WORDS);
     for (let step = 0; step < steps; step++) {
       for (let m = 0; m < models; m++) {
@@ -346,7 +346,7 @@ export async function checkAdam(gpu: Gpu, models: number, shape: number[] | Segm
       ? Math.max(relativeError(w.subarray(0, count), ref.weights), relativeError(m.subarray(0, count), ref.m), relativeError(v.subarray(0, count), ref.v))
       : Number.POSITIVE_INFINITY;
     const what = Array.isArray(shape) ? `layers ${shape.join('-')}` : `${segments.perModel} parameters in segments at ${segments.starts.join(',')}`;
-    return result(`adam ${mode} models ${models}, ${what}, ${steps} steps`, error, 1e-6);
+    return result(`adam ${mode} models ${models}, ${what}, ${steps} steps${run ? `, ${run} vec4 per invocation` : ''}`, error, 1e-6);
   } finally {
     s.free();
   }
