@@ -1,5 +1,6 @@
 // Gathers one step's batch for every model: rows of the shared data set picked by each model's
-// permutation of its training rows, standardized per model (x·scale + shift), plus their labels.
+// permutation of its training rows, standardized per model (x·scale + shift) when AFFINE, plus
+// their labels.
 // Rows past the end of a model's epoch are zero so that the products downstream ignore them;
 // the number of real rows goes to counters[model].y and the model's step counter (Adam's t) is
 // advanced when it has any. The data set may be split over several shards when it is larger than
@@ -21,6 +22,8 @@ struct Step { index: u32 }
 
 override WG: u32 = 64u;
 override ROW_LOOP: bool = false;
+// false: no model standardizes, rows are copied as they are and `affine` is not read.
+override AFFINE: bool = true;
 
 // Prepended by the wrapper: `alias Elem = vec4<f32>; const WIDTH = 4u;` when features are a
 // multiple of 4 (four features per invocation), else `alias Elem = f32; const WIDTH = 1u;`.
@@ -48,6 +51,12 @@ fn step_rows(model: u32, start: u32, records: bool) -> u32 {
   return rows;
 }
 
+// Feature (or vec4) f of a row as model `a` (= model · 2 · Elems per row) sees it.
+fn standardized(value: Elem, a: u32, fw: u32, f: u32) -> Elem {
+  if (!AFFINE) { return value; }
+  return value * affine[a + f] + affine[a + fw + f];
+}
+
 // ROW_LOOP (CPU adapters): invocation `g` takes one batch row of one model and loops over its
 // features, so that each row's permutation entry, label and counters are read once and the
 // invocation index is divided once (CPU adapters have no vector integer division).
@@ -70,7 +79,7 @@ fn gather_rows(g: u32, fw: u32) {
   if (row < params.shard_first_row || row >= params.shard_first_row + params.shard_rows) { return; }
   let a = model * 2u * fw;
   let at = (row - params.shard_first_row) * fw;
-  for (var f = 0u; f < fw; f++) { xb[out + f] = x[at + f] * affine[a + f] + affine[a + fw + f]; }
+  for (var f = 0u; f < fw; f++) { xb[out + f] = standardized(x[at + f], a, fw, f); }
 }
 
 // Invocations run over every model's batch elements (x, then y past the dispatch limit), so a
@@ -104,5 +113,5 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   if (params.first_shard == 1u && f == 0u) { yb[model * params.batch_rows + r] = y[row]; }
   if (row < params.shard_first_row || row >= params.shard_first_row + params.shard_rows) { return; }
   let a = model * 2u * fw;
-  xb[out] = x[(row - params.shard_first_row) * fw + f] * affine[a + f] + affine[a + fw + f];
+  xb[out] = standardized(x[(row - params.shard_first_row) * fw + f], a, fw, f);
 }

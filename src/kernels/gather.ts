@@ -1,7 +1,7 @@
 // Wrapper of shaders/gather.wgsl and its CPU twin: one step's batch for every model, picked by
-// each model's permutation of its training rows and standardized per model. The permutation
-// slot (one epoch) and the step index come in as dynamic offsets, so a whole epoch of steps is
-// encoded without writing anything between them.
+// each model's permutation of its training rows and standardized per model (copied as they are
+// when no model standardizes). The permutation slot (one epoch) and the step index come in as
+// dynamic offsets, so a whole epoch of steps is encoded without writing anything between them.
 
 import gatherCode from '../../shaders/gather.wgsl?raw';
 import type { Gpu } from '../runtime/gpu.js';
@@ -12,6 +12,7 @@ import {
   computePipeline,
   grid1d,
   isCpuAdapter,
+  placeholderBuffer,
   requireCount,
   requireElements,
   storageSlotBytes,
@@ -57,8 +58,8 @@ export interface GatherSpec {
   y: GPUBuffer;
   /** u32 [slots][slot bytes / 4]: slot s holds [model][indexStride] row indices. */
   perm: GPUBuffer;
-  /** f32 [models][2][features]: scale, then shift. */
-  affine: GPUBuffer;
+  /** f32 [models][2][features]: scale, then shift; null when no model standardizes its rows. */
+  affine: GPUBuffer | null;
   /** vec4<u32> [models], see COUNTER_WORDS. */
   counters: GPUBuffer;
   /** f32 [models][batchRows][features] */
@@ -110,7 +111,7 @@ export function createGather(gpu: Gpu, spec: GatherSpec): GatherCall {
   const slotBytes = permSlotBytes(gpu, spec.models, spec.indexStride);
   requireElements(name, 'y', spec.y, spec.dataRows, `[${spec.dataRows}]`);
   requireElements(name, 'perm', spec.perm, (spec.slots * slotBytes) / 4, `${spec.slots} slots of [${spec.models}, ${spec.indexStride}]`);
-  requireElements(name, 'affine', spec.affine, spec.models * 2 * spec.features, `[${spec.models}, 2, ${spec.features}]`);
+  if (spec.affine) requireElements(name, 'affine', spec.affine, spec.models * 2 * spec.features, `[${spec.models}, 2, ${spec.features}]`);
   requireElements(name, 'counters', spec.counters, spec.models * COUNTER_WORDS, `[${spec.models}, ${COUNTER_WORDS}]`);
   requireElements(name, 'xb', spec.xb, spec.models * spec.batchRows * spec.features, `[${spec.models}, ${spec.batchRows}, ${spec.features}]`);
   requireElements(name, 'yb', spec.yb, spec.models * spec.batchRows, `[${spec.models}, ${spec.batchRows}]`);
@@ -134,7 +135,7 @@ export function createGather(gpu: Gpu, spec: GatherSpec): GatherCall {
   // CPU adapters: an invocation per batch row, looping over its features (as few loop iterations
   // as llvmpipe allows per invocation: a row is features / width of them).
   const rowLoop = spec.rowLoop ?? (isCpuAdapter(gpu) && spec.features / width <= CPU_LOOP_BUDGET);
-  const constants = { WG, ROW_LOOP: rowLoop };
+  const constants = { WG, ROW_LOOP: rowLoop, AFFINE: spec.affine !== null };
   const pipeline = width === 4 ? computePipeline(gpu, 'gather vec4', VEC4_CODE, [layout], constants) : computePipeline(gpu, 'gather', SCALAR_CODE, [layout], constants);
   const uniforms: GPUBuffer[] = [];
   const shards = spec.x.map((shard, i) => {
@@ -151,7 +152,7 @@ export function createGather(gpu: Gpu, spec: GatherSpec): GatherCall {
         { binding: 0, resource: { buffer: shard.buffer } },
         { binding: 1, resource: { buffer: spec.y } },
         { binding: 2, resource: { buffer: spec.perm, size: slotBytes } },
-        { binding: 3, resource: { buffer: spec.affine } },
+        { binding: 3, resource: { buffer: spec.affine ?? placeholderBuffer(gpu) } },
         { binding: 4, resource: { buffer: spec.counters } },
         { binding: 5, resource: { buffer: spec.xb } },
         { binding: 6, resource: { buffer: spec.yb } },
@@ -200,7 +201,8 @@ export interface GatherData {
   y: Uint32Array;
   /** One slot: [models][indexStride] */
   perm: Uint32Array;
-  affine: Float32Array;
+  /** [models][2][features]: scale, then shift; null: rows as they are. */
+  affine: Float32Array | null;
   counters: Uint32Array;
   xb: Float32Array;
   yb: Uint32Array;
@@ -225,8 +227,10 @@ export function gatherCpu(d: GatherData, step: number): void {
       }
       const row = d.perm[model * d.indexStride + start + r];
       d.yb[model * batchRows + r] = d.y[row];
+      const affine = d.affine;
       for (let f = 0; f < features; f++) {
-        d.xb[out + f] = Math.fround(d.x[row * features + f] * d.affine[a + f]) + d.affine[a + features + f];
+        const value = d.x[row * features + f];
+        d.xb[out + f] = affine ? Math.fround(value * affine[a + f]) + affine[a + features + f] : value;
       }
     }
   }

@@ -20,6 +20,13 @@ describe('gather', () => {
         }
       });
     }
+    it(`${how}: rows copied as they are when no model standardizes (no affine buffer)`, async () => {
+      const gpu = await testGpu();
+      for (const [models, features] of [[1, 784], [3, 7], [30, 4]]) {
+        const r = await checkGather(gpu, models, 13, features, 61, features === 7 ? 2 : 1, rowLoop, false);
+        expect(r.error, r.name).toBeLessThanOrEqual(r.limit);
+      }
+    });
     it(`${how}: a data set split over shards`, async () => {
       const gpu = await testGpu();
       for (const features of [7, 8]) {

@@ -89,12 +89,21 @@ function sumsError(got: LossSums[], ref: LossSums[]): number {
  * Gather over several steps of two epochs for `models` models with different training-set
  * sizes (so some run out of rows early); x optionally split into `shards`.
  */
-export async function checkGather(gpu: Gpu, models: number, batchRows: number, features: number, dataRows: number, shards = 1, rowLoop?: boolean): Promise<CheckResult> {
+export async function checkGather(
+  gpu: Gpu,
+  models: number,
+  batchRows: number,
+  features: number,
+  dataRows: number,
+  shards = 1,
+  rowLoop?: boolean,
+  standardize = true,
+): Promise<CheckResult> {
   const s = new Scratch(gpu);
   try {
     const x = randomFloats(dataRows * features, -3, 3);
     const y = randomInts(dataRows, 7);
-    const affine = randomFloats(models * 2 * features, 0.5, 2);
+    const affine = standardize ? randomFloats(models * 2 * features, 0.5, 2) : null;
     const trainRows = Array.from({ length: models }, (_, m) => Math.max(1, dataRows - m * 3));
     const indexStride = dataRows;
     const slots = 2;
@@ -115,7 +124,7 @@ export async function checkGather(gpu: Gpu, models: number, batchRows: number, f
     const buffers = {
       y: s.storage('y', y),
       perm: s.storage('perm', perm),
-      affine: s.storage('affine', affine),
+      affine: affine && s.storage('affine', affine),
       counters: s.storage('counters', counters),
       xb: s.storage('xb', poisoned(models * batchRows * features)),
       yb: s.storage('yb', new Uint32Array(models * batchRows).fill(0xdeadbeef)),
@@ -136,7 +145,8 @@ export async function checkGather(gpu: Gpu, models: number, batchRows: number, f
       worst = Math.max(worst, e); // NaN stays NaN: it fails every ≤ check
     }
     const how = rowLoop === undefined ? '' : rowLoop ? ', a row per invocation' : ', a feature (or vec4) per invocation';
-    return result(`gather models ${models}, batch ${batchRows}, features ${features}, rows ${dataRows}, shards ${xShards.length}${how}`, worst, 1e-6);
+    const affineHow = standardize ? '' : ', no standardization';
+    return result(`gather models ${models}, batch ${batchRows}, features ${features}, rows ${dataRows}, shards ${xShards.length}${how}${affineHow}`, worst, 1e-6);
   } finally {
     s.free();
   }

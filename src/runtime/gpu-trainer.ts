@@ -95,7 +95,7 @@ export class GpuRowSet {
     private readonly layout: MlpLayout,
     dataset: GpuDataset,
     rowsPerModel: Uint32Array[],
-    affine: GPUBuffer,
+    affine: GPUBuffer | null,
     params: GPUBuffer,
     stats: { buffer: GPUBuffer; recordWords: number; field: number; slots: number },
     withConfusion: boolean,
@@ -275,7 +275,8 @@ class GpuTrainer {
     this.v = own(gpu.createStorage('adam v', v));
     const grads = own(gpu.createStorage('grads', B * P * 4));
     this.counters = own(gpu.createStorage('counters', counters));
-    const affine = own(gpu.createStorage('affine', affineTable(plan)));
+    // Without standardization the gathers copy rows as they are.
+    const affine = plan.models.some((m) => m.standardize) ? own(gpu.createStorage('affine', affineTable(plan))) : null;
     this.perm = own(gpu.createStorage('perm slots', this.slots * this.permSlotBytes));
     this.coef = own(gpu.createStorage('coef slots', this.slots * this.coefSlotBytes));
     this.stats = own(gpu.createStorage('stats slots', this.slots * this.statsSlotBytes));
