@@ -52,6 +52,9 @@ override VEC_B: bool = false;
 // Direct, for narrow products (N of a few columns): the invocations of a workgroup take
 // consecutive row blocks and share one column block, instead of the other way round.
 override ROW_LANES: bool = false;
+// Direct: C's offset, row stride and batch stride are multiples of 4 and `c` is a vec4 array
+// (see CElem), so blocks with all their columns inside C store whole vec4.
+override VEC_C: bool = false;
 
 // Tiled: rows and columns of C per invocation (multiples of 4: read as vec4).
 const TM: u32 = 8u;
@@ -66,7 +69,10 @@ const DV: u32 = 4u;
 
 @group(0) @binding(0) var<storage, read> a: array<f32>;
 @group(0) @binding(1) var<storage, read> b: array<f32>;
-@group(0) @binding(2) var<storage, read_write> c: array<f32>;
+// Prepended by the wrapper: `alias CElem = vec4<f32>;` with put_c/put_c4 writing components or
+// whole vec4 when C is vec4-aligned (every vec4 of C is then written by one invocation), else
+// `alias CElem = f32;` with scalar ones.
+@group(0) @binding(2) var<storage, read_write> c: array<CElem>;
 @group(0) @binding(3) var<storage, read> aux: array<f32>;
 @group(0) @binding(4) var<uniform> dims: Dims;
 @group(0) @binding(5) var<storage, read> a4: array<vec4<f32>>;
@@ -125,7 +131,20 @@ fn store_c(model: u32, row: u32, col: u32, v: f32) {
   } else if (EPILOGUE == 2u) {
     out = v * activate_grad(aux[dims.aux_offset + model * dims.aux_batch + row * dims.aux_ld + col]);
   }
-  c[dims.c_offset + model * dims.c_batch + row * dims.c_ld + col] = out;
+  put_c(dims.c_offset + model * dims.c_batch + row * dims.c_ld + col, out);
+}
+
+// store_c for C[row, col .. col + 3], as one vec4 store.
+fn store_c4(model: u32, row: u32, col: u32, v: vec4<f32>) {
+  var out = v;
+  if (EPILOGUE == 1u) {
+    let at = dims.bias_offset + model * dims.bias_batch + col;
+    out = vec4<f32>(activate(v.x + b[at]), activate(v.y + b[at + 1u]), activate(v.z + b[at + 2u]), activate(v.w + b[at + 3u]));
+  } else if (EPILOGUE == 2u) {
+    let at = dims.aux_offset + model * dims.aux_batch + row * dims.aux_ld + col;
+    out = v * vec4<f32>(activate_grad(aux[at]), activate_grad(aux[at + 1u]), activate_grad(aux[at + 2u]), activate_grad(aux[at + 3u]));
+  }
+  put_c4(dims.c_offset + model * dims.c_batch + row * dims.c_ld + col, out);
 }
 
 // ---- tiled ----------------------------------------------------------------------------------
@@ -332,6 +351,12 @@ fn direct(model: u32, wg: vec3<u32>, lid: vec3<u32>) {
   }
   let rows = min(DR, dims.m - row0);
   let cols = min(4u * DV, select(0u, dims.n - col0, col0 < dims.n));
+  if (VEC_C && cols == 4u * DV) {
+    for (var i = 0u; i < rows; i++) {
+      for (var v = 0u; v < DV; v++) { store_c4(model, row0 + i, col0 + 4u * v, c_stage[base + i * DV + v]); }
+    }
+    return;
+  }
   for (var i = 0u; i < rows; i++) {
     for (var j = 0u; j < cols; j++) { store_c(model, row0 + i, col0 + j, c_stage[base + i * DV + j / 4u][j % 4u]); }
   }

@@ -173,10 +173,12 @@ describe('matmul strategies (tiled and direct) on any adapter', () => {
   ];
   // 'direct rows' forces row lanes on every shape, wide ones included (several column blocks).
   const ROWS: MatmulTiles = { wgX: 4, wgY: 1, bk: 4, direct: true, rowLanes: true };
+  // One test per variant: compiling every pipeline of a strategy from a cold shader cache takes
+  // about 50 s on a 2-core llvmpipe machine, too close to the per-test limit.
   for (const strategy of ['tiled', 'direct', 'direct rows'] as const) {
-    it(`${strategy}: every variant, aligned and unaligned operands, nothing written outside C`, async () => {
-      const gpu = await testGpu();
-      for (const variant of VARIANTS) {
+    for (const variant of VARIANTS) {
+      it(`${strategy}: ${JSON.stringify(variant)}, aligned and unaligned operands, nothing written outside C`, async () => {
+        const gpu = await testGpu();
         for (const { dims, layout } of CASES) {
           const tiles = strategy === 'tiled' ? DEFAULT_TILES : strategy === 'direct' ? directTiles(dims.n, dims.m, dims.batch) : ROWS;
           const r = await checkStrategy(gpu, variant, dims, tiles, layout);
@@ -184,8 +186,8 @@ describe('matmul strategies (tiled and direct) on any adapter', () => {
           expect(r.error, name).toBeLessThanOrEqual(1e-5);
           expect(r.outsideUntouched, name).toBe(true);
         }
-      }
-    });
+      });
+    }
   }
 
   it('row lanes over a batch with more workgroups than one dispatch dimension allows', async () => {

@@ -6,7 +6,7 @@
 // sizes are picked per adapter (CPU adapters such as llvmpipe get the direct strategy) and per
 // product shape, unless the caller passes tiles.
 
-import code from '../../shaders/matmul.wgsl?raw';
+import matmulCode from '../../shaders/matmul.wgsl?raw';
 import type { Gpu } from '../runtime/gpu.js';
 import {
   KernelInputError,
@@ -22,6 +22,17 @@ import {
   type KernelCall,
   type Operand,
 } from './common.js';
+
+// C is a vec4 array when the direct strategy may store whole vec4 (VEC_C): put_c then writes one
+// component and put_c4 a vec4. Otherwise it is a scalar array.
+const VEC4_C_CODE = `alias CElem = vec4<f32>;
+fn put_c(i: u32, v: f32) { c[i / 4u][i % 4u] = v; }
+fn put_c4(i: u32, v: vec4<f32>) { c[i / 4u] = v; }
+${matmulCode}`;
+const SCALAR_C_CODE = `alias CElem = f32;
+fn put_c(i: u32, v: f32) { c[i] = v; }
+fn put_c4(i: u32, v: vec4<f32>) { c[i] = v.x; c[i + 1u] = v.y; c[i + 2u] = v.z; c[i + 3u] = v.w; }
+${matmulCode}`;
 
 export type Activation = 'identity' | 'relu' | 'tanh' | 'sigmoid';
 export const ACTIVATIONS: readonly Activation[] = ['identity', 'relu', 'tanh', 'sigmoid'];
@@ -320,7 +331,8 @@ export function createMatmul(
   }
   const direct = !!t.direct;
   const bindLayout = layoutFor(gpu);
-  const pipeline = computePipeline(gpu, 'matmul', code, [bindLayout], {
+  const vecC = direct && !t.rowLanes && vec4Aligned(layout.c, operands.c.buffer, dims.batch);
+  const pipeline = computePipeline(gpu, vecC ? 'matmul vec4 C' : 'matmul', vecC ? VEC4_C_CODE : SCALAR_C_CODE, [bindLayout], {
     WG_X: t.wgX,
     WG_Y: t.wgY,
     BK: t.bk,
@@ -334,6 +346,7 @@ export function createMatmul(
     VEC_A: (direct || t.bk % 4 === 0) && vec4Aligned(layout.a, operands.a.buffer, dims.batch),
     VEC_B: (direct || t.bk % 4 === 0) && vec4Aligned(layout.b, operands.b.buffer, dims.batch),
     ROW_LANES: direct && !!t.rowLanes,
+    VEC_C: vecC,
   });
   const uniform = uniformBuffer(gpu, 'matmul dims', dimsWords(dims, layout));
   const aux = variant.epilogue === 'activation-grad' ? operands.aux!.buffer : placeholderBuffer(gpu);
