@@ -177,10 +177,11 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) groups: v
   // A whole run inside one tensor of one model (its first and last parameter agree) looks up
   // once; a run across a boundary, or past the last parameter, looks up each vec4.
   let last = first + 4u * RUN - 1u;
+  let end = min(last, params.count - 1u);
   let model_a = model_of(first);
-  let model_b = model_of(min(last, params.count - 1u));
+  let model_b = model_of(end);
   let seg_a = segment_of[first - model_a * params.per_model];
-  let seg_b = segment_of[min(last, params.count - 1u) - model_b * params.per_model];
+  let seg_b = segment_of[end - model_b * params.per_model];
   if (last < params.count && model_a == model_b && seg_a == seg_b) {
     let s = lookup_tensor(model_a, seg_a);
     for (var r = 0u; r < RUN; r++) { update(k0 + r, s); }

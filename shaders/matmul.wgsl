@@ -52,9 +52,6 @@ override VEC_B: bool = false;
 // Direct, for narrow products (N of a few columns): the invocations of a workgroup take
 // consecutive row blocks and share one column block, instead of the other way round.
 override ROW_LANES: bool = false;
-// Direct: C's offset, row stride and batch stride are multiples of 4 and `c` is a vec4 array
-// (see CElem), so blocks with all their columns inside C store whole vec4.
-override VEC_C: bool = false;
 
 // Tiled: rows and columns of C per invocation (multiples of 4: read as vec4).
 const TM: u32 = 8u;
@@ -69,9 +66,11 @@ const DV: u32 = 4u;
 
 @group(0) @binding(0) var<storage, read> a: array<f32>;
 @group(0) @binding(1) var<storage, read> b: array<f32>;
-// Prepended by the wrapper: `alias CElem = vec4<f32>;` with put_c/put_c4 writing components or
-// whole vec4 when C is vec4-aligned (every vec4 of C is then written by one invocation), else
-// `alias CElem = f32;` with scalar ones.
+// Prepended by the wrapper, for the direct strategy when C's offset, row stride and batch stride
+// are multiples of 4: `const VEC_C = true; alias CElem = vec4<f32>;` with put_c/put_c4 writing a
+// component or a whole vec4 (every vec4 of C is then written by one invocation), so blocks with
+// all their columns inside C store whole vec4. Else `const VEC_C = false; alias CElem = f32;`
+// with scalar ones.
 @group(0) @binding(2) var<storage, read_write> c: array<CElem>;
 @group(0) @binding(3) var<storage, read> aux: array<f32>;
 @group(0) @binding(4) var<uniform> dims: Dims;

@@ -25,11 +25,13 @@ import {
 
 // C is a vec4 array when the direct strategy may store whole vec4 (VEC_C): put_c then writes one
 // component and put_c4 a vec4. Otherwise it is a scalar array.
-const VEC4_C_CODE = `alias CElem = vec4<f32>;
+const VEC4_C_CODE = `const VEC_C = true;
+alias CElem = vec4<f32>;
 fn put_c(i: u32, v: f32) { c[i / 4u][i % 4u] = v; }
 fn put_c4(i: u32, v: vec4<f32>) { c[i / 4u] = v; }
 ${matmulCode}`;
-const SCALAR_C_CODE = `alias CElem = f32;
+const SCALAR_C_CODE = `const VEC_C = false;
+alias CElem = f32;
 fn put_c(i: u32, v: f32) { c[i] = v; }
 fn put_c4(i: u32, v: vec4<f32>) { c[i] = v.x; c[i + 1u] = v.y; c[i + 2u] = v.z; c[i + 3u] = v.w; }
 ${matmulCode}`;
@@ -346,7 +348,6 @@ export function createMatmul(
     VEC_A: (direct || t.bk % 4 === 0) && vec4Aligned(layout.a, operands.a.buffer, dims.batch),
     VEC_B: (direct || t.bk % 4 === 0) && vec4Aligned(layout.b, operands.b.buffer, dims.batch),
     ROW_LANES: direct && !!t.rowLanes,
-    VEC_C: vecC,
   });
   const uniform = uniformBuffer(gpu, 'matmul dims', dimsWords(dims, layout));
   const aux = variant.epilogue === 'activation-grad' ? operands.aux!.buffer : placeholderBuffer(gpu);
