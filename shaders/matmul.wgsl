@@ -14,8 +14,8 @@
 // - direct (CPU adapters such as llvmpipe and SwiftShader, where invocations run as the lanes
 //   of SIMD loops and workgroup memory is no faster than storage: llvmpipe turns both kinds of
 //   access into per-lane loops): no barriers, and workgroup memory only to stage results. Each
-//   invocation keeps a 16×16 block of C in registers and reads 4 k at a time; all invocations
-//   of a workgroup share its 16 rows, so every A element read feeds 16·WG_X columns. Tiles
+//   invocation keeps a DR×16 block of C in registers and reads 4 k at a time; all invocations
+//   of a workgroup share its DR rows, so every A element read feeds 16·WG_X columns. Tiles
 //   wholly inside C skip every bounds check. Narrow products (N ≤ 16, e.g. a classifier's last
 //   layer) instead spread the workgroup's invocations over rows (ROW_LANES, direct_rows below).
 
@@ -58,10 +58,10 @@ const TM: u32 = 8u;
 const TN: u32 = 8u;
 override BM: u32 = WG_Y * TM;
 override BN: u32 = WG_X * TN;
-// Direct: rows of C per invocation (and per workgroup), and vec4 column groups per invocation.
-// Constants, not overrides: the compilers keep these blocks in registers only when the loops
-// over them have constant trip counts they can unroll.
-const DR: u32 = 16u;
+// Direct: vec4 column groups per invocation, and (DR, prepended by the wrapper: 16, or 8 for
+// small row-lane products) rows of C per invocation. Constants, not overrides: the compilers
+// keep these blocks in registers only when the loops over them have constant trip counts they
+// can unroll.
 const DV: u32 = 4u;
 
 @group(0) @binding(0) var<storage, read> a: array<f32>;

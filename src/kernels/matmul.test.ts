@@ -171,16 +171,25 @@ describe('matmul strategies (tiled and direct) on any adapter', () => {
     { dims: { batch: 2, m: 150, n: 140, k: 70 }, layout: ALIGNED },
     { dims: { batch: 1, m: 150, n: 140, k: 70 }, layout: UNALIGNED },
   ];
-  // 'direct rows' forces row lanes on every shape, wide ones included (several column blocks).
-  const ROWS: MatmulTiles = { wgX: 4, wgY: 1, bk: 4, direct: true, rowLanes: true };
+  // 'direct' takes directTiles' pick: 16-row blocks for the wide shapes, row lanes of 8-row blocks
+  // for the narrow ones (all of them small). 'direct rows' forces row lanes of 16-row blocks on
+  // every shape, wide ones included (several column blocks); 'direct 8-row blocks' forces
+  // 8-row blocks on directTiles' pick, so the wide shapes run 8-row blocks too.
+  const ROWS: MatmulTiles = { wgX: 4, wgY: 1, bk: 4, direct: true, rowLanes: true, blockRows: 16 };
+  const tilesFor = (strategy: string, dims: MatmulDims): MatmulTiles => {
+    if (strategy === 'tiled') return DEFAULT_TILES;
+    if (strategy === 'direct rows') return ROWS;
+    const picked = directTiles(dims.n, dims.m, dims.batch);
+    return strategy === 'direct' ? picked : { ...picked, blockRows: 8 };
+  };
   // One test per variant: compiling every pipeline of a strategy from a cold shader cache takes
   // about 50 s on a 2-core llvmpipe machine, too close to the per-test limit.
-  for (const strategy of ['tiled', 'direct', 'direct rows'] as const) {
+  for (const strategy of ['tiled', 'direct', 'direct rows', 'direct 8-row blocks'] as const) {
     for (const variant of VARIANTS) {
       it(`${strategy}: ${JSON.stringify(variant)}, aligned and unaligned operands, nothing written outside C`, async () => {
         const gpu = await testGpu();
         for (const { dims, layout } of CASES) {
-          const tiles = strategy === 'tiled' ? DEFAULT_TILES : strategy === 'direct' ? directTiles(dims.n, dims.m, dims.batch) : ROWS;
+          const tiles = tilesFor(strategy, dims);
           const r = await checkStrategy(gpu, variant, dims, tiles, layout);
           const name = `${strategy} ${JSON.stringify(variant)} ${JSON.stringify(dims)} ${JSON.stringify(layout)}`;
           expect(r.error, name).toBeLessThanOrEqual(1e-5);
@@ -230,18 +239,26 @@ describe('matmul strategies (tiled and direct) on any adapter', () => {
     expect(directTiles(1024).wgX).toBe(16);
     expect(directTiles(16).rowLanes).toBe(true);
     expect(directTiles(17).rowLanes).toBeUndefined();
-    expect(directTiles(10)).toEqual({ wgX: 8, wgY: 1, bk: 4, direct: true, rowLanes: true });
-    expect(directTiles(10, 128).wgX).toBe(8);
-    expect(directTiles(3, 16).wgX).toBe(1);
-    expect(directTiles(3, 40).wgX).toBe(3);
+    expect(directTiles(10)).toEqual({ wgX: 8, wgY: 1, bk: 4, direct: true, rowLanes: true, blockRows: 16 });
+    // Up to 56 blocks of 16 rows (fewer than 8 workgroups of 8 lanes): blocks of 8 rows instead.
+    expect(directTiles(10, 1024)).toEqual({ wgX: 8, wgY: 1, bk: 4, direct: true, rowLanes: true, blockRows: 16 });
+    expect(directTiles(10, 897).blockRows).toBe(16);
+    expect(directTiles(10, 896).blockRows).toBe(8);
+    expect(directTiles(10, 128)).toEqual({ wgX: 8, wgY: 1, bk: 4, direct: true, rowLanes: true, blockRows: 8 });
+    expect(directTiles(3, 8).wgX).toBe(1);
+    expect(directTiles(3, 16).wgX).toBe(2);
+    expect(directTiles(3, 40).wgX).toBe(5);
     // A batch's row blocks share workgroups: 30 models of 16 rows fill 8 lanes.
-    expect(directTiles(3, 16, 30).wgX).toBe(8);
-    expect(directTiles(3, 16, 5).wgX).toBe(5);
+    expect(directTiles(3, 16, 30)).toEqual({ wgX: 8, wgY: 1, bk: 4, direct: true, rowLanes: true, blockRows: 8 });
+    expect(directTiles(3, 16, 57).blockRows).toBe(16);
+    expect(directTiles(3, 8, 3).wgX).toBe(3);
     // A device with WebGPU's default 16 KiB of workgroup memory gets narrower direct tiles.
     const withLimits = (maxComputeWorkgroupStorageSize: number) =>
       ({ device: { limits: { ...gpu.device.limits, maxComputeInvocationsPerWorkgroup: 256, maxComputeWorkgroupStorageSize } } }) as unknown as Gpu;
     expect(fitTiles(withLimits(16384), directTiles(256)).wgX).toBe(15);
     expect(fitTiles(withLimits(32768), directTiles(256)).wgX).toBe(16);
+    expect(fitTiles(withLimits(8192), directTiles(256)).wgX).toBe(7);
+    expect(fitTiles(withLimits(8192), { ...directTiles(256), blockRows: 8 }).wgX).toBe(15);
     expect(fitTiles(withLimits(16384), DEFAULT_TILES)).toEqual(DEFAULT_TILES);
     const dims = { batch: 1, m: 128, n: 784, k: 256 };
     expect(chooseTiles(gpu, dims)).toEqual(isCpuAdapter(gpu) ? directTiles(784) : DEFAULT_TILES);
@@ -249,6 +266,7 @@ describe('matmul strategies (tiled and direct) on any adapter', () => {
     try {
       const ops = { a: { buffer: big }, b: { buffer: big }, c: { buffer: big } };
       expect(() => createMatmul(gpu, {}, { batch: 1, m: 8, n: 8, k: 8 }, ops, { ...directTiles(8), wgY: 2 })).toThrow(/direct strategy needs tiles.wgY = 1, got 2/);
+      expect(() => createMatmul(gpu, {}, { batch: 1, m: 8, n: 8, k: 8 }, ops, { ...directTiles(8), blockRows: 12 })).toThrow(/tiles.blockRows must be 16 or 8, got 12/);
     } finally {
       gpu.destroyBuffer(big);
     }
