@@ -14,7 +14,7 @@
 // - direct (CPU adapters such as llvmpipe and SwiftShader, where invocations run as the lanes
 //   of SIMD loops and workgroup memory is no faster than storage: llvmpipe turns both kinds of
 //   access into per-lane loops): no barriers, and workgroup memory only to stage results. Each
-//   invocation keeps a DR×16 block of C in registers and reads 4 k at a time; all invocations
+//   invocation keeps a DR×4·DV block of C in registers and reads 4 k at a time; all invocations
 //   of a workgroup share its DR rows, so every A element read feeds 16·WG_X columns. Tiles
 //   wholly inside C skip every bounds check. Narrow products (N ≤ 16, e.g. a classifier's last
 //   layer) instead spread the workgroup's invocations over rows (ROW_LANES, direct_rows below).
@@ -58,11 +58,10 @@ const TM: u32 = 8u;
 const TN: u32 = 8u;
 override BM: u32 = WG_Y * TM;
 override BN: u32 = WG_X * TN;
-// Direct: vec4 column groups per invocation, and (DR, prepended by the wrapper: 16, or 8 for
-// small row-lane products) rows of C per invocation. Constants, not overrides: the compilers
-// keep these blocks in registers only when the loops over them have constant trip counts they
-// can unroll.
-const DV: u32 = 4u;
+// Direct: rows of C per invocation (DR: 16, or 8 for small row-lane products) and vec4 column
+// groups per invocation (DV: 4, or as few as a row-lane product's N < 16 needs), both prepended
+// by the wrapper. Constants, not overrides: the compilers keep these blocks in registers only
+// when the loops over them have constant trip counts they can unroll.
 
 @group(0) @binding(0) var<storage, read> a: array<f32>;
 @group(0) @binding(1) var<storage, read> b: array<f32>;
@@ -361,7 +360,7 @@ fn direct(model: u32, wg: vec3<u32>, lid: vec3<u32>) {
   }
 }
 
-// Direct with ROW_LANES: each invocation keeps a DR×16 block of C as in direct(), but its rows
+// Direct with ROW_LANES: each invocation keeps a DR×4·DV block of C as in direct(), but its rows
 // (and model) differ from its neighbours' and its columns do not. Reads are clamped into the operands (rows
 // past M and columns past N read elements that exist, and their products are never stored), so
 // edge blocks take the same path as interior ones: on a CPU adapter a bounds check per read costs

@@ -154,7 +154,7 @@ describe('matmul strategies (tiled and direct) on any adapter', () => {
   // Layouts: vec4-aligned (offset, row stride and batch stride multiples of 4: the direct
   // strategy reads vec4) and unaligned. Shapes (direct strategy): edge tiles only; interior
   // tiles only; interior and edge tiles with K % 4 = 2; narrow products (row lanes), with
-  // K < 4 and K % 4 = 1.
+  // K < 4 and K % 4 = 1, and N of 1 to 4, 5 to 8, 9 to 12 and 16 vec4 columns.
   const ALIGNED = { offset: 4, pad: 4, gap: 8, aligned: true };
   const UNALIGNED = { offset: 3, pad: 1, gap: 5, aligned: false };
   const CASES: { dims: MatmulDims; layout: typeof ALIGNED }[] = [
@@ -166,6 +166,7 @@ describe('matmul strategies (tiled and direct) on any adapter', () => {
     { dims: { batch: 2, m: 37, n: 10, k: 19 }, layout: ALIGNED },
     { dims: { batch: 1, m: 129, n: 3, k: 2 }, layout: UNALIGNED },
     { dims: { batch: 1, m: 64, n: 16, k: 8 }, layout: ALIGNED },
+    { dims: { batch: 3, m: 21, n: 6, k: 9 }, layout: UNALIGNED },
     { dims: { batch: 2, m: 5, n: 1, k: 1 }, layout: UNALIGNED },
     // Tiled: interior tiles of 128 (the default) with edges on both sides, K = 2 slices of 32 + 6.
     { dims: { batch: 2, m: 150, n: 140, k: 70 }, layout: ALIGNED },

@@ -35,12 +35,13 @@ fn put_c(i: u32, v: f32) { c[i] = v; }
 fn put_c4(i: u32, v: vec4<f32>) { c[i] = v.x; c[i + 1u] = v.y; c[i + 2u] = v.z; c[i + 3u] = v.w; }`;
 
 /**
- * The shader module's name and text for one way of storing C and one direct block height (DR,
- * rows of C per invocation): both are constants of the text, so each pair is its own module.
+ * The shader module's name and text for one way of storing C and one direct block shape (DR rows
+ * and DV vec4 columns of C per invocation): all are constants of the text, so each combination
+ * is its own module.
  */
-function shaderSource(vecC: boolean, rows: number): { name: string; code: string } {
-  const name = `matmul${vecC ? ' vec4 C' : ''}${rows === DIRECT_ROWS ? '' : ` ${rows}-row blocks`}`;
-  return { name, code: `${vecC ? VEC4_C_CODE : SCALAR_C_CODE}\nconst DR: u32 = ${rows}u;\n${matmulCode}` };
+function shaderSource(vecC: boolean, rows: number, vecs: number): { name: string; code: string } {
+  const name = `matmul${vecC ? ' vec4 C' : ''}${rows === DIRECT_ROWS ? '' : ` ${rows}-row blocks`}${vecs === 4 ? '' : ` ${4 * vecs} columns`}`;
+  return { name, code: `${vecC ? VEC4_C_CODE : SCALAR_C_CODE}\nconst DR: u32 = ${rows}u;\nconst DV: u32 = ${vecs}u;\n${matmulCode}` };
 }
 
 export type Activation = 'identity' | 'relu' | 'tanh' | 'sigmoid';
@@ -360,7 +361,9 @@ export function createMatmul(
   }
   const bindLayout = layoutFor(gpu);
   const vecC = direct && !t.rowLanes && vec4Aligned(layout.c, operands.c.buffer, dims.batch);
-  const source = shaderSource(vecC, direct ? rows : DIRECT_ROWS);
+  // Row lanes of a product narrower than a block keep (and read) only the columns it has.
+  const vecs = direct && t.rowLanes && dims.n < DIRECT_COLS ? Math.ceil(dims.n / 4) : DIRECT_COLS / 4;
+  const source = shaderSource(vecC, direct ? rows : DIRECT_ROWS, vecs);
   const pipeline = computePipeline(gpu, source.name, source.code, [bindLayout], {
     WG_X: t.wgX,
     WG_Y: t.wgY,
