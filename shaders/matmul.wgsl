@@ -71,7 +71,9 @@ override BN: u32 = WG_X * TN;
 // all their columns inside C store whole vec4. Else `const VEC_C = false; alias CElem = f32;`
 // with scalar ones.
 @group(0) @binding(2) var<storage, read_write> c: array<CElem>;
-@group(0) @binding(3) var<storage, read> aux: array<f32>;
+// aux likewise: a vec4 array (AuxElem, aux_at, aux4_at prepended) in the vec4 C code, where the
+// wrapper only goes when aux is aligned too.
+@group(0) @binding(3) var<storage, read> aux: array<AuxElem>;
 @group(0) @binding(4) var<uniform> dims: Dims;
 @group(0) @binding(5) var<storage, read> a4: array<vec4<f32>>;
 @group(0) @binding(6) var<storage, read> b4: array<vec4<f32>>;
@@ -127,7 +129,7 @@ fn store_c(model: u32, row: u32, col: u32, v: f32) {
   if (EPILOGUE == 1u) {
     out = activate(v + b[dims.bias_offset + model * dims.bias_batch + col]);
   } else if (EPILOGUE == 2u) {
-    out = v * activate_grad(aux[dims.aux_offset + model * dims.aux_batch + row * dims.aux_ld + col]);
+    out = v * activate_grad(aux_at(dims.aux_offset + model * dims.aux_batch + row * dims.aux_ld + col));
   }
   put_c(dims.c_offset + model * dims.c_batch + row * dims.c_ld + col, out);
 }
@@ -140,7 +142,8 @@ fn store_c4(model: u32, row: u32, col: u32, v: vec4<f32>) {
     out = vec4<f32>(activate(v.x + b[at]), activate(v.y + b[at + 1u]), activate(v.z + b[at + 2u]), activate(v.w + b[at + 3u]));
   } else if (EPILOGUE == 2u) {
     let at = dims.aux_offset + model * dims.aux_batch + row * dims.aux_ld + col;
-    out = v * vec4<f32>(activate_grad(aux[at]), activate_grad(aux[at + 1u]), activate_grad(aux[at + 2u]), activate_grad(aux[at + 3u]));
+    let g = aux4_at(at);
+    out = v * vec4<f32>(activate_grad(g.x), activate_grad(g.y), activate_grad(g.z), activate_grad(g.w));
   }
   put_c4(dims.c_offset + model * dims.c_batch + row * dims.c_ld + col, out);
 }

@@ -24,15 +24,23 @@ import {
 } from './common.js';
 
 // C is a vec4 array when the direct strategy may store whole vec4 (VEC_C): put_c then writes one
-// component and put_c4 a vec4. Otherwise it is a scalar array.
+// component and put_c4 a vec4. Otherwise it is a scalar array. aux (read by the activation-grad
+// epilogue, or a placeholder) is declared the same way: the vec4 code is only taken when it is
+// aligned too.
 const VEC4_C_CODE = `const VEC_C = true;
 alias CElem = vec4<f32>;
+alias AuxElem = vec4<f32>;
 fn put_c(i: u32, v: f32) { c[i / 4u][i % 4u] = v; }
-fn put_c4(i: u32, v: vec4<f32>) { c[i / 4u] = v; }`;
+fn put_c4(i: u32, v: vec4<f32>) { c[i / 4u] = v; }
+fn aux_at(i: u32) -> f32 { return aux[i / 4u][i % 4u]; }
+fn aux4_at(i: u32) -> vec4<f32> { return aux[i / 4u]; }`;
 const SCALAR_C_CODE = `const VEC_C = false;
 alias CElem = f32;
+alias AuxElem = f32;
 fn put_c(i: u32, v: f32) { c[i] = v; }
-fn put_c4(i: u32, v: vec4<f32>) { c[i] = v.x; c[i + 1u] = v.y; c[i + 2u] = v.z; c[i + 3u] = v.w; }`;
+fn put_c4(i: u32, v: vec4<f32>) { c[i] = v.x; c[i + 1u] = v.y; c[i + 2u] = v.z; c[i + 3u] = v.w; }
+fn aux_at(i: u32) -> f32 { return aux[i]; }
+fn aux4_at(i: u32) -> vec4<f32> { return vec4<f32>(aux[i], aux[i + 1u], aux[i + 2u], aux[i + 3u]); }`;
 
 /**
  * The shader module's name and text for one way of storing C and one direct block shape (DR rows
@@ -360,7 +368,8 @@ export function createMatmul(
     throw new KernelInputError(`${describe(variant, dims)}: tiles.blockRows must be ${BLOCK_ROWS.join(' or ')}, got ${rows}`);
   }
   const bindLayout = layoutFor(gpu);
-  const vecC = direct && !t.rowLanes && vec4Aligned(layout.c, operands.c.buffer, dims.batch);
+  const auxAligned = variant.epilogue !== 'activation-grad' || vec4Aligned(layout.aux, operands.aux!.buffer, dims.batch);
+  const vecC = direct && !t.rowLanes && auxAligned && vec4Aligned(layout.c, operands.c.buffer, dims.batch);
   // Row lanes of a product narrower than a block keep (and read) only the columns it has.
   const vecs = direct && t.rowLanes && dims.n < DIRECT_COLS ? Math.ceil(dims.n / 4) : DIRECT_COLS / 4;
   const source = shaderSource(vecC, direct ? rows : DIRECT_ROWS, vecs);
