@@ -363,15 +363,16 @@ export function createMatmul(
     throw new KernelInputError(`${describe(variant, dims)}: the direct strategy needs tiles.wgY = 1, got ${t.wgY}`);
   }
   const direct = !!t.direct;
+  const lanes = direct && !!t.rowLanes;
   const rows = t.blockRows ?? DIRECT_ROWS;
   if (!BLOCK_ROWS.includes(rows)) {
     throw new KernelInputError(`${describe(variant, dims)}: tiles.blockRows must be ${BLOCK_ROWS.join(' or ')}, got ${rows}`);
   }
   const bindLayout = layoutFor(gpu);
   const auxAligned = variant.epilogue !== 'activation-grad' || vec4Aligned(layout.aux, operands.aux!.buffer, dims.batch);
-  const vecC = direct && !t.rowLanes && auxAligned && vec4Aligned(layout.c, operands.c.buffer, dims.batch);
+  const vecC = direct && !lanes && auxAligned && vec4Aligned(layout.c, operands.c.buffer, dims.batch);
   // Row lanes of a product narrower than a block keep (and read) only the columns it has.
-  const vecs = direct && t.rowLanes && dims.n < DIRECT_COLS ? Math.ceil(dims.n / 4) : DIRECT_COLS / 4;
+  const vecs = lanes && dims.n < DIRECT_COLS ? Math.ceil(dims.n / 4) : DIRECT_COLS / 4;
   const source = shaderSource(vecC, direct ? rows : DIRECT_ROWS, vecs);
   const pipeline = computePipeline(gpu, source.name, source.code, [bindLayout], {
     WG_X: t.wgX,
@@ -383,10 +384,12 @@ export function createMatmul(
     EPILOGUE: EPILOGUE_CODE[variant.epilogue ?? 'none'],
     ACTIVATION: ACTIVATION_CODE[variant.activation ?? 'identity'],
     DIRECT: direct,
-    // The tiled strategy reads vec4 only when its K slice is too (BK a multiple of 4).
-    VEC_A: (direct || t.bk % 4 === 0) && vec4Aligned(layout.a, operands.a.buffer, dims.batch),
-    VEC_B: (direct || t.bk % 4 === 0) && vec4Aligned(layout.b, operands.b.buffer, dims.batch),
-    ROW_LANES: direct && !!t.rowLanes,
+    // The tiled strategy reads vec4 only when its K slice is too (BK a multiple of 4). Row lanes
+    // read B by the element, and A as vec4 only when it is not transposed: these flags would only
+    // make a second, identical pipeline to compile there.
+    VEC_A: (direct || t.bk % 4 === 0) && !(lanes && variant.transA) && vec4Aligned(layout.a, operands.a.buffer, dims.batch),
+    VEC_B: (direct || t.bk % 4 === 0) && !lanes && vec4Aligned(layout.b, operands.b.buffer, dims.batch),
+    ROW_LANES: lanes,
   });
   const uniform = uniformBuffer(gpu, 'matmul dims', dimsWords(dims, layout));
   const aux = variant.epilogue === 'activation-grad' ? operands.aux!.buffer : placeholderBuffer(gpu);
@@ -396,7 +399,7 @@ export function createMatmul(
       ? [DIRECT_COLS, t.wgX * rows]
       : [t.wgX * DIRECT_COLS, rows];
   let workgroups: [number, number, number] = [Math.ceil(dims.n / tileCols), Math.ceil(dims.m / tileRows), dims.batch];
-  if (direct && t.rowLanes) {
+  if (lanes) {
     // Row lanes run over the (model, row block) pairs of the whole batch, spread over y and z.
     const [y, z] = grid1d(gpu, Math.ceil((dims.batch * Math.ceil(dims.m / rows)) / t.wgX));
     workgroups = [workgroups[0], y, z];
