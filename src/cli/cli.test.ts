@@ -4,6 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, w
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SMALL_STEP_MULTIPLY_ADDS, stepMultiplyAdds } from './commands.js';
 
 const cli = join(import.meta.dirname, '../../dist/cli.js');
 const temp = mkdtempSync(join(tmpdir(), 'altreg-cli-'));
@@ -53,6 +54,26 @@ describe('altreg CLI', () => {
     expect(result.arms[1].folds.map((f: { rows: unknown }) => f.rows)).toEqual(result.arms[0].folds.map((f: { rows: unknown }) => f.rows));
     expect(result.arms[2].folds[0].history[1].mask).toEqual([true, false]);
     expect(readdirSync(temp).filter((f) => f.includes('.tmp'))).toEqual([]);
+  });
+
+  it('on llvmpipe, small models train with compute on the CLI thread and larger ones on its pool', () => {
+    // 30 models × 16 rows × (4·10 + 10·3) = 33,600 multiply-adds per step (the demo's), and
+    // 15 × 16 × (64·32 + 32·10) = 568,320 (digits with 32 hidden units, 5 folds).
+    expect(stepMultiplyAdds(30, 16, [4, 10, 3])).toBe(33_600);
+    expect(stepMultiplyAdds(15, 16, [64, 32, 10])).toBe(568_320);
+    expect(stepMultiplyAdds(30, 16, [4, 10, 3])).toBeLessThanOrEqual(SMALL_STEP_MULTIPLY_ADDS);
+    expect(stepMultiplyAdds(15, 16, [64, 32, 10])).toBeGreaterThan(SMALL_STEP_MULTIPLY_ADDS);
+    const small = altreg('compare', '--data', 'iris', '--folds', '2', '--epochs', '2');
+    const large = altreg('compare', '--data', 'digits', '--hidden', '32', '--folds', '5', '--epochs', '1');
+    for (const r of [small, large]) expect(r.code, r.stderr).toBe(0);
+    const header = (r: { stderr: string }) => r.stderr.split('\n').find((l) => l.startsWith('altreg: training')) ?? '';
+    // Only Mesa's llvmpipe has the knob (other adapters name no thread), and an LP_NUM_THREADS
+    // set by the user wins.
+    const llvmpipe = /llvmpipe/.test(header(small));
+    const user = process.env.LP_NUM_THREADS;
+    expect(header(small).endsWith(', compute on this thread (LP_NUM_THREADS=0)')).toBe(llvmpipe && (user ?? '0') === '0');
+    expect(header(large).endsWith(', compute on this thread (LP_NUM_THREADS=0)')).toBe(llvmpipe && user === '0');
+    expect(header(large)).toContain('15 models (3 arms × 5 folds) on digits');
   });
 
   it('an unknown flag: exit 2 and one line naming it', () => {

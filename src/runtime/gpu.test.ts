@@ -1,7 +1,7 @@
 // The device function: a real adapter is found and named; device loss and validation errors
 // become thrown GpuErrors naming the adapter instead of hangs.
 import { describe, expect, it } from 'vitest';
-import { GpuError, requestGpu } from './gpu.js';
+import { GpuError, applyLlvmpipeThreads, requestGpu } from './gpu.js';
 
 describe('requestGpu', () => {
   it('finds a real adapter, names it, and grants the adapter limits', async () => {
@@ -29,6 +29,21 @@ describe('requestGpu', () => {
     } finally {
       gpu.destroy();
     }
+  });
+
+  it('llvmpipeThreads becomes LP_NUM_THREADS unless that is set; a bad value is refused first', async () => {
+    const env: Record<string, string | undefined> = {};
+    applyLlvmpipeThreads(undefined, env);
+    expect(env).toEqual({});
+    applyLlvmpipeThreads(0, env);
+    expect(env.LP_NUM_THREADS).toBe('0');
+    const mine = { LP_NUM_THREADS: '2' };
+    applyLlvmpipeThreads(0, mine);
+    expect(mine.LP_NUM_THREADS).toBe('2');
+    for (const bad of [-1, 1.5, Number.NaN]) {
+      expect(() => applyLlvmpipeThreads(bad, {})).toThrow(`llvmpipeThreads must be an integer ≥ 0, got ${bad}`);
+    }
+    await expect(requestGpu({ llvmpipeThreads: -1 })).rejects.toThrow(GpuError);
   });
 
   it('a lost device turns waiting into a thrown error, not a hang', async () => {
