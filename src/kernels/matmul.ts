@@ -48,7 +48,7 @@ fn aux4_at(i: u32) -> vec4<f32> { return vec4<f32>(aux[i], aux[i + 1u], aux[i + 
  * is its own module.
  */
 function shaderSource(vecC: boolean, rows: number, vecs: number): { name: string; code: string } {
-  const name = `matmul${vecC ? ' vec4 C' : ''}${rows === DIRECT_ROWS ? '' : ` ${rows}-row blocks`}${vecs === 4 ? '' : ` ${4 * vecs} columns`}`;
+  const name = `matmul${vecC ? ' vec4 C' : ''}${rows === DIRECT_ROWS ? '' : ` ${rows}-row blocks`}${4 * vecs === DIRECT_COLS ? '' : ` ${4 * vecs} columns`}`;
   return { name, code: `${vecC ? VEC4_C_CODE : SCALAR_C_CODE}\nconst DR: u32 = ${rows}u;\nconst DV: u32 = ${vecs}u;\n${matmulCode}` };
 }
 
@@ -78,8 +78,8 @@ export interface MatmulTiles {
   bk: number;
   /**
    * The shader's direct strategy (for CPU adapters; no barriers, operands read straight from
-   * storage): each invocation computes blockRows × DIRECT_COLS of C; wgY must be 1 and bk is
-   * unused.
+   * storage): each invocation computes blockRows × DIRECT_COLS of C (row lanes of a product
+   * narrower than DIRECT_COLS: only its columns); wgY must be 1 and bk is unused.
    */
   direct?: boolean;
   /**
@@ -395,7 +395,7 @@ export function createMatmul(
   const aux = variant.epilogue === 'activation-grad' ? operands.aux!.buffer : placeholderBuffer(gpu);
   const [tileCols, tileRows] = !direct
     ? [t.wgX * TILED_COLS, t.wgY * TILED_ROWS]
-    : t.rowLanes
+    : lanes
       ? [DIRECT_COLS, t.wgX * rows]
       : [t.wgX * DIRECT_COLS, rows];
   let workgroups: [number, number, number] = [Math.ceil(dims.n / tileCols), Math.ceil(dims.m / tileRows), dims.batch];
