@@ -131,6 +131,7 @@ describe('altreg CLI', () => {
       expect(r.stdout).toMatch(/^Usage: altreg/);
     }
     expect(altreg('compare', '--help').stdout).toMatch(/--schedules <list>/);
+    expect(altreg('train', '--help').stdout).toMatch(/at most 160k multiply-adds per step[\s\S]*\(LP_NUM_THREADS=0\)/);
     expect(altreg('tune', '--help').stdout).toMatch(/\$ALTREG_CACHE_DIR, else \$XDG_CACHE_HOME\/altreg, else ~\/.cache\/altreg/);
   });
 

@@ -6,7 +6,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { runSelfCheck } from '../kernels/selfcheck.js';
 import { sharedGpu } from '../runtime/gpu.js';
-import { runCompare, runTrain, runTune, DEMO_ARGS, type ExperimentFlags, type TuneFlags } from './commands.js';
+import { runCompare, runTrain, runTune, DEMO_ARGS, SMALL_STEP_MULTIPLY_ADDS, type ExperimentFlags, type TuneFlags } from './commands.js';
 import { isUsageError } from './errors.js';
 
 // Mesa reads EGL_PLATFORM when Dawn's GL backend starts: headless machines have no display.
@@ -59,7 +59,11 @@ function experimentOptions(command: Command): Command {
     .option('--save <dir>', 'save a checkpoint of every trained model under DIR (written atomically)')
     .option('--resume <dir>', 'continue the models saved under DIR by --save for --epochs more epochs')
     .option('--json <file>', 'write the full results and per-epoch history as JSON (written atomically)')
-    .option('--quiet', 'no progress output');
+    .option('--quiet', 'no progress output')
+    .addHelpText(
+      'after',
+      `\nOn Mesa llvmpipe (a machine without a GPU), an experiment of at most ${SMALL_STEP_MULTIPLY_ADDS / 1000}k multiply-adds per step\n(models × batch × weights; the demo: 34k) runs compute on this thread instead of llvmpipe\'s thread\npool (LP_NUM_THREADS=0): faster for small models. Set LP_NUM_THREADS yourself to choose.`,
+    );
 }
 
 export function buildProgram(): Command {
