@@ -113,6 +113,10 @@ fn activate(x: f32) -> f32 {
   }
 }
 
+fn activate4(x: vec4<f32>) -> vec4<f32> {
+  return vec4<f32>(activate(x.x), activate(x.y), activate(x.z), activate(x.w));
+}
+
 // Derivative of the activation written in terms of its output y = act(x).
 fn activate_grad(y: f32) -> f32 {
   switch ACTIVATION {
@@ -123,29 +127,47 @@ fn activate_grad(y: f32) -> f32 {
   }
 }
 
-// Applies the epilogue to the product `v` at C[row, col] of `model` and stores it.
-fn store_c(model: u32, row: u32, col: u32, v: f32) {
+// Stores `v` at C[row, col] of `model`, with the input-grad epilogue (× act'(aux)) applied. The
+// forward epilogue is applied before: by store_c (tiled), in registers (direct).
+fn finish_c(model: u32, row: u32, col: u32, v: f32) {
   var out = v;
-  if (EPILOGUE == 1u) {
-    out = activate(v + b[dims.bias_offset + model * dims.bias_batch + col]);
-  } else if (EPILOGUE == 2u) {
+  if (EPILOGUE == 2u) {
     out = v * activate_grad(aux_at(dims.aux_offset + model * dims.aux_batch + row * dims.aux_ld + col));
   }
   put_c(dims.c_offset + model * dims.c_batch + row * dims.c_ld + col, out);
 }
 
-// store_c for C[row, col .. col + 3], as one vec4 store.
-fn store_c4(model: u32, row: u32, col: u32, v: vec4<f32>) {
+// finish_c for C[row, col .. col + 3], as one vec4 store.
+fn finish_c4(model: u32, row: u32, col: u32, v: vec4<f32>) {
   var out = v;
-  if (EPILOGUE == 1u) {
-    let at = dims.bias_offset + model * dims.bias_batch + col;
-    out = vec4<f32>(activate(v.x + b[at]), activate(v.y + b[at + 1u]), activate(v.z + b[at + 2u]), activate(v.w + b[at + 3u]));
-  } else if (EPILOGUE == 2u) {
-    let at = dims.aux_offset + model * dims.aux_batch + row * dims.aux_ld + col;
-    let g = aux4_at(at);
+  if (EPILOGUE == 2u) {
+    let g = aux4_at(dims.aux_offset + model * dims.aux_batch + row * dims.aux_ld + col);
     out = v * vec4<f32>(activate_grad(g.x), activate_grad(g.y), activate_grad(g.z), activate_grad(g.w));
   }
   put_c4(dims.c_offset + model * dims.c_batch + row * dims.c_ld + col, out);
+}
+
+// Applies the whole epilogue to the product `v` at C[row, col] of `model` and stores it.
+fn store_c(model: u32, row: u32, col: u32, v: f32) {
+  var out = v;
+  if (EPILOGUE == 1u) {
+    out = activate(v + b[dims.bias_offset + model * dims.bias_batch + col]);
+  }
+  finish_c(model, row, col, out);
+}
+
+// The direct strategies' forward epilogue, in registers: the bias of each of the block's columns
+// read once (clamped into the row: columns past N read an element that exists and are never
+// stored), added to every row, then the activation. Reading it per stored element instead cost
+// as much as a small product's arithmetic.
+fn bias_activate(model: u32, col0: u32, acc: ptr<function, array<array<vec4<f32>, DV>, DR>>) {
+  let base = dims.bias_offset + model * dims.bias_batch;
+  let last = dims.n - 1u;
+  for (var v = 0u; v < DV; v++) {
+    let j = col0 + 4u * v;
+    let bias = vec4<f32>(b[base + min(j, last)], b[base + min(j + 1u, last)], b[base + min(j + 2u, last)], b[base + min(j + 3u, last)]);
+    for (var i = 0u; i < DR; i++) { (*acc)[i][v] = activate4((*acc)[i][v] + bias); }
+  }
 }
 
 // ---- tiled ----------------------------------------------------------------------------------
@@ -345,6 +367,7 @@ fn direct(model: u32, wg: vec3<u32>, lid: vec3<u32>) {
     }
   }
 
+  if (EPILOGUE == 1u) { bias_activate(model, col0, &acc); }
   // Each invocation reads back only what it staged: no barrier needed.
   let base = lid.x * DR * DV;
   for (var i = 0u; i < DR; i++) {
@@ -354,12 +377,12 @@ fn direct(model: u32, wg: vec3<u32>, lid: vec3<u32>) {
   let cols = min(4u * DV, select(0u, dims.n - col0, col0 < dims.n));
   if (VEC_C && cols == 4u * DV) {
     for (var i = 0u; i < rows; i++) {
-      for (var v = 0u; v < DV; v++) { store_c4(model, row0 + i, col0 + 4u * v, c_stage[base + i * DV + v]); }
+      for (var v = 0u; v < DV; v++) { finish_c4(model, row0 + i, col0 + 4u * v, c_stage[base + i * DV + v]); }
     }
     return;
   }
   for (var i = 0u; i < rows; i++) {
-    for (var j = 0u; j < cols; j++) { store_c(model, row0 + i, col0 + j, c_stage[base + i * DV + j / 4u][j % 4u]); }
+    for (var j = 0u; j < cols; j++) { finish_c(model, row0 + i, col0 + j, c_stage[base + i * DV + j / 4u][j % 4u]); }
   }
 }
 
@@ -431,6 +454,7 @@ fn direct_rows(wg: vec3<u32>, groups: vec3<u32>, lid: vec3<u32>) {
     }
   }
 
+  if (EPILOGUE == 1u) { bias_activate(model, col0, &acc); }
   let base = lid.x * DR * DV;
   for (var i = 0u; i < DR; i++) {
     for (var v = 0u; v < DV; v++) { c_stage[base + i * DV + v] = acc[i][v]; }
@@ -438,7 +462,7 @@ fn direct_rows(wg: vec3<u32>, groups: vec3<u32>, lid: vec3<u32>) {
   let rows = select(0u, min(DR, dims.m - row0), live);
   let cols = min(4u * DV, dims.n - col0);
   for (var i = 0u; i < rows; i++) {
-    for (var j = 0u; j < cols; j++) { store_c(model, row0 + i, col0 + j, c_stage[base + i * DV + j / 4u][j % 4u]); }
+    for (var j = 0u; j < cols; j++) { finish_c(model, row0 + i, col0 + j, c_stage[base + i * DV + j / 4u][j % 4u]); }
   }
 }
 
