@@ -62,7 +62,7 @@ function experimentOptions(command: Command): Command {
     .option('--quiet', 'no progress output')
     .addHelpText(
       'after',
-      `\nOn Mesa llvmpipe (a machine without a GPU), an experiment of at most ${SMALL_STEP_MULTIPLY_ADDS / 1000}k multiply-adds per step\n(models × batch × weights; the demo: 34k) runs compute on this thread instead of llvmpipe\'s thread\npool (LP_NUM_THREADS=0): faster for small models. Set LP_NUM_THREADS yourself to choose.`,
+      `\nOn Mesa llvmpipe (a machine without a GPU), an experiment of at most ${SMALL_STEP_MULTIPLY_ADDS / 1000}k multiply-adds per step\n(models × batch × weights; the demo: 34k) runs compute on this thread instead of llvmpipe's thread\npool (LP_NUM_THREADS=0): faster for small models. Set LP_NUM_THREADS yourself to choose.`,
     );
 }
 
