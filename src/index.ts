@@ -1,7 +1,11 @@
 // The altreg package entry: training (train, trainBatch), schedules and penalties, checkpoints,
 // data sets, splits and metrics, the GPU device, the kernels with their CPU twins, and the matmul
-// tuner. Runs in browsers (navigator.gpu) and in Node (Dawn through the npm package `webgpu`,
-// loaded only there).
+// tuner, with every error class their functions throw. Runs in browsers (navigator.gpu) and in
+// Node (Dawn through the npm package `webgpu`, loaded only there).
+//
+// The declarations use the WebGPU types (GPUDevice, GPUBuffer, ...); this reference carries them
+// into dist/types/index.d.ts for TypeScript users (tsc ≥ 5.5 keeps it only with preserve="true").
+/// <reference types="@webgpu/types" preserve="true" />
 
 export { train, trainBatch, Run, TrainOptionsError, DEFAULT_OPTIMIZER } from './runtime/train.js';
 export type {
@@ -19,16 +23,17 @@ export type {
 export { DivergenceError, scheduleMasks, type EpochRecord, type Evaluation, type TrainData } from './runtime/plan.js';
 export { Schedule, ScheduleError, parseSchedule, scheduleLabel, targetedTensors, SCHEDULE_NAMES } from './runtime/schedule.js';
 export type { ScheduleFunction, ScheduleName, ScheduleSpec, Targets } from './runtime/schedule.js';
-export type { Convention, PenaltyConfig, PenaltyMode } from './runtime/penalty.js';
+export { PenaltyConfigError, type Convention, type PenaltyConfig, type PenaltyMode } from './runtime/penalty.js';
 export { CheckpointError, decodeCheckpoint, encodeCheckpoint, loadCheckpoint, saveCheckpoint } from './runtime/checkpoint.js';
 export { SafetensorsError, decodeSafetensors, encodeSafetensors } from './runtime/safetensors.js';
 export { softmaxRows, type Prediction } from './runtime/evaluate.js';
 export { Random } from './runtime/random.js';
-export { mlpLayout, type ModelConfig, type MlpLayout } from './model/mlp.js';
+export { ModelConfigError, mlpLayout, type ModelConfig, type MlpLayout } from './model/mlp.js';
 export * from './data/index.js';
 export * from './metrics/index.js';
 export { Gpu, GpuError, requestGpu, sharedGpu, type AdapterDescription, type GpuOptions } from './runtime/gpu.js';
 export * as kernels from './kernels/index.js';
+export { KernelInputError } from './kernels/common.js';
 export { ACTIVATIONS, matmulStrategy, setMatmulStrategy, type Activation, type MatmulStrategy } from './kernels/matmul.js';
 export { tuneMatmul, tuningMismatch, type MatmulTuning, type TuneOptions } from './kernels/tune.js';
 export { runSelfCheck, type CheckResult } from './kernels/selfcheck.js';

@@ -1,6 +1,6 @@
 // The built CLI, spawned as users run it: exit codes, messages, reports, JSON, checkpoints.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, lstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,10 +16,20 @@ beforeAll(() => {
 }, 120_000);
 
 function altreg(...args: string[]) {
-  const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env: { ...process.env, EGL_PLATFORM: 'surfaceless', ALTREG_CACHE_DIR: join(temp, 'cache') }, timeout: 120_000 });
+  return run({}, ...args);
+}
+
+/** The CLI with extra environment variables and, optionally, stdout sent to a file descriptor. */
+function run(options: { env?: Record<string, string>; stdout?: number }, ...args: string[]) {
+  const r = spawnSync(process.execPath, [cli, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, EGL_PLATFORM: 'surfaceless', ALTREG_CACHE_DIR: join(temp, 'cache'), ...options.env },
+    timeout: 120_000,
+    ...(options.stdout !== undefined ? { stdio: ['ignore', options.stdout, 'pipe'] } : {}),
+  });
   // Dawn's own notices on stderr are not ours.
   const stderr = r.stderr.split('\n').filter((l) => !/^Warning: |artificially reduced|^\s+at operator|^$/.test(l)).join('\n');
-  return { code: r.status, stdout: r.stdout, stderr };
+  return { code: r.status, stdout: r.stdout ?? '', stderr };
 }
 
 describe('altreg CLI', () => {
@@ -104,7 +114,7 @@ describe('altreg CLI', () => {
     const dir = join(temp, 'ckpt');
     const first = altreg('train', '--data', 'iris', '--folds', '3', '--epochs', '4', '--save', dir, '--quiet', '--device', 'cpu');
     expect(first.code, first.stderr).toBe(0);
-    expect(readdirSync(dir).sort()).toEqual(['fold-0', 'fold-1', 'fold-2']);
+    expect(readdirSync(dir).sort()).toEqual(['altreg-run.json', 'fold-0', 'fold-1', 'fold-2']);
     const json = join(temp, 'resumed.json');
     const resumed = altreg('train', '--data', 'iris', '--folds', '3', '--epochs', '3', '--resume', dir, '--json', json, '--quiet', '--device', 'cpu');
     expect(resumed.code, resumed.stderr).toBe(0);
@@ -118,10 +128,93 @@ describe('altreg CLI', () => {
 
     const manifest = join(dir, 'fold-0', 'manifest.json');
     const before = statSync(manifest).mtimeMs;
-    const diverging = altreg('train', '--data', 'iris', '--folds', '3', '--epochs', '3', '--lr', '1e30', '--no-standardize', '--resume', dir, '--save', dir, '--quiet');
+    // A new run into the same folder (same layout) that diverges leaves it as it was.
+    const diverging = altreg('train', '--data', 'iris', '--folds', '3', '--epochs', '3', '--lr', '1e30', '--no-standardize', '--save', dir, '--quiet');
     expect(diverging.code).toBe(1);
     expect(diverging.stderr.trim()).toMatch(/^altreg: training diverged at epoch \d+ \(model \d\): the training loss is (NaN|Infinity); lower the learning rate or λ$/);
     expect(statSync(manifest).mtimeMs).toBe(before);
+  });
+
+  it('output paths are checked before any training; a link is written through, a device written to', () => {
+    const file = join(temp, 'a-file');
+    writeFileSync(file, 'keep\n');
+    const fast = ['--data', 'iris', '--epochs', '1', '--device', 'cpu', '--quiet'];
+    const cases: [string[], string][] = [
+      [['--json', ''], 'altreg: --json needs a file name'],
+      [['--json', temp], `altreg: --json: ${temp} is a folder; give a file name`],
+      [['--json', join(file, 'x.json')], `altreg: --json: ${file} is a file, not a folder`],
+      [['--save', file], `altreg: --save: ${file} exists and is not a folder`],
+      [['--save', ''], 'altreg: --save needs a folder name'],
+      [['--repeats', '3'], 'altreg: --repeats repeats k-fold cross-validation with new shuffles: it needs --folds'],
+      [['--hidden', '70000'], "altreg: option '--hidden <widths>' argument '70000' is invalid. --hidden must be 1 to 30 comma-separated layer widths from 1 to 65536 (e.g. 10 or 64,32), got '70000'. (see --help)"],
+      [['--epochs', '2000000'], "altreg: option '--epochs <n>' argument '2000000' is invalid. --epochs must be an integer from 1 to 1000000, got '2000000'. (see --help)"],
+    ];
+    for (const [flags, message] of cases) {
+      const r = altreg('train', ...fast, ...flags);
+      expect([r.code, r.stderr.trim(), r.stdout], flags.join(' ')).toEqual([2, message, '']);
+    }
+    expect(readFileSync(file, 'utf8')).toBe('keep\n');
+
+    // Through a link, the file it points to is replaced and the link stays a link.
+    const target = join(temp, 'target.json');
+    const link = join(temp, 'link.json');
+    writeFileSync(target, 'old\n');
+    symlinkSync(target, link);
+    expect(altreg('train', ...fast, '--json', link).code).toBe(0);
+    expect(lstatSync(link).isSymbolicLink()).toBe(true);
+    expect(JSON.parse(readFileSync(target, 'utf8')).tool).toBe('altreg');
+    // A missing folder on the way is made, at the end.
+    const nested = join(temp, 'new', 'deeper', 'r.json');
+    expect(altreg('train', ...fast, '--json', nested).code).toBe(0);
+    expect(JSON.parse(readFileSync(nested, 'utf8')).arms[0].folds).toHaveLength(1);
+
+    // A report that cannot be written is a failure, not a silent success.
+    const full = openSync('/dev/full', 'w');
+    const lost = run({ stdout: full }, 'train', ...fast);
+    closeSync(full);
+    expect([lost.code, lost.stderr.trim()]).toEqual([1, 'altreg: cannot write the report to stdout (ENOSPC)']);
+
+    // tune makes its cache folder before timing anything.
+    const tune = run({ env: { ALTREG_CACHE_DIR: join(file, 'cache') } }, 'tune', '--quiet');
+    expect(tune.code).toBe(2);
+    expect(tune.stderr.trim()).toBe(`altreg: cannot create the tuning cache folder ${join(file, 'cache')} (ENOTDIR); set ALTREG_CACHE_DIR to a writable folder, or pass --no-save`);
+  });
+
+  it('--save takes one experiment per folder, and --resume needs its command and flags', () => {
+    const dir = join(temp, 'cmp');
+    const flags = ['--data', 'iris', '--folds', '2', '--epochs', '1', '--device', 'cpu', '--quiet'];
+    expect(altreg('compare', ...flags, '--save', dir).code).toBe(0);
+    expect(readdirSync(dir).sort()).toEqual(['alternate', 'altreg-run.json', 'constant', 'none']);
+    const cases: [string[], string][] = [
+      [['train', ...flags, '--save', dir], `altreg: --save: ${dir} already holds alternate, constant, none, which this run would not write; choose a new or empty folder (or the --resume folder of the same experiment)`],
+      [['train', ...flags, '--resume', dir], `altreg: --resume: ${dir} was saved by \`altreg compare\`; resume it with compare and the same flags`],
+      [['compare', ...flags, '--resume', dir, '--seed', '5', '--no-standardize'], `altreg: --resume: ${dir} was trained with other flags (--standardize on there, off (--no-standardize) here; --seed 0 there, 5 here); resume with the flags it was trained with (only --epochs may differ)`],
+      [['compare', ...flags, '--resume', join(temp, 'nothing')], `altreg: --resume: ${join(temp, 'nothing')} does not exist`],
+    ];
+    for (const [args, message] of cases) {
+      const r = altreg(...args);
+      expect([r.code, r.stderr.trim()], args.join(' ')).toEqual([2, message]);
+    }
+    // The same flags resume, and the record counts every epoch.
+    const again = altreg('compare', ...flags.filter((f) => f !== '--quiet'), '--resume', dir, '--save', dir);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).toContain('altreg: training 6 models (3 arms × 2 folds), resumed after 1 epochs, on iris');
+    expect(again.stdout).toContain(', 2 epochs (1 after resuming), batch 16)');
+    expect(JSON.parse(readFileSync(join(dir, 'altreg-run.json'), 'utf8')).epochs).toBe(2);
+  });
+
+  it('a holdout needs a class of two rows; a holdout comparison says it has no spread', () => {
+    const file = join(temp, 'singles.csv');
+    writeFileSync(file, 'a,label\n1,x\n2,y\n3,z\n4,w\n');
+    const r = altreg('train', '--data', file, '--epochs', '1');
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toMatch(/^altreg: stratifiedSplit: all 4 classes have a single row, so a stratified split puts none on the test side; at least one class needs 2 rows/);
+    const holdout = altreg('compare', '--data', 'iris', '--epochs', '2', '--device', 'cpu');
+    expect(holdout.code, holdout.stderr).toBe(0);
+    expect(holdout.stdout).toContain('\none holdout test set: no spread and no paired differences (k-fold cross-validation gives both).');
+    // Progress without a terminal: one model's lines say so.
+    const one = altreg('train', '--data', 'iris', '--epochs', '2', '--device', 'cpu');
+    expect(one.stderr).toMatch(/\n1 model: epoch 2\/2: loss \d\.\d{4}, train acc \d\.\d{3}, val acc \d\.\d{3}\n/);
   });
 
   it('--help on every command', () => {

@@ -2,19 +2,19 @@
 // experiment on the chosen device with progress, print the report or comparison, and write the
 // JSON results and checkpoints (atomically, and only after training succeeded).
 
-import { readFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { parseCsv } from '../data/csv.js';
 import { DATASET_NAMES, loadDataset, type Dataset, type DatasetName } from '../data/datasets.js';
-import { runExperiment, type Arm, type ExperimentOptions, type ExperimentResult } from '../experiment/crossval.js';
+import { experimentSplits, runExperiment, type Arm, type ExperimentOptions, type ExperimentResult } from '../experiment/crossval.js';
 import { formatAveragedReport, formatComparison } from '../experiment/format.js';
 import { describeStrategy, type Activation } from '../kernels/matmul.js';
 import { formatTuning, tuneMatmul } from '../kernels/tune.js';
-import { loadCheckpoint, saveCheckpoint, writeFileAtomic } from '../runtime/checkpoint.js';
+import { loadCheckpoint, MANIFEST_FILE, saveCheckpoint, WEIGHTS_FILE } from '../runtime/checkpoint.js';
 import { sharedGpu, type Gpu } from '../runtime/gpu.js';
-import type { Checkpoint } from '../runtime/train.js';
 import { parseSchedule, scheduleLabel } from '../runtime/schedule.js';
 import { UsageError } from './errors.js';
+import { ensureDir, planOutputFile, planSaveDir, writeStdout } from './output.js';
 import { createProgress } from './progress.js';
 import { applySavedTuning, saveTuning, tuningCacheFile } from './tuning-cache.js';
 
@@ -64,12 +64,99 @@ async function loadData(flags: ExperimentFlags): Promise<Dataset> {
   return parseCsv(text, { name: basename(flags.data), ...(label !== undefined ? { label } : {}) });
 }
 
+function armFolder(arm: Arm): string {
+  return arm.name.replace(/[^A-Za-z0-9._-]+/g, '_');
+}
+
+function describeData(d: Dataset): string {
+  return `${d.name} (${d.rows} rows, ${d.features} feature${d.features === 1 ? '' : 's'}, ${d.classes} classes)`;
+}
+
 /** Where model (arm, split) is saved under --save / read under --resume. */
 function checkpointDir(root: string, arms: Arm[], arm: number, split: number, folds: boolean): string {
   const parts = [root];
-  if (arms.length > 1) parts.push(arms[arm].name.replace(/[^A-Za-z0-9._-]+/g, '_'));
+  if (arms.length > 1) parts.push(armFolder(arms[arm]));
   if (folds) parts.push(`fold-${split}`);
   return join(...parts);
+}
+
+/** The entries a --save folder's top level gets: the run record and the checkpoints' layout. */
+function saveEntries(arms: Arm[], splits: number, folds: boolean): string[] {
+  const top = arms.length > 1 ? arms.map(armFolder) : folds ? Array.from({ length: splits }, (_, s) => `fold-${s}`) : [MANIFEST_FILE, WEIGHTS_FILE];
+  return [RUN_FILE, ...top];
+}
+
+/**
+ * The record --save writes beside the checkpoints: the flags that fix the data, the folds and
+ * the models, and the epochs trained so far. --resume must be given the same flags (only
+ * --epochs may differ), else its folds would differ from those the checkpoints trained on.
+ */
+const RUN_FILE = 'altreg-run.json';
+
+interface RunRecord {
+  format: 'altreg-cli-run';
+  version: 1;
+  epochs: number;
+  flags: Record<string, string>;
+}
+
+/** Each experiment flag that must match on --resume, as the user would type its value. */
+function runFlags(flags: ExperimentFlags, dataset: Dataset, arms: Arm[], command: 'train' | 'compare'): Record<string, string> {
+  return {
+    command,
+    '--data': describeData(dataset),
+    ...(flags.label !== undefined ? { '--label': flags.label } : {}),
+    '--hidden': flags.hidden.join(','),
+    '--activation': flags.activation,
+    [command === 'train' ? '--schedule' : '--schedules']: arms.map((a) => a.name).join(','),
+    '--l2': String(flags.l2),
+    '--penalty': flags.penalty,
+    '--convention': flags.convention,
+    '--targets': flags.targets,
+    '--lr': String(flags.lr),
+    '--batch-size': String(flags.batchSize),
+    '--folds': flags.folds === undefined ? 'none (a holdout split)' : String(flags.folds),
+    '--repeats': String(flags.folds === undefined ? 1 : flags.repeats),
+    '--validation': String(flags.validation),
+    '--standardize': flags.standardize ? 'on' : 'off (--no-standardize)',
+    '--seed': String(flags.seed),
+  };
+}
+
+/** Reads DIR's run record and checks this run's flags against it; returns the epochs trained. */
+function checkResume(dir: string, current: Record<string, string>, expected: string): number | null {
+  const file = join(dir, RUN_FILE);
+  if (!existsSync(file)) {
+    if (!existsSync(expected)) {
+      let held: string[] = [];
+      try {
+        held = readdirSync(dir);
+      } catch (error) {
+        throw new UsageError(`--resume: cannot read ${dir} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+      }
+      throw new UsageError(`--resume: ${dir} does not hold this run's checkpoints (no ${expected}; it holds ${held.length ? held.slice(0, 4).join(', ') : 'nothing'}); resume with the flags of the run that saved it`);
+    }
+    process.stderr.write(`altreg: ${dir} has no ${RUN_FILE} (saved by the library or an older altreg): its data, fold and model flags cannot be checked\n`);
+    return null;
+  }
+  let record: RunRecord;
+  try {
+    record = JSON.parse(readFileSync(file, 'utf8')) as RunRecord;
+  } catch (error) {
+    throw new UsageError(`--resume: ${file} is not readable as JSON (${(error as Error).message})`);
+  }
+  if (record?.format !== 'altreg-cli-run' || record.version !== 1 || !Number.isInteger(record.epochs) || typeof record.flags !== 'object' || record.flags === null) {
+    throw new UsageError(`--resume: ${file} is not an altreg run record (expected "format": "altreg-cli-run", version 1)`);
+  }
+  if (record.flags.command !== current.command) {
+    throw new UsageError(`--resume: ${dir} was saved by \`altreg ${record.flags.command}\`; resume it with ${record.flags.command} and the same flags`);
+  }
+  const differ = Object.keys({ ...record.flags, ...current }).filter((flag) => record.flags[flag] !== current[flag]);
+  if (differ.length > 0) {
+    const what = differ.map((flag) => `${flag} ${record.flags[flag] ?? '(not given)'} there, ${current[flag] ?? '(not given)'} here`).join('; ');
+    throw new UsageError(`--resume: ${dir} was trained with other flags (${what}); resume with the flags it was trained with (only --epochs may differ)`);
+  }
+  return record.epochs;
 }
 
 /**
@@ -102,7 +189,13 @@ async function pickDevice(choice: ExperimentFlags['device'], inline: boolean): P
   }
 }
 
-async function runExperimentCommand(flags: ExperimentFlags, arms: Arm[], print: (r: ExperimentResult, data: Dataset) => string): Promise<number> {
+async function runExperimentCommand(
+  flags: ExperimentFlags,
+  command: 'train' | 'compare',
+  arms: Arm[],
+  print: (r: ExperimentResult, data: Dataset, resumedEpochs: number) => string,
+): Promise<number> {
+  if (flags.folds === undefined && flags.repeats !== 1) throw new UsageError('--repeats repeats k-fold cross-validation with new shuffles: it needs --folds');
   const dataset = await loadData(flags);
   const options: ExperimentOptions = {
     dataset,
@@ -117,13 +210,24 @@ async function runExperimentCommand(flags: ExperimentFlags, arms: Arm[], print: 
     seed: flags.seed,
     device: flags.device === 'cpu' ? 'cpu' : 'gpu',
   };
-  const splits = flags.folds !== undefined ? flags.folds * flags.repeats : 1;
-  let resumed: Checkpoint[][] | null = null;
-  if (flags.resume) {
+  // The folds are made again by runExperiment; making them here finds data that cannot be split
+  // before any GPU work.
+  const splits = experimentSplits(options).length;
+  const folds = flags.folds !== undefined;
+  const record = runFlags(flags, dataset, arms, command);
+  let resumedEpochs = 0;
+  if (flags.resume !== undefined) {
     const dir = flags.resume;
-    resumed = await Promise.all(arms.map((_, a) => Promise.all(Array.from({ length: splits }, (_, s) => loadCheckpoint(checkpointDir(dir, arms, a, s, flags.folds !== undefined))))));
-    options.resume = (a, s) => resumed![a][s];
+    if (dir.trim() === '') throw new UsageError('--resume needs the folder a --save wrote');
+    if (!existsSync(dir)) throw new UsageError(`--resume: ${dir} does not exist`);
+    const recorded = checkResume(dir, record, checkpointDir(dir, arms, 0, 0, folds));
+    const resumed = await Promise.all(arms.map((_, a) => Promise.all(Array.from({ length: splits }, (_, s) => loadCheckpoint(checkpointDir(dir, arms, a, s, folds))))));
+    resumedEpochs = recorded ?? resumed[0][0].manifest.epoch;
+    options.resume = (a, s) => resumed[a][s];
   }
+  // Output targets are checked now, so that a bad path does not surface after the training.
+  const writeJson = flags.json !== undefined ? planOutputFile('--json', flags.json) : null;
+  if (flags.save !== undefined) planSaveDir(flags.save, saveEntries(arms, splits, folds));
   // Everything above checked the input; only now is a GPU asked for.
   const models = arms.length * splits;
   const inline = stepMultiplyAdds(models, flags.batchSize, [dataset.features, ...flags.hidden, dataset.classes]) <= SMALL_STEP_MULTIPLY_ADDS;
@@ -138,11 +242,11 @@ async function runExperimentCommand(flags: ExperimentFlags, arms: Arm[], print: 
   } else options.device = 'cpu';
   const modes = new Set(arms.map((a) => a.penalty.mode)).size;
   if (!flags.quiet) {
-    const what = `${models} model${models > 1 ? 's' : ''} (${arms.length} arm${arms.length > 1 ? 's' : ''} × ${splits} fold${splits > 1 ? 's' : ''})`;
+    const what = `${models} model${models > 1 ? 's' : ''} (${arms.length} arm${arms.length > 1 ? 's' : ''} × ${splits} fold${splits > 1 ? 's' : ''})${resumedEpochs > 0 ? `, resumed after ${resumedEpochs} epochs,` : ''}`;
     const thread = gpu && /llvmpipe/i.test(gpu.name) && process.env.LP_NUM_THREADS === '0' ? ', compute on this thread (LP_NUM_THREADS=0)' : '';
-    process.stderr.write(`altreg: training ${what} on ${dataset.name} (${dataset.rows} rows, ${dataset.features} features, ${dataset.classes} classes), ${gpu ? gpu.name : 'the CPU reference trainer'}${tiles}${thread}\n`);
+    process.stderr.write(`altreg: training ${what} on ${describeData(dataset)}, ${gpu ? gpu.name : 'the CPU reference trainer'}${tiles}${thread}\n`);
   }
-  const progress = createProgress(flags.epochs * modes, `${models} models`, !!flags.quiet);
+  const progress = createProgress(flags.epochs * modes, `${models} model${models > 1 ? 's' : ''}`, !!flags.quiet);
   options.onEpoch = (epoch, records) => progress.epoch(epoch, records);
   let result: ExperimentResult;
   try {
@@ -150,16 +254,18 @@ async function runExperimentCommand(flags: ExperimentFlags, arms: Arm[], print: 
   } finally {
     progress.stop();
   }
-  process.stdout.write(print(result, dataset));
+  await writeStdout(print(result, dataset, resumedEpochs));
   if (!flags.quiet) process.stderr.write(`altreg: ${result.seconds.toFixed(1)} s on ${result.adapter ?? 'the CPU'}\n`);
-  if (flags.save) {
+  if (flags.save !== undefined) {
     for (const [a, arm] of result.arms.entries()) {
-      for (const [s, fold] of arm.folds.entries()) await saveCheckpoint(checkpointDir(flags.save, arms, a, s, flags.folds !== undefined), fold.run.checkpoint());
+      for (const [s, fold] of arm.folds.entries()) await saveCheckpoint(checkpointDir(flags.save, arms, a, s, folds), fold.run.checkpoint());
     }
+    const run: RunRecord = { format: 'altreg-cli-run', version: 1, epochs: resumedEpochs + flags.epochs, flags: record };
+    await planOutputFile('--save', join(flags.save, RUN_FILE))(`${JSON.stringify(run, null, 2)}\n`);
     if (!flags.quiet) process.stderr.write(`altreg: saved ${models} checkpoint${models > 1 ? 's' : ''} under ${flags.save}\n`);
   }
-  if (flags.json) {
-    await writeFileAtomic(flags.json, JSON.stringify(resultJson(result, dataset, flags), null, 1) + '\n');
+  if (writeJson) {
+    await writeJson(JSON.stringify(resultJson(result, dataset, flags), null, 1) + '\n');
     if (!flags.quiet) process.stderr.write(`altreg: wrote ${flags.json}\n`);
   }
   return 0;
@@ -204,7 +310,7 @@ function armFor(flags: ExperimentFlags, schedule: string, field: string): Arm {
 
 export async function runTrain(flags: ExperimentFlags & { schedule: string }): Promise<number> {
   const arms = [armFor(flags, flags.schedule, '--schedule')];
-  return runExperimentCommand(flags, arms, (r, data) => {
+  return runExperimentCommand(flags, 'train', arms, (r, data) => {
     const arm = r.arms[0];
     const where = r.folds > 1 ? `mean ± std over ${r.repeats > 1 ? `${r.repeats}×` : ''}${r.folds}-fold cross-validation test folds` : 'holdout test set';
     const report = r.folds > 1 || r.repeats > 1 ? formatAveragedReport(arm.report) : arm.folds[0].report.text;
@@ -219,8 +325,9 @@ export async function runCompare(flags: ExperimentFlags & { schedules: string; r
   const labels = arms.map((a) => a.name);
   if (new Set(labels).size !== labels.length) throw new UsageError(`--schedules lists a schedule twice: ${flags.schedules}`);
   if (flags.report !== undefined && !labels.includes(flags.report)) throw new UsageError(`--report must name one of the compared schedules (${labels.join(', ')}), got '${flags.report}'`);
-  return runExperimentCommand(flags, arms, (r, data) => {
-    let text = `Schedules compared on ${data.name} (${flags.hidden.join('-')} hidden, ${flags.activation}, Adam lr ${flags.lr}, λ ${flags.l2} ${flags.penalty}/${flags.convention}, ${flags.epochs} epochs, batch ${flags.batchSize}):\n\n${formatComparison(r)}\n`;
+  return runExperimentCommand(flags, 'compare', arms, (r, data, resumedEpochs) => {
+    const epochs = resumedEpochs > 0 ? `${resumedEpochs + flags.epochs} epochs (${flags.epochs} after resuming)` : `${flags.epochs} epochs`;
+    let text = `Schedules compared on ${data.name} (${flags.hidden.join('-')} hidden, ${flags.activation}, Adam lr ${flags.lr}, λ ${flags.l2} ${flags.penalty}/${flags.convention}, ${epochs}, batch ${flags.batchSize}):\n\n${formatComparison(r)}\n`;
     const shown = flags.report ?? (labels.length === 1 ? labels[0] : undefined);
     if (shown !== undefined) {
       const arm = r.arms[labels.indexOf(shown)];
@@ -240,6 +347,17 @@ export interface TuneFlags {
 }
 
 export async function runTune(flags: TuneFlags): Promise<number> {
+  const writeJson = flags.json !== undefined ? planOutputFile('--json', flags.json) : null;
+  const file = tuningCacheFile();
+  if (flags.save) {
+    // The cache folder is made before the timing, so an unusable one costs no timing.
+    try {
+      ensureDir(dirname(file));
+    } catch (error) {
+      throw new UsageError(`cannot create the tuning cache folder ${dirname(file)} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); set ALTREG_CACHE_DIR to a writable folder, or pass --no-save`);
+    }
+    planOutputFile('the tuning cache', file);
+  }
   const gpu = await sharedGpu();
   if (!flags.quiet) process.stderr.write(`altreg: timing matmul tile candidates on ${gpu.name}\n`);
   const tuning = await tuneMatmul(gpu, {
@@ -248,14 +366,13 @@ export async function runTune(flags: TuneFlags): Promise<number> {
       if (!flags.quiet) process.stderr.write(`altreg: candidate ${done}/${total}: ${describeStrategy(timing.strategy)}: ${timing.score.toFixed(2)} GFLOP/s (geometric mean)\n`);
     },
   });
-  process.stdout.write(formatTuning(tuning, gpu.name));
+  await writeStdout(formatTuning(tuning, gpu.name));
   if (flags.save) {
-    const file = tuningCacheFile();
     await saveTuning(file, tuning);
-    process.stdout.write(`saved to ${file}: train, compare and demo use ${describeStrategy(tuning.best)} on this adapter\n`);
+    await writeStdout(`saved to ${file}: train, compare and demo use ${describeStrategy(tuning.best)} on this adapter\n`);
   }
-  if (flags.json) {
-    await writeFileAtomic(flags.json, `${JSON.stringify({ ...tuning, adapterInfo: gpu.adapter }, null, 2)}\n`);
+  if (writeJson) {
+    await writeJson(`${JSON.stringify({ ...tuning, adapterInfo: gpu.adapter }, null, 2)}\n`);
     if (!flags.quiet) process.stderr.write(`altreg: wrote ${flags.json}\n`);
   }
   return 0;

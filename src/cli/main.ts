@@ -12,10 +12,11 @@ import { isUsageError } from './errors.js';
 // Mesa reads EGL_PLATFORM when Dawn's GL backend starts: headless machines have no display.
 process.env.EGL_PLATFORM ??= 'surfaceless';
 
-function integer(name: string, min: number) {
+function integer(name: string, min: number, max = Number.MAX_SAFE_INTEGER) {
+  const range = max === Number.MAX_SAFE_INTEGER ? `≥ ${min}` : `from ${min} to ${max}`;
   return (value: string) => {
     const n = Number(value);
-    if (!/^-?\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer ≥ ${min}, got '${value}'.`);
+    if (!/^-?\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min || n > max) throw new InvalidArgumentError(`${name} must be an integer ${range}, got '${value}'.`);
     return n;
   };
 }
@@ -28,10 +29,14 @@ function number(name: string, valid: (n: number) => boolean, range: string) {
   };
 }
 
+// The model's limits (src/model/mlp.ts), said in terms of the flag.
+const MAX_WIDTH = 65536;
+const MAX_LAYERS = 30;
+
 function widths(value: string): number[] {
   const parts = value.split(',').map((p) => p.trim());
-  if (parts.length === 0 || parts.some((p) => !/^\d+$/.test(p) || Number(p) < 1)) {
-    throw new InvalidArgumentError(`--hidden must be comma-separated layer widths ≥ 1 (e.g. 10 or 64,32), got '${value}'.`);
+  if (parts.some((p) => !/^\d+$/.test(p) || Number(p) < 1 || Number(p) > MAX_WIDTH) || parts.length > MAX_LAYERS) {
+    throw new InvalidArgumentError(`--hidden must be 1 to ${MAX_LAYERS} comma-separated layer widths from 1 to ${MAX_WIDTH} (e.g. 10 or 64,32), got '${value}'.`);
   }
   return parts.map(Number);
 }
@@ -39,25 +44,25 @@ function widths(value: string): number[] {
 /** The options shared by `train` and `compare`. */
 function experimentOptions(command: Command): Command {
   return command
-    .requiredOption('--data <name|file.csv>', 'iris, wine, breast_cancer, digits, or a CSV file (header row, numeric features)')
+    .requiredOption('--data <name|file.csv>', 'required: iris, wine, breast_cancer, digits, or a CSV file (header row, numeric features)')
     .option('--label <column>', 'label column of a CSV: header name or 0-based index (default: the last column)')
-    .option('--hidden <widths>', 'hidden layer widths, comma-separated', widths, [10])
+    .addOption(new Option('--hidden <widths>', 'hidden layer widths, comma-separated').argParser(widths).default([10], '10'))
     .addOption(new Option('--activation <name>', 'hidden activation').choices(['relu', 'tanh', 'sigmoid', 'identity']).default('relu'))
-    .option('--epochs <n>', 'epochs to train', integer('--epochs', 1), 100)
-    .option('--batch-size <n>', 'rows per step (the last partial batch is trained too)', integer('--batch-size', 1), 16)
+    .option('--epochs <n>', 'epochs to train (up to 1000000)', integer('--epochs', 1, 1_000_000), 100)
+    .option('--batch-size <n>', 'rows per step (the last partial batch is trained too)', integer('--batch-size', 1, 1 << 20), 16)
     .option('--lr <x>', 'Adam learning rate', number('--lr', (n) => n > 0, 'a number > 0'), 0.001)
     .option('--l2 <lambda>', 'L2 strength λ', number('--l2', (n) => n >= 0, 'a number ≥ 0'), 0.01)
     .addOption(new Option('--penalty <mode>', 'coupled: L2 in the gradient; decoupled: AdamW weight decay').choices(['coupled', 'decoupled']).default('coupled'))
     .addOption(new Option('--convention <name>', 'keras: penalty λΣw² (gradient 2λw); torch: gradient λw').choices(['keras', 'torch']).default('keras'))
     .addOption(new Option('--targets <which>', 'penalized tensors').choices(['kernels', 'all']).default('kernels'))
     .option('--folds <k>', 'stratified k-fold cross-validation (without it: one stratified 80/20 holdout)', integer('--folds', 2))
-    .option('--repeats <n>', 'repeat the k-fold with new shuffles', integer('--repeats', 1), 1)
+    .option('--repeats <n>', 'repeat the k-fold with new shuffles (needs --folds)', integer('--repeats', 1), 1)
     .option('--validation <fraction>', 'fraction of each training part held out for per-epoch validation', number('--validation', (n) => n >= 0 && n < 1, 'in [0, 1)'), 0.1)
     .option('--no-standardize', 'do not standardize features (by default fitted on each training part only)')
     .option('--seed <n>', 'seed of splits, initialization, shuffles and random schedules', integer('--seed', 0), 0)
     .addOption(new Option('--device <which>', 'auto: the GPU if one is found, else the CPU reference trainer').choices(['auto', 'gpu', 'cpu']).default('auto'))
-    .option('--save <dir>', 'save a checkpoint of every trained model under DIR (written atomically)')
-    .option('--resume <dir>', 'continue the models saved under DIR by --save for --epochs more epochs')
+    .option('--save <dir>', 'save a checkpoint of every trained model under DIR, a new or empty folder or the --resume one (written atomically)')
+    .option('--resume <dir>', 'continue the models saved under DIR by --save for --epochs more epochs (the other flags must be the same)')
     .option('--json <file>', 'write the full results and per-epoch history as JSON (written atomically)')
     .option('--quiet', 'no progress output')
     .addHelpText(
@@ -101,9 +106,10 @@ export function buildProgram(): Command {
     .command('demo')
     .description(`the main job: ${DEMO_ARGS.join(' ')}`)
     .option('--json <file>', 'also write the full results as JSON')
+    .option('--quiet', 'no progress output')
     .exitOverride()
-    .action(async (flags: { json?: string }) => {
-      const args = [...DEMO_ARGS, ...(flags.json ? ['--json', flags.json] : [])];
+    .action(async (flags: { json?: string; quiet?: boolean }) => {
+      const args = [...DEMO_ARGS, ...(flags.json !== undefined ? ['--json', flags.json] : []), ...(flags.quiet ? ['--quiet'] : [])];
       await buildProgram().parseAsync(['node', 'altreg', ...args]);
     });
 
@@ -122,7 +128,7 @@ export function buildProgram(): Command {
 
   program
     .command('selfcheck')
-    .description('run every GPU kernel against its CPU twin on the chosen adapter')
+    .description("run every GPU kernel against its CPU twin on this machine's WebGPU adapter (the one train uses)")
     .exitOverride()
     .action(async () => {
       const gpu = await sharedGpu();

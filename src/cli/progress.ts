@@ -1,5 +1,5 @@
 // Progress of a training run on stderr: a bar (cli-progress) when stderr is a terminal, plain
-// lines about every tenth of the run otherwise (CI logs, pipes).
+// lines every tenth of the run and at least every LINE_SECONDS otherwise (CI logs, pipes).
 
 import cliProgress from 'cli-progress';
 import type { EpochRecord } from '../runtime/plan.js';
@@ -12,6 +12,9 @@ export interface Progress {
 function mean(values: number[]): number {
   return values.reduce((a, b) => a + b, 0) / Math.max(1, values.length);
 }
+
+/** Without a terminal, a line at least this often (besides every tenth of the run). */
+export const LINE_SECONDS = 10;
 
 /** `total` epochs over all batches; `label` names what trains (e.g. "30 models"). */
 export function createProgress(total: number, label: string, quiet: boolean): Progress {
@@ -38,10 +41,15 @@ export function createProgress(total: number, label: string, quiet: boolean): Pr
     };
   }
   const every = Math.max(1, Math.round(total / 10));
+  let last = performance.now();
   return {
     epoch(_, records) {
       done++;
-      if (done % every === 0 || done === total) process.stderr.write(`${label}: epoch ${done}/${total}: ${summary(records)} (mean over models)\n`);
+      const now = performance.now();
+      if (done % every === 0 || done === total || now - last >= LINE_SECONDS * 1000) {
+        last = now;
+        process.stderr.write(`${label}: epoch ${done}/${total}: ${summary(records)}${records.length > 1 ? ' (mean over models)' : ''}\n`);
+      }
     },
     stop: () => undefined,
   };

@@ -3,13 +3,14 @@
 // atomically (temporary file, then rename). train, compare and demo apply the entry of their
 // adapter when it was measured with this build's matmul kernel.
 
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseStrategy, setMatmulStrategy } from '../kernels/matmul.js';
 import { adapterKey, tuningMismatch, type MatmulTuning } from '../kernels/tune.js';
 import type { Gpu } from '../runtime/gpu.js';
 import { writeFileAtomic } from '../runtime/checkpoint.js';
+import { ensureDir } from './output.js';
 
 const FORMAT = 'altreg-matmul-tuning/1';
 
@@ -50,11 +51,19 @@ export function loadTunings(file: string): Record<string, MatmulTuning> {
   return out;
 }
 
-/** Adds (or replaces) the entry of `tuning.adapter`, keeping the other adapters' entries. */
+/**
+ * Adds (or replaces) the entry of `tuning.adapter`, keeping the other adapters' entries; a file
+ * that is not a readable tuning file is replaced (its errors tell the user to tune again).
+ */
 export async function saveTuning(file: string, tuning: MatmulTuning): Promise<void> {
-  const adapters = loadTunings(file);
+  let adapters: Record<string, MatmulTuning> = {};
+  try {
+    adapters = loadTunings(file);
+  } catch (error) {
+    if (!(error instanceof TuningCacheError)) throw error;
+  }
   adapters[tuning.adapter] = tuning;
-  mkdirSync(dirname(file), { recursive: true });
+  ensureDir(dirname(file));
   await writeFileAtomic(file, `${JSON.stringify({ format: FORMAT, adapters }, null, 2)}\n`);
 }
 

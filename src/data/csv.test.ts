@@ -35,6 +35,24 @@ describe('parseCsv', () => {
     expect(d.name).toBe('csv');
   });
 
+  it('makes numerically equal labels one class, named by the first spelling', () => {
+    const d = parseCsv('a,label\n1,1.0\n2,10\n3,01\n4,1e1\n5,1\n6,-0\n7,0.0\n8,+1\n');
+    expect(d.classNames).toEqual(['-0', '1.0', '10']);
+    expect(Array.from(d.y)).toEqual([1, 2, 1, 2, 1, 0, 0, 1]);
+    expect(d.classes).toBe(3);
+    // Text labels stay apart even when a number would equal them.
+    expect(parseCsv('a,label\n1,1.0\n2,1\n3,one\n').classNames).toEqual(['1.0', '1', 'one']);
+    expect(csvError('a,label\n1,1\n2,1.0\n3,01\n', {}).message).toBe(
+      'csv: the label column "label" has only one class ("1") in 3 rows; classification needs at least 2 classes',
+    );
+  });
+
+  it('rejects an unknown option key, naming it and the valid ones', () => {
+    const e = csvError('a,b\n1,x\n2,y\n', { lable: 'a' } as Parameters<typeof parseCsv>[1]);
+    expect(e.message).toBe('csv: unknown option "lable"; valid options are label, name');
+    expect([e.line, e.column]).toEqual([undefined, undefined]);
+  });
+
   it('takes the label column by name or by 0-based index', () => {
     const text = 'species,a,b\nx,1,2\ny,3,4\n';
     for (const label of ['species', 0]) {
@@ -151,6 +169,12 @@ describe('requireRowsPerClass', () => {
     expect(() => requireRowsPerClass(d, 3)).toThrow(
       'toy: class "y" (id 1) has 2 rows, fewer than the 3 folds asked for; every class needs at least 3 rows ' +
         '(use at most 2 folds for this dataset)',
+    );
+    // A class of one row: no k-fold is possible, so no "at most 1 folds" advice.
+    const single = parseCsv('a,label\n1,x\n2,x\n3,y\n', { name: 'single.csv' });
+    expect(() => requireRowsPerClass(single, 2)).toThrow(
+      'single: class "y" (id 1) has 1 row, fewer than the 2 folds asked for; every class needs at least 2 rows ' +
+        '(k-fold needs 2 rows of every class, so this dataset can only be split as a holdout)',
     );
   });
 });

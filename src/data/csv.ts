@@ -34,6 +34,8 @@ export interface CsvOptions {
   name?: string;
 }
 
+const OPTION_KEYS: readonly string[] = ['label', 'name'];
+
 // A plain decimal number: no hex, no 'NaN'/'Infinity', no empty string (which Number() reads as 0).
 const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 
@@ -41,14 +43,16 @@ const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
  * Parses CSV text with a header row into a Dataset. The label column (by name, by 0-based
  * index, or the last column) holds class names; every other column must hold numbers.
  *
- * Class ids: when every label is a number ("0".."9", "-1", "2.5") ids follow numeric order;
- * otherwise ids follow the order in which the names first appear in the file. So digits get
- * 0..9 in order, iris gets setosa, versicolor, virginica and breast_cancer malignant (0),
- * benign (1), as in scikit-learn.
+ * Class ids: when every label is a number ("0".."9", "-1", "2.5") ids follow numeric order and
+ * equal numbers are one class ("1", "1.0", "01" and "1e0" all are class 1), named by the
+ * spelling that appears first in the file; otherwise ids follow the order in which the names
+ * first appear. So digits get 0..9 in order, iris gets setosa, versicolor, virginica and
+ * breast_cancer malignant (0), benign (1), as in scikit-learn.
  *
  * Blank lines (anywhere, including trailing ones) are skipped; Windows (CRLF), Unix (LF) and
  * old Mac (CR) line endings and quoted fields (with commas, quotes or line breaks inside) are
  * read as in RFC 4180. Surrounding spaces of header names, labels and numbers are ignored.
+ * An unknown option key (a misspelt `label`, say) is a CsvError rather than ignored.
  */
 export function parseCsv(text: string, options: CsvOptions = {}): Dataset {
   const source = options.name ?? 'csv';
@@ -57,6 +61,9 @@ export function parseCsv(text: string, options: CsvOptions = {}): Dataset {
     if (column !== undefined) where += `, column ${column}` + (columnName === undefined ? '' : ` ("${columnName}")`);
     throw new CsvError(`${source}${where}: ${message}`, line, column);
   };
+  for (const key of Object.keys(options)) {
+    if (!OPTION_KEYS.includes(key)) fail(`unknown option "${key}"; valid options are ${OPTION_KEYS.join(', ')}`);
+  }
 
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1); // a UTF-8 byte order mark
   const lineOf = lineFinder(text);
@@ -124,15 +131,15 @@ export function parseCsv(text: string, options: CsvOptions = {}): Dataset {
     labels[r] = label;
   });
 
-  const classNames = orderClassNames(labels);
+  const { classNames, classKey } = classesOf(labels);
   if (classNames.length < 2) {
     fail(
       `the label column "${header[labelColumn]}" has only one class ("${classNames[0]}") in ` +
         `${labels.length} rows; classification needs at least 2 classes`,
     );
   }
-  const idOf = new Map(classNames.map((name, id) => [name, id]));
-  const y = Uint32Array.from(labels, (label) => idOf.get(label)!);
+  const idOf = new Map(classNames.map((name, id) => [classKey(name), id]));
+  const y = Uint32Array.from(labels, (label) => idOf.get(classKey(label))!);
 
   return {
     name: source.replace(/\.csv$/i, ''),
@@ -158,7 +165,7 @@ export function requireRowsPerClass(dataset: Dataset, folds: number): void {
       throw new DatasetError(
         `${dataset.name}: class "${dataset.classNames[id]}" (id ${id}) has ${count} row${count === 1 ? '' : 's'}, ` +
           `fewer than the ${folds} folds asked for; every class needs at least ${folds} rows ` +
-          `(use at most ${Math.min(...counts)} folds for this dataset)`,
+          (Math.min(...counts) >= 2 ? `(use at most ${Math.min(...counts)} folds for this dataset)` : '(k-fold needs 2 rows of every class, so this dataset can only be split as a holdout)'),
       );
     }
   });
@@ -178,11 +185,19 @@ function findLabelColumn(header: string[], label: string | number | undefined, f
   return index;
 }
 
-/** Numeric labels in numeric order, anything else in order of first appearance. */
-function orderClassNames(labels: string[]): string[] {
-  const names = [...new Set(labels)];
-  if (names.every((n) => DECIMAL.test(n))) names.sort((a, b) => Number(a) - Number(b) || (a < b ? -1 : a > b ? 1 : 0));
-  return names;
+/**
+ * The class names in id order and the key that identifies a label's class. Numeric labels are
+ * keyed by their value (so "1" and "1.0" are one class, named by the first spelling) and sorted
+ * by it; anything else is keyed by its text, in order of first appearance.
+ */
+function classesOf(labels: string[]): { classNames: string[]; classKey: (label: string) => string | number } {
+  const numeric = labels.every((label) => DECIMAL.test(label));
+  const classKey = numeric ? Number : (label: string) => label;
+  const firstSpelling = new Map<string | number, string>();
+  for (const label of labels) if (!firstSpelling.has(classKey(label))) firstSpelling.set(classKey(label), label);
+  const classNames = [...firstSpelling.values()];
+  if (numeric) classNames.sort((a, b) => Number(a) - Number(b));
+  return { classNames, classKey };
 }
 
 /** Maps a character offset to its 1-based line, counting CRLF, LF and CR as one break each. */

@@ -111,6 +111,15 @@ describe('stratifiedSplit', () => {
     expect(() => stratifiedSplit(Uint32Array.of(0, 1), 2, 0.6, 0)).toThrow(
       'stratifiedSplit: test fraction 0.6 of 2 rows leaves 0 train and 2 test rows; both sides need at least one row',
     );
+    // One row per class: stratification cannot give the test side any row.
+    expect(() => stratifiedSplit(Uint32Array.of(0, 1, 2, 3, 4), 5, 0.2, 0)).toThrow(
+      'stratifiedSplit: all 5 classes have a single row, so a stratified split puts none on the test side; at least one class needs 2 rows (a label column',
+    );
+    const one = stratifiedSplit(Uint32Array.of(0, 1, 2, 3, 3), 4, 0.2, 0);
+    expect([one.test.length, one.train.length, Array.from(one.test).every((row) => row >= 3)]).toEqual([1, 4, true]);
+    expect(() => validationSplit(Uint32Array.of(0, 1, 2), Uint32Array.of(0, 1, 2), 3, 0.5, 0)).toThrow(
+      'validationSplit: all 3 classes have a single row, so a stratified split puts none on the validation side; at least one class needs 2 rows; a fraction of 0 asks for none',
+    );
   });
 });
 

@@ -172,6 +172,14 @@ function splitRows(where: string, rowsOf: number[][], fraction: number, r: Rando
   const trainCounts = approximateMode(counts, nTrain, r);
   const testCounts = counts.map((c, i) => c - trainCounts[i]);
   keepBothSides(counts, testCounts, nTest);
+  if (testCounts.every((t) => t === 0)) {
+    // Only when every class has a single row: stratifying keeps each class in training.
+    throw new SplitError(
+      `${where}: all ${counts.length} classes have a single row, so a stratified split puts none on the ${side} side; ` +
+        `at least one class needs 2 rows` +
+        (side === 'test' ? ' (a label column with a different value in every row is usually the wrong column)' : '; a fraction of 0 asks for none'),
+    );
+  }
 
   const train: number[] = [];
   const test: number[] = [];

@@ -36,8 +36,12 @@ export function formatComparison(r: ExperimentResult, digits = 3): string {
     if (paired) row.push(a.versusFirst ? difference(a.versusFirst.accuracy, digits) : '—', a.versusFirst ? difference(a.versusFirst.logLoss, digits) : '—');
     return row;
   });
-  const folds = r.repeats > 1 ? `${r.repeats}×${r.folds}-fold` : r.folds > 1 ? `${r.folds}-fold` : 'holdout';
-  const lines = [table(header, rows), '', `mean ± std over ${folds} cross-validation test folds${paired ? '; Δ: paired over the same folds, p from a two-sided paired t-test' : ''}.`];
+  const folds = r.repeats > 1 ? `${r.repeats}×${r.folds}-fold` : `${r.folds}-fold`;
+  const footnote =
+    r.folds > 1
+      ? `mean ± std over ${folds} cross-validation test folds${paired ? '; Δ: paired over the same folds, p from a two-sided paired t-test' : ''}.`
+      : 'one holdout test set: no spread and no paired differences (k-fold cross-validation gives both).';
+  const lines = [table(header, rows), '', footnote];
   return lines.join('\n');
 }
 

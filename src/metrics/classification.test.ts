@@ -182,8 +182,9 @@ describe('classificationReport', () => {
     expect(r.macroAvg).toEqual({ precision: (1 / 3 + 0.75) / 4, recall: 0.3125, f1: 1.15 / 4, support: 8 });
   });
 
-  it('lists every class 0..classes−1 when asked and then, like scikit-learn, prints "micro avg"', () => {
-    // yTrue = [0, 0, 0], yPred = [0, 0, 1], classes 3: class 2 never occurs.
+  it('lists every class 0..classes−1 when asked and, like scikit-learn ≥ 1.5, still prints "accuracy"', () => {
+    // yTrue = [0, 0, 0], yPred = [0, 0, 1], classes 3: class 2 never occurs. scikit-learn before
+    // 1.5 printed "micro avg       0.67      0.67      0.67         3" here.
     const r = classificationReport([0, 0, 0], [0, 0, 1], { classes: 3 });
     expect(r.text).toBe(
       [
@@ -193,7 +194,7 @@ describe('classificationReport', () => {
         '           1       0.00      0.00      0.00         0',
         '           2       0.00      0.00      0.00         0',
         '',
-        '   micro avg       0.67      0.67      0.67         3',
+        '    accuracy                           0.67         3',
         '   macro avg       0.33      0.22      0.27         3',
         'weighted avg       1.00      0.67      0.80         3',
         '',
@@ -203,6 +204,12 @@ describe('classificationReport', () => {
       'Precision is ill-defined and being set to 0.0 in classes with no predicted samples: 2',
       'Recall is ill-defined and being set to 0.0 in classes with no true samples: 1, 2',
       'F-score is ill-defined and being set to 0.0 in classes with no true nor predicted samples: 2',
+    ]);
+    const rows = classificationReport([0, 0, 1, 1], [0, 0, 0, 0], { classes: 3 }).text.split('\n');
+    expect(rows.slice(6, 9)).toEqual([
+      '    accuracy                           0.50         4',
+      '   macro avg       0.17      0.33      0.22         4',
+      'weighted avg       0.25      0.50      0.33         4',
     ]);
   });
 

@@ -159,9 +159,9 @@ export interface ClassificationReport {
 /**
  * scikit-learn's `classification_report` as numbers and as its exact text. Which classes are
  * listed follows scikit-learn: with `classes` or `targetNames` given, every id 0..classes−1 (as
- * `labels=range(classes)`); otherwise the sorted ids present in yTrue or yPred. As in
- * scikit-learn, the summary row reads "accuracy" when every listed class occurs in yTrue or yPred
- * and "micro avg" (precision = recall = F1 = accuracy here) when some do not.
+ * `labels=range(classes)`); otherwise the sorted ids present in yTrue or yPred. The summary row
+ * reads "accuracy", as scikit-learn ≥ 1.5 prints whenever the listed classes include every id
+ * present, also when some listed classes never occur.
  */
 export function classificationReport(yTrue: Labels, yPred: Labels, options: ReportOptions = {}): ClassificationReport {
   const where = 'classificationReport';
@@ -203,9 +203,11 @@ export function classificationReport(yTrue: Labels, yPred: Labels, options: Repo
   let text = line('', ['precision', 'recall', 'f1-score', 'support']) + '\n';
   for (const r of rows) text += scoreLine(r.name, r);
   text += '\n';
-  const microIsAccuracy = present.length === labels.length;
-  if (microIsAccuracy) text += line('accuracy', ['', '', fixed(acc), String(total)]);
-  else text += scoreLine('micro avg', { precision: acc, recall: acc, f1: acc, support: total });
+  // scikit-learn prints "micro avg" instead only when the listed labels miss a label present in
+  // yTrue or yPred; since 1.5 (PR #28399) its test is set(labels) >= set(unique_labels(y_true,
+  // y_pred)), before that set equality. Our listed labels always hold every present id (ids of
+  // `classes` or more are rejected above), so the row is always "accuracy".
+  text += line('accuracy', ['', '', fixed(acc), String(total)]);
   text += scoreLine('macro avg', macroAvg);
   text += scoreLine('weighted avg', weightedAvg);
 

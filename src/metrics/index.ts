@@ -1,4 +1,5 @@
-// Classification metrics (scikit-learn's definitions) and fold summaries.
+// Classification metrics (scikit-learn's definitions), fold summaries and the paired t-test that
+// compares two arms fold by fold.
 
 export {
   MetricsError,
@@ -22,3 +23,4 @@ export {
   type ReportOptions,
   type ReportRow,
 } from './classification.js';
+export { pairedTTest, type PairedTest } from './stats.js';

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { MetricsError } from './classification.js';
 import { incompleteBeta, logGamma, pairedTTest, studentTwoSidedP } from './stats.js';
 
 describe('paired t-test', () => {
@@ -32,6 +33,20 @@ describe('paired t-test', () => {
   it('identical arms: no difference, p = 1; a constant shift: p = 0', () => {
     expect(pairedTTest([0.9, 0.8], [0.9, 0.8]).p).toBe(1);
     expect(pairedTTest([0.9, 0.8], [1, 0.9]).p).toBe(0);
-    expect(() => pairedTTest([1], [2])).toThrow(/at least 2 pairs/);
+  });
+  it('rejects unpaired arrays, fewer than 2 pairs and non-finite values with a MetricsError naming the index', () => {
+    const error = (a: number[], b: number[]) => {
+      try {
+        pairedTTest(a, b);
+      } catch (e) {
+        expect(e).toBeInstanceOf(MetricsError);
+        return (e as Error).message;
+      }
+      throw new Error('pairedTTest did not throw');
+    };
+    expect(error([1, 2, 3], [1, 2])).toBe('pairedTTest: a has 3 values but b has 2; pair them fold by fold');
+    expect(error([1], [2])).toBe('pairedTTest: needs at least 2 pairs, got 1');
+    expect(error([1, NaN], [2, 3])).toBe('pairedTTest: a[1] = NaN; expected a finite number');
+    expect(error([1, 2, 3], [2, 3, -Infinity])).toBe('pairedTTest: b[2] = -Infinity; expected a finite number');
   });
 });

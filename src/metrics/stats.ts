@@ -3,6 +3,8 @@
 // The t distribution's tail comes from the regularized incomplete beta function, evaluated with
 // its continued fraction (Lentz's method) and a Lanczos log-gamma.
 
+import { MetricsError } from './classification.js';
+
 export interface PairedTest {
   /** Folds compared. */
   n: number;
@@ -79,11 +81,19 @@ export function studentTwoSidedP(t: number, df: number): number {
   return incompleteBeta(df / (df + t * t), df / 2, 0.5);
 }
 
-/** Paired t-test of b against a (same folds, same order). */
+/**
+ * Paired t-test of b against a (same folds, same order). Throws a MetricsError for arrays of
+ * different lengths, fewer than 2 pairs, or a NaN or infinite value (it would make p
+ * meaningless rather than small or large).
+ */
 export function pairedTTest(a: number[], b: number[]): PairedTest {
-  if (a.length !== b.length) throw new RangeError(`pairedTTest: ${a.length} values vs ${b.length}; pair them fold by fold`);
+  if (a.length !== b.length) throw new MetricsError(`pairedTTest: a has ${a.length} values but b has ${b.length}; pair them fold by fold`);
   const n = a.length;
-  if (n < 2) throw new RangeError(`pairedTTest: needs at least 2 pairs, got ${n}`);
+  if (n < 2) throw new MetricsError(`pairedTTest: needs at least 2 pairs, got ${n}`);
+  for (const [field, values] of [['a', a], ['b', b]] as const) {
+    const i = values.findIndex((v) => !Number.isFinite(v));
+    if (i >= 0) throw new MetricsError(`pairedTTest: ${field}[${i}] = ${values[i]}; expected a finite number`);
+  }
   const d = a.map((x, i) => b[i] - x);
   const meanDiff = d.reduce((s, x) => s + x, 0) / n;
   const stdDiff = Math.sqrt(d.reduce((s, x) => s + (x - meanDiff) ** 2, 0) / (n - 1));

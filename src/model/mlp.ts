@@ -65,7 +65,14 @@ export function validateModel(config: ModelConfig, field = 'model'): void {
   }
 }
 
+/**
+ * The layout of a model for `features` inputs and `classes` outputs. Throws a ModelConfigError
+ * for a bad config or counts; classes must be ≥ 2, as train() requires, since a softmax over one
+ * class is constant.
+ */
 export function mlpLayout(features: number, classes: number, config: ModelConfig): MlpLayout {
+  if (!Number.isInteger(features) || features < 1) throw new ModelConfigError(`features must be an integer ≥ 1, got ${features}`);
+  if (!Number.isInteger(classes) || classes < 2) throw new ModelConfigError(`classes must be an integer ≥ 2, got ${classes}`);
   validateModel(config);
   const widths = [features, ...config.hidden, classes];
   const layers: LayerLayout[] = [];
