@@ -24,7 +24,7 @@ export { DivergenceError, scheduleMasks, type EpochRecord, type Evaluation, type
 export { Schedule, ScheduleError, parseSchedule, scheduleLabel, targetedTensors, SCHEDULE_NAMES } from './runtime/schedule.js';
 export type { ScheduleFunction, ScheduleName, ScheduleSpec, Targets } from './runtime/schedule.js';
 export { PenaltyConfigError, type Convention, type PenaltyConfig, type PenaltyMode } from './runtime/penalty.js';
-export { CheckpointError, decodeCheckpoint, encodeCheckpoint, loadCheckpoint, saveCheckpoint } from './runtime/checkpoint.js';
+export { CheckpointError, checkpointWeights, decodeCheckpoint, encodeCheckpoint, loadCheckpoint, saveCheckpoint } from './runtime/checkpoint.js';
 export { SafetensorsError, decodeSafetensors, encodeSafetensors } from './runtime/safetensors.js';
 export { softmaxRows, type Prediction } from './runtime/evaluate.js';
 export { Random } from './runtime/random.js';

@@ -55,12 +55,13 @@ export function stratifiedKFold(y: Uint32Array, classes: number, k: number, seed
   const where = 'stratifiedKFold';
   if (!Number.isInteger(k) || k < 2) throw new SplitError(`${where}: k must be an integer ≥ 2, got ${k}`);
   const rowsOf = rowsByClass(where, y, classes);
+  const smallest = Math.min(...rowsOf.map((rows) => rows.length));
   rowsOf.forEach((rows, c) => {
     if (rows.length < k) {
       throw new SplitError(
         `${where}: class ${c} has ${rows.length} row${rows.length === 1 ? '' : 's'}, fewer than k = ${k}; ` +
           `every class needs at least k rows so that each test fold holds one of each ` +
-          `(the smallest class has ${Math.min(...rowsOf.map((rows) => rows.length))} rows)`,
+          `(the smallest class has ${smallest} row${smallest === 1 ? '' : 's'})`,
       );
     }
   });

@@ -6,9 +6,10 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadDataset } from '../data/datasets.js';
 import { testGpu } from '../testing/gpu.js';
-import { CheckpointError, decodeCheckpoint, encodeCheckpoint, loadCheckpoint, saveCheckpoint, MANIFEST_FILE, WEIGHTS_FILE } from './checkpoint.js';
+import { CheckpointError, checkpointWeights, decodeCheckpoint, encodeCheckpoint, loadCheckpoint, saveCheckpoint, MANIFEST_FILE, WEIGHTS_FILE } from './checkpoint.js';
 import { decodeSafetensors, encodeSafetensors, SafetensorsError } from './safetensors.js';
-import { train, type TrainOptions } from './train.js';
+import type { Gpu } from './gpu.js';
+import { train, trainBatch, TrainOptionsError, type BatchOptions, type TrainOptions } from './train.js';
 
 const dirs: string[] = [];
 const tempDir = () => {
@@ -54,6 +55,108 @@ describe('resume: 10 epochs = 5, save, load, 5', () => {
       });
     }
   }
+});
+
+// A resumed run continues its checkpoint's run: a changed setting used to be taken silently (a
+// new seed had no effect but was recorded; leaving out penalty dropped it) and is refused now,
+// before any GPU work, naming the setting and both values.
+describe('resume refuses a different configuration', () => {
+  const untouchable = new Proxy({}, {
+    get(_, key) {
+      throw new Error(`GPU touched (${String(key)}) before the options were checked`);
+    },
+  }) as Gpu;
+  const NEW_RUN = /a resumed run keeps its checkpoint's settings \(only epochs, validation data, callbacks, device and signal may change\)\. For other settings, start a new run from its weights with init: \{ weights: checkpointWeights\(checkpoint\) \}/;
+
+  async function saved() {
+    const o = await options('cpu', { lambda: 0.02, schedule: 'alternate' });
+    const resume = (await train({ ...o, epochs: 2 })).checkpoint();
+    return { o: { ...o, epochs: 2, resume, device: 'gpu' as const, gpu: untouchable }, resume };
+  }
+
+  const cases: [string, (o: TrainOptions) => TrainOptions, RegExp][] = [
+    ['another lr', (o) => ({ ...o, optimizer: { lr: 0.01 } }), /^resume: the checkpoint was trained with optimizer\.lr 0\.001, these options give 0\.01; /],
+    ['another λ', (o) => ({ ...o, penalty: { lambda: 0.05, schedule: 'alternate' } }), /^resume: the checkpoint was trained with penalty\.lambda 0\.02, these options give 0\.05; /],
+    ['no penalty', ({ penalty: _, ...o }) => o, /^resume: the checkpoint was trained with penalty\.lambda 0\.02, these options give 0; /],
+    ['another schedule', (o) => ({ ...o, penalty: { lambda: 0.02, schedule: 'rotate' } }), /^resume: the checkpoint was trained with penalty\.schedule "alternate", these options give "rotate"/],
+    ['another mode', (o) => ({ ...o, penalty: { lambda: 0.02, schedule: 'alternate', mode: 'decoupled' } }), /penalty\.mode "coupled", these options give "decoupled"/],
+    ['another convention', (o) => ({ ...o, penalty: { lambda: 0.02, schedule: 'alternate', convention: 'torch' } }), /penalty\.convention "keras", these options give "torch"/],
+    ['other targets', (o) => ({ ...o, penalty: { lambda: 0.02, schedule: 'alternate', targets: 'all' } }), /penalty\.targets "kernels", these options give "all"/],
+    ['another batch size', (o) => ({ ...o, batchSize: 32 }), /^resume: the checkpoint was trained with batchSize 16, these options give 32/],
+    ['no shuffling', (o) => ({ ...o, shuffle: false }), /^resume: the checkpoint was trained with shuffle true, these options give false/],
+    ['another seed', (o) => ({ ...o, seed: 22 }), /^resume: the checkpoint was trained with seed 21, these options give 22/],
+    ['another model', (o) => ({ ...o, model: { hidden: [12], activation: 'relu' } }), /^resume: the checkpoint was trained with model\.hidden \[10\], these options give \[12\]/],
+  ];
+  for (const [what, change, message] of cases) {
+    it(what, async () => {
+      const o = change((await saved()).o);
+      const error = await train(o).catch((e) => e);
+      expect(error).toBeInstanceOf(TrainOptionsError);
+      expect(error.message).toMatch(message);
+      expect(error.message).toMatch(NEW_RUN);
+    });
+  }
+
+  it('the advice works: a new run with other settings starts from checkpointWeights(checkpoint)', async () => {
+    const o = await options('cpu', { lambda: 0.02, schedule: 'alternate' });
+    const run = await train({ ...o, epochs: 2 });
+    const weights = checkpointWeights(run.checkpoint());
+    expect(Object.keys(weights)).toEqual(Object.keys(run.weights));
+    for (const name of Object.keys(weights)) expect(Array.from(weights[name]), name).toEqual(Array.from(run.weights[name]));
+    const next = await train({ ...o, epochs: 1, optimizer: { lr: 0.01 }, init: { weights } });
+    // A new run: its history starts at epoch 0, from the checkpoint's weights (0 epochs of it
+    // would give them back unchanged, so one epoch at lr 0.01 moves every kernel a little).
+    expect(next.history.map((h) => h.epoch)).toEqual([0]);
+    const moved = Array.from(next.weights['dense_0/kernel']).map((w, i) => Math.abs(w - weights['dense_0/kernel'][i]));
+    expect(Math.max(...moved)).toBeGreaterThan(0);
+    expect(Math.max(...moved)).toBeLessThan(0.1);
+  });
+
+  it('other data, init beside resume, and something that is not a checkpoint', async () => {
+    const { o } = await saved();
+    const wine = await loadDataset('wine');
+    await expect(train({ ...o, data: wine })).rejects.toThrow(/^resume: the checkpoint was trained with features 4, these options give 13/);
+    await expect(train({ ...o, init: { seed: 3 } })).rejects.toThrow(/^init and resume exclude each other: a resumed run continues from the checkpoint's weights$/);
+    await expect(train({ ...o, resume: 'ckpt' as never })).rejects.toThrow(/^resume must be a checkpoint \(run\.checkpoint\(\) or loadCheckpoint\(dir\)\), got "ckpt"$/);
+  });
+
+  it('trainBatch checks each model against its own checkpoint', async () => {
+    const { o, resume } = await saved();
+    const all = Uint32Array.from({ length: 150 }, (_, i) => i);
+    const { data, model, epochs, batchSize, device, gpu, penalty } = o;
+    const batch: BatchOptions = { data, model, epochs, batchSize, device, gpu, models: [{ trainRows: all, penalty, seed: 21, resume }, { trainRows: all, penalty, seed: 5, resume }] };
+    await expect(trainBatch(batch)).rejects.toThrow(/^models\[1\]\.resume: the checkpoint was trained with seed 21, these options give 5; /);
+  });
+
+  it('a matching resume is unchanged: bit for bit on the CPU, with new validation data, callback and a text schedule', async () => {
+    const o = await options('cpu', { lambda: 0.02, schedule: { random: 0.5 } });
+    const iris = o.data;
+    const straight = await train({ ...o, validation: iris });
+    const first = await train({ ...o, epochs: 4 });
+    const seen: number[] = [];
+    const resumed = await train({ ...o, epochs: 6, validation: iris, penalty: { lambda: 0.02, schedule: 'random:0.5' }, onEpoch: (h) => seen.push(h.epoch), resume: first.checkpoint() });
+    expect(seen).toEqual([4, 5, 6, 7, 8, 9]);
+    expect(Array.from(resumed.params)).toEqual(Array.from(straight.params));
+    expect(resumed.history.slice(4)).toEqual(straight.history.slice(4));
+    expect(resumed.checkpoint().manifest.config).toEqual(straight.checkpoint().manifest.config);
+  });
+
+  it('a matching trainBatch resume is bit for bit the straight run, per model', async () => {
+    const { data, model, batchSize } = await options('cpu', undefined);
+    const rows = (from: number) => Uint32Array.from({ length: 100 }, (_, i) => from + i);
+    const models = [
+      { trainRows: rows(0), penalty: { lambda: 0.02, schedule: 'alternate' as const }, seed: 1 },
+      { trainRows: rows(50), penalty: { lambda: 0.01, schedule: 'early:3' as const }, seed: 2 },
+    ];
+    const common = { data, model, batchSize, device: 'cpu' as const };
+    const straight = await trainBatch({ ...common, epochs: 8, models });
+    const first = await trainBatch({ ...common, epochs: 3, models });
+    const resumed = await trainBatch({ ...common, epochs: 5, models: models.map((m, i) => ({ ...m, resume: first.models[i].checkpoint() })) });
+    resumed.models.forEach((m, i) => {
+      expect(Array.from(m.params)).toEqual(Array.from(straight.models[i].params));
+      expect(m.fullHistory).toEqual(straight.models[i].fullHistory);
+    });
+  });
 });
 
 describe('checkpoint files', () => {

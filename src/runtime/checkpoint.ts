@@ -49,6 +49,15 @@ function checkManifest(m: unknown, source: string): CheckpointManifest {
   return x;
 }
 
+/**
+ * A checkpoint's weights by tensor name (`dense_0/kernel` [in, out], `dense_0/bias`, …), as
+ * `run.weights` gives them: what `init: { weights }` takes to start a new run from them.
+ */
+export function checkpointWeights(c: Checkpoint): Record<string, Float32Array> {
+  const { features, classes, model } = c.manifest.config;
+  return toNamedTensors(mlpLayout(features, classes, model), c.params);
+}
+
 /** Parses and validates a checkpoint's two files against each other. */
 export function decodeCheckpoint(weights: Uint8Array, manifestText: string, source = 'checkpoint'): Checkpoint {
   let parsed: unknown;

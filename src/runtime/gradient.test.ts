@@ -134,7 +134,11 @@ describe('a tensor whose term is off gets exactly the unpenalized update', () =>
         for (const [epoch, off, on] of [[1, 'dense_0/kernel', 'dense_1/kernel'], [3, 'dense_1/kernel', 'dense_0/kernel']] as const) {
           const before = await train({ ...base, epochs: epoch });
           const penalized = await train({ ...base, epochs: 1, resume: before.checkpoint() });
-          const unpenalized = await train({ ...base, epochs: 1, resume: before.checkpoint(), penalty: { lambda: 0, mode } });
+          // The same state without the penalty: a resume keeps its checkpoint's settings, so the
+          // checkpoint itself is told λ = 0.
+          const c = before.checkpoint();
+          const zero = { ...c, manifest: { ...c.manifest, config: { ...c.manifest.config, penalty: { ...c.manifest.config.penalty, lambda: 0 } } } };
+          const unpenalized = await train({ ...base, epochs: 1, resume: zero, penalty: { lambda: 0, mode, schedule: 'alternate' } });
           expect(penalized.history[epoch].mask).toEqual(off === 'dense_0/kernel' ? [false, true] : [true, false]);
           expect(Array.from(penalized.weights[off])).toEqual(Array.from(unpenalized.weights[off]));
           const diff = penalized.weights[on].reduce((s, w, i) => s + Math.abs(w - unpenalized.weights[on][i]), 0);

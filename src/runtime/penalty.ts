@@ -7,7 +7,7 @@
 //                     the reported value uses the convention's formula above
 
 import type { MlpLayout } from '../model/mlp.js';
-import { validateSchedule, type ScheduleSpec, type Targets } from './schedule.js';
+import { resolveSchedule, type ParsedSchedule, type ScheduleSpec, type Targets } from './schedule.js';
 
 export type PenaltyMode = 'coupled' | 'decoupled';
 export type Convention = 'keras' | 'torch';
@@ -25,14 +25,17 @@ export interface PenaltyConfig {
   schedule?: ScheduleSpec;
 }
 
-export type ResolvedPenalty = Required<PenaltyConfig>;
+/** The valid keys of a PenaltyConfig (the compiler keeps this list and the interface in step). */
+export const PENALTY_KEYS = Object.keys({ lambda: 1, mode: 1, convention: 1, targets: 1, schedule: 1 } satisfies Record<keyof PenaltyConfig, 1>);
+
+export type ResolvedPenalty = Required<Omit<PenaltyConfig, 'schedule'>> & { schedule: ParsedSchedule };
 
 export class PenaltyConfigError extends Error {
   override name = 'PenaltyConfigError';
 }
 
 export function resolvePenalty(p: PenaltyConfig | undefined, field = 'penalty'): ResolvedPenalty {
-  const r: ResolvedPenalty = {
+  const r: Required<PenaltyConfig> = {
     lambda: p?.lambda ?? 0,
     mode: p?.mode ?? 'coupled',
     convention: p?.convention ?? 'keras',
@@ -47,8 +50,7 @@ export function resolvePenalty(p: PenaltyConfig | undefined, field = 'penalty'):
     throw new PenaltyConfigError(`${field}.convention must be 'keras' or 'torch', got ${JSON.stringify(r.convention)}`);
   }
   if (r.targets !== 'kernels' && r.targets !== 'all') throw new PenaltyConfigError(`${field}.targets must be 'kernels' or 'all', got ${JSON.stringify(r.targets)}`);
-  validateSchedule(r.schedule, `${field}.schedule`);
-  return r;
+  return { ...r, schedule: resolveSchedule(r.schedule, `${field}.schedule`) };
 }
 
 /** Index of each targeted tensor's segment in the layout. */
@@ -74,7 +76,8 @@ export function penaltyValue(p: ResolvedPenalty, segments: number[], mask: boole
   const k = p.convention === 'keras' ? 1 : 0.5;
   let total = 0;
   segments.forEach((seg, i) => {
-    if (mask[i]) total += k * p.lambda * sumSquares[seg];
+    // Terms that are off add nothing, even when a float32 Σw² overflowed (0·∞ would be NaN).
+    if (mask[i] && p.lambda > 0) total += k * p.lambda * sumSquares[seg];
   });
   return total;
 }

@@ -87,7 +87,7 @@ export const STREAM_SCHEDULE = 3;
  * the same schedule on the same stream as the trainer (for previews and reports).
  */
 export function scheduleMasks(layout: MlpLayout, penalty: { targets?: Targets; schedule?: ScheduleSpec }, seed: number, epochs: number): { tensors: string[]; masks: boolean[][] } {
-  const tensors = targetedTensors(layout, penalty.targets ?? 'kernels');
+  const tensors = targetedTensors(layout, penalty.targets ?? 'kernels', 'penalty.targets');
   const schedule = new Schedule(penalty.schedule ?? 'constant', tensors, new Random(Random.derive(seed, STREAM_SCHEDULE)));
   return { tensors, masks: Array.from({ length: epochs }, (_, e) => schedule.mask(e)) };
 }

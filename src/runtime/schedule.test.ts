@@ -2,7 +2,9 @@
 import { describe, expect, it } from 'vitest';
 import { mlpLayout } from '../model/mlp.js';
 import { Random } from './random.js';
-import { Schedule, ScheduleError, parseSchedule, targetedTensors, type ScheduleSpec } from './schedule.js';
+import { scheduleMasks } from './plan.js';
+import { penaltyValue, resolvePenalty, targetSegments } from './penalty.js';
+import { Schedule, ScheduleError, parseSchedule, resolveSchedule, scheduleLabel, targetedTensors, type ScheduleSpec, type Targets } from './schedule.js';
 
 const T3 = ['dense_0/kernel', 'dense_1/kernel', 'dense_2/kernel'];
 const masks = (spec: ScheduleSpec, names: string[], epochs: number, seed = 1) => {
@@ -51,6 +53,19 @@ describe('targets and parsing', () => {
     expect(targetedTensors(layout, 'all')).toEqual([...T3, 'dense_0/bias', 'dense_1/bias', 'dense_2/bias']);
     // alternate over T = 6 (targets 'all'): epoch 7 drops term 3 = dense_0/bias
     expect(masks('alternate', targetedTensors(layout, 'all'), 8)[7]).toBe('111011');
+    // Anything else is named, not read as 'all'.
+    expect(() => scheduleMasks(layout, { targets: 'bias' as Targets }, 0, 1)).toThrow(ScheduleError);
+    expect(() => scheduleMasks(layout, { targets: 'bias' as Targets }, 0, 1)).toThrow(`penalty.targets must be 'kernels' or 'all', got "bias"`);
+  });
+
+  it('the penalty value adds only terms that are on: a float32 Σw² that overflowed does not make it NaN', () => {
+    const layout = mlpLayout(4, 3, { hidden: [10], activation: 'relu' });
+    const segments = targetSegments(layout, targetedTensors(layout, 'kernels'));
+    const sums = [Infinity, 2, 3, 4]; // dense_0/kernel, dense_0/bias, dense_1/kernel, dense_1/bias
+    expect(segments).toEqual([0, 2]);
+    expect(penaltyValue(resolvePenalty({ lambda: 0.5 }), segments, [false, true], sums)).toBe(0.5 * 3);
+    expect(penaltyValue(resolvePenalty({ lambda: 0 }), segments, [true, true], sums)).toBe(0);
+    expect(penaltyValue(resolvePenalty({ lambda: 0.5, convention: 'torch' }), segments, [true, true], sums)).toBe(Infinity);
   });
   it('parses names, random:P and early:E, and names what is valid otherwise', () => {
     expect(parseSchedule('alternate')).toBe('alternate');
@@ -60,5 +75,23 @@ describe('targets and parsing', () => {
     expect(() => parseSchedule('sometimes')).toThrow(/unknown schedule 'sometimes'; valid: constant, none, alternate, rotate, parity, random:P/);
     expect(() => parseSchedule('random:1.5')).toThrow(/random:P needs 0 ≤ P ≤ 1, got 1.5/);
     expect(() => parseSchedule('early:-1')).toThrow(/early:E needs an integer E ≥ 0, got -1/);
+  });
+});
+
+describe('the text forms wherever a schedule is taken', () => {
+  it("Schedule and scheduleMasks run 'random:P' and 'early:E' as { random: P } and { early: E }", () => {
+    expect(masks('random:0.3', T3, 20, 9)).toEqual(masks({ random: 0.3 }, T3, 20, 9));
+    expect(masks('early:2', T3, 4)).toEqual(['111', '111', '000', '000']);
+    const layout = mlpLayout(4, 3, { hidden: [10, 5], activation: 'relu' });
+    expect(scheduleMasks(layout, { schedule: 'random:0.5' }, 7, 10)).toEqual(scheduleMasks(layout, { schedule: { random: 0.5 } }, 7, 10));
+  });
+  it('labels are those of the parsed schedule', () => {
+    expect(scheduleLabel('random:.50' as ScheduleSpec)).toBe('random:0.5');
+    expect(scheduleLabel({ early: 3 })).toBe('early:3');
+  });
+  it('a schedule object holds one key exactly; bad text names the field', () => {
+    expect(() => resolveSchedule({ random: 0.5, early: 3 } as ScheduleSpec, 'penalty.schedule')).toThrow(/^penalty\.schedule: unknown schedule \{"random":0\.5,"early":3\}; valid: /);
+    expect(() => resolveSchedule('random:x' as ScheduleSpec, 'penalty.schedule')).toThrow(/^penalty\.schedule: random:P needs 0 ≤ P ≤ 1, got NaN$/);
+    expect(() => new Schedule('sometimes' as ScheduleSpec, T3, new Random(1))).toThrow(/^schedule: unknown schedule 'sometimes'/);
   });
 });

@@ -15,7 +15,10 @@ import { Random } from './random.js';
 
 export type ScheduleFunction = (epoch: number, tensorNames: string[]) => boolean[];
 export type ScheduleName = 'constant' | 'none' | 'alternate' | 'rotate' | 'parity';
-export type ScheduleSpec = ScheduleName | { random: number } | { early: number } | ScheduleFunction;
+/** A schedule in the form Schedule runs. */
+export type ParsedSchedule = ScheduleName | { random: number } | { early: number } | ScheduleFunction;
+/** A schedule as the library takes it: parsed, or the CLI's text `random:P` / `early:E`. */
+export type ScheduleSpec = ParsedSchedule | `random:${number}` | `early:${number}`;
 export type Targets = 'kernels' | 'all';
 
 export const SCHEDULE_NAMES: readonly ScheduleName[] = ['constant', 'none', 'alternate', 'rotate', 'parity'];
@@ -26,46 +29,56 @@ export class ScheduleError extends Error {
 }
 
 /** Parses the CLI form: a name, `random:P` or `early:E`. */
-export function parseSchedule(text: string, field = 'schedule'): ScheduleSpec {
+export function parseSchedule(text: string, field = 'schedule'): ParsedSchedule {
   const t = text.trim();
   if ((SCHEDULE_NAMES as readonly string[]).includes(t)) return t as ScheduleName;
   const m = /^(random|early):(.+)$/.exec(t);
   if (m) {
     const value = Number(m[2]);
-    const spec = m[1] === 'random' ? { random: value } : { early: value };
-    validateSchedule(spec, field);
-    return spec;
+    return resolveSchedule(m[1] === 'random' ? { random: value } : { early: value }, field);
   }
   throw new ScheduleError(`${field}: unknown schedule '${text}'; valid: ${SCHEDULE_SYNTAX}`);
 }
 
 /** A short text for tables and file names: `alternate`, `random:0.5`, `early:10`, `custom`. */
 export function scheduleLabel(spec: ScheduleSpec): string {
-  if (typeof spec === 'string') return spec;
-  if (typeof spec === 'function') return 'custom';
-  if ('random' in spec) return `random:${spec.random}`;
-  return `early:${spec.early}`;
+  const s = resolveSchedule(spec);
+  if (typeof s === 'string') return s;
+  if (typeof s === 'function') return 'custom';
+  if ('random' in s) return `random:${s.random}`;
+  return `early:${s.early}`;
 }
 
-export function validateSchedule(spec: ScheduleSpec, field = 'schedule'): void {
-  if (typeof spec === 'function') return;
-  if (typeof spec === 'string') {
-    if (!(SCHEDULE_NAMES as readonly string[]).includes(spec)) throw new ScheduleError(`${field}: unknown schedule '${spec}'; valid: ${SCHEDULE_SYNTAX}`);
-    return;
-  }
-  if (spec && typeof spec === 'object' && 'random' in spec) {
-    if (!(spec.random >= 0 && spec.random <= 1)) throw new ScheduleError(`${field}: random:P needs 0 ≤ P ≤ 1, got ${spec.random}`);
-    return;
-  }
-  if (spec && typeof spec === 'object' && 'early' in spec) {
-    if (!Number.isInteger(spec.early) || spec.early < 0) throw new ScheduleError(`${field}: early:E needs an integer E ≥ 0, got ${spec.early}`);
-    return;
+/** Checks a schedule and parses the text forms, so that `'random:0.5'` and `{ random: 0.5 }` are the same schedule. */
+export function resolveSchedule(spec: ScheduleSpec, field = 'schedule'): ParsedSchedule {
+  if (typeof spec === 'string') return parseSchedule(spec, field);
+  if (typeof spec === 'function') return spec;
+  // One key exactly: `{ random: 0.5, early: 3 }` would otherwise run whichever is tested first.
+  if (spec && typeof spec === 'object' && Object.keys(spec).length === 1) {
+    if ('random' in spec) {
+      if (!(spec.random >= 0 && spec.random <= 1)) throw new ScheduleError(`${field}: random:P needs 0 ≤ P ≤ 1, got ${spec.random}`);
+      return spec;
+    }
+    if ('early' in spec) {
+      if (!Number.isInteger(spec.early) || spec.early < 0) throw new ScheduleError(`${field}: early:E needs an integer E ≥ 0, got ${spec.early}`);
+      return spec;
+    }
   }
   throw new ScheduleError(`${field}: unknown schedule ${JSON.stringify(spec)}; valid: ${SCHEDULE_SYNTAX}`);
 }
 
+/** The mask a schedule function gives for `epoch`, refused unless it is one boolean per targeted tensor. */
+export function functionMask(fn: ScheduleFunction, epoch: number, tensorNames: string[]): boolean[] {
+  const mask = fn(epoch, [...tensorNames]);
+  if (!Array.isArray(mask) || mask.length !== tensorNames.length || mask.some((v) => typeof v !== 'boolean')) {
+    throw new ScheduleError(`schedule function returned ${JSON.stringify(mask)} for epoch ${epoch}; expected ${tensorNames.length} booleans (${tensorNames.join(', ')})`);
+  }
+  return mask;
+}
+
 /** The targeted tensors in schedule order. */
-export function targetedTensors(layout: MlpLayout, targets: Targets): string[] {
+export function targetedTensors(layout: MlpLayout, targets: Targets, field = 'targets'): string[] {
+  if (targets !== 'kernels' && targets !== 'all') throw new ScheduleError(`${field} must be 'kernels' or 'all', got ${JSON.stringify(targets)}`);
   const kernels = layout.tensors.filter((t) => t.kind === 'kernel').map((t) => t.name);
   if (targets === 'kernels') return kernels;
   return [...kernels, ...layout.tensors.filter((t) => t.kind === 'bias').map((t) => t.name)];
@@ -77,13 +90,12 @@ export function targetedTensors(layout: MlpLayout, targets: Targets): string[] {
  * checkpoints to resume the same sequence.
  */
 export class Schedule {
-  readonly spec: ScheduleSpec;
+  readonly spec: ParsedSchedule;
   readonly tensorNames: string[];
   private readonly rng: Random;
 
   constructor(spec: ScheduleSpec, tensorNames: string[], rng: Random) {
-    validateSchedule(spec);
-    this.spec = spec;
+    this.spec = resolveSchedule(spec);
     this.tensorNames = tensorNames;
     this.rng = rng;
   }
@@ -92,13 +104,7 @@ export class Schedule {
     const spec = this.spec;
     const n = this.tensorNames.length;
     const all = (on: boolean) => new Array<boolean>(n).fill(on);
-    if (typeof spec === 'function') {
-      const mask = spec(epoch, [...this.tensorNames]);
-      if (!Array.isArray(mask) || mask.length !== n || mask.some((v) => typeof v !== 'boolean')) {
-        throw new ScheduleError(`schedule function returned ${JSON.stringify(mask)} for epoch ${epoch}; expected ${n} booleans (${this.tensorNames.join(', ')})`);
-      }
-      return mask;
-    }
+    if (typeof spec === 'function') return functionMask(spec, epoch, this.tensorNames);
     if (typeof spec === 'object') {
       if ('random' in spec) return Array.from({ length: n }, () => this.rng.next() < spec.random);
       return all(epoch < spec.early);

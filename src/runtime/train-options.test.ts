@@ -5,8 +5,10 @@ import { loadDataset } from '../data/datasets.js';
 import { cachedObjectCount } from '../kernels/common.js';
 import type { Gpu } from './gpu.js';
 import { testGpu } from '../testing/gpu.js';
+import { stratifiedKFold } from '../data/split.js';
 import { DivergenceError } from './plan.js';
-import { train, trainBatch, TrainOptionsError, type TrainOptions } from './train.js';
+import { ScheduleError } from './schedule.js';
+import { train, trainBatch, TrainOptionsError, type BatchOptions, type TrainOptions } from './train.js';
 
 /** A device that fails the test if anything touches it. */
 const untouchable = new Proxy({}, {
@@ -25,7 +27,9 @@ describe('bad options are refused before any GPU work', () => {
     ['NaN in x', (o) => ({ ...o, data: { ...o.data, x: o.data.x.map((v, i) => (i === 13 ? NaN : v)) } }), /data.x row 3, feature 1 is NaN; features must be finite/],
     ['Infinity in x', (o) => ({ ...o, data: { ...o.data, x: o.data.x.map((v, i) => (i === 4 ? Infinity : v)) } }), /data.x row 1, feature 0 is Infinity/],
     ['a label ≥ classes', (o) => ({ ...o, data: { ...o.data, y: o.data.y.map((v, i) => (i === 42 ? 3 : v)) } }), /data.y row 42 is 3; labels must be in \[0, 2\] \(classes 3\)/],
-    ['x and y lengths that do not match', (o) => ({ ...o, data: { ...o.data, x: o.data.x.subarray(0, 596) } }), /data.x has 596 values; 150 rows \(y\) × 4 features needs 600/],
+    ['x that is not whole rows', (o) => ({ ...o, data: { ...o.data, x: o.data.x.subarray(0, 598) } }), /^data\.x has 598 values, not a whole number of rows of 4 features \(the 150 labels of data\.y need 600\)$/],
+    ['an x a row short', (o) => ({ ...o, data: { ...o.data, x: o.data.x.subarray(0, 596) } }), /^data\.y has 150 labels but data\.x holds 149 rows \(596 values ÷ 4 features\)/],
+    ['a y shorter than x has rows', (o) => ({ ...o, data: { ...o.data, y: o.data.y.subarray(0, 149) } }), /^data\.y has 149 labels but data\.x holds 150 rows \(600 values ÷ 4 features\); every row needs one label$/],
     ['validation with other features', (o) => ({ ...o, validation: { ...o.data, features: 2, x: new Float32Array(300) } }), /validation.features is 2, the training data has 4/],
     ['λ < 0', (o) => ({ ...o, penalty: { lambda: -0.1 } }), /penalty.lambda must be a finite number ≥ 0, got -0.1/],
     ['lr ≤ 0', (o) => ({ ...o, optimizer: { lr: 0 } }), /optimizer.lr must be a finite number > 0, got 0/],
@@ -56,6 +60,141 @@ describe('bad options are refused before any GPU work', () => {
     await expect(
       trainBatch({ ...o, models: [{ trainRows: Uint32Array.of(0), penalty: { mode: 'coupled' } }, { trainRows: Uint32Array.of(1), penalty: { mode: 'decoupled' } }] }),
     ).rejects.toThrow(/all models of a batch must share penalty.mode/);
+  });
+});
+
+// A misspelt key used to be ignored: `penalty: { lamda: 0.1 }` trained with no penalty at all.
+describe('unknown keys are refused by path, with the valid keys and a near one', () => {
+  const PENALTY = 'valid keys of penalty: lambda, mode, convention, targets, schedule';
+  const cases: [string, (o: TrainOptions) => object, RegExp][] = [
+    ['penalty.lamda', (o) => ({ ...o, penalty: { lamda: 0.1 } }), new RegExp(`^unknown option penalty\\.lamda \\(did you mean penalty\\.lambda\\?\\); ${PENALTY}$`)],
+    ['lr at the top level', (o) => ({ ...o, lr: 0.1 }), /^unknown option lr \(did you mean optimizer\.lr\?\); valid options: model, epochs, batchSize, shuffle, optimizer, device, gpu, signal, data, validation, init, seed, penalty, standardize, onEpoch, resume$/],
+    ['lambda at the top level', (o) => ({ ...o, lambda: 0.1 }), /^unknown option lambda \(did you mean penalty\.lambda\?\)/],
+    ['batchsize', (o) => ({ ...o, batchsize: 8 }), /^unknown option batchsize \(did you mean batchSize\?\)/],
+    ['optimizer.learningRate', (o) => ({ ...o, optimizer: { learningRate: 0.1 } }), /^unknown option optimizer\.learningRate; valid keys of optimizer: kind, lr, beta1, beta2, epsilon$/],
+    ['model.dropout', (o) => ({ ...o, model: { ...o.model, dropout: 0.5 } }), /^unknown option model\.dropout; valid keys of model: hidden, activation$/],
+    ['init.sed', (o) => ({ ...o, init: { sed: 3 } }), /^unknown option init\.sed \(did you mean init\.seed\?\); valid keys of init: seed, weights$/],
+    ['standardize.center', (o) => ({ ...o, standardize: { scale: new Float32Array(4), shift: new Float32Array(4), center: true } }), /^unknown option standardize\.center; valid keys of standardize: scale, shift$/],
+    ['data.weights', (o) => ({ ...o, data: { ...o.data, weights: new Float32Array(150) } }), /^unknown option data\.weights; valid keys of data: x, y, features, classes, name, rows, featureNames, classNames$/],
+    ['validation.label', (o) => ({ ...o, validation: { ...o.data, label: 1 } }), /^unknown option validation\.label; valid keys of validation: x, y, features/],
+    ['a penalty that is not an object', (o) => ({ ...o, penalty: 0.1 }), /^penalty must be an object with keys lambda, mode, convention, targets, schedule; got 0\.1$/],
+    ['init with both seed and weights', (o) => ({ ...o, init: { seed: 1, weights: {} } }), /^init takes seed or weights, not both$/],
+    ['a schedule object with two keys', (o) => ({ ...o, penalty: { lambda: 0.1, schedule: { random: 0.5, early: 3 } } }), /^penalty\.schedule: unknown schedule \{"random":0\.5,"early":3\}/],
+  ];
+  for (const [what, change, message] of cases) {
+    it(what, async () => {
+      const o = change(await base()) as TrainOptions;
+      await expect(train(o)).rejects.toThrow(TrainOptionsError);
+      await expect(train(o)).rejects.toThrow(message);
+    });
+  }
+
+  it('trainBatch: the top level and every models[i] entry', async () => {
+    const { onEpoch: _, ...o } = await base();
+    const rows = Uint32Array.of(0, 1, 2);
+    const batch = (change: Partial<BatchOptions>) => trainBatch({ ...o, models: [{ trainRows: rows }, { trainRows: rows }, { trainRows: rows }], ...change } as BatchOptions);
+    await expect(batch({ models: [{ trainRows: rows }, { trainRows: rows }, { trainRows: rows, sed: 3 } as never] })).rejects.toThrow(
+      /^unknown option models\[2\]\.sed \(did you mean models\[2\]\.seed\?\); valid keys of models\[2\]: trainRows, validationRows, testRows, standardize, penalty, seed, init, name, resume$/,
+    );
+    await expect(batch({ models: [{ trainRows: rows, penalty: { lamda: 0.1 } as never }] })).rejects.toThrow(/^unknown option models\[0\]\.penalty\.lamda \(did you mean models\[0\]\.penalty\.lambda\?\)/);
+    await expect(batch({ models: [{ trainRows: rows, lambda: 0.1 } as never] })).rejects.toThrow(/^unknown option models\[0\]\.lambda \(did you mean models\[0\]\.penalty\.lambda\?\)/);
+    await expect(batch({ penalty: { lambda: 0.1 } } as never)).rejects.toThrow(/^unknown option penalty \(did you mean models\[i\]\.penalty\?\); valid options: model, epochs, batchSize, shuffle, optimizer, device, gpu, signal, data, models, onEpoch$/);
+    await expect(batch({ optimizer: { lr: 0.1, beta: 0.9 } as never })).rejects.toThrow(/^unknown option optimizer\.beta; valid keys of optimizer/);
+  });
+
+  it('a Dataset (with its name, rows and column names) is accepted as data and validation', async () => {
+    const iris = await loadDataset('iris');
+    const run = await train({ data: iris, validation: iris, model: { hidden: [4], activation: 'relu' }, epochs: 1, device: 'cpu' });
+    expect(run.history[0].valAccuracy).toBeGreaterThan(0);
+    const batch = await trainBatch({ data: iris, model: { hidden: [4], activation: 'relu' }, epochs: 1, device: 'cpu', models: [{ trainRows: Uint32Array.of(0, 60, 120), name: 'a' }] });
+    expect(batch.models[0].name).toBe('a');
+  });
+});
+
+describe('callbacks and schedule functions are checked before any GPU work', () => {
+  it('an onEpoch that is not a function', async () => {
+    const o = { ...(await base()), onEpoch: 5 as never };
+    await expect(train(o)).rejects.toThrow(TrainOptionsError);
+    await expect(train(o)).rejects.toThrow(/^onEpoch must be a function, got 5$/);
+    const { onEpoch: _, ...b } = o;
+    await expect(trainBatch({ ...b, models: [{ trainRows: Uint32Array.of(0) }], onEpoch: 'log' as never })).rejects.toThrow(/^onEpoch must be a function, got "log"$/);
+  });
+
+  it('a schedule function returning a mask of the wrong length is called for the first epoch up front', async () => {
+    let calls = 0;
+    const schedule = () => (calls++, [true]);
+    const o = { ...(await base()), penalty: { lambda: 0.1, schedule } };
+    await expect(train(o)).rejects.toThrow(TrainOptionsError);
+    await expect(train(o)).rejects.toThrow(/^penalty\.schedule: schedule function returned \[true\] for epoch 0; expected 2 booleans \(dense_0\/kernel, dense_1\/kernel\)$/);
+    expect(calls).toBe(2);
+    const { onEpoch: _, penalty: __, ...b } = o;
+    const good = { trainRows: Uint32Array.of(0) };
+    await expect(trainBatch({ ...b, models: [good, { ...good, penalty: { schedule } }] })).rejects.toThrow(/^models\[1\]\.penalty\.schedule: schedule function returned \[true\] for epoch 0/);
+  });
+
+  it('a mask that goes wrong at a later epoch is still caught at that epoch', async () => {
+    const iris = await loadDataset('iris');
+    const schedule = (epoch: number, names: string[]) => (epoch < 2 ? names.map(() => true) : [true]);
+    const error = await train({ data: iris, model: { hidden: [4], activation: 'relu' }, epochs: 4, device: 'cpu', penalty: { lambda: 0.1, schedule } }).catch((e) => e);
+    expect(error).toBeInstanceOf(ScheduleError);
+    expect(error.message).toMatch(/schedule function returned \[true\] for epoch 2; expected 2 booleans/);
+  });
+});
+
+describe('schedules as text, as the CLI takes them', () => {
+  it("'random:0.5' and 'early:3' train exactly as { random: 0.5 } and { early: 3 }", async () => {
+    const iris = await loadDataset('iris');
+    const o: TrainOptions = { data: iris, model: { hidden: [4], activation: 'relu' }, epochs: 6, batchSize: 50, seed: 3, device: 'cpu' };
+    for (const [text, spec] of [['random:0.5', { random: 0.5 }], [' early:3', { early: 3 }]] as const) {
+      const a = await train({ ...o, penalty: { lambda: 0.1, schedule: text as 'random:0.5' } });
+      const b = await train({ ...o, penalty: { lambda: 0.1, schedule: spec } });
+      expect(a.history.map((h) => h.mask)).toEqual(b.history.map((h) => h.mask));
+      expect(Array.from(a.params)).toEqual(Array.from(b.params));
+      expect(a.checkpoint().manifest.config.penalty.schedule).toBe(text.trim());
+    }
+    const masks = (await train({ ...o, penalty: { lambda: 0.1, schedule: 'early:3' } })).history.map((h) => h.mask.join());
+    expect(masks).toEqual(['true,true', 'true,true', 'true,true', 'false,false', 'false,false', 'false,false']);
+  });
+
+  it('a bad text schedule names the field and what is valid', async () => {
+    await expect(train({ ...(await base()), penalty: { schedule: 'random:2' as 'random:0.5' } })).rejects.toThrow(/^penalty\.schedule: random:P needs 0 ≤ P ≤ 1, got 2$/);
+    await expect(train({ ...(await base()), penalty: { schedule: 'early:1.5' as 'early:1' } })).rejects.toThrow(/^penalty\.schedule: early:E needs an integer E ≥ 0, got 1\.5$/);
+  });
+});
+
+describe('messages name the argument and the model', () => {
+  async function trained() {
+    const iris = await loadDataset('iris');
+    return { iris, run: await train({ data: iris, model: { hidden: [4], activation: 'relu' }, epochs: 1, device: 'cpu' }) };
+  }
+
+  it('predict(x) with a NaN, an Array or a partial row', async () => {
+    const { iris, run } = await trained();
+    const x = iris.x.slice(0, 8);
+    x[5] = NaN;
+    await expect(run.predict(x)).rejects.toThrow(/^predict\(x\): x row 1, feature 1 is NaN; features must be finite$/);
+    await expect(run.predict(Array.from(iris.x.subarray(0, 8)) as never)).rejects.toThrow(/^predict\(x\): x must be a Float32Array \(rows × 4 features, row-major\), got Array$/);
+    await expect(run.predict(new Float32Array(7))).rejects.toThrow(/^predict\(x\): x has 7 values, not a whole number \(≥ 1\) of rows of 4 features$/);
+  });
+
+  it('evaluate(x, y) with a y of the wrong length', async () => {
+    const { iris, run } = await trained();
+    await expect(run.evaluate(iris.x, iris.y.subarray(0, 149))).rejects.toThrow(/^evaluate\(x, y\): y has 149 labels but x holds 150 rows \(600 values ÷ 4 features\)/);
+  });
+
+  it('trainBatch names the model even when it is alone, and the models whose modes differ', async () => {
+    const { onEpoch: _, ...o } = await base();
+    const rows = Uint32Array.of(0, 1, 999);
+    await expect(trainBatch({ ...o, models: [{ trainRows: rows }] })).rejects.toThrow(/^models\[0\]\.trainRows\[2\] is 999; the data has 150 rows$/);
+    await expect(trainBatch({ ...o, models: [{ trainRows: Uint32Array.of(0) }, { trainRows: rows }] })).rejects.toThrow(/^models\[1\]\.trainRows\[2\] is 999/);
+    await expect(
+      trainBatch({ ...o, models: [{ trainRows: Uint32Array.of(0) }, { trainRows: Uint32Array.of(1), penalty: { mode: 'decoupled' } }] }),
+    ).rejects.toThrow(/^models\[1\]\.penalty\.mode is 'decoupled' but models\[0\]\.penalty\.mode is 'coupled': all models of a batch must share penalty\.mode/);
+  });
+
+  // (src/data/split.ts's message, tested here beside the other message fixes)
+  it('stratifiedKFold counts a smallest class of one row in the singular', () => {
+    expect(() => stratifiedKFold(Uint32Array.of(0, 0, 0, 1), 2, 2, 1)).toThrow(/class 1 has 1 row, fewer than k = 2; .*\(the smallest class has 1 row\)$/);
   });
 });
 

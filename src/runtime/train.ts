@@ -3,6 +3,7 @@
 // work, with errors naming the field and what is valid; then the batch runs on the GPU trainer
 // or the CPU reference trainer.
 
+import type { Dataset } from '../data/datasets.js';
 import { requireHyper, type AdamHyper } from '../kernels/adam.js';
 import { KernelInputError } from '../kernels/common.js';
 import { fromNamedTensors, glorotInit, mlpLayout, toNamedTensors, validateModel, ModelConfigError, type MlpLayout, type ModelConfig } from '../model/mlp.js';
@@ -10,7 +11,7 @@ import { trainOnCpu } from './cpu-trainer.js';
 import { evaluateModels, predictModel, type Prediction } from './evaluate.js';
 import { GpuError, sharedGpu, type AdapterDescription, type Gpu } from './gpu.js';
 import { trainOnGpu } from './gpu-trainer.js';
-import { PenaltyConfigError, resolvePenalty, type PenaltyConfig } from './penalty.js';
+import { PENALTY_KEYS, PenaltyConfigError, resolvePenalty, type PenaltyConfig, type ResolvedPenalty } from './penalty.js';
 import {
   STREAM_INIT,
   type BatchPlan,
@@ -23,7 +24,7 @@ import {
   type TrainData,
 } from './plan.js';
 import { Random } from './random.js';
-import { ScheduleError, scheduleLabel, targetedTensors } from './schedule.js';
+import { functionMask, ScheduleError, scheduleLabel, targetedTensors } from './schedule.js';
 
 /** A bad option of train() or trainBatch(); thrown before any GPU work. */
 export class TrainOptionsError extends Error {
@@ -120,8 +121,79 @@ export interface BatchModelRun extends ModelResult {
 
 export const DEFAULT_OPTIMIZER: AdamHyper = { lr: 0.001, beta1: 0.9, beta2: 0.999, epsilon: 1e-7 };
 
+// The valid keys of every options object; `satisfies Record<keyof …>` makes the compiler keep
+// each list and its interface in step.
+type UnionKeys<T> = T extends unknown ? keyof T : never;
+const COMMON = { model: 1, epochs: 1, batchSize: 1, shuffle: 1, optimizer: 1, device: 1, gpu: 1, signal: 1 } satisfies Record<keyof CommonOptions, 1>;
+const TRAIN_KEYS = Object.keys({ ...COMMON, data: 1, validation: 1, init: 1, seed: 1, penalty: 1, standardize: 1, onEpoch: 1, resume: 1 } satisfies Record<keyof TrainOptions, 1>);
+const BATCH_KEYS = Object.keys({ ...COMMON, data: 1, models: 1, onEpoch: 1 } satisfies Record<keyof BatchOptions, 1>);
+const ENTRY_KEYS = Object.keys({ trainRows: 1, validationRows: 1, testRows: 1, standardize: 1, penalty: 1, seed: 1, init: 1, name: 1, resume: 1 } satisfies Record<keyof BatchModel, 1>);
+const MODEL_KEYS = Object.keys({ hidden: 1, activation: 1 } satisfies Record<keyof ModelConfig, 1>);
+const OPTIMIZER_KEYS = Object.keys({ kind: 1, lr: 1, beta1: 1, beta2: 1, epsilon: 1 } satisfies Record<keyof OptimizerConfig, 1>);
+const INIT_KEYS = Object.keys({ seed: 1, weights: 1 } satisfies Record<UnionKeys<InitConfig>, 1>);
+const STANDARDIZE_KEYS = Object.keys({ scale: 1, shift: 1 } satisfies Record<keyof NonNullable<TrainOptions['standardize']>, 1>);
+// Data may be a Dataset (loadDataset, parseCsv), which carries its names and row count too.
+const DATA_KEYS = Object.keys({ x: 1, y: 1, features: 1, classes: 1, name: 1, rows: 1, featureNames: 1, classNames: 1 } satisfies Record<keyof TrainData | keyof Dataset, 1>);
+
 function fail(message: string): never {
   throw new TrainOptionsError(message);
+}
+
+/** A value for a message: JSON for plain values, the class name for objects (`Array`, `Float64Array`). */
+function describe(value: unknown): string {
+  if (typeof value === 'function') return 'a function';
+  if (value !== null && typeof value === 'object') return value.constructor?.name ?? 'an object';
+  return JSON.stringify(value) ?? String(value);
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
+/** Levenshtein distance, for suggesting the option a misspelt key meant. */
+function editDistance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) next[j] = Math.min(row[j] + 1, next[j - 1] + 1, row[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    row = next;
+  }
+  return row[b.length];
+}
+
+/** The valid key closest to `key` (case ignored), when exactly one is within a small edit distance. */
+function closest(key: string, valid: readonly string[]): string | undefined {
+  const limit = key.length < 5 ? 1 : 2;
+  const near = valid.map((v) => ({ v, d: editDistance(key.toLowerCase(), v.toLowerCase()) })).filter((n) => n.d <= limit);
+  const best = near.filter((n) => n.d === Math.min(...near.map((m) => m.d)));
+  return best.length === 1 ? best[0].v : undefined;
+}
+
+/**
+ * Refuses keys that are not options: a misspelt one would otherwise be ignored silently
+ * (`penalty: { lamda: 0.1 }` training with no penalty). `elsewhere` names the objects where a key
+ * belongs instead, for the hint (`lr` at the top level belongs in `optimizer`).
+ */
+function checkKeys(value: object, field: string, valid: readonly string[], elsewhere: Record<string, readonly string[]> = {}): void {
+  const prefix = field ? `${field}.` : '';
+  for (const key of Object.keys(value)) {
+    if (valid.includes(key)) continue;
+    const near = closest(key, valid);
+    const home = Object.entries(elsewhere).find(([, keys]) => keys.includes(key))?.[0];
+    const hint = near ? ` (did you mean ${prefix}${near}?)` : home ? ` (did you mean ${home}.${key}?)` : '';
+    fail(`unknown option ${prefix}${key}${hint}; valid ${field ? `keys of ${field}` : 'options'}: ${valid.join(', ')}`);
+  }
+}
+
+/** Checks an optional nested options object: an object holding only `valid` keys. */
+function checkObject(value: unknown, field: string, valid: readonly string[]): void {
+  if (value === undefined) return;
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) fail(`${field} must be an object with keys ${valid.join(', ')}; got ${describe(value)}`);
+  checkKeys(value, field, valid);
+}
+
+function checkCallback(field: string, value: unknown): void {
+  if (value !== undefined && typeof value !== 'function') fail(`${field} must be a function, got ${describe(value)}`);
 }
 
 function requireInteger(field: string, value: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
@@ -131,28 +203,43 @@ function requireInteger(field: string, value: unknown, min: number, max = Number
   return value as number;
 }
 
-/** Checks a data set: shapes, finite features, labels below `classes`. */
-export function validateData(d: TrainData, field: string, features?: number, classes?: number): void {
-  if (!d || typeof d !== 'object') fail(`${field} must be { x, y, features, classes }`);
-  requireInteger(`${field}.features`, d.features, 1);
-  requireInteger(`${field}.classes`, d.classes, 2);
-  if (features !== undefined && d.features !== features) fail(`${field}.features is ${d.features}, the training data has ${features}`);
-  if (classes !== undefined && d.classes !== classes) fail(`${field}.classes is ${d.classes}, the training data has ${classes}`);
-  if (!(d.x instanceof Float32Array)) fail(`${field}.x must be a Float32Array (rows × features, row-major)`);
-  if (!(d.y instanceof Uint32Array)) fail(`${field}.y must be a Uint32Array of class ids`);
-  if (d.y.length < 1) fail(`${field} has no rows`);
-  if (d.x.length !== d.y.length * d.features) {
-    fail(`${field}.x has ${d.x.length} values; ${d.y.length} rows (y) × ${d.features} features needs ${d.y.length * d.features}`);
+/**
+ * Checks a data set: keys, shapes, finite features, labels below `classes`. `context` prefixes
+ * every message (`evaluate(x, y): `), for data given as arguments rather than a named option.
+ */
+export function validateData(d: TrainData, field: string, features?: number, classes?: number, context = ''): void {
+  const name = (key: string) => (field ? `${field}.${key}` : key);
+  const bad = (message: string): never => fail(context + message);
+  if (!d || typeof d !== 'object') bad(`${field} must be { x, y, features, classes }`);
+  checkKeys(d, field, DATA_KEYS);
+  requireInteger(name('features'), d.features, 1);
+  requireInteger(name('classes'), d.classes, 2);
+  if (features !== undefined && d.features !== features) bad(`${name('features')} is ${d.features}, the training data has ${features}`);
+  if (classes !== undefined && d.classes !== classes) bad(`${name('classes')} is ${d.classes}, the training data has ${classes}`);
+  if (!(d.x instanceof Float32Array)) bad(`${name('x')} must be a Float32Array (rows × features, row-major), got ${describe(d.x)}`);
+  if (!(d.y instanceof Uint32Array)) bad(`${name('y')} must be a Uint32Array of class ids, got ${describe(d.y)}`);
+  if (d.y.length < 1) bad(`${name('y')} is empty: the data has no rows`);
+  const rows = d.x.length / d.features;
+  if (!Number.isInteger(rows)) {
+    bad(`${name('x')} has ${plural(d.x.length, 'value')}, not a whole number of rows of ${plural(d.features, 'feature')} (the ${plural(d.y.length, 'label')} of ${name('y')} need ${d.y.length * d.features})`);
   }
-  for (let i = 0; i < d.x.length; i++) {
-    if (!Number.isFinite(d.x[i])) fail(`${field}.x row ${Math.floor(i / d.features)}, feature ${i % d.features} is ${d.x[i]}; features must be finite`);
+  if (rows !== d.y.length) {
+    bad(`${name('y')} has ${plural(d.y.length, 'label')} but ${name('x')} holds ${plural(rows, 'row')} (${d.x.length} values ÷ ${plural(d.features, 'feature')}); every row needs one label`);
   }
+  checkFinite(d.x, d.features, name('x'), context);
   for (let i = 0; i < d.y.length; i++) {
-    if (d.y[i] >= d.classes) fail(`${field}.y row ${i} is ${d.y[i]}; labels must be in [0, ${d.classes - 1}] (classes ${d.classes})`);
+    if (d.y[i] >= d.classes) bad(`${name('y')} row ${i} is ${d.y[i]}; labels must be in [0, ${d.classes - 1}] (classes ${d.classes})`);
+  }
+}
+
+function checkFinite(x: Float32Array, features: number, name: string, context: string): void {
+  for (let i = 0; i < x.length; i++) {
+    if (!Number.isFinite(x[i])) fail(`${context}${name} row ${Math.floor(i / features)}, feature ${i % features} is ${x[i]}; features must be finite`);
   }
 }
 
 function resolveOptimizer(o: OptimizerConfig | undefined): AdamHyper {
+  checkObject(o, 'optimizer', OPTIMIZER_KEYS);
   if (o?.kind !== undefined && o.kind !== 'adam') fail(`optimizer.kind must be 'adam', got ${JSON.stringify(o.kind)}`);
   const h: AdamHyper = {
     lr: o?.lr ?? DEFAULT_OPTIMIZER.lr,
@@ -168,13 +255,13 @@ function resolveOptimizer(o: OptimizerConfig | undefined): AdamHyper {
   return h;
 }
 
-/** Rethrows configuration errors of other modules as TrainOptionsError. */
-function asOptionsError<T>(fn: () => T): T {
+/** Rethrows configuration errors of other modules as TrainOptionsError, their message after `prefix`. */
+function asOptionsError<T>(fn: () => T, prefix = ''): T {
   try {
     return fn();
   } catch (error) {
     if (error instanceof ModelConfigError || error instanceof PenaltyConfigError || error instanceof ScheduleError || error instanceof KernelInputError) {
-      throw new TrainOptionsError(error.message);
+      throw new TrainOptionsError(prefix + error.message);
     }
     throw error;
   }
@@ -191,6 +278,8 @@ function checkRows(field: string, rows: Uint32Array | undefined, dataRows: numbe
 }
 
 function initParams(layout: MlpLayout, init: InitConfig | undefined, seed: number, field: string): Float32Array {
+  checkObject(init, field, INIT_KEYS);
+  if (init && 'seed' in init && 'weights' in init) fail(`${field} takes seed or weights, not both`);
   if (init && 'weights' in init) return asOptionsError(() => fromNamedTensors(layout, init.weights, `${field}.weights`));
   const s = init && 'seed' in init ? init.seed : seed;
   requireInteger(`${field}.seed`, s, 0, 2 ** 32 - 1);
@@ -206,22 +295,63 @@ interface Resolved {
   resumes: (Checkpoint | undefined)[];
 }
 
-/** Validates batch options and builds the plan (no GPU work). */
-function checkResume(field: string, c: Checkpoint, data: TrainData, model: ModelConfig): void {
-  const k = c.manifest.config;
-  if (k.features !== data.features || k.classes !== data.classes) {
-    fail(`${field}: the checkpoint is for ${k.features} features and ${k.classes} classes, the data has ${data.features} and ${data.classes}`);
-  }
-  if (JSON.stringify(k.model) !== JSON.stringify(model)) fail(`${field}: the checkpoint's model is ${JSON.stringify(k.model)}, options.model is ${JSON.stringify(model)}`);
+type RunConfig = CheckpointManifest['config'];
+
+/** The configuration a checkpoint records, for its manifest and for comparing on resume. */
+function runConfig(data: TrainData, model: ModelConfig, optimizer: AdamHyper, p: ResolvedPenalty, batchSize: number, shuffle: boolean, seed: number): RunConfig {
+  return {
+    features: data.features,
+    classes: data.classes,
+    model,
+    optimizer,
+    penalty: { lambda: p.lambda, mode: p.mode, convention: p.convention, targets: p.targets, schedule: scheduleLabel(p.schedule) },
+    batchSize,
+    shuffle,
+    seed,
+  };
 }
 
-function resolveBatch(o: BatchOptions): Resolved {
-  if (!o || typeof o !== 'object') fail('options must be an object');
+/** Leaf values by path (`penalty.lambda`); arrays are leaves. */
+function flatten(value: unknown, path = '', out = new Map<string, unknown>()): Map<string, unknown> {
+  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    for (const [key, v] of Object.entries(value)) flatten(v, path ? `${path}.${key}` : key, out);
+  } else out.set(path, value);
+  return out;
+}
+
+/**
+ * A resumed run continues its checkpoint's run exactly, so every setting the checkpoint records
+ * must be the same: otherwise a new λ or schedule would take over in the middle of the run and a
+ * new seed would change nothing (the generators continue from their saved states), while the new
+ * checkpoint recorded either as the whole run's setting.
+ */
+function checkResume(field: string, c: Checkpoint, now: RunConfig): void {
+  if (!c || typeof c !== 'object' || !c.manifest?.config || !(c.params instanceof Float32Array) || !c.optimizer || !c.planner) {
+    fail(`${field} must be a checkpoint (run.checkpoint() or loadCheckpoint(dir)), got ${describe(c)}`);
+  }
+  const saved = flatten(c.manifest.config);
+  for (const [path, value] of flatten(now)) {
+    const before = saved.get(path);
+    if (JSON.stringify(before) !== JSON.stringify(value)) {
+      fail(
+        `${field}: the checkpoint was trained with ${path} ${JSON.stringify(before)}, these options give ${JSON.stringify(value)}; ` +
+          `a resumed run keeps its checkpoint's settings (only epochs, validation data, callbacks, device and signal may change). ` +
+          `For other settings, start a new run from its weights with init: { weights: checkpointWeights(checkpoint) } (` +
+          `Adam's moments, the epoch count and the history start afresh)`,
+      );
+    }
+  }
+}
+
+/** Validates batch options and builds the plan (no GPU work). `entry(i)` names model i in messages. */
+function resolveBatch(o: BatchOptions, entry: (i: number) => string): Resolved {
   validateData(o.data, 'data');
+  checkObject(o.model, 'model', MODEL_KEYS);
   asOptionsError(() => validateModel(o.model));
   const epochs = requireInteger('epochs', o.epochs, 1, 1_000_000);
   const batchSize = requireInteger('batchSize', o.batchSize ?? 32, 1, 1 << 20);
   if (o.shuffle !== undefined && typeof o.shuffle !== 'boolean') fail(`shuffle must be true or false, got ${JSON.stringify(o.shuffle)}`);
+  const shuffle = o.shuffle ?? true;
   const device = o.device ?? 'auto';
   if (!['auto', 'gpu', 'cpu'].includes(device)) fail(`device must be 'auto', 'gpu' or 'cpu', got ${JSON.stringify(device)}`);
   const optimizer = resolveOptimizer(o.optimizer);
@@ -230,12 +360,15 @@ function resolveBatch(o: BatchOptions): Resolved {
   const layout = asOptionsError(() => mlpLayout(o.data.features, o.data.classes, o.model));
   const rows = o.data.y.length;
   const models: ModelPlan[] = [];
-  const modes = new Set<string>();
   o.models.forEach((m, i) => {
-    const field = o.models.length === 1 ? '' : `models[${i}].`;
+    const at = entry(i);
+    const field = at ? `${at}.` : '';
+    if (!m || typeof m !== 'object') fail(`${at} must be an object { trainRows, … }, got ${describe(m)}`);
+    checkKeys(m, at, ENTRY_KEYS, { [`${field}penalty`]: PENALTY_KEYS });
     checkRows(`${field}trainRows`, m.trainRows, rows, true);
     checkRows(`${field}validationRows`, m.validationRows, rows, false);
     checkRows(`${field}testRows`, m.testRows, rows, false);
+    checkObject(m.standardize, `${field}standardize`, STANDARDIZE_KEYS);
     if (m.standardize) {
       for (const key of ['scale', 'shift'] as const) {
         const v = m.standardize[key];
@@ -244,11 +377,24 @@ function resolveBatch(o: BatchOptions): Resolved {
         }
       }
     }
+    checkObject(m.penalty, `${field}penalty`, PENALTY_KEYS);
     const penalty = asOptionsError(() => resolvePenalty(m.penalty, `${field}penalty`));
-    modes.add(penalty.mode);
+    if (i > 0 && penalty.mode !== models[0].penalty.mode) {
+      fail(`${field}penalty.mode is '${penalty.mode}' but ${entry(0)}.penalty.mode is '${models[0].penalty.mode}': all models of a batch must share penalty.mode (it selects the update kernel)`);
+    }
     const seed = requireInteger(`${field}seed`, m.seed ?? 0, 0, 2 ** 32 - 1);
     const resume = m.resume;
-    if (resume) checkResume(`${field}resume`, resume, o.data, o.model);
+    if (resume !== undefined) {
+      if (m.init !== undefined) fail(`${field}init and ${field}resume exclude each other: a resumed run continues from the checkpoint's weights`);
+      checkResume(`${field}resume`, resume, runConfig(o.data, o.model, optimizer, penalty, batchSize, shuffle, seed));
+    }
+    if (typeof penalty.schedule === 'function') {
+      // The trainers first call a schedule function at the start of its epoch, after the GPU
+      // buffers are made: one call now, for this run's first epoch, refuses a mask of the wrong
+      // length before any GPU work (the function should be pure: it is called twice for it).
+      const schedule = penalty.schedule;
+      asOptionsError(() => functionMask(schedule, resume?.planner.epoch ?? 0, targetedTensors(layout, penalty.targets)), `${field}penalty.schedule: `);
+    }
     const init = resume ? resume.params : initParams(layout, m.init, seed, `${field}init`);
     models.push({
       trainRows: m.trainRows,
@@ -261,10 +407,8 @@ function resolveBatch(o: BatchOptions): Resolved {
       ...(resume ? { resume: { optimizer: resume.optimizer, planner: resume.planner } } : {}),
     });
   });
-  if (modes.size > 1) fail('all models of a batch must share penalty.mode (coupled or decoupled): it selects the update kernel');
-  const mode = [...modes][0] as 'coupled' | 'decoupled';
   return {
-    plan: { data: o.data, layout, models, epochs, batchSize, shuffle: o.shuffle ?? true, optimizer, mode },
+    plan: { data: o.data, layout, models, epochs, batchSize, shuffle, optimizer, mode: models[0].penalty.mode },
     device,
     names: o.models.map((m, i) => m.name ?? `model ${i}`),
     targets: models.map((m) => targetedTensors(layout, m.penalty.targets)),
@@ -276,20 +420,11 @@ function resolveBatch(o: BatchOptions): Resolved {
 /** The configuration part of model i's checkpoint manifest. */
 function manifestBase(r: Resolved, i: number): Omit<CheckpointManifest, 'epoch' | 'step' | 'planner' | 'history'> {
   const { plan } = r;
-  const p = plan.models[i].penalty;
+  const m = plan.models[i];
   return {
     format: 'altreg-checkpoint',
     version: 1,
-    config: {
-      features: plan.data.features,
-      classes: plan.data.classes,
-      model: r.model,
-      optimizer: plan.optimizer,
-      penalty: { lambda: p.lambda, mode: p.mode, convention: p.convention, targets: p.targets, schedule: scheduleLabel(p.schedule) },
-      batchSize: plan.batchSize,
-      shuffle: plan.shuffle,
-      seed: plan.models[i].seed,
-    },
+    config: runConfig(plan.data, r.model, plan.optimizer, m.penalty, plan.batchSize, plan.shuffle, m.seed),
   };
 }
 
@@ -315,7 +450,10 @@ async function pickGpu(choice: DeviceChoice, given?: Gpu): Promise<Gpu | null> {
 
 /** Trains many models together (same shapes and data set; own rows, seeds and penalties). */
 export async function trainBatch(options: BatchOptions): Promise<BatchRun> {
-  const r = resolveBatch(options);
+  if (!options || typeof options !== 'object') fail('trainBatch(options): options must be an object');
+  checkKeys(options, '', BATCH_KEYS, { optimizer: OPTIMIZER_KEYS, model: MODEL_KEYS, 'models[i]': ENTRY_KEYS, 'models[i].penalty': PENALTY_KEYS });
+  checkCallback('onEpoch', options.onEpoch);
+  const r = resolveBatch(options, (i) => `models[${i}]`);
   const { result, gpu } = await runPlan(r, options, options.onEpoch);
   return {
     device: gpu ? 'gpu' : 'cpu',
@@ -399,17 +537,17 @@ export class Run {
 
   /** Class probabilities (rows × classes) and predicted classes for rows of x. */
   async predict(x: Float32Array): Promise<Prediction> {
-    if (!(x instanceof Float32Array) || x.length % this.layout.features !== 0 || x.length === 0) {
-      fail(`predict(x): x must be a non-empty Float32Array of rows × ${this.layout.features} features, got ${x?.length} values`);
-    }
-    validateData({ x, y: new Uint32Array(x.length / this.layout.features), features: this.layout.features, classes: this.layout.classes }, 'x');
+    const F = this.layout.features;
+    if (!(x instanceof Float32Array)) fail(`predict(x): x must be a Float32Array (rows × ${plural(F, 'feature')}, row-major), got ${describe(x)}`);
+    if (x.length === 0 || x.length % F !== 0) fail(`predict(x): x has ${plural(x.length, 'value')}, not a whole number (≥ 1) of rows of ${plural(F, 'feature')}`);
+    checkFinite(x, F, 'x', 'predict(x): ');
     return predictModel(this.gpu, this.layout, this.params, x, this.affine());
   }
 
   /** Loss, accuracy, predictions and confusion matrix on labelled rows. */
   async evaluate(x: Float32Array, y: Uint32Array): Promise<Evaluation> {
     const data = { x, y, features: this.layout.features, classes: this.layout.classes };
-    validateData(data, 'evaluate(x, y)');
+    validateData(data, '', undefined, undefined, 'evaluate(x, y): ');
     const [evaluation] = await evaluateModels(this.gpu, this.layout, [this.params], data, [Uint32Array.from({ length: y.length }, (_, i) => i)], this.affine());
     return evaluation;
   }
@@ -423,8 +561,10 @@ export class Run {
 /** Trains one model; see README for the options. */
 export async function train(options: TrainOptions): Promise<Run> {
   if (!options || typeof options !== 'object') fail('train(options): options must be an object');
+  checkKeys(options, '', TRAIN_KEYS, { optimizer: OPTIMIZER_KEYS, penalty: PENALTY_KEYS, model: MODEL_KEYS });
+  checkCallback('onEpoch', options.onEpoch);
   validateData(options.data, 'data');
-  if (options.validation) validateData(options.validation, 'validation', options.data.features, options.data.classes);
+  if (options.validation !== undefined) validateData(options.validation, 'validation', options.data.features, options.data.classes);
   const seed = requireInteger('seed', options.seed ?? 0, 0, 2 ** 32 - 1);
   const resume = options.resume;
   // One data set holds the training rows, then the validation rows.
@@ -441,13 +581,13 @@ export async function train(options: TrainOptions): Promise<Run> {
   const model: BatchModel = {
     trainRows: Uint32Array.from({ length: n }, (_, i) => i),
     ...(v ? { validationRows: Uint32Array.from({ length: v.y.length }, (_, i) => n + i) } : {}),
-    ...(options.penalty ? { penalty: options.penalty } : {}),
-    ...(options.standardize ? { standardize: options.standardize } : {}),
+    ...(options.penalty !== undefined ? { penalty: options.penalty } : {}),
+    ...(options.standardize !== undefined ? { standardize: options.standardize } : {}),
     seed,
-    init: options.init ?? { seed },
-    ...(resume ? { resume } : {}),
+    ...(options.init !== undefined ? { init: options.init } : {}),
+    ...(resume !== undefined ? { resume } : {}),
   };
-  const resolved = resolveBatch({ ...options, data, models: [model], onEpoch: undefined });
+  const resolved = resolveBatch({ ...options, data, models: [model], onEpoch: undefined }, () => '');
   const onEpoch = options.onEpoch;
   const { result, gpu } = await runPlan(resolved, options, onEpoch ? (_, records) => onEpoch(records[0]) : undefined);
   const m = result.models[0];
