@@ -51,16 +51,19 @@ export async function evaluateModels(
   const block = new Float32Array(models * layout.perModel);
   params.forEach((p, i) => block.set(p, i * layout.perModel));
   if (!gpu) return evaluateCpu(layout, data, block, rowsPerModel, affine).evaluations;
-  const dataset = new GpuDataset(gpu, data);
-  const buffers = [
-    gpu.createStorage('eval params', block),
-    gpu.createStorage('eval affine', affine),
-    gpu.createStorage('eval stats', statsSlotBytes(gpu, models, LOSS_GROUP_WORDS)),
-  ];
-  const [paramBuffer, affineBuffer, stats] = buffers;
-  let set: GpuRowSet | null = null;
+  const { dataset, buffers, set } = gpu.freeOnThrow(() => {
+    const dataset = new GpuDataset(gpu, data);
+    const buffers = [
+      gpu.createStorage('eval params', block),
+      gpu.createStorage('eval affine', affine),
+      gpu.createStorage('eval stats', statsSlotBytes(gpu, models, LOSS_GROUP_WORDS)),
+    ];
+    const [paramBuffer, affineBuffer, stats] = buffers;
+    const set = new GpuRowSet(gpu, layout, dataset, rowsPerModel, affineBuffer, paramBuffer, { buffer: stats, recordWords: LOSS_GROUP_WORDS, field: 0, slots: 1 }, true);
+    return { dataset, buffers, set };
+  });
+  const stats = buffers[2];
   try {
-    set = new GpuRowSet(gpu, layout, dataset, rowsPerModel, affineBuffer, paramBuffer, { buffer: stats, recordWords: LOSS_GROUP_WORDS, field: 0, slots: 1 }, true);
     const rows = set;
     gpu.submit('evaluate', (pass) => {
       rows.encodeGather(pass);
@@ -69,7 +72,7 @@ export async function evaluateModels(
     const words = await gpu.readUint32(stats);
     return await rows.read(rowsPerModel.map((_, m) => readLossGroup(words, m * LOSS_GROUP_WORDS)));
   } finally {
-    set?.destroy();
+    set.destroy();
     for (const b of buffers) gpu.destroyBuffer(b);
     dataset.destroy();
   }

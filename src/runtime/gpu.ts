@@ -64,8 +64,10 @@ export class Gpu {
   readonly hasTimestamps: boolean;
   /** The device has WGSL subgroup operations (`enable subgroups;`). */
   readonly hasSubgroups: boolean;
-  /** Buffers created through `createBuffer` and not yet destroyed (leak tests read this). */
-  liveBuffers = 0;
+  /** Buffers created through `createBuffer` and not yet destroyed. */
+  private readonly live = new Set<GPUBuffer>();
+  /** The buffers of each `freeOnThrow` in progress, innermost last. */
+  private readonly guards: GPUBuffer[][] = [];
   /** All buffers ever created through `createBuffer`. */
   createdBuffers = 0;
   private lostReason: string | null = null;
@@ -127,9 +129,35 @@ export class Gpu {
       throw new GpuError(`buffer '${label}' needs ${bytes} bytes; ${this.name} allows at most ${limit}`);
     }
     const buffer = this.device.createBuffer({ label, size: bytes, usage, mappedAtCreation });
-    this.liveBuffers++;
+    this.live.add(buffer);
+    this.guards.at(-1)?.push(buffer);
     this.createdBuffers++;
     return buffer;
+  }
+
+  /** How many buffers made by `createBuffer` are not destroyed yet (leak tests read this). */
+  get liveBuffers(): number {
+    return this.live.size;
+  }
+
+  /**
+   * Runs `build` (e.g. a trainer's constructor) and, if it throws, destroys every buffer it
+   * created before rethrowing: a kernel that refuses its shape part way through must not leave
+   * the buffers made before it behind, and its caller never gets an object to destroy.
+   */
+  freeOnThrow<T>(build: () => T): T {
+    const made: GPUBuffer[] = [];
+    this.guards.push(made);
+    let built = false;
+    try {
+      const value = build();
+      built = true;
+      return value;
+    } finally {
+      this.guards.pop();
+      if (built) this.guards.at(-1)?.push(...made);
+      else for (const b of made) this.destroyBuffer(b);
+    }
   }
 
   /** A storage buffer holding `data` (copied at creation). */
@@ -143,10 +171,11 @@ export class Gpu {
     return buffer;
   }
 
+  /** Destroys `buffer`; destroying one twice is harmless, as in WebGPU. */
   destroyBuffer(buffer: GPUBuffer | null | undefined): void {
     if (!buffer) return;
     buffer.destroy();
-    this.liveBuffers--;
+    this.live.delete(buffer);
   }
 
   write(buffer: GPUBuffer, data: ArrayBufferView, byteOffset = 0): void {

@@ -237,6 +237,56 @@ describe('GPU hygiene', () => {
   });
 });
 
+describe('GPU hygiene when building the trainer fails', () => {
+  it('a failure at any point of building the trainer frees every buffer made until then', async () => {
+    const gpu = await testGpu();
+    const iris = await loadDataset('iris');
+    const rows = (from: number) => Uint32Array.from({ length: 40 }, (_, i) => from + i);
+    const o: BatchOptions = {
+      data: iris,
+      model: { hidden: [6, 5], activation: 'relu' },
+      epochs: 1,
+      device: 'gpu',
+      gpu,
+      models: [{ trainRows: rows(0), validationRows: rows(50), testRows: rows(100) }],
+    };
+    await trainBatch(o); // warm-up: shared placeholders and pipelines
+    const device = gpu.device;
+    const createBindGroup = device.createBindGroup.bind(device);
+    let calls = 0;
+    let failAt = 0;
+    device.createBindGroup = (d) => {
+      if (++calls === failAt) throw new Error(`refused bind group ${calls}`);
+      return createBindGroup(d);
+    };
+    try {
+      await trainBatch(o);
+      const total = calls; // the bind groups of one trainer: training, validation and test rows
+      expect(total).toBeGreaterThan(8);
+      const before = gpu.liveBuffers;
+      for (failAt = 1; failAt <= total; failAt++) {
+        calls = 0;
+        await expect(trainBatch(o), `failing at bind group ${failAt}`).rejects.toThrow(`refused bind group ${failAt}`);
+        expect(gpu.liveBuffers, `live buffers after failing at bind group ${failAt} of ${total}`).toBe(before);
+      }
+      // Evaluating a trained model builds its own rows on the GPU: the same holds there.
+      failAt = 0;
+      const run = await train({ data: iris, model: o.model, epochs: 1, device: 'gpu', gpu });
+      calls = 0;
+      await run.evaluate(iris.x, iris.y);
+      const evaluation = calls;
+      expect(evaluation).toBeGreaterThan(1);
+      for (failAt = 1; failAt <= evaluation; failAt++) {
+        calls = 0;
+        await expect(run.evaluate(iris.x, iris.y)).rejects.toThrow(`refused bind group ${failAt}`);
+        expect(gpu.liveBuffers, `live buffers after failing at evaluation bind group ${failAt} of ${evaluation}`).toBe(before);
+      }
+    } finally {
+      device.createBindGroup = createBindGroup;
+    }
+  });
+});
+
 describe('cancellation and standardization', () => {
   for (const device of ['cpu', 'gpu'] as const) {
     it(`${device}: an aborted signal stops training with its reason and frees GPU memory`, async () => {
