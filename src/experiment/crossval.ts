@@ -46,6 +46,8 @@ export interface ExperimentOptions {
   resume?: (arm: number, fold: number) => Checkpoint | undefined;
   /** Progress: epoch finished for all models of a batch; batch i of n. */
   onEpoch?: (epoch: number, records: EpochRecord[], batch: number, batches: number) => void;
+  /** Stops the experiment (trainBatch's `signal`): it rejects with the signal's reason. */
+  signal?: AbortSignal;
 }
 
 export interface FoldResult {
@@ -145,6 +147,7 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRes
       ...(o.device ? { device: o.device } : {}),
       ...(o.gpu ? { gpu: o.gpu } : {}),
       onEpoch: (epoch, records) => o.onEpoch?.(epoch, records, b, modes.length),
+      ...(o.signal ? { signal: o.signal } : {}),
     });
     device = run.device;
     adapter = run.adapter ? [run.adapter.vendor, run.adapter.device || run.adapter.architecture || run.adapter.description].filter(Boolean).join(' ') + ` (${run.adapter.backend})` : null;

@@ -72,6 +72,32 @@ describe('runExperiment', () => {
   });
 });
 
+describe('runExperiment from the package', () => {
+  it('is exported with its formatter, and its signal stops it with the reason', async () => {
+    const altreg = await import('../index.js');
+    expect([typeof altreg.runExperiment, typeof altreg.experimentSplits, typeof altreg.formatComparison]).toEqual(['function', 'function', 'function']);
+    const iris = await loadDataset('iris');
+    const controller = new AbortController();
+    let epochs = 0;
+    const error = await altreg
+      .runExperiment({
+        dataset: iris,
+        model: { hidden: [4], activation: 'relu' },
+        arms: [{ name: 'none', penalty: { schedule: 'none' } }],
+        folds: 2,
+        epochs: 10_000,
+        device: 'cpu',
+        signal: controller.signal,
+        onEpoch: () => {
+          if (++epochs === 3) controller.abort(new Error('enough'));
+        },
+      })
+      .catch((e: Error) => e);
+    expect((error as Error).message).toBe('enough');
+    expect(epochs).toBeLessThan(10_000);
+  });
+});
+
 describe('experiment text', () => {
   const ms = (mean: number, std: number) => ({ mean, std });
   const row = (v: number) => ({ precision: ms(v, 0.1), recall: ms(v, 0.05), f1: ms(v, 0.02), support: ms(5, 0) });
