@@ -4,6 +4,7 @@ import { expect, test } from '@playwright/test';
 
 test('the benchmark page times matmul for sizes 64..512', async ({ page }) => {
   await page.goto('/bench.html?parts=kernels');
+  await page.click('#start');
   const handle = await page.waitForFunction(() => window.__bench?.done && window.__bench, undefined, { timeout: 150_000 });
   const bench = (await handle.jsonValue()) as NonNullable<Window['__bench']>;
   expect(bench.error, 'benchmark error').toBeUndefined();
@@ -22,6 +23,7 @@ test('the benchmark page times matmul for sizes 64..512', async ({ page }) => {
 
 test('the benchmark page times an Iris-shaped training epoch against TF.js', async ({ page }) => {
   await page.goto('/bench.html?parts=training');
+  await page.click('#start');
   const handle = await page.waitForFunction(() => window.__benchTraining?.done && window.__benchTraining, undefined, { timeout: 150_000 });
   const state = (await handle.jsonValue()) as NonNullable<Window['__benchTraining']>;
   expect(state.error, 'training benchmark error').toBeUndefined();

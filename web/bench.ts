@@ -3,8 +3,8 @@
 // as a table and a chart. Training: the Iris-shaped epoch of bench/training.ts (same code as
 // `npm run bench`) for altreg's GPU and CPU trainers against TF.js (webgpu on this page's device,
 // webgl, cpu), contenders interleaved. `?parts=kernels` or `?parts=training` runs one part,
-// `?runs=N` sets the training runs. The end-to-end tests read window.__bench and
-// window.__benchTraining.
+// `?runs=N` sets the training runs. Nothing heavy runs until the Start button is pressed. The
+// end-to-end tests press it and read window.__bench and window.__benchTraining.
 import 'uplot/dist/uPlot.min.css';
 import './app/app.css';
 import uPlot from 'uplot';
@@ -252,6 +252,11 @@ async function main(): Promise<void> {
     showMessage(byId('error'), message);
     return;
   }
+  const start = byId<HTMLButtonElement>('start');
+  start.disabled = false;
+  byId('status').textContent = `Ready: press Start (${parts.join(' and ')}).`;
+  await new Promise((resolve) => start.addEventListener('click', resolve, { once: true }));
+  start.disabled = true;
   if (parts.includes('kernels')) await kernels(gpu);
   else byId('status').textContent = 'Kernels skipped (?parts).';
   if (parts.includes('training')) await training(gpu, runs);

@@ -21,29 +21,56 @@ export interface LineChart {
   data: (number | null)[][];
 }
 
-/** A line chart with epoch on x, in its own titled box appended to `parent`. */
+/** Plot width in CSS pixels at most, and at least (when `parent` is narrower or not laid out). */
+const MAX_WIDTH = 400;
+const MIN_WIDTH = 160;
+const HEIGHT = 220;
+
+/** The plot width that fits the chart's box (its padding and border included) into `parent`. */
+function fittedWidth(parent: HTMLElement, box: HTMLElement): number {
+  const s = getComputedStyle(box);
+  const frame = parseFloat(s.paddingLeft) + parseFloat(s.paddingRight) + parseFloat(s.borderLeftWidth) + parseFloat(s.borderRightWidth);
+  return Math.floor(Math.max(MIN_WIDTH, Math.min(MAX_WIDTH, parent.clientWidth - frame)));
+}
+
+/**
+ * A line chart with epoch on x, in its own titled box appended to `parent`. uPlot draws at a
+ * fixed pixel size, so the width follows `parent` (a narrow window, a resized one) through a
+ * ResizeObserver that the chart's destroy() disconnects.
+ */
 export function lineChart(parent: HTMLElement, id: string, title: string, series: SeriesSpec[], yRange?: [number, number]): LineChart {
   const box = el('figure', { className: 'chart', attrs: { id } });
   parent.append(box);
   const data: (number | null)[][] = [[], ...series.map(() => [])];
+  const resize = new ResizeObserver(() => {
+    const width = fittedWidth(parent, box);
+    if (width !== plot.width) plot.setSize({ width, height: HEIGHT });
+  });
   const opts: uPlot.Options = {
     title,
-    width: 400,
-    height: 220,
+    width: fittedWidth(parent, box),
+    height: HEIGHT,
     scales: { x: { time: false }, ...(yRange ? { y: { range: yRange } } : {}) },
     axes: [{ label: 'epoch' }, { size: 56 }],
     series: [{ label: 'epoch' }, ...series.map((s) => ({ label: s.label, stroke: s.color, width: 2, spanGaps: true, ...(s.dash ? { dash: s.dash } : {}) }))],
     cursor: { drag: { x: true, y: false } },
+    hooks: { destroy: [() => resize.disconnect()] },
   };
-  return { plot: new uPlot(opts, data as uPlot.AlignedData, box), data };
+  const plot = new uPlot(opts, data as uPlot.AlignedData, box);
+  resize.observe(parent);
+  return { plot, data };
+}
+
+interface RunCharts {
+  loss: LineChart;
+  accuracy: LineChart;
+  penalty: LineChart;
+  norms: LineChart;
 }
 
 /** The four live charts of one run. */
 export class TrainingCharts {
-  private loss!: LineChart;
-  private accuracy!: LineChart;
-  private penalty!: LineChart;
-  private norms!: LineChart;
+  private charts: RunCharts | null = null;
   private tensors: string[] = [];
   private frame = 0;
 
@@ -51,42 +78,35 @@ export class TrainingCharts {
 
   /** New empty charts; `tensors` are the model's tensor names (one norm series each). */
   reset(tensors: string[]): void {
-    this.destroy();
+    this.clear();
     this.tensors = tensors;
-    this.container.replaceChildren();
-    this.loss = lineChart(this.container, 'chart-loss', 'Loss (cross-entropy)', [
-      { label: 'train', color: PALETTE[0] },
-      { label: 'validation', color: PALETTE[1] },
-    ]);
-    this.accuracy = lineChart(
-      this.container,
-      'chart-accuracy',
-      'Accuracy',
-      [
-        { label: 'train', color: PALETTE[0] },
-        { label: 'validation', color: PALETTE[1] },
-      ],
-      [0, 1],
-    );
-    this.penalty = lineChart(this.container, 'chart-penalty', 'Active penalty value', [{ label: 'penalty', color: PALETTE[2] }]);
-    this.norms = lineChart(
-      this.container,
-      'chart-norms',
-      'Weight norms ‖w‖₂',
-      tensors.map((name, i) => ({ label: name, color: PALETTE[Math.floor(i / 2) % PALETTE.length], ...(name.endsWith('/bias') ? { dash: [4, 3] } : {}) })),
-    );
+    const train = { label: 'train', color: PALETTE[0] };
+    const validation = { label: 'validation', color: PALETTE[1] };
+    this.charts = {
+      loss: lineChart(this.container, 'chart-loss', 'Loss (cross-entropy)', [train, validation]),
+      accuracy: lineChart(this.container, 'chart-accuracy', 'Accuracy', [train, validation], [0, 1]),
+      penalty: lineChart(this.container, 'chart-penalty', 'Active penalty value', [{ label: 'penalty', color: PALETTE[2] }]),
+      norms: lineChart(
+        this.container,
+        'chart-norms',
+        'Weight norms ‖w‖₂',
+        tensors.map((name, i) => ({ label: name, color: PALETTE[Math.floor(i / 2) % PALETTE.length], ...(name.endsWith('/bias') ? { dash: [4, 3] } : {}) })),
+      ),
+    };
   }
 
   add(r: EpochRecord): void {
+    if (!this.charts) return;
     const push = (c: LineChart, values: (number | undefined)[]) => {
       c.data[0].push(r.epoch);
       values.forEach((v, i) => c.data[i + 1].push(v ?? null));
     };
-    push(this.loss, [r.loss, r.valLoss]);
-    push(this.accuracy, [r.trainAccuracy, r.valAccuracy]);
-    push(this.penalty, [r.penalty]);
+    const { loss, accuracy, penalty, norms } = this.charts;
+    push(loss, [r.loss, r.valLoss]);
+    push(accuracy, [r.trainAccuracy, r.valAccuracy]);
+    push(penalty, [r.penalty]);
     push(
-      this.norms,
+      norms,
       this.tensors.map((t) => r.weightNorms[t]),
     );
     if (!this.frame) this.frame = requestAnimationFrame(() => this.redraw());
@@ -96,10 +116,20 @@ export class TrainingCharts {
   redraw(): void {
     if (this.frame) cancelAnimationFrame(this.frame);
     this.frame = 0;
-    for (const c of [this.loss, this.accuracy, this.penalty, this.norms]) c?.plot.setData(c.data as uPlot.AlignedData);
+    for (const c of this.all()) c.plot.setData(c.data as uPlot.AlignedData);
   }
 
-  private destroy(): void {
-    for (const c of [this.loss, this.accuracy, this.penalty, this.norms]) c?.plot.destroy();
+  /** Removes the charts (also when the dataset they were trained on is no longer the one chosen). */
+  clear(): void {
+    if (this.frame) cancelAnimationFrame(this.frame);
+    this.frame = 0;
+    for (const c of this.all()) c.plot.destroy();
+    this.charts = null;
+    this.container.replaceChildren();
+  }
+
+  private all(): LineChart[] {
+    const c = this.charts;
+    return c ? [c.loss, c.accuracy, c.penalty, c.norms] : [];
   }
 }

@@ -59,11 +59,29 @@ function value(id: string): string {
   return byId<HTMLInputElement | HTMLSelectElement>(id).value.trim();
 }
 
-function number(id: string, label: string, check: (v: number) => boolean, valid: string): number {
+/**
+ * The text of a number field. A number input whose text the browser cannot read (`1e`, `abc`)
+ * has the value "", so that case is told apart through validity.badInput.
+ */
+function numberText(id: string, label: string, valid: string): string {
   const text = value(id);
-  const v = text === '' ? Number.NaN : Number(text);
+  if (byId<HTMLInputElement>(id).validity.badInput) throw new ConfigError(id, `${label}: what was typed is not a number; expected ${valid}`);
+  if (text === '') throw new ConfigError(id, `${label}: empty; expected ${valid}`);
+  return text;
+}
+
+function number(id: string, label: string, check: (v: number) => boolean, valid: string): number {
+  const text = numberText(id, label, valid);
+  const v = Number(text);
   if (!Number.isFinite(v) || !check(v)) throw new ConfigError(id, `${label}: "${text}" is not valid; expected ${valid}`);
   return v;
+}
+
+/** A number within the field's own min and max attributes, so that the page and the check agree. */
+function ranged(id: string, label: string): number {
+  const input = byId<HTMLInputElement>(id);
+  const [min, max] = [Number(input.min), Number(input.max)];
+  return number(id, label, (v) => v >= min && v <= max, `a number from ${input.min} to ${input.max}`);
 }
 
 function integer(id: string, label: string, min: number, max: number): number {
@@ -76,13 +94,19 @@ function choice<T extends string>(id: string, label: string, options: readonly T
   return v as T;
 }
 
-/** Hidden layer widths from text such as "10" or "32, 16"; empty text means no hidden layer. */
+/**
+ * Hidden layer widths from text such as "10" or "32, 16": decimal integers separated by commas
+ * (Number() alone would also take "0x10" and "1e1"). Empty text means no hidden layer, which
+ * the library's model allows (`hidden: []`, softmax regression) though the CLI does not.
+ */
 export function parseHidden(text: string): number[] {
-  const parts = text.split(/[\s,]+/).filter(Boolean);
-  return parts.map((p, i) => {
-    const w = Number(p);
-    if (!Number.isInteger(w) || w < 1 || w > 4096) {
-      throw new ConfigError('hidden', `hidden layers: width ${i + 1} is "${p}"; expected integers from 1 to 4096 separated by commas, e.g. "32, 16"`);
+  if (text.trim() === '') return [];
+  return text.split(',').map((raw, i) => {
+    const p = raw.trim();
+    const w = /^\d+$/.test(p) ? Number(p) : Number.NaN;
+    if (!(w >= 1 && w <= 4096)) {
+      const given = p === '' ? 'empty' : `"${p}"`;
+      throw new ConfigError('hidden', `hidden layers: width ${i + 1} is ${given}; expected integers from 1 to 4096 separated by commas, e.g. "32, 16" (empty field: no hidden layer)`);
     }
     return w;
   });
@@ -91,7 +115,8 @@ export function parseHidden(text: string): number[] {
 /** The schedule text for the form's kind and parameter. */
 function scheduleText(): string {
   const kind = value('schedule-kind');
-  if (kind === 'random' || kind === 'early') return `${kind}:${value('schedule-param')}`;
+  if (kind === 'random') return `random:${numberText('schedule-param', 'P', 'a probability from 0 to 1')}`;
+  if (kind === 'early') return `early:${numberText('schedule-param', 'E', 'an integer number of epochs ≥ 0')}`;
   return kind;
 }
 
@@ -111,7 +136,8 @@ export function readConfig(): AppConfig {
     hidden,
     activation: choice('activation', 'activation', kernels.ACTIVATIONS),
     lr: number('lr', 'learning rate', (v) => v > 0 && v <= 10, 'a number in (0, 10]'),
-    lambda: number('lambda', 'λ', (v) => v >= 0, 'a number ≥ 0'),
+    // The GPU trainer holds the coefficient 2λ (keras) as a float32: past 1.7e38 it is Infinity.
+    lambda: number('lambda', 'λ', (v) => v >= 0 && Number.isFinite(Math.fround(2 * v)), 'a number from 0 to 1.7e38 (2λ must fit in a float32)'),
     mode: choice('mode', 'mode', ['coupled', 'decoupled'] as const),
     convention: choice('convention', 'convention', ['keras', 'torch'] as const),
     targets: choice('targets', 'targets', ['kernels', 'all'] as const),
@@ -120,7 +146,7 @@ export function readConfig(): AppConfig {
     epochs: integer('epochs', 'epochs', 1, 100_000),
     batchSize: integer('batch-size', 'batch size', 1, 65_536),
     seed: integer('seed', 'seed', 0, 2 ** 32 - 1),
-    testFraction: number('test-fraction', 'test fraction', (v) => v > 0 && v < 1, 'a number strictly between 0 and 1'),
+    testFraction: ranged('test-fraction', 'test fraction'),
     device: choice('device', 'device', ['gpu', 'cpu'] as const),
   };
 }

@@ -74,6 +74,23 @@ export function prepareData(source: DataSource, testFraction: number, seed: numb
   };
 }
 
+/**
+ * What a SplitError from prepareData means in the app's terms: the dataset has too few rows (per
+ * class) to hold out test rows and then 10 % of the rest for validation, both stratified.
+ */
+export function tooFewRows(source: DataSource, testFraction: number): string {
+  const d = source.dataset;
+  const counts = new Array<number>(d.classes).fill(0);
+  d.y.forEach((c) => counts[c]++);
+  const smallest = Math.min(...counts);
+  const name = d.classNames[counts.indexOf(smallest)];
+  return (
+    `${source.label} has too few rows per class for a test and a validation split: ${d.rows} rows in ${d.classes} classes, the smallest ("${name}") has ${smallest}. ` +
+    `The app holds out test rows (test fraction ${testFraction}), then ${VALIDATION_FRACTION * 100} % of the rest for validation, both stratified by class; ` +
+    'give each class at least 3 rows (for training, validation and test).'
+  );
+}
+
 /** Up to `max` names joined, with how many more there are. */
 function someNames(names: string[], max = 12): string {
   return names.slice(0, max).join(', ') + (names.length > max ? ` and ${names.length - max} more` : '');

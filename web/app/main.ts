@@ -4,17 +4,17 @@
 
 import 'uplot/dist/uPlot.min.css';
 import './app.css';
-import { CsvError, mlpLayout, requestGpu, type DatasetName, type Gpu } from '../../src/index.js';
+import { CsvError, mlpLayout, requestGpu, SplitError, type DatasetName, type Gpu } from '../../src/index.js';
 import { TrainingCharts } from './charts.js';
 import { CONFIG_FIELDS, ConfigError, readConfig, syncScheduleParam, type AppConfig } from './config.js';
-import { describeDataset, loadShipped, parseCsvFile, prepareData, type DataSource } from './data.js';
+import { describeDataset, loadShipped, parseCsvFile, prepareData, tooFewRows, type DataSource } from './data.js';
 import { byId, el, fmt, showMessage } from './dom.js';
 import { RunHistory } from './history.js';
 import { MaskGrid, previewMasks } from './mask-grid.js';
 import { renderConfusion, renderReport, testReport } from './report.js';
 import { downloadCheckpoint, downloadResults, type FinishedRun } from './results.js';
 import { initialSnapshot, type AppPhase } from './state.js';
-import { compareRuns, StopRequested, Training, trainOptions } from './training.js';
+import { compareRuns, describeComparison, StopRequested, Training, trainOptions } from './training.js';
 
 const snapshot = initialSnapshot();
 window.__altreg = snapshot;
@@ -52,6 +52,7 @@ let source: DataSource | null = null;
 /** The last CSV file read, kept to re-read it with another label column. */
 let csvText: { text: string; name: string } | null = null;
 let training: Training | null = null;
+/** The finished run whose results are on screen; null while none are (Verify needs one). */
 let finished: FinishedRun | null = null;
 
 // ---- phase and buttons ----
@@ -69,6 +70,10 @@ function setPhase(phase: AppPhase, text?: string): void {
 
 function busy(): boolean {
   return snapshot.phase === 'training' || snapshot.phase === 'verifying' || snapshot.phase === 'init';
+}
+
+function readyText(): string {
+  return gpu ? 'Ready.' : 'Ready (CPU reference trainer).';
 }
 
 function refreshTrainButton(): void {
@@ -120,11 +125,30 @@ function gpuGone(reason: string): void {
 
 // ---- data ----
 
+/** Takes the run panel back to empty: charts, test-set results, verification and error. */
+function clearRun(): void {
+  charts.clear();
+  finished = null;
+  ui.results.hidden = true;
+  showMessage(ui.verifyResult, null);
+  ui.verifyResult.dataset.state = 'none';
+  showMessage(ui.error, null);
+  Object.assign(snapshot, { history: [], testRows: null, testAccuracy: null, confusion: null, verification: null, error: null });
+}
+
+/** Makes `next` the dataset (null: none is valid); what was shown of another dataset goes. */
 function setSource(next: DataSource | null, error: string | null): void {
   source = next;
   showMessage(ui.dataError, error);
   ui.datasetInfo.textContent = next ? describeDataset(next) : '';
+  clearRun();
+  if (!busy()) setPhase('ready', readyText());
   updatePreview();
+}
+
+/** The label column is a CSV setting: off while a shipped dataset is chosen. */
+function syncLabelColumn(): void {
+  ui.labelColumn.disabled = ui.dataset.value !== 'csv';
 }
 
 async function chooseShipped(name: DatasetName): Promise<void> {
@@ -144,6 +168,7 @@ function readCsv(): void {
     ui.dataset.append(option);
   }
   ui.dataset.value = 'csv';
+  syncLabelColumn();
   try {
     const parsed = parseCsvFile(csvText.text, csvText.name, ui.labelColumn.value);
     option.textContent = `CSV: ${csvText.name}`;
@@ -151,13 +176,23 @@ function readCsv(): void {
   } catch (error) {
     option.textContent = `CSV: ${csvText.name} (invalid)`;
     const message = error instanceof CsvError ? error.message : `cannot read ${csvText.name}: ${(error as Error).message}`;
-    setSource(null, message);
+    setSource(null, message + separatorHint(csvText.text));
   }
+}
+
+/** A hint for a file whose header row has no comma but ';' or tabs: the library reads commas only. */
+function separatorHint(text: string): string {
+  const header = text.split(/\r?\n/).find((line) => line.trim() !== '') ?? '';
+  if (header.includes(',')) return '';
+  const separator = header.includes(';') ? 'semicolons' : header.includes('\t') ? 'tabs' : null;
+  return separator ? `\nThe header row separates its columns with ${separator}; this app reads comma-separated files only (save the file as CSV with commas).` : '';
 }
 
 async function takeFile(file: File | undefined): Promise<void> {
   if (!file || busy()) return;
   csvText = { text: await file.text(), name: file.name };
+  // Choosing the same file again (after switching to a shipped dataset) must fire a new change event.
+  ui.csvFile.value = '';
   readCsv();
 }
 
@@ -180,7 +215,13 @@ function currentConfig(): AppConfig | null {
 function updatePreview(): void {
   const config = currentConfig();
   refreshTrainButton();
-  if (!config || !source || busy()) return;
+  if (busy()) return;
+  if (!config || !source) {
+    grid.clear();
+    snapshot.maskTensors = [];
+    snapshot.maskPreview = [];
+    return;
+  }
   const d = source.dataset;
   const preview = previewMasks(d.features, d.classes, { hidden: config.hidden, activation: config.activation }, config.targets, config.schedule, config.seed, config.epochs);
   grid.render(preview);
@@ -200,28 +241,30 @@ async function startTraining(): Promise<void> {
     fail(new Error('no valid dataset: choose a shipped dataset or a CSV file without errors'));
     return;
   }
+  // This attempt replaces what the last run showed, whether it finishes or not.
+  clearRun();
   let data;
   try {
     data = prepareData(source, config.testFraction, config.seed);
   } catch (error) {
-    fail(error);
+    fail(error instanceof SplitError ? new Error(tooFewRows(source, config.testFraction)) : error);
+    setPhase('error', 'Training did not start (see the message below).');
     return;
   }
   const d = source.dataset;
   updatePreview();
   const model = { hidden: config.hidden, activation: config.activation };
   charts.reset(mlpLayout(d.features, d.classes, model).tensors.map((t) => t.name));
-  ui.results.hidden = true;
-  Object.assign(snapshot, { history: [], testRows: null, testAccuracy: null, confusion: null, verification: null });
   const device = config.device === 'gpu' && gpu ? gpu : null;
   snapshot.device = device ? 'gpu' : 'cpu';
   const where = device ? `WebGPU (${device.name})` : 'the CPU reference trainer';
-  training = new Training(trainOptions(config, data), device);
+  const t = new Training(trainOptions(config, data), device);
+  training = t;
   setPhase('training', `Training on ${where}: ${data.train.y.length} train, ${data.validation.y.length} validation, ${data.test.y.length} test rows…`);
   const started = performance.now();
   const label = source.label;
   try {
-    const run = await training.run((r) => {
+    const run = await t.run((r) => {
       charts.add(r);
       grid.markApplied(r.epoch, r.mask);
       snapshot.history.push(r);
@@ -234,13 +277,14 @@ async function startTraining(): Promise<void> {
     finished = { config, data, run, test, report, adapter: run.adapter, seconds };
     showResults(finished);
     runs.add({ dataset: label, config, device: run.device, status: 'done', history: run.history, testAccuracy: test.accuracy, seconds });
-    setPhase('done', `Done: ${config.epochs} epochs on ${where} in ${seconds.toFixed(1)} s; test accuracy ${fmt(test.accuracy)}.`);
+    setPhase('done', `Done: ${run.history.length} epochs on ${where} in ${seconds.toFixed(1)} s; test accuracy ${fmt(test.accuracy)}.`);
   } catch (error) {
     charts.redraw();
     const seconds = (performance.now() - started) / 1000;
     if (error instanceof StopRequested) {
-      if (training.history.length > 0) runs.add({ dataset: label, config, device: snapshot.device, status: 'stopped', history: training.history, testAccuracy: null, seconds });
-      setPhase('stopped', `Stopped by user after ${error.epochsDone} of ${config.epochs} epochs.`);
+      // train() has ended, so the history holds every epoch trained, the ones in flight at Stop too.
+      if (t.history.length > 0) runs.add({ dataset: label, config, device: snapshot.device, status: 'stopped', history: t.history, testAccuracy: null, seconds });
+      setPhase('stopped', `Stopped by user after ${t.history.length} of ${config.epochs} epochs.`);
     } else {
       fail(error);
       setPhase('error', 'Training failed (see the message below).');
@@ -267,34 +311,35 @@ function showResults(f: FinishedRun): void {
   snapshot.confusion = Array.from({ length: k }, (_, t) => Array.from(f.test.confusion.subarray(t * k, (t + 1) * k)));
 }
 
-/** Trains the last run's configuration on the CPU reference trainer and compares. */
+/**
+ * Trains the shown run's configuration on the CPU reference trainer and compares (Verify is
+ * enabled only while a finished GPU run's results are on screen, so its verdict shows with them).
+ */
 async function verify(): Promise<void> {
   const f = finished;
   if (!f || busy()) return;
   showMessage(ui.error, null);
-  training = new Training(trainOptions(f.config, f.data), null);
+  const t = new Training(trainOptions(f.config, f.data), null);
+  training = t;
   ui.verifyResult.dataset.state = 'running';
+  delete ui.verifyResult.dataset.verdict;
   showMessage(ui.verifyResult, 'Training the same configuration on the CPU reference trainer…');
   setPhase('verifying', 'Verifying on the CPU reference trainer…');
   try {
-    const reference = await training.run((r) => {
+    const reference = await t.run((r) => {
       ui.status.textContent = `Verifying on the CPU reference trainer: epoch ${r.epoch + 1}/${f.config.epochs}`;
     });
     const c = compareRuns(f.run, reference);
     f.verification = c;
     snapshot.verification = c;
     ui.verifyResult.dataset.state = 'done';
-    showMessage(
-      ui.verifyResult,
-      `CPU reference, ${reference.history.length} epochs: largest per-epoch loss difference ${c.maxLossDiff.toExponential(2)} (epoch ${c.maxLossEpoch}), ` +
-        `validation loss ${c.maxValLossDiff.toExponential(2)}; largest weight difference ${c.maxWeightDiff.toExponential(2)} (${c.maxWeightTensor || '–'}); ` +
-        (c.maskDifferences === 0 ? 'masks identical.' : `masks differ in ${c.maskDifferences} epochs.`),
-    );
-    setPhase('done', 'Verification done.');
+    ui.verifyResult.dataset.verdict = c.pass ? 'pass' : 'fail';
+    showMessage(ui.verifyResult, `Verification against the CPU reference trainer, ${c.epochs} epochs. ${describeComparison(c)}`);
+    setPhase('done', `Verification done: ${c.pass ? 'PASS' : 'FAIL'} (details with the test-set results).`);
   } catch (error) {
     if (error instanceof StopRequested) {
       ui.verifyResult.dataset.state = 'stopped';
-      showMessage(ui.verifyResult, `Verification ${error.message}.`);
+      showMessage(ui.verifyResult, `Verification stopped by user after ${t.history.length} of ${f.config.epochs} epochs; nothing compared.`);
       setPhase('stopped', 'Verification stopped by user.');
     } else {
       ui.verifyResult.dataset.state = 'error';
@@ -307,6 +352,14 @@ async function verify(): Promise<void> {
 }
 
 // ---- events ----
+
+/** Selects whose chosen option's title (its explanation, also a tooltip) shows in #<id>-help. */
+const EXPLAINED = ['mode', 'convention', 'targets', 'schedule-kind'];
+
+function explain(id: string): void {
+  const select = byId<HTMLSelectElement>(id);
+  byId(`${id}-help`).textContent = select.selectedOptions[0]?.title ?? '';
+}
 
 function listen(): void {
   ui.form.addEventListener('submit', (event) => {
@@ -324,7 +377,12 @@ function listen(): void {
     syncScheduleParam(true);
     updatePreview();
   });
+  for (const id of EXPLAINED) {
+    byId(id).addEventListener('change', () => explain(id));
+    explain(id);
+  }
   ui.dataset.addEventListener('change', () => {
+    syncLabelColumn();
     const value = ui.dataset.value;
     if (value === 'csv') readCsv();
     else void chooseShipped(value as DatasetName);
@@ -350,9 +408,10 @@ function listen(): void {
 async function main(): Promise<void> {
   listen();
   syncScheduleParam();
+  syncLabelColumn();
   setPhase('init', 'Looking for a WebGPU adapter and loading the dataset…');
   await Promise.all([findGpu(), chooseShipped(ui.dataset.value as DatasetName)]);
-  setPhase('ready', gpu ? 'Ready.' : 'Ready (CPU reference trainer).');
+  setPhase('ready', readyText());
   updatePreview();
 }
 

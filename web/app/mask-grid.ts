@@ -65,6 +65,15 @@ export class MaskGrid {
         : `${preview.tensors.length} targeted tensor${preview.tensors.length === 1 ? '' : 's'} × ${preview.epochs} epochs${tail}. Light: planned; dark: applied.`;
   }
 
+  /** Removes the grid and its note (no valid dataset or configuration to preview). */
+  clear(): void {
+    this.preview = null;
+    this.cells = [];
+    this.mismatches = 0;
+    this.container.replaceChildren();
+    this.note.textContent = '';
+  }
+
   /** Marks one trained epoch's applied mask. */
   markApplied(epoch: number, mask: boolean[]): void {
     if (!this.preview || epoch >= this.preview.masks.length) return;

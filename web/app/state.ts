@@ -15,12 +15,12 @@ export interface AppSnapshot {
   gpuUnavailable: string | null;
   /** The device of the current or last run. */
   device: 'gpu' | 'cpu' | null;
-  /** Epoch records of the current or last run. */
+  /** Epoch records of the current or last run (emptied when another dataset is chosen). */
   history: EpochRecord[];
   /** Tensors of the mask grid and the masks it previews: masks[epoch][tensor]. */
   maskTensors: string[];
   maskPreview: boolean[][];
-  /** Test rows of the last finished run, its accuracy and confusion matrix [true][predicted]. */
+  /** Test rows of the finished run on screen, its accuracy and confusion matrix [true][predicted]. */
   testRows: number | null;
   testAccuracy: number | null;
   confusion: number[][] | null;
