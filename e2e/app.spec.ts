@@ -218,7 +218,7 @@ test('Stop ends a long WebGPU run between epochs', async ({ page }) => {
   await expect(page.locator('#train')).toBeEnabled();
 });
 
-test('at 400 px nothing scrolls the page sideways; wide tables scroll in their box, charts follow the window', async ({ page }) => {
+test('at 400 px nothing scrolls the page sideways; wide tables (the comparison too) scroll in their box, charts follow the window', async ({ page }) => {
   await page.setViewportSize({ width: 400, height: 900 });
   await openApp(page);
   // 40 classes of 4 rows: a confusion matrix far wider than the window.
@@ -230,14 +230,20 @@ test('at 400 px nothing scrolls the page sideways; wide tables scroll in their b
   await expect(page.locator('#status')).toHaveAttribute('data-state', 'done', { timeout: 150_000 });
   await expect(page.locator('#confusion-table td[data-count]')).toHaveCount(1600);
 
+  await configure(page, { folds: '2', 'compare-schedules': 'none, constant, alternate, rotate, parity, random:0.5, early:2' });
+  await page.click('#compare');
+  await expect(page.locator('#comparison')).toBeVisible({ timeout: 150_000 });
+  await expect(page.locator('#compare-table tbody tr')).toHaveCount(7);
+
   const pageScroll = () => page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
   expect(await pageScroll(), 'page scrolls sideways at 400 px').toBe(0);
-  for (const box of ['#confusion', '#report', '.table-scroll:has(table.history)']) {
+  for (const box of ['#confusion', '#report', '#compare-result', '.table-scroll:has(table.history)']) {
     const [scroll, client] = await page.locator(box).evaluate((e) => [e.scrollWidth, e.clientWidth]);
     expect(client, `${box} fits the column`).toBeLessThanOrEqual(352);
     expect(scroll, `${box} scrolls inside`).toBeGreaterThanOrEqual(client);
   }
   expect(await page.locator('#confusion').evaluate((e) => e.scrollWidth > e.clientWidth)).toBe(true);
+  expect(await page.locator('#compare-result').evaluate((e) => e.scrollWidth > e.clientWidth), 'the comparison table scrolls in its box').toBe(true);
   // uPlot draws at the pixel width it was given: the plot itself must fit, not just its box.
   const chartWidths = () => page.locator('figure.chart .uplot').evaluateAll((all) => all.map((f) => f.getBoundingClientRect().width));
   expect(await chartWidths()).toHaveLength(5);
@@ -249,12 +255,166 @@ test('at 400 px nothing scrolls the page sideways; wide tables scroll in their b
   expect(await pageScroll(), 'page scrolls sideways at 1280 px').toBe(0);
 });
 
+/** The schedule comparison table's cells, row by row (the schedule first). */
+function comparisonCells(page: Page): Promise<string[][]> {
+  return page.locator('#compare-table tbody tr').evaluateAll((rows) => rows.map((r) => Array.from(r.children, (c) => c.textContent ?? '')));
+}
+
+test('Compare schedules: the table holds runExperiment\'s numbers for the form\'s settings, in formatComparison\'s format', async ({ page }) => {
+  await openApp(page);
+  const settings = { hidden: [10], activation: 'relu', lr: 0.01, epochs: 30, batchSize: 16, seed: 3, lambda: 0.001, mode: 'coupled', convention: 'keras', targets: 'kernels', folds: 3 } as const;
+  await configure(page, {
+    dataset: 'iris',
+    hidden: '10',
+    activation: settings.activation,
+    lr: String(settings.lr),
+    epochs: String(settings.epochs),
+    'batch-size': String(settings.batchSize),
+    seed: String(settings.seed),
+    lambda: String(settings.lambda),
+    mode: settings.mode,
+    convention: settings.convention,
+    targets: settings.targets,
+    device: 'gpu',
+    folds: String(settings.folds),
+    'compare-schedules': 'none,constant,alternate',
+  });
+  await page.click('#compare');
+  const status = page.locator('#status');
+  await expect(status).toHaveAttribute('data-state', 'done', { timeout: 150_000 });
+  await expect(status).toContainText('Comparison done: 3 schedules × 3 folds on WebGPU');
+  await expect(page.locator('#error')).toBeHidden();
+  expect(await page.evaluate(() => window.__altreg!.liveBuffers), 'GPU buffers left after the comparison').toBe(0);
+
+  const cells = await comparisonCells(page);
+  expect(cells.map((r) => r[0])).toEqual(['none', 'constant', 'alternate']);
+  for (const r of cells) {
+    expect(r[1], `${r[0]} accuracy`).toMatch(/^0\.9\d\d ± 0\.0\d\d$/);
+    expect(r[2], `${r[0]} macro-F1`).toMatch(/^0\.9\d\d ± 0\.0\d\d$/);
+    expect(r[3], `${r[0]} log-loss`).toMatch(/^\d\.\d{3} ± \d\.\d{3}$/);
+  }
+  expect(cells[0].slice(4), 'the baseline has no difference to itself').toEqual(['—', '—']);
+  for (const r of cells.slice(1)) for (const c of r.slice(4)) expect(c, `${r[0]} Δ`).toMatch(/^[+-]\d\.\d{3} \(p (<0\.001|[01]\.\d{3})\)$/);
+  await expect(page.locator('#compare-table thead')).toContainText('Δ accuracy vs none');
+  const meaning = page.locator('#compare-meaning');
+  for (const part of ['same 3 stratified folds with the same seeds', 'two-sided paired t-test', 'p ≥ 0.05 means the difference is not distinguishable from fold-to-fold noise']) await expect(meaning).toContainText(part);
+
+  // The same experiment called directly in the page, with the library module the app loaded and
+  // options written out here, on a device of the same adapter: the numbers must be identical.
+  const { app, direct, text } = await page.evaluate(async (o) => {
+    const libUrl = performance.getEntriesByType('resource').map((e) => e.name).find((n) => new URL(n).pathname.endsWith('/src/index.ts'));
+    const lib = await import(libUrl!);
+    const arms = ['none', 'constant', 'alternate'].map((schedule) => ({ name: schedule, penalty: { lambda: o.lambda, mode: o.mode, convention: o.convention, targets: o.targets, schedule } }));
+    const result = await lib.runExperiment({
+      dataset: await lib.loadDataset('iris'),
+      model: { hidden: o.hidden, activation: o.activation },
+      arms,
+      folds: o.folds,
+      epochs: o.epochs,
+      batchSize: o.batchSize,
+      optimizer: { lr: o.lr },
+      seed: o.seed,
+      device: 'gpu',
+      gpu: await lib.requestGpu(),
+    });
+    type Result = { arms: { arm: { name: string }; accuracy: object; macroF1: object; logLoss: object; versusFirst?: { accuracy: object; logLoss: object }; folds: { test: { predictions: Uint32Array }; logLoss: number }[] }[] };
+    const numbers = (r: Result) =>
+      r.arms.map((a) => ({
+        name: a.arm.name,
+        accuracy: a.accuracy,
+        macroF1: a.macroF1,
+        logLoss: a.logLoss,
+        versusFirst: a.versusFirst ? { accuracy: a.versusFirst.accuracy, logLoss: a.versusFirst.logLoss } : null,
+        folds: a.folds.map((f) => ({ predictions: Array.from(f.test.predictions), logLoss: f.logLoss })),
+      }));
+    const shown = window.__altreg!.comparison as unknown as Result;
+    return { app: numbers(shown), direct: numbers(result), text: lib.formatComparison(shown) as string };
+  }, settings);
+  expect(app).toHaveLength(3);
+  expect(app[0].folds).toHaveLength(settings.folds);
+  expect(app).toEqual(direct);
+
+  // The table is formatComparison's table cell by cell, which the text block shows in full.
+  const textRows = text.split('\n').slice(2, 5).map((line) => line.trim().split(/ {2,}/));
+  expect(cells).toEqual(textRows);
+  await expect(page.locator('#compare-text')).toContainText(text);
+  await expect(page.locator('#compare-text')).toContainText('Schedules compared on iris (3-fold; 10 hidden, relu, Adam lr 0.01');
+});
+
+test('Compare refuses more folds than the smallest class has rows, with the field marked, before any training', async ({ page }) => {
+  await openApp(page);
+  await refusedCompare(page, '25', 'folds: "25" is not valid; expected an integer from 2 to 20');
+  // Six rows of "a", three of "b": at most 3 folds.
+  const rows = ['1,2,a', '2,3,a', '3,4,a', '4,5,a', '5,6,a', '6,7,a', '7,8,b', '8,9,b', '9,1,b'];
+  await page.setInputFiles('#csv-file', { name: 'small.csv', mimeType: 'text/csv', buffer: Buffer.from(['f1,f2,label', ...rows].join('\n')) });
+  await expect(page.locator('#dataset-info')).toContainText('small.csv: 9 rows');
+  await refusedCompare(page, '4', 'folds: small: class "b" (id 1) has 3 rows, fewer than the 4 folds asked for; every class needs at least 4 rows (use at most 3 folds for this dataset)');
+  // Compare's fields do not hold up Train.
+  await expect(page.locator('#train')).toBeEnabled();
+  await expect(page.locator('#config-error')).toBeHidden();
+  // Even a forced click does not start anything.
+  await page.locator('#compare').evaluate((button: HTMLButtonElement) => {
+    button.disabled = false;
+    button.click();
+  });
+  await expect(page.locator('#compare')).toBeDisabled();
+  const s = await page.evaluate(() => window.__altreg!);
+  expect(s.phase).toBe('ready');
+  expect(s.compareProgress).toBeNull();
+  expect(s.comparison).toBeNull();
+  await expect(page.locator('#comparison')).toBeHidden();
+  await page.fill('#folds', '3');
+  await expect(page.locator('#compare-error')).toBeHidden();
+  await expect(page.locator('#folds')).not.toHaveClass(/invalid/);
+  await expect(page.locator('#compare')).toBeEnabled();
+  // A schedules list needs two schedules, each once.
+  for (const [value, message] of [['none', 'schedules: 1 given'], ['none, alternate, none', 'none is listed twice'], ['none, sometimes', "unknown schedule 'sometimes'"]]) {
+    await page.fill('#compare-schedules', value);
+    await expect(page.locator('#compare-error'), value).toContainText(message);
+    await expect(page.locator('#compare-schedules')).toHaveClass(/invalid/);
+    await expect(page.locator('#compare')).toBeDisabled();
+  }
+});
+
+test('Stop ends a long comparison and gives the controls back', async ({ page }) => {
+  await openApp(page);
+  await configure(page, { dataset: 'iris', epochs: '5000', folds: '5', 'compare-schedules': 'none, constant, alternate', device: 'gpu' });
+  await page.click('#compare');
+  await page.waitForFunction(() => (window.__altreg!.compareProgress?.epoch ?? 0) >= 3, undefined, { timeout: 120_000 });
+  const status = page.locator('#status');
+  await expect(status).toHaveAttribute('data-state', 'comparing');
+  await expect(status).toContainText(/^Comparing 3 schedules × 5 folds on WebGPU \(.*\): epoch \d+\/5000$/);
+  // While it runs, as while training: the form, Train, Compare and Verify off, Stop on.
+  for (const id of ['train', 'compare', 'verify', 'folds', 'dataset', 'epochs']) await expect(page.locator(`#${id}`), id).toBeDisabled();
+  await expect(page.locator('#stop')).toBeEnabled();
+
+  await page.click('#stop');
+  await expect(status).toHaveAttribute('data-state', 'stopped', { timeout: 60_000 });
+  const s = await page.evaluate(() => window.__altreg!);
+  expect(s.compareProgress!.epoch).toBeLessThan(5000);
+  await expect(status).toHaveText(`Comparison stopped by user at epoch ${s.compareProgress!.epoch} of 5000; nothing compared.`);
+  await expect(page.locator('#error')).toBeHidden();
+  await expect(page.locator('#comparison')).toBeHidden();
+  expect(s.comparison).toBeNull();
+  expect(s.liveBuffers, 'GPU buffers left after Stop').toBe(0);
+  for (const id of ['train', 'compare', 'folds', 'dataset', 'epochs']) await expect(page.locator(`#${id}`), id).toBeEnabled();
+  await expect(page.locator('#stop')).toBeDisabled();
+});
+
 /** Fills a field with a value the form must refuse: its message shows, the field is marked, Train is off. */
 async function refused(page: Page, id: string, value: string, message: string): Promise<void> {
   await page.fill(`#${id}`, value);
   await expect(page.locator('#config-error'), `${id} = "${value}"`).toContainText(message);
   await expect(page.locator(`#${id}`)).toHaveClass(/invalid/);
   await expect(page.locator('#train')).toBeDisabled();
+}
+
+/** Fills the folds with a value Compare must refuse: its message shows, the field is marked, Compare is off. */
+async function refusedCompare(page: Page, folds: string, message: string): Promise<void> {
+  await page.fill('#folds', folds);
+  await expect(page.locator('#compare-error'), `folds = "${folds}"`).toHaveText(message);
+  await expect(page.locator('#folds')).toHaveClass(/invalid/);
+  await expect(page.locator('#compare')).toBeDisabled();
 }
 
 test('a test fraction outside 0.05–0.9 is refused with the field marked, before any training', async ({ page }) => {

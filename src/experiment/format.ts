@@ -6,7 +6,8 @@ import { formatFixed, type AveragedReport, type AveragedRow, type MeanStd } from
 import type { PairedTest } from '../metrics/stats.js';
 import type { ExperimentResult } from './crossval.js';
 
-function pm(v: MeanStd, digits: number): string {
+/** A "mean ± std" cell (just the mean when there is no spread, e.g. one fold). */
+export function formatMeanStd(v: MeanStd, digits = 3): string {
   if (Number.isNaN(v.std)) return formatFixed(v.mean, digits);
   return `${formatFixed(v.mean, digits)} ± ${formatFixed(v.std, digits)}`;
 }
@@ -20,7 +21,8 @@ function table(header: string[], rows: string[][]): string {
   return [pad(header, widths), pad(widths.map((w) => '-'.repeat(w)), widths), ...rows.map((r) => pad(r, widths))].join('\n');
 }
 
-function difference(t: PairedTest, digits: number, scale = 1): string {
+/** A paired-difference cell: the signed mean difference and the test's p. */
+export function formatPairedDifference(t: PairedTest, digits = 3, scale = 1): string {
   const sign = t.meanDiff * scale >= 0 ? '+' : '';
   const p = Number.isNaN(t.p) ? 'n/a' : t.p < 0.001 ? '<0.001' : t.p.toFixed(3);
   return `${sign}${formatFixed(t.meanDiff * scale, digits)} (p ${p})`;
@@ -32,8 +34,8 @@ export function formatComparison(r: ExperimentResult, digits = 3): string {
   const header = ['schedule', 'accuracy', 'macro-F1', 'log-loss'];
   if (paired) header.push(`Δ accuracy vs ${r.arms[0].arm.name}`, 'Δ log-loss');
   const rows = r.arms.map((a) => {
-    const row = [a.arm.name, pm(a.accuracy, digits), pm(a.macroF1, digits), pm(a.logLoss, digits)];
-    if (paired) row.push(a.versusFirst ? difference(a.versusFirst.accuracy, digits) : '—', a.versusFirst ? difference(a.versusFirst.logLoss, digits) : '—');
+    const row = [a.arm.name, formatMeanStd(a.accuracy, digits), formatMeanStd(a.macroF1, digits), formatMeanStd(a.logLoss, digits)];
+    if (paired) row.push(a.versusFirst ? formatPairedDifference(a.versusFirst.accuracy, digits) : '—', a.versusFirst ? formatPairedDifference(a.versusFirst.logLoss, digits) : '—');
     return row;
   });
   const folds = r.repeats > 1 ? `${r.repeats}×${r.folds}-fold` : `${r.folds}-fold`;
@@ -49,8 +51,8 @@ export function formatComparison(r: ExperimentResult, digits = 3): string {
 export function formatAveragedReport(report: AveragedReport, digits = 2): string {
   const names = [...report.classes.map((c) => c.name), 'weighted avg'];
   const nameWidth = Math.max(...names.map((n) => n.length), digits);
-  const cell = (v: MeanStd) => pm(v, digits);
-  const rowCells = (r: AveragedRow) => [cell(r.precision), cell(r.recall), cell(r.f1), pm(r.support, 1)];
+  const cell = (v: MeanStd) => formatMeanStd(v, digits);
+  const rowCells = (r: AveragedRow) => [cell(r.precision), cell(r.recall), cell(r.f1), formatMeanStd(r.support, 1)];
   const all = [...report.classes.map(rowCells), rowCells(report.macroAvg), rowCells(report.weightedAvg)];
   const width = Math.max('precision'.length, ...all.flat().map((c) => c.length));
   const line = (name: string, cells: string[]) => `${name.padStart(nameWidth)} ${cells.map((c) => c.padStart(width)).join(' ')}\n`;
@@ -58,7 +60,7 @@ export function formatAveragedReport(report: AveragedReport, digits = 2): string
   report.classes.forEach((c, i) => (text += line(c.name, all[i])));
   text += '\n';
   const totalSupport = report.weightedAvg.support;
-  text += line('accuracy', ['', '', cell(report.accuracy), pm(totalSupport, 1)]);
+  text += line('accuracy', ['', '', cell(report.accuracy), formatMeanStd(totalSupport, 1)]);
   text += line('macro avg', all[all.length - 2]);
   text += line('weighted avg', all[all.length - 1]);
   return text;

@@ -1,8 +1,23 @@
 // The training configuration form: reads and checks every field, saying which field is wrong
 // and what would be valid. The schedule comes from a kind plus its parameter (P of random:P, E
-// of early:E) and is parsed by the library's parseSchedule, as the CLI does.
+// of early:E) and is parsed by the library's parseSchedule, as the CLI does. The Compare
+// schedules fields (folds, the schedules listed) are read apart, so that a bad one stops
+// Compare but not Train.
 
-import { kernels, parseSchedule, ScheduleError, type Activation, type Convention, type PenaltyMode, type ScheduleSpec, type Targets } from '../../src/index.js';
+import {
+  DatasetError,
+  kernels,
+  parseSchedule,
+  requireRowsPerClass,
+  scheduleLabel,
+  ScheduleError,
+  type Activation,
+  type Convention,
+  type Dataset,
+  type PenaltyMode,
+  type ScheduleSpec,
+  type Targets,
+} from '../../src/index.js';
 import { byId } from './dom.js';
 
 export type DeviceKind = 'gpu' | 'cpu';
@@ -54,6 +69,16 @@ export const CONFIG_FIELDS = [
   'test-fraction',
   'device',
 ] as const;
+
+/** Ids of the Compare schedules fields. */
+export const COMPARE_FIELDS = ['folds', 'compare-schedules'] as const;
+
+/** What Compare needs besides the AppConfig. */
+export interface CompareConfig {
+  folds: number;
+  /** The schedules in the order given, the first the baseline; `name` is the library's scheduleLabel. */
+  schedules: { name: string; spec: ScheduleSpec }[];
+}
 
 function value(id: string): string {
   return byId<HTMLInputElement | HTMLSelectElement>(id).value.trim();
@@ -149,6 +174,42 @@ export function readConfig(): AppConfig {
     testFraction: ranged('test-fraction', 'test fraction'),
     device: choice('device', 'device', ['gpu', 'cpu'] as const),
   };
+}
+
+/** The schedules listed for Compare, as the CLI's --schedules takes them: at least 2, none twice. */
+function compareSchedules(): CompareConfig['schedules'] {
+  const id = 'compare-schedules';
+  const texts = value(id).split(',').map((t) => t.trim()).filter(Boolean);
+  const schedules = texts.map((text) => {
+    try {
+      const spec = parseSchedule(text, 'schedules');
+      return { name: scheduleLabel(spec), spec };
+    } catch (error) {
+      if (error instanceof ScheduleError) throw new ConfigError(id, error.message);
+      throw error;
+    }
+  });
+  if (schedules.length < 2) throw new ConfigError(id, `schedules: ${schedules.length} given; list at least 2 separated by commas, the baseline first, e.g. "none, constant, alternate"`);
+  const names = schedules.map((s) => s.name);
+  const twice = names.find((n, i) => names.indexOf(n) !== i);
+  if (twice !== undefined) throw new ConfigError(id, `schedules: ${twice} is listed twice; each schedule once`);
+  return schedules;
+}
+
+/**
+ * Reads the Compare fields; throws ConfigError for the first bad one. With a dataset, the folds
+ * are checked against its smallest class (stratified k-fold puts a row of every class in each
+ * fold), so that the refusal comes before any GPU work.
+ */
+export function readCompare(dataset: Dataset | null): CompareConfig {
+  const folds = integer('folds', 'folds', 2, 20);
+  try {
+    if (dataset) requireRowsPerClass(dataset, folds);
+  } catch (error) {
+    if (error instanceof DatasetError) throw new ConfigError('folds', `folds: ${error.message}`);
+    throw error;
+  }
+  return { folds, schedules: compareSchedules() };
 }
 
 /**

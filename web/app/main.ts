@@ -1,12 +1,14 @@
 // The training app (web/index.html): wires the form, the data, the charts, the mask grid, the
-// results and the run history together. It finds the page's WebGPU device once at start; where
-// there is none, it says so and trains on the CPU reference trainer instead.
+// results, the schedule comparison and the run history together. It finds the page's WebGPU
+// device once at start; where there is none, it says so and trains on the CPU reference trainer
+// instead.
 
 import 'uplot/dist/uPlot.min.css';
 import './app.css';
 import { CsvError, mlpLayout, requestGpu, SplitError, type DatasetName, type Gpu } from '../../src/index.js';
 import { TrainingCharts } from './charts.js';
-import { CONFIG_FIELDS, ConfigError, readConfig, syncScheduleParam, type AppConfig } from './config.js';
+import { comparisonText, describeSetup, experimentOptions, explainComparison, renderComparison, ScheduleComparison } from './compare.js';
+import { COMPARE_FIELDS, CONFIG_FIELDS, ConfigError, readCompare, readConfig, syncScheduleParam, type AppConfig, type CompareConfig } from './config.js';
 import { describeDataset, loadShipped, parseCsvFile, prepareData, tooFewRows, type DataSource } from './data.js';
 import { byId, el, fmt, showMessage } from './dom.js';
 import { RunHistory } from './history.js';
@@ -29,8 +31,10 @@ const ui = {
   datasetInfo: byId('dataset-info'),
   dataError: byId('data-error'),
   configError: byId('config-error'),
+  compareError: byId('compare-error'),
   device: byId<HTMLSelectElement>('device'),
   train: byId<HTMLButtonElement>('train'),
+  compare: byId<HTMLButtonElement>('compare'),
   stop: byId<HTMLButtonElement>('stop'),
   verify: byId<HTMLButtonElement>('verify'),
   adapter: byId('adapter'),
@@ -40,6 +44,7 @@ const ui = {
   results: byId('results'),
   testAccuracy: byId('test-accuracy'),
   verifyResult: byId('verify-result'),
+  comparison: byId('comparison'),
 };
 
 const charts = new TrainingCharts(byId('charts'));
@@ -51,7 +56,8 @@ let gpu: Gpu | null = null;
 let source: DataSource | null = null;
 /** The last CSV file read, kept to re-read it with another label column. */
 let csvText: { text: string; name: string } | null = null;
-let training: Training | null = null;
+/** The training, verification or comparison that Stop ends; null while none runs. */
+let job: Training | ScheduleComparison | null = null;
 /** The finished run whose results are on screen; null while none are (Verify needs one). */
 let finished: FinishedRun | null = null;
 
@@ -61,23 +67,25 @@ function setPhase(phase: AppPhase, text?: string): void {
   snapshot.phase = phase;
   ui.status.dataset.state = phase;
   if (text !== undefined) ui.status.textContent = text;
-  const running = phase === 'training' || phase === 'verifying';
+  const running = phase === 'training' || phase === 'verifying' || phase === 'comparing';
   ui.fieldsets.forEach((f) => (f.disabled = running));
   ui.stop.disabled = !running;
   ui.verify.disabled = busy() || !finished || finished.run.device !== 'gpu';
-  refreshTrainButton();
+  refreshButtons();
 }
 
 function busy(): boolean {
-  return snapshot.phase === 'training' || snapshot.phase === 'verifying' || snapshot.phase === 'init';
+  return snapshot.phase === 'training' || snapshot.phase === 'verifying' || snapshot.phase === 'comparing' || snapshot.phase === 'init';
 }
 
 function readyText(): string {
   return gpu ? 'Ready.' : 'Ready (CPU reference trainer).';
 }
 
-function refreshTrainButton(): void {
+/** Train needs a dataset and a valid form; Compare also valid Compare fields. */
+function refreshButtons(): void {
   ui.train.disabled = busy() || source === null || !ui.configError.hidden;
+  ui.compare.disabled = ui.train.disabled || !ui.compareError.hidden;
 }
 
 function fail(error: unknown): void {
@@ -136,12 +144,19 @@ function clearRun(): void {
   Object.assign(snapshot, { history: [], testRows: null, testAccuracy: null, confusion: null, verification: null, error: null });
 }
 
+/** Hides the schedule comparison on screen (a new one starts, or the dataset changed). */
+function clearComparison(): void {
+  ui.comparison.hidden = true;
+  Object.assign(snapshot, { comparison: null, compareProgress: null });
+}
+
 /** Makes `next` the dataset (null: none is valid); what was shown of another dataset goes. */
 function setSource(next: DataSource | null, error: string | null): void {
   source = next;
   showMessage(ui.dataError, error);
   ui.datasetInfo.textContent = next ? describeDataset(next) : '';
   clearRun();
+  clearComparison();
   if (!busy()) setPhase('ready', readyText());
   updatePreview();
 }
@@ -198,23 +213,38 @@ async function takeFile(file: File | undefined): Promise<void> {
 
 // ---- configuration and mask preview ----
 
-function currentConfig(): AppConfig | null {
-  ui.form.querySelectorAll('.invalid').forEach((x) => x.classList.remove('invalid'));
+/**
+ * Runs a reader of the form's `fields`; a ConfigError marks its field and shows its message in
+ * `box`, and the result is null.
+ */
+function checked<T>(box: HTMLElement, fields: readonly string[], read: () => T): T | null {
+  for (const id of fields) byId(id).classList.remove('invalid');
   try {
-    const config = readConfig();
-    showMessage(ui.configError, null);
-    return config;
+    const result = read();
+    showMessage(box, null);
+    return result;
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    document.getElementById(error.field)?.classList.add('invalid');
-    showMessage(ui.configError, error.message);
+    byId(error.field).classList.add('invalid');
+    showMessage(box, error.message);
     return null;
   }
 }
 
+function currentConfig(): AppConfig | null {
+  return checked(ui.configError, CONFIG_FIELDS, readConfig);
+}
+
+/** The Compare fields, the folds checked against the dataset's smallest class. */
+function currentCompare(): CompareConfig | null {
+  const dataset = source?.dataset ?? null;
+  return checked(ui.compareError, COMPARE_FIELDS, () => readCompare(dataset));
+}
+
 function updatePreview(): void {
   const config = currentConfig();
-  refreshTrainButton();
+  currentCompare();
+  refreshButtons();
   if (busy()) return;
   if (!config || !source) {
     grid.clear();
@@ -259,7 +289,7 @@ async function startTraining(): Promise<void> {
   snapshot.device = device ? 'gpu' : 'cpu';
   const where = device ? `WebGPU (${device.name})` : 'the CPU reference trainer';
   const t = new Training(trainOptions(config, data), device);
-  training = t;
+  job = t;
   setPhase('training', `Training on ${where}: ${data.train.y.length} train, ${data.validation.y.length} validation, ${data.test.y.length} test rows…`);
   const started = performance.now();
   const label = source.label;
@@ -290,7 +320,62 @@ async function startTraining(): Promise<void> {
       setPhase('error', 'Training failed (see the message below).');
     }
   } finally {
-    training = null;
+    job = null;
+    snapshot.liveBuffers = gpu ? gpu.liveBuffers : null;
+  }
+}
+
+// ---- comparing schedules ----
+
+/**
+ * Trains every listed schedule on the same k folds (runExperiment) and shows the comparison.
+ * The form and the folds are checked first, so that a refused value never reaches the device.
+ */
+async function startCompare(): Promise<void> {
+  if (busy()) return;
+  showMessage(ui.error, null);
+  snapshot.error = null;
+  const config = currentConfig();
+  const compare = currentCompare();
+  refreshButtons();
+  if (!config || !compare) return;
+  if (!source) {
+    fail(new Error('no valid dataset: choose a shipped dataset or a CSV file without errors'));
+    return;
+  }
+  clearComparison();
+  const label = source.label;
+  const device = config.device === 'gpu' && gpu ? gpu : null;
+  const where = device ? `WebGPU (${device.name})` : 'the CPU reference trainer';
+  const c = new ScheduleComparison(experimentOptions(config, compare, source.dataset), device);
+  job = c;
+  const models = `${compare.schedules.length} schedules × ${compare.folds} folds`;
+  setPhase('comparing', `Comparing ${models} on ${where}…`);
+  try {
+    const result = await c.run((epoch, _records, batch, batches) => {
+      snapshot.compareProgress = { epoch: epoch + 1, epochs: config.epochs, batch: batch + 1, batches };
+      // Arms of different penalty modes train one group after another (never the case here: the
+      // app's schedules share the form's mode).
+      ui.status.textContent = `Comparing ${models} on ${where}: epoch ${epoch + 1}/${config.epochs}${batches > 1 ? `, group ${batch + 1}/${batches}` : ''}`;
+    });
+    const setup = describeSetup(config, compare, label);
+    byId('compare-summary').textContent = `${setup}, on ${where} in ${result.seconds.toFixed(1)} s.`;
+    renderComparison(byId('compare-result'), result);
+    byId('compare-meaning').textContent = explainComparison(result);
+    byId('compare-text').textContent = comparisonText(setup, result);
+    ui.comparison.hidden = false;
+    snapshot.comparison = result;
+    setPhase('done', `Comparison done: ${models} on ${where} in ${result.seconds.toFixed(1)} s.`);
+  } catch (error) {
+    if (error instanceof StopRequested) {
+      const p = snapshot.compareProgress;
+      setPhase('stopped', `Comparison stopped by user${p ? ` at epoch ${p.epoch} of ${p.epochs}` : ''}; nothing compared.`);
+    } else {
+      fail(error);
+      setPhase('error', 'Comparison failed (see the message below).');
+    }
+  } finally {
+    job = null;
     snapshot.liveBuffers = gpu ? gpu.liveBuffers : null;
   }
 }
@@ -320,7 +405,7 @@ async function verify(): Promise<void> {
   if (!f || busy()) return;
   showMessage(ui.error, null);
   const t = new Training(trainOptions(f.config, f.data), null);
-  training = t;
+  job = t;
   ui.verifyResult.dataset.state = 'running';
   delete ui.verifyResult.dataset.verdict;
   showMessage(ui.verifyResult, 'Training the same configuration on the CPU reference trainer…');
@@ -347,7 +432,7 @@ async function verify(): Promise<void> {
       setPhase('error', 'Verification failed (see the message below).');
     }
   } finally {
-    training = null;
+    job = null;
   }
 }
 
@@ -366,12 +451,19 @@ function listen(): void {
     event.preventDefault();
     void startTraining();
   });
-  ui.stop.addEventListener('click', () => training?.stop());
+  ui.stop.addEventListener('click', () => job?.stop());
   ui.verify.addEventListener('click', () => void verify());
+  ui.compare.addEventListener('click', () => void startCompare());
   for (const id of CONFIG_FIELDS) {
     const input = byId(id);
     input.addEventListener('input', updatePreview);
     input.addEventListener('change', updatePreview);
+  }
+  for (const id of COMPARE_FIELDS) {
+    byId(id).addEventListener('input', () => {
+      currentCompare();
+      refreshButtons();
+    });
   }
   byId('schedule-kind').addEventListener('change', () => {
     syncScheduleParam(true);

@@ -1,11 +1,11 @@
 // The app's state as the end-to-end tests (and curious users, from the console) read it:
 // window.__altreg mirrors what the page shows, updated as it changes.
 
-import type { AdapterDescription, EpochRecord } from '../../src/index.js';
+import type { AdapterDescription, EpochRecord, ExperimentResult } from '../../src/index.js';
 import type { Comparison } from './training.js';
 
 /** The page's lifecycle; also the data-state attribute of #status. */
-export type AppPhase = 'init' | 'ready' | 'training' | 'done' | 'stopped' | 'error' | 'verifying';
+export type AppPhase = 'init' | 'ready' | 'training' | 'done' | 'stopped' | 'error' | 'verifying' | 'comparing';
 
 export interface AppSnapshot {
   phase: AppPhase;
@@ -25,6 +25,10 @@ export interface AppSnapshot {
   testAccuracy: number | null;
   confusion: number[][] | null;
   verification: Comparison | null;
+  /** Progress of the current or last Compare: epoch (1-based) of batch (1-based) of runExperiment. */
+  compareProgress: { epoch: number; epochs: number; batch: number; batches: number } | null;
+  /** The result of the last finished Compare, as runExperiment returned it (null while none is shown). */
+  comparison: ExperimentResult | null;
   /** GPU buffers alive on the page's device after the last run (0 when nothing leaked). */
   liveBuffers: number | null;
   error: string | null;
@@ -49,6 +53,8 @@ export function initialSnapshot(): AppSnapshot {
     testAccuracy: null,
     confusion: null,
     verification: null,
+    compareProgress: null,
+    comparison: null,
     liveBuffers: null,
     error: null,
   };

@@ -35,27 +35,39 @@ export function trainOptions(config: AppConfig, data: PreparedData): TrainOption
   };
 }
 
-/** A run that can be stopped between epochs. */
-export class Training {
+/** The library's device options for the page's device; null: the CPU reference trainer. */
+export function deviceOptions(gpu: Gpu | null): { device: 'gpu'; gpu: Gpu } | { device: 'cpu' } {
+  return gpu ? { device: 'gpu', gpu } : { device: 'cpu' };
+}
+
+/** Work that Stop ends: it hands `signal` to the library, which rejects with StopRequested. */
+export class Stoppable {
   private readonly controller = new AbortController();
+  protected readonly signal = this.controller.signal;
+
+  stop(): void {
+    this.controller.abort(new StopRequested());
+  }
+}
+
+/** A run that can be stopped between epochs. */
+export class Training extends Stoppable {
   readonly history: EpochRecord[] = [];
 
   constructor(
     readonly options: TrainOptions,
     /** The page's device; null trains on the CPU reference trainer. */
     readonly gpu: Gpu | null,
-  ) {}
-
-  stop(): void {
-    this.controller.abort(new StopRequested());
+  ) {
+    super();
   }
 
   /** Trains; rejects with StopRequested when stopped, or with the trainer's own error. */
   run(onEpoch: (record: EpochRecord) => void): Promise<Run> {
     return train({
       ...this.options,
-      ...(this.gpu ? { device: 'gpu' as const, gpu: this.gpu } : { device: 'cpu' as const }),
-      signal: this.controller.signal,
+      ...deviceOptions(this.gpu),
+      signal: this.signal,
       onEpoch: (record) => {
         this.history.push(record);
         onEpoch(record);

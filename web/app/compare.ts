@@ -1,0 +1,90 @@
+// Compare schedules: every listed schedule trained on the same stratified k folds with the same
+// seeds by the library's runExperiment (what `altreg compare` runs), on the page's WebGPU device
+// or the CPU reference trainer, with Stop. The result is shown as formatComparison's table in
+// HTML (mean ± std over folds, paired differences to the first schedule) and as its text.
+
+import { formatComparison, formatMeanStd, formatPairedDifference, runExperiment, type Dataset, type ExperimentOptions, type ExperimentResult, type Gpu } from '../../src/index.js';
+import type { AppConfig, CompareConfig } from './config.js';
+import { VALIDATION_FRACTION } from './data.js';
+import { el } from './dom.js';
+import { deviceOptions, Stoppable } from './training.js';
+
+/** Decimals of the table, formatComparison's default. */
+const DIGITS = 3;
+
+/** runExperiment's options for the form's settings (no device, signal or callback). */
+export function experimentOptions(config: AppConfig, compare: CompareConfig, dataset: Dataset): ExperimentOptions {
+  return {
+    dataset,
+    model: { hidden: config.hidden, activation: config.activation },
+    arms: compare.schedules.map((s) => ({
+      name: s.name,
+      penalty: { lambda: config.lambda, mode: config.mode, convention: config.convention, targets: config.targets, schedule: s.spec },
+    })),
+    folds: compare.folds,
+    // As for Train: 10 % of each training part validates, features standardized on the rest.
+    validationFraction: VALIDATION_FRACTION,
+    epochs: config.epochs,
+    batchSize: config.batchSize,
+    optimizer: { kind: 'adam', lr: config.lr },
+    seed: config.seed,
+  };
+}
+
+/** An experiment that can be stopped between epochs (GPU: between chunks of epochs). */
+export class ScheduleComparison extends Stoppable {
+  constructor(
+    readonly options: ExperimentOptions,
+    /** The page's device; null trains on the CPU reference trainer. */
+    readonly gpu: Gpu | null,
+  ) {
+    super();
+  }
+
+  /** Rejects with StopRequested when stopped, or with the library's own error. */
+  run(onEpoch: NonNullable<ExperimentOptions['onEpoch']>): Promise<ExperimentResult> {
+    return runExperiment({ ...this.options, ...deviceOptions(this.gpu), signal: this.signal, onEpoch });
+  }
+}
+
+/** The settings in one line, for the summary above the table and the text to copy. */
+export function describeSetup(config: AppConfig, compare: CompareConfig, dataLabel: string): string {
+  const model = config.hidden.length > 0 ? `${config.hidden.join('-')} hidden, ${config.activation}` : 'no hidden layer';
+  return (
+    `Schedules compared on ${dataLabel} (${compare.folds}-fold; ${model}, Adam lr ${config.lr}, λ ${config.lambda} ${config.mode}/${config.convention} on ${config.targets}, ` +
+    `${config.epochs} epochs, batch ${config.batchSize}, seed ${config.seed})`
+  );
+}
+
+/** The comparison table: a row per schedule, the baseline's Δ cells "—". */
+export function renderComparison(container: HTMLElement, r: ExperimentResult): void {
+  const base = r.arms[0].arm.name;
+  const headers = ['schedule', 'accuracy', 'macro-F1', 'log-loss', `Δ accuracy vs ${base}`, 'Δ log-loss'];
+  const rows = r.arms.map((a) =>
+    el('tr', { attrs: { 'data-schedule': a.arm.name } }, [
+      el('th', { text: a.arm.name, attrs: { scope: 'row' } }),
+      ...[a.accuracy, a.macroF1, a.logLoss].map((v) => el('td', { text: formatMeanStd(v, DIGITS) })),
+      ...(a.versusFirst ? [a.versusFirst.accuracy, a.versusFirst.logLoss].map((t) => el('td', { text: formatPairedDifference(t, DIGITS) })) : [el('td', { text: '—' }), el('td', { text: '—' })]),
+    ]),
+  );
+  const table = el('table', { className: 'comparison', attrs: { id: 'compare-table' } }, [
+    el('thead', {}, [el('tr', {}, headers.map((h) => el('th', { text: h, attrs: { scope: 'col' } })))]),
+    el('tbody', {}, rows),
+  ]);
+  container.replaceChildren(table);
+}
+
+/** What the table means, in one sentence. */
+export function explainComparison(r: ExperimentResult): string {
+  const base = r.arms[0].arm.name;
+  return (
+    `Every schedule trained on the same ${r.folds} stratified folds with the same seeds; each cell is the mean ± standard deviation over the ${r.folds} test folds ` +
+    `(higher accuracy and macro-F1, lower log-loss are better), Δ is the mean per-fold difference to ${base} with p from a two-sided paired t-test over the folds, ` +
+    `and p ≥ 0.05 means the difference is not distinguishable from fold-to-fold noise.`
+  );
+}
+
+/** The text to copy: the settings and formatComparison's table, as `altreg compare` prints them. */
+export function comparisonText(setup: string, r: ExperimentResult): string {
+  return `${setup}:\n\n${formatComparison(r, DIGITS)}\n`;
+}
