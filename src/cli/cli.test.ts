@@ -131,7 +131,7 @@ describe('altreg CLI', () => {
     // A new run into the same folder (same layout) that diverges leaves it as it was.
     const diverging = altreg('train', '--data', 'iris', '--folds', '3', '--epochs', '3', '--lr', '1e30', '--no-standardize', '--save', dir, '--quiet');
     expect(diverging.code).toBe(1);
-    expect(diverging.stderr.trim()).toMatch(/^altreg: training diverged at epoch \d+ \(model \d\): the training loss is (NaN|Infinity); lower the learning rate or λ$/);
+    expect(diverging.stderr.trim()).toMatch(/^altreg: training diverged at epoch \d+ \(model \d, constant fold \d\): the training loss is (NaN|Infinity); lower the learning rate or λ$/);
     expect(statSync(manifest).mtimeMs).toBe(before);
   });
 

@@ -4,7 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { loadDataset } from '../data/datasets.js';
 import { fitStandardizer } from '../data/standardize.js';
 import { experimentSplits, runExperiment, type ExperimentResult } from './crossval.js';
-import { formatAveragedReport, formatComparison } from './format.js';
+import type { PairedTest } from '../metrics/stats.js';
+import { formatAveragedReport, formatComparison, formatMeanStd, formatPairedDifference } from './format.js';
 
 describe('experiment splits', () => {
   it('k folds: test folds partition the rows; train, validation and test are disjoint', async () => {
@@ -125,6 +126,20 @@ describe('experiment text', () => {
         'mean ± std over 3-fold cross-validation test folds; Δ: paired over the same folds, p from a two-sided paired t-test.',
       ].join('\n'),
     );
+  });
+
+  it('paired-difference cells: signed, and no sign on a difference that rounds to zero', () => {
+    const cell = (meanDiff: number, p = 0.5) => formatPairedDifference({ meanDiff, p } as PairedTest);
+    expect([cell(0.5), cell(-0.0123), cell(-0.0004, 0.812), cell(0.0004), cell(0), cell(-0.0002, NaN), cell(0.0006, 0.0004)]).toEqual([
+      '+0.500 (p 0.500)',
+      '-0.012 (p 0.500)',
+      '0.000 (p 0.812)',
+      '0.000 (p 0.500)',
+      '0.000 (p 0.500)',
+      '0.000 (p n/a)',
+      '+0.001 (p <0.001)',
+    ]);
+    expect(formatMeanStd({ mean: 0.9, std: NaN })).toBe('0.900');
   });
 
   it('averaged report in scikit-learn layout with mean ± std cells', () => {

@@ -23,9 +23,11 @@ function table(header: string[], rows: string[][]): string {
 
 /** A paired-difference cell: the signed mean difference and the test's p. */
 export function formatPairedDifference(t: PairedTest, digits = 3, scale = 1): string {
-  const sign = t.meanDiff * scale >= 0 ? '+' : '';
   const p = Number.isNaN(t.p) ? 'n/a' : t.p < 0.001 ? '<0.001' : t.p.toFixed(3);
-  return `${sign}${formatFixed(t.meanDiff * scale, digits)} (p ${p})`;
+  const value = formatFixed(t.meanDiff * scale, digits);
+  // A difference that rounds to zero has no direction to show (not "-0.000").
+  const shown = /^-?0\.?0*$/.test(value) ? value.replace('-', '') : t.meanDiff * scale >= 0 ? `+${value}` : value;
+  return `${shown} (p ${p})`;
 }
 
 /** The comparison table of every arm, plus paired differences to the first arm when k ≥ 2. */

@@ -158,9 +158,12 @@ export class DivergenceError extends Error {
   constructor(
     readonly epoch: number,
     readonly model: number,
-    what: string,
+    /** What went non-finite (`the training loss is NaN`). */
+    readonly what: string,
+    /** The model's name in trainBatch, when it was given one. */
+    readonly modelName?: string,
   ) {
-    super(`training diverged at epoch ${epoch} (model ${model}): ${what}; lower the learning rate or λ`);
+    super(`training diverged at epoch ${epoch} (model ${model}${modelName ? `, ${modelName}` : ''}): ${what}; lower the learning rate or λ`);
   }
 }
 

@@ -213,6 +213,13 @@ describe('divergence', () => {
       const error = await train(o).catch((e) => e);
       expect(error).toBeInstanceOf(DivergenceError);
       expect(error.message).toMatch(/training diverged at epoch \d+ \(model 0\): the training loss is (NaN|Infinity)/);
+      // In trainBatch, a model that has a name is named too (which arm and fold, in runExperiment).
+      const rows = Uint32Array.from({ length: 150 }, (_, i) => i);
+      const { data, model, epochs, optimizer } = o;
+      const batch = await trainBatch({ data, model, epochs, optimizer, device, ...(o.gpu ? { gpu: o.gpu } : {}), models: [{ trainRows: rows, name: 'alternate fold 3' }] }).catch((e) => e);
+      expect(batch).toBeInstanceOf(DivergenceError);
+      expect(batch.message).toMatch(/^training diverged at epoch \d+ \(model 0, alternate fold 3\): the training loss is (NaN|Infinity); lower the learning rate or λ$/);
+      expect([batch.model, batch.modelName]).toEqual([0, 'alternate fold 3']);
     });
   }
 });

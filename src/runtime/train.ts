@@ -13,6 +13,7 @@ import { GpuError, sharedGpu, type AdapterDescription, type Gpu } from './gpu.js
 import { trainOnGpu } from './gpu-trainer.js';
 import { PENALTY_KEYS, PenaltyConfigError, resolvePenalty, type PenaltyConfig, type ResolvedPenalty } from './penalty.js';
 import {
+  DivergenceError,
   STREAM_INIT,
   type BatchPlan,
   type EpochRecord,
@@ -454,7 +455,16 @@ export async function trainBatch(options: BatchOptions): Promise<BatchRun> {
   checkKeys(options, '', BATCH_KEYS, { optimizer: OPTIMIZER_KEYS, model: MODEL_KEYS, 'models[i]': ENTRY_KEYS, 'models[i].penalty': PENALTY_KEYS });
   checkCallback('onEpoch', options.onEpoch);
   const r = resolveBatch(options, (i) => `models[${i}]`);
-  const { result, gpu } = await runPlan(r, options, options.onEpoch);
+  let ran: Awaited<ReturnType<typeof runPlan>>;
+  try {
+    ran = await runPlan(r, options, options.onEpoch);
+  } catch (error) {
+    // A named model (runExperiment's "alternate fold 3") is named in the message too.
+    const name = error instanceof DivergenceError ? options.models[error.model]?.name : undefined;
+    if (error instanceof DivergenceError && name) throw new DivergenceError(error.epoch, error.model, error.what, name);
+    throw error;
+  }
+  const { result, gpu } = ran;
   return {
     device: gpu ? 'gpu' : 'cpu',
     adapter: gpu ? gpu.adapter : null,
