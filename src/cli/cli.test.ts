@@ -126,13 +126,14 @@ describe('altreg CLI', () => {
     const straight = JSON.parse(readFileSync(straightJson, 'utf8')).arms[0].folds[0].history;
     expect(history.map((h: { loss: number }) => h.loss)).toEqual(straight.map((h: { loss: number }) => h.loss));
 
-    const manifest = join(dir, 'fold-0', 'manifest.json');
-    const before = statSync(manifest).mtimeMs;
-    // A new run into the same folder (same layout) that diverges leaves it as it was.
-    const diverging = altreg('train', '--data', 'iris', '--folds', '3', '--epochs', '3', '--lr', '1e30', '--no-standardize', '--save', dir, '--quiet');
+    // Another experiment may not save into this folder; one that diverges writes nothing at all.
+    const other = altreg('train', '--data', 'iris', '--folds', '3', '--epochs', '3', '--lr', '0.01', '--save', dir, '--quiet');
+    expect([other.code, other.stderr.trim()]).toEqual([2, `altreg: --save: ${dir} holds another experiment (--lr 0.001 there, 0.01 here); choose a new or empty folder`]);
+    const fresh = join(temp, 'diverged');
+    const diverging = altreg('train', '--data', 'iris', '--folds', '3', '--epochs', '3', '--lr', '1e30', '--no-standardize', '--save', fresh, '--json', join(temp, 'diverged.json'), '--quiet');
     expect(diverging.code).toBe(1);
     expect(diverging.stderr.trim()).toMatch(/^altreg: training diverged at epoch \d+ \(model \d, constant fold \d\): the training loss is (NaN|Infinity); lower the learning rate or λ$/);
-    expect(statSync(manifest).mtimeMs).toBe(before);
+    expect([existsSync(fresh), existsSync(join(temp, 'diverged.json'))]).toEqual([false, false]);
   });
 
   it('output paths are checked before any training; a link is written through, a device written to', () => {
@@ -148,6 +149,8 @@ describe('altreg CLI', () => {
       [['--repeats', '3'], 'altreg: --repeats repeats k-fold cross-validation with new shuffles: it needs --folds'],
       [['--hidden', '70000'], "altreg: option '--hidden <widths>' argument '70000' is invalid. --hidden must be 1 to 30 comma-separated layer widths from 1 to 65536 (e.g. 10 or 64,32), got '70000'. (see --help)"],
       [['--epochs', '2000000'], "altreg: option '--epochs <n>' argument '2000000' is invalid. --epochs must be an integer from 1 to 1000000, got '2000000'. (see --help)"],
+      [['--json', join(temp, 'newdir') + '/'], `altreg: --json: ${join(temp, 'newdir')}/ ends with a slash; give a file name`],
+      [['--save', join(temp, 'ck-in'), '--json', join(temp, 'ck-in', 'r.json')], `altreg: --json: ${join(temp, 'ck-in', 'r.json')} is inside the --save folder ${join(temp, 'ck-in')}, which holds only checkpoints; give a file outside it`],
     ];
     for (const [flags, message] of cases) {
       const r = altreg('train', ...fast, ...flags);
@@ -163,16 +166,25 @@ describe('altreg CLI', () => {
     expect(altreg('train', ...fast, '--json', link).code).toBe(0);
     expect(lstatSync(link).isSymbolicLink()).toBe(true);
     expect(JSON.parse(readFileSync(target, 'utf8')).tool).toBe('altreg');
+    // The input CSV is never the output.
+    const csv = join(temp, 'in.csv');
+    writeFileSync(csv, 'a,b,label\n' + Array.from({ length: 20 }, (_, i) => `${i},${i % 3},${i % 2 ? 'x' : 'y'}`).join('\n') + '\n');
+    const self = altreg('train', '--data', csv, '--epochs', '1', '--device', 'cpu', '--quiet', '--json', csv);
+    expect([self.code, self.stderr.trim()]).toEqual([2, `altreg: --json: ${csv} is the --data file; give another name`]);
     // A missing folder on the way is made, at the end.
     const nested = join(temp, 'new', 'deeper', 'r.json');
     expect(altreg('train', ...fast, '--json', nested).code).toBe(0);
     expect(JSON.parse(readFileSync(nested, 'utf8')).arms[0].folds).toHaveLength(1);
 
+    // /dev/stdout is a descriptor of this process: written to, never renamed over (here a pipe).
+    const piped = altreg('train', ...fast, '--json', '/dev/stdout');
+    expect(piped.code, piped.stderr).toBe(0);
+    expect(piped.stdout).toMatch(/^\{\n "tool": "altreg"[\s\S]*\n\}\nClassification report \(constant L2/);
     // A report that cannot be written is a failure, not a silent success.
     const full = openSync('/dev/full', 'w');
     const lost = run({ stdout: full }, 'train', ...fast);
     closeSync(full);
-    expect([lost.code, lost.stderr.trim()]).toEqual([1, 'altreg: cannot write the report to stdout (ENOSPC)']);
+    expect([lost.code, lost.stderr.trim()]).toEqual([1, 'altreg: cannot write to stdout (ENOSPC)']);
 
     // tune makes its cache folder before timing anything.
     const tune = run({ env: { ALTREG_CACHE_DIR: join(file, 'cache') } }, 'tune', '--quiet');
@@ -201,6 +213,23 @@ describe('altreg CLI', () => {
     expect(again.stderr).toContain('altreg: training 6 models (3 arms × 2 folds), resumed after 1 epochs, on iris');
     expect(again.stdout).toContain(', 2 epochs (1 after resuming), batch 16)');
     expect(JSON.parse(readFileSync(join(dir, 'altreg-run.json'), 'utf8')).epochs).toBe(2);
+
+    // The data is recorded by its values, not its name: same file name and shape, other values.
+    const data = join(temp, 'same-name');
+    mkdirSync(data, { recursive: true });
+    const csv = join(data, 'small.csv');
+    const write = (shift: number) => writeFileSync(csv, 'a,label\n' + Array.from({ length: 12 }, (_, i) => `${i + shift},${i % 2 ? 'x' : 'y'}`).join('\n') + '\n');
+    write(0);
+    const small = join(temp, 'small-ck');
+    expect(altreg('train', '--data', csv, '--epochs', '1', '--device', 'cpu', '--quiet', '--save', small).code).toBe(0);
+    write(100);
+    const changed = altreg('train', '--data', csv, '--epochs', '1', '--device', 'cpu', '--quiet', '--resume', small);
+    expect([changed.code, changed.stderr]).toEqual([2, expect.stringMatching(/^altreg: --resume: \S+ was trained with other flags \(--data small \(12 rows, 1 feature, 2 classes\), sha256 [0-9a-f]{16} there, small \(12 rows, 1 feature, 2 classes\), sha256 [0-9a-f]{16} here\)/)]);
+    // Checkpoints without the record (saved by the library) are not the CLI's to resume.
+    rmSync(join(small, 'altreg-run.json'));
+    write(0);
+    const bare = altreg('train', '--data', csv, '--epochs', '1', '--device', 'cpu', '--quiet', '--resume', small);
+    expect([bare.code, bare.stderr.trim()]).toEqual([2, `altreg: --resume: ${small} has no altreg-run.json, so it was not saved by \`altreg … --save\` (a checkpoint saved by the library continues with the library's train({ resume }))`]);
   });
 
   it('a holdout needs a class of two rows; a holdout comparison says it has no spread', () => {

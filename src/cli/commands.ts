@@ -2,6 +2,7 @@
 // experiment on the chosen device with progress, print the report or comparison, and write the
 // JSON results and checkpoints (atomically, and only after training succeeded).
 
+import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { parseCsv } from '../data/csv.js';
@@ -100,12 +101,20 @@ interface RunRecord {
   flags: Record<string, string>;
 }
 
+/** The data's identity: its shape and a hash of its values and labels (so --label is in it too). */
+function dataIdentity(d: Dataset): string {
+  const hash = createHash('sha256');
+  hash.update(new Uint8Array(d.x.buffer, d.x.byteOffset, d.x.byteLength));
+  hash.update(new Uint8Array(d.y.buffer, d.y.byteOffset, d.y.byteLength));
+  hash.update(JSON.stringify(d.classNames));
+  return `${describeData(d)}, sha256 ${hash.digest('hex').slice(0, 16)}`;
+}
+
 /** Each experiment flag that must match on --resume, as the user would type its value. */
 function runFlags(flags: ExperimentFlags, dataset: Dataset, arms: Arm[], command: 'train' | 'compare'): Record<string, string> {
   return {
     command,
-    '--data': describeData(dataset),
-    ...(flags.label !== undefined ? { '--label': flags.label } : {}),
+    '--data': dataIdentity(dataset),
     '--hidden': flags.hidden.join(','),
     '--activation': flags.activation,
     [command === 'train' ? '--schedule' : '--schedules']: arms.map((a) => a.name).join(','),
@@ -123,40 +132,45 @@ function runFlags(flags: ExperimentFlags, dataset: Dataset, arms: Arm[], command
   };
 }
 
-/** Reads DIR's run record and checks this run's flags against it; returns the epochs trained. */
-function checkResume(dir: string, current: Record<string, string>, expected: string): number | null {
+/** DIR's run record, or null when it has none; `flag` names the folder's flag in messages. */
+function readRunRecord(flag: string, dir: string): RunRecord | null {
   const file = join(dir, RUN_FILE);
-  if (!existsSync(file)) {
-    if (!existsSync(expected)) {
-      let held: string[] = [];
-      try {
-        held = readdirSync(dir);
-      } catch (error) {
-        throw new UsageError(`--resume: cannot read ${dir} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
-      }
-      throw new UsageError(`--resume: ${dir} does not hold this run's checkpoints (no ${expected}; it holds ${held.length ? held.slice(0, 4).join(', ') : 'nothing'}); resume with the flags of the run that saved it`);
-    }
-    process.stderr.write(`altreg: ${dir} has no ${RUN_FILE} (saved by the library or an older altreg): its data, fold and model flags cannot be checked\n`);
-    return null;
-  }
+  if (!existsSync(file)) return null;
   let record: RunRecord;
   try {
     record = JSON.parse(readFileSync(file, 'utf8')) as RunRecord;
   } catch (error) {
-    throw new UsageError(`--resume: ${file} is not readable as JSON (${(error as Error).message})`);
+    throw new UsageError(`${flag}: ${file} is not readable as JSON (${(error as Error).message})`);
   }
-  if (record?.format !== 'altreg-cli-run' || record.version !== 1 || !Number.isInteger(record.epochs) || typeof record.flags !== 'object' || record.flags === null) {
-    throw new UsageError(`--resume: ${file} is not an altreg run record (expected "format": "altreg-cli-run", version 1)`);
+  const flags = record?.flags as unknown;
+  if (record?.format !== 'altreg-cli-run' || record.version !== 1 || !flags || typeof flags !== 'object' || Array.isArray(flags) || Object.values(flags).some((v) => typeof v !== 'string') || typeof record.flags.command !== 'string') {
+    throw new UsageError(`${flag}: ${file} is not an altreg run record (expected "format": "altreg-cli-run", version 1, and the flags as text)`);
+  }
+  return record;
+}
+
+/** How a run record's flags differ from this run's, as "flag X there, Y here"; '' when they agree. */
+function flagDifferences(record: RunRecord, current: Record<string, string>): string {
+  return Object.keys({ ...record.flags, ...current })
+    .filter((flag) => record.flags[flag] !== current[flag])
+    .map((flag) => `${flag} ${record.flags[flag] ?? '(not given)'} there, ${current[flag] ?? '(not given)'} here`)
+    .join('; ');
+}
+
+/**
+ * Checks that DIR was saved by `--save` of this very experiment: the same command and flags
+ * (only --epochs may differ). The checkpoints themselves are checked when they are loaded.
+ */
+function checkResume(dir: string, current: Record<string, string>): void {
+  const record = readRunRecord('--resume', dir);
+  if (!record) {
+    throw new UsageError(`--resume: ${dir} has no ${RUN_FILE}, so it was not saved by \`altreg … --save\` (a checkpoint saved by the library continues with the library's train({ resume }))`);
   }
   if (record.flags.command !== current.command) {
     throw new UsageError(`--resume: ${dir} was saved by \`altreg ${record.flags.command}\`; resume it with ${record.flags.command} and the same flags`);
   }
-  const differ = Object.keys({ ...record.flags, ...current }).filter((flag) => record.flags[flag] !== current[flag]);
-  if (differ.length > 0) {
-    const what = differ.map((flag) => `${flag} ${record.flags[flag] ?? '(not given)'} there, ${current[flag] ?? '(not given)'} here`).join('; ');
-    throw new UsageError(`--resume: ${dir} was trained with other flags (${what}); resume with the flags it was trained with (only --epochs may differ)`);
-  }
-  return record.epochs;
+  const differ = flagDifferences(record, current);
+  if (differ) throw new UsageError(`--resume: ${dir} was trained with other flags (${differ}); resume with the flags it was trained with (only --epochs may differ)`);
 }
 
 /**
@@ -220,14 +234,23 @@ async function runExperimentCommand(
     const dir = flags.resume;
     if (dir.trim() === '') throw new UsageError('--resume needs the folder a --save wrote');
     if (!existsSync(dir)) throw new UsageError(`--resume: ${dir} does not exist`);
-    const recorded = checkResume(dir, record, checkpointDir(dir, arms, 0, 0, folds));
+    checkResume(dir, record);
     const resumed = await Promise.all(arms.map((_, a) => Promise.all(Array.from({ length: splits }, (_, s) => loadCheckpoint(checkpointDir(dir, arms, a, s, folds))))));
-    resumedEpochs = recorded ?? resumed[0][0].manifest.epoch;
+    // The checkpoints say how far they trained (the library refuses a mix of epochs per batch).
+    resumedEpochs = resumed[0][0].manifest.epoch;
     options.resume = (a, s) => resumed[a][s];
   }
   // Output targets are checked now, so that a bad path does not surface after the training.
-  const writeJson = flags.json !== undefined ? planOutputFile('--json', flags.json) : null;
-  if (flags.save !== undefined) planSaveDir(flags.save, saveEntries(arms, splits, folds));
+  if (flags.save !== undefined) {
+    planSaveDir(flags.save, saveEntries(arms, splits, folds));
+    // A folder that another experiment saved into is not overwritten by this one.
+    const saved = readRunRecord('--save', flags.save);
+    const differ = saved ? (saved.flags.command !== record.command ? `saved by \`altreg ${saved.flags.command}\`` : flagDifferences(saved, record)) : '';
+    if (differ) throw new UsageError(`--save: ${flags.save} holds another experiment (${differ}); choose a new or empty folder`);
+  }
+  const csv = !(DATASET_NAMES as readonly string[]).includes(flags.data);
+  const writeJson =
+    flags.json !== undefined ? planOutputFile('--json', flags.json, { files: csv ? { '--data': flags.data } : {}, folders: flags.save !== undefined ? { '--save': flags.save } : {} }) : null;
   // Everything above checked the input; only now is a GPU asked for.
   const models = arms.length * splits;
   const inline = stepMultiplyAdds(models, flags.batchSize, [dataset.features, ...flags.hidden, dataset.classes]) <= SMALL_STEP_MULTIPLY_ADDS;
@@ -254,8 +277,8 @@ async function runExperimentCommand(
   } finally {
     progress.stop();
   }
-  await writeStdout(print(result, dataset, resumedEpochs));
   if (!flags.quiet) process.stderr.write(`altreg: ${result.seconds.toFixed(1)} s on ${result.adapter ?? 'the CPU'}\n`);
+  // Files first: a report that cannot be printed (a full disk, a closed pipe) loses nothing else.
   if (flags.save !== undefined) {
     for (const [a, arm] of result.arms.entries()) {
       for (const [s, fold] of arm.folds.entries()) await saveCheckpoint(checkpointDir(flags.save, arms, a, s, folds), fold.run.checkpoint());
@@ -268,6 +291,7 @@ async function runExperimentCommand(
     await writeJson(JSON.stringify(resultJson(result, dataset, flags), null, 1) + '\n');
     if (!flags.quiet) process.stderr.write(`altreg: wrote ${flags.json}\n`);
   }
+  await writeStdout(print(result, dataset, resumedEpochs));
   return 0;
 }
 

@@ -3,7 +3,7 @@
 // training, each file to a temporary name in its folder and then renamed into place.
 
 import * as fs from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, resolve, sep } from 'node:path';
 import { writeFileAtomic } from '../runtime/checkpoint.js';
 import { UsageError } from './errors.js';
 
@@ -59,28 +59,63 @@ export function ensureDir(dir: string): void {
   }
 }
 
+/** Files an output must not replace: the run's input, and a folder that holds only checkpoints. */
+export interface Protected {
+  /** Input files, by the flag that names them (`--data`). */
+  files?: Record<string, string>;
+  /** Folders, by the flag that names them (`--save`). */
+  folders?: Record<string, string>;
+}
+
+function realOrResolved(path: string): string {
+  try {
+    return fs.realpathSync(path);
+  } catch {
+    return resolve(path);
+  }
+}
+
 /**
  * Checks that `--json FILE` can be written and returns the writer to call after training. A
  * regular file (or a new one) is replaced atomically; through a symbolic link, the file it
- * points to is. A device or pipe (`/dev/stdout`, a FIFO) is written to directly: it cannot be
- * renamed over, and replacing it is never what was meant.
+ * points to is. A device, pipe or a process's own descriptor (`/dev/stdout`, `/dev/fd/3`, a
+ * FIFO) is appended to directly: it cannot be renamed over, replacing it is never what was meant,
+ * and appending keeps what the process already wrote there (`--json /dev/stdout > out.txt`).
  */
-export function planOutputFile(flag: string, file: string): (data: string) => Promise<void> {
+export function planOutputFile(flag: string, file: string, keep: Protected = {}): (data: string) => Promise<void> {
   if (file.trim() === '') throw new UsageError(`${flag} needs a file name`);
+  if (/[/\\]$/.test(file)) throw new UsageError(`${flag}: ${file} ends with a slash; give a file name`);
+  // This process's own stdout goes through its stream: it may be a socket, which cannot be opened
+  // by name.
+  if (/^\/(dev\/stdout|dev\/fd\/1|proc\/self\/fd\/1)$/.test(resolve(file))) return (data) => writeStdout(data);
+  const append = async (data: string) => fs.writeFileSync(file, data, { flag: 'a' });
+  if (/^\/(dev|proc)\//.test(resolve(file))) {
+    if (statOrNull(file)?.isDirectory()) throw new UsageError(`${flag}: ${file} is a folder; give a file name`);
+    return append;
+  }
   let target = file;
   const link = statOrNull(file, false);
   if (link?.isSymbolicLink()) {
     try {
       target = fs.realpathSync(file);
-    } catch {
+    } catch (error) {
+      if (code(error) === 'ELOOP') throw new UsageError(`${flag}: ${file} is a loop of symbolic links`);
       // A dangling link: write the file it names.
       target = resolve(dirname(file), fs.readlinkSync(file));
     }
   }
   const st = statOrNull(target);
   if (st?.isDirectory()) throw new UsageError(`${flag}: ${file} is a folder; give a file name`);
-  if (st && !st.isFile()) {
-    return async (data) => fs.writeFileSync(target, data);
+  if (st && !st.isFile()) return append;
+  const real = realOrResolved(target);
+  for (const [other, path] of Object.entries(keep.files ?? {})) {
+    if (real === realOrResolved(path)) throw new UsageError(`${flag}: ${file} is the ${other} file; give another name`);
+  }
+  for (const [other, dir] of Object.entries(keep.folders ?? {})) {
+    const folder = realOrResolved(dir);
+    if (real.startsWith(folder.endsWith(sep) ? folder : folder + sep)) {
+      throw new UsageError(`${flag}: ${file} is inside the ${other} folder ${dir}, which holds only checkpoints; give a file outside it`);
+    }
   }
   requireWritableAncestor(flag, target);
   return async (data) => {
@@ -96,6 +131,7 @@ export function planOutputFile(flag: string, file: string): (data: string) => Pr
  */
 export function planSaveDir(dir: string, entries: string[]): void {
   if (dir.trim() === '') throw new UsageError('--save needs a folder name');
+  if (statOrNull(dir, false)?.isSymbolicLink() && !statOrNull(dir)) throw new UsageError(`--save: ${dir} is a symbolic link to a folder that does not exist`);
   const st = statOrNull(dir);
   if (st && !st.isDirectory()) throw new UsageError(`--save: ${dir} exists and is not a folder`);
   if (!st) {
@@ -124,6 +160,6 @@ export function writeStdout(text: string): Promise<void> {
   if (!stdoutWatched) process.stdout.on('error', () => undefined);
   stdoutWatched = true;
   return new Promise((done, fail) => {
-    process.stdout.write(text, (error) => (error ? fail(new Error(`cannot write the report to stdout (${code(error)})`)) : done()));
+    process.stdout.write(text, (error) => (error ? fail(new Error(`cannot write to stdout (${code(error)})`)) : done()));
   });
 }
