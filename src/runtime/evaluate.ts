@@ -51,7 +51,7 @@ export async function evaluateModels(
   const block = new Float32Array(models * layout.perModel);
   params.forEach((p, i) => block.set(p, i * layout.perModel));
   if (!gpu) return evaluateCpu(layout, data, block, rowsPerModel, affine).evaluations;
-  const { dataset, buffers, set } = gpu.freeOnThrow(() => {
+  const build = () => {
     const dataset = new GpuDataset(gpu, data);
     const buffers = [
       gpu.createStorage('eval params', block),
@@ -60,21 +60,24 @@ export async function evaluateModels(
     ];
     const [paramBuffer, affineBuffer, stats] = buffers;
     const set = new GpuRowSet(gpu, layout, dataset, rowsPerModel, affineBuffer, paramBuffer, { buffer: stats, recordWords: LOSS_GROUP_WORDS, field: 0, slots: 1 }, true);
-    return { dataset, buffers, set };
-  });
-  const stats = buffers[2];
+    return { dataset, buffers, set, stats };
+  };
+  const free = (built: ReturnType<typeof build>) => {
+    built.set.destroy();
+    for (const b of built.buffers) gpu.destroyBuffer(b);
+    built.dataset.destroy();
+  };
+  const built = await gpu.build('building the evaluation', build, free);
   try {
-    const rows = set;
+    const rows = built.set;
     gpu.submit('evaluate', (pass) => {
       rows.encodeGather(pass);
       rows.encodeEvaluate(pass, 0);
     });
-    const words = await gpu.readUint32(stats);
+    const words = await gpu.readUint32(built.stats);
     return await rows.read(rowsPerModel.map((_, m) => readLossGroup(words, m * LOSS_GROUP_WORDS)));
   } finally {
-    set.destroy();
-    for (const b of buffers) gpu.destroyBuffer(b);
-    dataset.destroy();
+    free(built);
   }
 }
 

@@ -171,6 +171,33 @@ export class Gpu {
     return buffer;
   }
 
+  /**
+   * Builds GPU objects with `make` (freeOnThrow) inside WebGPU error scopes, so that a command the
+   * device rejects while building (a binding larger than the adapter allows, memory it cannot
+   * give) fails this build with a GpuError naming `what`, instead of surfacing at the next
+   * unrelated check. On such an error `destroy` frees what was built.
+   */
+  async build<T>(what: string, make: () => T, destroy: (value: T) => void): Promise<T> {
+    this.device.pushErrorScope('out-of-memory');
+    this.device.pushErrorScope('validation');
+    let value: T | undefined;
+    let failure: unknown = null;
+    try {
+      value = this.freeOnThrow(make);
+    } catch (error) {
+      failure = error;
+    }
+    const invalid = await this.device.popErrorScope();
+    const memory = await this.device.popErrorScope();
+    if (failure !== null) throw failure;
+    const rejected = invalid ?? memory;
+    if (rejected) {
+      destroy(value as T);
+      throw new GpuError(`${what} failed on ${this.name}: ${rejected.message.split('\n')[0]}`);
+    }
+    return value as T;
+  }
+
   /** Destroys `buffer`; destroying one twice is harmless, as in WebGPU. */
   destroyBuffer(buffer: GPUBuffer | null | undefined): void {
     if (!buffer) return;

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadDataset } from '../data/datasets.js';
 import { cachedObjectCount } from '../kernels/common.js';
-import type { Gpu } from './gpu.js';
+import { GpuError, type Gpu } from './gpu.js';
 import { testGpu } from '../testing/gpu.js';
 import { stratifiedKFold } from '../data/split.js';
 import { DivergenceError } from './plan.js';
@@ -291,6 +291,46 @@ describe('GPU hygiene when building the trainer fails', () => {
     } finally {
       device.createBindGroup = createBindGroup;
     }
+  });
+});
+
+describe('what the device refuses while building', () => {
+  it('a command the device rejects fails that build with a GpuError, frees its buffers, and the next run is clean', async () => {
+    const gpu = await testGpu();
+    const iris = await loadDataset('iris');
+    const o: TrainOptions = { data: iris, model: { hidden: [5], activation: 'relu' }, epochs: 1, device: 'gpu', gpu };
+    await train(o);
+    const before = gpu.liveBuffers;
+    const device = gpu.device;
+    const createBindGroup = device.createBindGroup.bind(device);
+    let calls = 0;
+    // The third bind group binds far past its buffer's end: a validation error, not an exception.
+    device.createBindGroup = (d) => {
+      if (++calls !== 3) return createBindGroup(d);
+      const [first, ...rest] = Array.from(d.entries);
+      return createBindGroup({ ...d, entries: [{ ...first, resource: { ...(first.resource as GPUBufferBinding), size: 1 << 30 } }, ...rest] });
+    };
+    let error: Error;
+    try {
+      error = await train(o).catch((e) => e);
+    } finally {
+      device.createBindGroup = createBindGroup;
+    }
+    expect(error).toBeInstanceOf(GpuError);
+    expect(error.message).toMatch(/^building the trainer failed on .+: /);
+    expect(gpu.liveBuffers).toBe(before);
+    const next = await train(o);
+    expect(next.history).toHaveLength(1);
+  });
+
+  it('more parameters than the limit is refused before any GPU work', async () => {
+    const iris = await loadDataset('iris');
+    const untouchable = new Proxy({}, { get: (_, key) => { throw new Error(`GPU touched (${String(key)})`); } }) as Gpu;
+    const error = await train({ data: iris, model: { hidden: [65536, 65536], activation: 'relu' }, epochs: 1, device: 'gpu', gpu: untouchable }).catch((e) => e);
+    expect(error).toBeInstanceOf(TrainOptionsError);
+    expect(error.message).toBe(
+      "model: 1 model × 4,295,557,123 parameters is more than 268,435,456 (1 GiB of float32 for each of the weights, the gradients and Adam's two moments)",
+    );
   });
 });
 

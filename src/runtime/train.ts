@@ -120,6 +120,9 @@ export interface BatchModelRun extends ModelResult {
   checkpoint(): Checkpoint;
 }
 
+/** Parameters of all models of one call together: each of 4 float32 copies stays within 1 GiB. */
+export const MAX_PARAMETERS = 2 ** 28;
+
 export const DEFAULT_OPTIMIZER: AdamHyper = { lr: 0.001, beta1: 0.9, beta2: 0.999, epsilon: 1e-7 };
 
 // The valid keys of every options object; `satisfies Record<keyof …>` makes the compiler keep
@@ -359,6 +362,12 @@ function resolveBatch(o: BatchOptions, entry: (i: number) => string): Resolved {
   if (!Array.isArray(o.models) || o.models.length < 1) fail('models must list at least one model');
   if (o.models.length > 65535) fail(`at most 65535 models train together, got ${o.models.length}`);
   const layout = asOptionsError(() => mlpLayout(o.data.features, o.data.classes, o.model));
+  if (o.models.length * layout.perModel > MAX_PARAMETERS) {
+    fail(
+      `model: ${o.models.length} model${o.models.length === 1 ? '' : 's'} × ${layout.perModel.toLocaleString('en-US')} parameters is more than ` +
+        `${MAX_PARAMETERS.toLocaleString('en-US')} (1 GiB of float32 for each of the weights, the gradients and Adam's two moments)`,
+    );
+  }
   const rows = o.data.y.length;
   const models: ModelPlan[] = [];
   o.models.forEach((m, i) => {
