@@ -15,7 +15,8 @@ import type { Gpu } from '../runtime/gpu.js';
 import type { PenaltyConfig } from '../runtime/penalty.js';
 import type { EpochRecord, Evaluation } from '../runtime/plan.js';
 import { Random } from '../runtime/random.js';
-import { trainBatch, type BatchModel, type BatchModelRun, type Checkpoint, type DeviceChoice, type OptimizerConfig } from '../runtime/train.js';
+import { PENALTY_KEYS, resolvePenalty } from '../runtime/penalty.js';
+import { asOptionsError, checkCallback, checkKeys, TrainOptionsError, trainBatch, type BatchModel, type BatchModelRun, type Checkpoint, type DeviceChoice, type OptimizerConfig } from '../runtime/train.js';
 
 export interface Arm {
   name: string;
@@ -83,8 +84,43 @@ export interface ExperimentResult {
   seconds: number;
 }
 
+const EXPERIMENT_KEYS = Object.keys({
+  dataset: 1, model: 1, arms: 1, folds: 1, repeats: 1, testFraction: 1, validationFraction: 1, standardize: 1, epochs: 1,
+  batchSize: 1, optimizer: 1, seed: 1, device: 1, gpu: 1, resume: 1, onEpoch: 1, signal: 1,
+} satisfies Record<keyof ExperimentOptions, 1>);
+
+/**
+ * Checks what is the experiment's own (its keys, arms, folds, fractions, callbacks) before any
+ * work, naming arms rather than the models trainBatch makes of them; trainBatch checks the rest.
+ */
+function checkExperiment(o: ExperimentOptions, withArms: boolean): void {
+  const fail = (message: string): never => {
+    throw new TrainOptionsError(message);
+  };
+  if (!o || typeof o !== 'object') fail('runExperiment(options): options must be an object');
+  checkKeys(o, '', EXPERIMENT_KEYS);
+  if (!Array.isArray(o.arms) || (withArms && o.arms.length < 1)) fail('arms must list at least one arm { name, penalty }');
+  o.arms.forEach((arm, a) => {
+    if (!arm || typeof arm !== 'object' || typeof arm.name !== 'string' || arm.name === '') fail(`arms[${a}] must be { name, penalty } with a name`);
+    checkKeys(arm, `arms[${a}]`, ['name', 'penalty']);
+    if (arm.penalty === null || typeof arm.penalty !== 'object') fail(`arms[${a}].penalty must be an object (e.g. { lambda: 0.01, schedule: 'alternate' })`);
+    checkKeys(arm.penalty, `arms[${a}].penalty`, PENALTY_KEYS);
+    asOptionsError(() => resolvePenalty(arm.penalty, `arms[${a}].penalty`));
+  });
+  if (o.folds !== undefined && (!Number.isInteger(o.folds) || o.folds < 2)) fail(`folds must be an integer ≥ 2 (or absent for one holdout split), got ${JSON.stringify(o.folds)}`);
+  if (o.repeats !== undefined) {
+    if (!Number.isInteger(o.repeats) || o.repeats < 1) fail(`repeats must be an integer ≥ 1, got ${JSON.stringify(o.repeats)}`);
+    if (o.folds === undefined && o.repeats !== 1) fail('repeats repeats k-fold cross-validation with new shuffles: it needs folds');
+  }
+  if (o.testFraction !== undefined && !(o.testFraction > 0 && o.testFraction < 1)) fail(`testFraction must be strictly between 0 and 1, got ${JSON.stringify(o.testFraction)}`);
+  if (o.validationFraction !== undefined && !(o.validationFraction >= 0 && o.validationFraction < 1)) fail(`validationFraction must be in [0, 1), got ${JSON.stringify(o.validationFraction)}`);
+  checkCallback('onEpoch', o.onEpoch);
+  if (o.resume !== undefined) checkCallback('resume', o.resume);
+}
+
 /** The folds (test rows) with their training and validation rows, reproducible from `seed`. */
 export function experimentSplits(o: ExperimentOptions): { fold: number; repeat: number; train: Uint32Array; validation: Uint32Array; test: Uint32Array }[] {
+  checkExperiment(o, false);
   const { dataset } = o;
   const seed = o.seed ?? 0;
   const splits: { fold: number; repeat: number; split: Split }[] = [];
@@ -105,6 +141,7 @@ export function experimentSplits(o: ExperimentOptions): { fold: number; repeat: 
 }
 
 export async function runExperiment(o: ExperimentOptions): Promise<ExperimentResult> {
+  checkExperiment(o, true);
   const started = performance.now();
   const { dataset } = o;
   const splits = experimentSplits(o);

@@ -3,7 +3,8 @@
 import { describe, expect, it } from 'vitest';
 import { loadDataset } from '../data/datasets.js';
 import { fitStandardizer } from '../data/standardize.js';
-import { experimentSplits, runExperiment, type ExperimentResult } from './crossval.js';
+import { TrainOptionsError } from '../runtime/train.js';
+import { experimentSplits, runExperiment, type ExperimentOptions, type ExperimentResult } from './crossval.js';
 import type { PairedTest } from '../metrics/stats.js';
 import { formatAveragedReport, formatComparison, formatMeanStd, formatPairedDifference } from './format.js';
 
@@ -70,6 +71,31 @@ describe('runExperiment', () => {
       models: [{ trainRows: splits[1].train, validationRows: splits[1].validation, standardize: { scale: trainOnly.scale, shift: trainOnly.shift }, penalty: { lambda: 0.1 }, seed: r.arms[0].folds[1].run.checkpoint().manifest.config.seed }],
     });
     expect(again.models[0].history[0].loss).toBe(r.arms[0].folds[1].history[0].loss);
+  });
+});
+
+describe('runExperiment checks its own options before any work', () => {
+  it('names the arm, the key or the field, and what is valid', async () => {
+    const iris = await loadDataset('iris');
+    const base: ExperimentOptions = { dataset: iris, model: { hidden: [4], activation: 'relu' }, arms: [{ name: 'none', penalty: { schedule: 'none' } }], epochs: 1, device: 'cpu' };
+    const cases: [Partial<ExperimentOptions> & Record<string, unknown>, string | RegExp][] = [
+      [{ fold: 5 }, /^unknown option fold \(did you mean folds\?\); valid options: dataset, model, arms, folds/],
+      [{ arms: [] }, 'arms must list at least one arm { name, penalty }'],
+      [{ arms: [{ name: 'x' } as never] }, "arms[0].penalty must be an object (e.g. { lambda: 0.01, schedule: 'alternate' })"],
+      [{ arms: [{ name: 'x', penalty: { lamda: 1 } } as never] }, /^unknown option arms\[0\]\.penalty\.lamda \(did you mean arms\[0\]\.penalty\.lambda\?\)/],
+      [{ arms: [{ name: 'x', penalty: { schedule: 'bogus' } } as never] }, /^arms\[0\]\.penalty\.schedule/],
+      [{ folds: 1 }, 'folds must be an integer ≥ 2 (or absent for one holdout split), got 1'],
+      [{ folds: 3, repeats: 0 }, 'repeats must be an integer ≥ 1, got 0'],
+      [{ repeats: 2 }, 'repeats repeats k-fold cross-validation with new shuffles: it needs folds'],
+      [{ validationFraction: 1 }, 'validationFraction must be in [0, 1), got 1'],
+      [{ onEpoch: 3 as never }, 'onEpoch must be a function, got 3'],
+    ];
+    for (const [change, message] of cases) {
+      const error = await runExperiment({ ...base, ...change } as ExperimentOptions).catch((e) => e);
+      expect(error, JSON.stringify(change)).toBeInstanceOf(TrainOptionsError);
+      if (typeof message === 'string') expect(error.message).toBe(message);
+      else expect(error.message).toMatch(message);
+    }
   });
 });
 

@@ -74,6 +74,12 @@ describe('targets and parsing', () => {
     expect(() => parseSchedule('sometimes')).toThrow(ScheduleError);
     expect(() => parseSchedule('sometimes')).toThrow(/unknown schedule 'sometimes'; valid: constant, none, alternate, rotate, parity, random:P/);
     expect(() => parseSchedule('random:1.5')).toThrow(/random:P needs 0 ≤ P ≤ 1, got 1.5/);
+    // Decimal numbers only, in text and in objects.
+    expect(() => parseSchedule('random:0x1')).toThrow(/random:P needs 0 ≤ P ≤ 1, got NaN/);
+    expect(() => parseSchedule('early:')).toThrow(/unknown schedule 'early:'/);
+    expect(() => resolveSchedule({ random: '0.5' } as never)).toThrow(/random:P needs 0 ≤ P ≤ 1, got "0.5"/);
+    expect(parseSchedule('random:.5')).toEqual({ random: 0.5 });
+    expect(parseSchedule('early:1e1')).toEqual({ early: 10 });
     expect(() => parseSchedule('early:-1')).toThrow(/early:E needs an integer E ≥ 0, got -1/);
   });
 });

@@ -34,7 +34,8 @@ export function parseSchedule(text: string, field = 'schedule'): ParsedSchedule 
   if ((SCHEDULE_NAMES as readonly string[]).includes(t)) return t as ScheduleName;
   const m = /^(random|early):(.+)$/.exec(t);
   if (m) {
-    const value = Number(m[2]);
+    // Decimal numbers only: Number() would also read '0x1' or '' (as 1 and 0).
+    const value = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(m[2].trim()) ? Number(m[2]) : Number.NaN;
     return resolveSchedule(m[1] === 'random' ? { random: value } : { early: value }, field);
   }
   throw new ScheduleError(`${field}: unknown schedule '${text}'; valid: ${SCHEDULE_SYNTAX}`);
@@ -49,6 +50,11 @@ export function scheduleLabel(spec: ScheduleSpec): string {
   return `early:${s.early}`;
 }
 
+/** A value in a message: numbers as they print, anything else as JSON (a string keeps its quotes). */
+function shown(value: unknown): string {
+  return typeof value === 'number' ? String(value) : JSON.stringify(value);
+}
+
 /** Checks a schedule and parses the text forms, so that `'random:0.5'` and `{ random: 0.5 }` are the same schedule. */
 export function resolveSchedule(spec: ScheduleSpec, field = 'schedule'): ParsedSchedule {
   if (typeof spec === 'string') return parseSchedule(spec, field);
@@ -56,11 +62,11 @@ export function resolveSchedule(spec: ScheduleSpec, field = 'schedule'): ParsedS
   // One key exactly: `{ random: 0.5, early: 3 }` would otherwise run whichever is tested first.
   if (spec && typeof spec === 'object' && Object.keys(spec).length === 1) {
     if ('random' in spec) {
-      if (!(spec.random >= 0 && spec.random <= 1)) throw new ScheduleError(`${field}: random:P needs 0 ≤ P ≤ 1, got ${spec.random}`);
+      if (typeof spec.random !== 'number' || !(spec.random >= 0 && spec.random <= 1)) throw new ScheduleError(`${field}: random:P needs 0 ≤ P ≤ 1, got ${shown(spec.random)}`);
       return spec;
     }
     if ('early' in spec) {
-      if (!Number.isInteger(spec.early) || spec.early < 0) throw new ScheduleError(`${field}: early:E needs an integer E ≥ 0, got ${spec.early}`);
+      if (!Number.isInteger(spec.early) || spec.early < 0) throw new ScheduleError(`${field}: early:E needs an integer E ≥ 0, got ${shown(spec.early)}`);
       return spec;
     }
   }

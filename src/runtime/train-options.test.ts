@@ -323,6 +323,13 @@ describe('what the device refuses while building', () => {
     expect(next.history).toHaveLength(1);
   });
 
+  it('a signal that is not an AbortSignal is refused before any work', async () => {
+    const iris = await loadDataset('iris');
+    const error = await train({ data: iris, model: { hidden: [4], activation: 'relu' }, epochs: 1, device: 'cpu', signal: {} as AbortSignal }).catch((e) => e);
+    expect(error).toBeInstanceOf(TrainOptionsError);
+    expect(error.message).toBe('signal must be an AbortSignal (new AbortController().signal), got Object');
+  });
+
   it('more parameters than the limit is refused before any GPU work', async () => {
     const iris = await loadDataset('iris');
     const untouchable = new Proxy({}, { get: (_, key) => { throw new Error(`GPU touched (${String(key)})`); } }) as Gpu;

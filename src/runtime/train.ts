@@ -178,7 +178,7 @@ function closest(key: string, valid: readonly string[]): string | undefined {
  * (`penalty: { lamda: 0.1 }` training with no penalty). `elsewhere` names the objects where a key
  * belongs instead, for the hint (`lr` at the top level belongs in `optimizer`).
  */
-function checkKeys(value: object, field: string, valid: readonly string[], elsewhere: Record<string, readonly string[]> = {}): void {
+export function checkKeys(value: object, field: string, valid: readonly string[], elsewhere: Record<string, readonly string[]> = {}): void {
   const prefix = field ? `${field}.` : '';
   for (const key of Object.keys(value)) {
     if (valid.includes(key)) continue;
@@ -196,7 +196,7 @@ function checkObject(value: unknown, field: string, valid: readonly string[]): v
   checkKeys(value, field, valid);
 }
 
-function checkCallback(field: string, value: unknown): void {
+export function checkCallback(field: string, value: unknown): void {
   if (value !== undefined && typeof value !== 'function') fail(`${field} must be a function, got ${describe(value)}`);
 }
 
@@ -260,7 +260,7 @@ function resolveOptimizer(o: OptimizerConfig | undefined): AdamHyper {
 }
 
 /** Rethrows configuration errors of other modules as TrainOptionsError, their message after `prefix`. */
-function asOptionsError<T>(fn: () => T, prefix = ''): T {
+export function asOptionsError<T>(fn: () => T, prefix = ''): T {
   try {
     return fn();
   } catch (error) {
@@ -358,6 +358,7 @@ function resolveBatch(o: BatchOptions, entry: (i: number) => string): Resolved {
   const shuffle = o.shuffle ?? true;
   const device = o.device ?? 'auto';
   if (!['auto', 'gpu', 'cpu'].includes(device)) fail(`device must be 'auto', 'gpu' or 'cpu', got ${JSON.stringify(device)}`);
+  if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) fail(`signal must be an AbortSignal (new AbortController().signal), got ${describe(o.signal)}`);
   const optimizer = resolveOptimizer(o.optimizer);
   if (!Array.isArray(o.models) || o.models.length < 1) fail('models must list at least one model');
   if (o.models.length > 65535) fail(`at most 65535 models train together, got ${o.models.length}`);
