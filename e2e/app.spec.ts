@@ -1,7 +1,8 @@
 // The training app (web/index.html) in headless Chromium: Iris on SwiftShader's WebGPU end to
 // end (curves, masks, confusion matrix, report, checkpoint, CPU verification and its verdict), a
-// malformed CSV, Stop, the form's checks, a narrow window, and the CPU fallback without WebGPU.
-// Every wait is on explicit page state.
+// malformed CSV, Stop, the form's checks (each button held up only by the fields it uses), Compare
+// schedules (Enter, what it replaces on screen), a narrow window, and the CPU fallback without
+// WebGPU. Every wait is on explicit page state.
 import { readFile, stat } from 'node:fs/promises';
 import { expect, test, type Page } from '@playwright/test';
 
@@ -30,6 +31,15 @@ function colouredPixels(page: Page, chartId: string): Promise<number> {
       if (a > 128 && Math.max(r, g, b) - Math.min(r, g, b) > 60) n++;
     }
     return n;
+  });
+}
+
+/** Clicks Stop and reads, in the same task (before the job can end), the phase, the status and whether Stop is off. */
+function pressStop(page: Page): Promise<{ state: string | undefined; text: string | null; disabled: boolean }> {
+  return page.locator('#stop').evaluate((stop: HTMLButtonElement) => {
+    stop.click();
+    const status = document.getElementById('status')!;
+    return { state: status.dataset.state, text: status.textContent, disabled: stop.disabled };
   });
 }
 
@@ -148,11 +158,30 @@ test('Verify gives a visible verdict beside a finished run and is off after a fa
   await expect(result).toHaveAttribute('data-state', 'done', { timeout: 120_000 });
   await expect(result).toBeVisible();
   await expect(result).toHaveAttribute('data-verdict', 'pass');
-  await expect(result).toContainText('PASS: masks identical in all 30 epochs');
+  // The verdict is the first word, in bold.
+  await expect(result.locator('strong.verdict')).toHaveText('PASS');
+  await expect(result).toHaveText(/^PASS: masks identical in all 30 epochs/);
   await expect(result).toContainText('tolerance 1.0e-4');
   await expect(result).toContainText('after epoch 20');
   await expect(result).toContainText('drift apart over many epochs');
   await expect(status).toContainText('Verification done: PASS');
+  await expect(result).not.toContainText('Likely cause');
+
+  // λ 1e20: the GPU's float32 overflows where the CPU reference's float64 sums do not. FAIL leads
+  // in red, and says so; the status is not in success's green either.
+  await configure(page, { lambda: '1e20', mode: 'coupled', 'schedule-kind': 'constant', epochs: '5' });
+  await page.click('#train');
+  await expect(status).toHaveAttribute('data-state', 'done', { timeout: 150_000 });
+  await page.click('#verify');
+  await expect(result).toHaveAttribute('data-state', 'done', { timeout: 120_000 });
+  await expect(result).toHaveAttribute('data-verdict', 'fail');
+  await expect(result.locator('strong.verdict')).toHaveText('FAIL');
+  await expect(result).toHaveText(/^FAIL: masks identical in all 5 epochs/);
+  await expect(result).toContainText('Likely cause: extreme settings');
+  const red = 'rgb(207, 34, 46)';
+  await expect(result.locator('strong.verdict')).toHaveCSS('color', red);
+  await expect(status).toContainText('Verification done: FAIL');
+  await expect(status).toHaveCSS('color', red);
 
   // A failed run: decoupled decay this strong scales the weights past float32 and the loss is NaN.
   await configure(page, { lambda: '1e38', mode: 'decoupled', 'schedule-kind': 'constant', epochs: '5' });
@@ -202,7 +231,7 @@ test('Stop ends a long WebGPU run between epochs', async ({ page }) => {
   await configure(page, { dataset: 'iris', epochs: '5000', 'schedule-kind': 'rotate', device: 'gpu' });
   await page.click('#train');
   await page.waitForFunction(() => window.__altreg!.history.length >= 3, undefined, { timeout: 120_000 });
-  await page.click('#stop');
+  expect(await pressStop(page), 'Stop answers at once, while the run still goes').toEqual({ state: 'training', text: 'Stopping… (after the current epoch)', disabled: true });
   await expect(page.locator('#status')).toHaveAttribute('data-state', 'stopped', { timeout: 60_000 });
   await expect(page.locator('#status')).toContainText('Stopped by user after');
   await expect(page.locator('#error')).toBeHidden();
@@ -225,15 +254,15 @@ test('at 400 px nothing scrolls the page sideways; wide tables (the comparison t
   const rows = Array.from({ length: 160 }, (_, i) => `${i % 7},${(i * 3) % 11},class_${String(i % 40).padStart(2, '0')}`);
   await page.setInputFiles('#csv-file', { name: 'forty.csv', mimeType: 'text/csv', buffer: Buffer.from(['f1,f2,label', ...rows].join('\n')) });
   await expect(page.locator('#dataset-info')).toContainText('40 classes');
-  await configure(page, { epochs: '3' });
-  await page.click('#train');
-  await expect(page.locator('#status')).toHaveAttribute('data-state', 'done', { timeout: 150_000 });
-  await expect(page.locator('#confusion-table td[data-count]')).toHaveCount(1600);
-
-  await configure(page, { folds: '2', 'compare-schedules': 'none, constant, alternate, rotate, parity, random:0.5, early:2' });
+  // Compare first: a comparison clears Train's results, a Train leaves the comparison.
+  await configure(page, { epochs: '3', folds: '2', 'compare-schedules': 'none, constant, alternate, rotate, parity, random:0.5, early:2' });
   await page.click('#compare');
   await expect(page.locator('#comparison')).toBeVisible({ timeout: 150_000 });
   await expect(page.locator('#compare-table tbody tr')).toHaveCount(7);
+  await page.click('#train');
+  await expect(page.locator('#status')).toContainText('Done: 3 epochs', { timeout: 150_000 });
+  await expect(page.locator('#confusion-table td[data-count]')).toHaveCount(1600);
+  await expect(page.locator('#comparison')).toBeVisible();
 
   const pageScroll = () => page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
   expect(await pageScroll(), 'page scrolls sideways at 400 px').toBe(0);
@@ -244,6 +273,11 @@ test('at 400 px nothing scrolls the page sideways; wide tables (the comparison t
   }
   expect(await page.locator('#confusion').evaluate((e) => e.scrollWidth > e.clientWidth)).toBe(true);
   expect(await page.locator('#compare-result').evaluate((e) => e.scrollWidth > e.clientWidth), 'the comparison table scrolls in its box').toBe(true);
+  // The columns scrolled out of the box are named above it; the schedule names stay in view.
+  const scrollNote = page.locator('#compare-scroll-note');
+  await expect(scrollNote).toBeVisible();
+  await expect(scrollNote).toContainText('log-loss and Δ (p)');
+  await expect(page.locator('#compare-table tbody th').first()).toHaveCSS('position', 'sticky');
   // uPlot draws at the pixel width it was given: the plot itself must fit, not just its box.
   const chartWidths = () => page.locator('figure.chart .uplot').evaluateAll((all) => all.map((f) => f.getBoundingClientRect().width));
   expect(await chartWidths()).toHaveLength(5);
@@ -253,6 +287,8 @@ test('at 400 px nothing scrolls the page sideways; wide tables (the comparison t
   await page.setViewportSize({ width: 1280, height: 900 });
   await expect.poll(async () => Math.min(...(await chartWidths()))).toBe(400);
   expect(await pageScroll(), 'page scrolls sideways at 1280 px').toBe(0);
+  // The whole comparison table fits: no note.
+  await expect(scrollNote).toBeHidden();
 });
 
 /** The schedule comparison table's cells, row by row (the schedule first). */
@@ -294,8 +330,11 @@ test('Compare schedules: the table holds runExperiment\'s numbers for the form\'
     expect(r[3], `${r[0]} log-loss`).toMatch(/^\d\.\d{3} ± \d\.\d{3}$/);
   }
   expect(cells[0].slice(4), 'the baseline has no difference to itself').toEqual(['—', '—']);
-  for (const r of cells.slice(1)) for (const c of r.slice(4)) expect(c, `${r[0]} Δ`).toMatch(/^[+-]\d\.\d{3} \(p (<0\.001|[01]\.\d{3})\)$/);
+  // A difference that rounds to zero has no sign from the library (never "-0.000").
+  for (const r of cells.slice(1)) for (const c of r.slice(4)) expect(c, `${r[0]} Δ`).toMatch(/^([+-](?!0\.000 )\d\.\d{3}|\+?0\.000) \(p (<0\.001|[01]\.\d{3}|n\/a)\)$/);
   await expect(page.locator('#compare-table thead')).toContainText('Δ accuracy vs none');
+  // The schedule header sits over its names, on the left.
+  await expect(page.locator('#compare-table thead th').first()).toHaveCSS('text-align', 'left');
   const meaning = page.locator('#compare-meaning');
   for (const part of ['same 3 stratified folds with the same seeds', 'two-sided paired t-test', 'p ≥ 0.05 means the difference is not distinguishable from fold-to-fold noise']) await expect(meaning).toContainText(part);
 
@@ -388,7 +427,7 @@ test('Stop ends a long comparison and gives the controls back', async ({ page })
   for (const id of ['train', 'compare', 'verify', 'folds', 'dataset', 'epochs']) await expect(page.locator(`#${id}`), id).toBeDisabled();
   await expect(page.locator('#stop')).toBeEnabled();
 
-  await page.click('#stop');
+  expect(await pressStop(page), 'Stop answers at once, while the comparison still goes').toEqual({ state: 'comparing', text: 'Stopping… (after the current epoch)', disabled: true });
   await expect(status).toHaveAttribute('data-state', 'stopped', { timeout: 60_000 });
   const s = await page.evaluate(() => window.__altreg!);
   expect(s.compareProgress!.epoch).toBeLessThan(5000);
@@ -399,6 +438,96 @@ test('Stop ends a long comparison and gives the controls back', async ({ page })
   expect(s.liveBuffers, 'GPU buffers left after Stop').toBe(0);
   for (const id of ['train', 'compare', 'folds', 'dataset', 'epochs']) await expect(page.locator(`#${id}`), id).toBeEnabled();
   await expect(page.locator('#stop')).toBeDisabled();
+});
+
+test('Enter in a Compare field runs Compare, never Train; in a wide window the status and the result come into view', async ({ page }) => {
+  await page.setViewportSize({ width: 1280, height: 850 });
+  await openApp(page);
+  const status = page.locator('#status');
+  await configure(page, { dataset: 'iris', epochs: '3', folds: '2', 'compare-schedules': 'none', device: 'gpu' });
+  await expect(page.locator('#compare')).toBeDisabled();
+  await expect(page.locator('#train')).toBeEnabled();
+  // An invalid list: Enter starts nothing, Train neither (the form's submit button).
+  for (const id of ['folds', 'compare-schedules']) {
+    await page.locator(`#${id}`).press('Enter');
+    expect(await page.evaluate(() => window.__altreg!.phase), `Enter in #${id}`).toBe('ready');
+  }
+  await expect(page.locator('#compare-schedules'), 'Enter adds no line to the list').toHaveValue('none');
+
+  // The buttons sit far below the status: pressing Enter in Folds scrolled the status out of view.
+  await page.fill('#compare-schedules', 'none, constant');
+  await page.locator('#folds').press('Enter');
+  expect(await page.evaluate(() => window.__altreg!.phase)).toBe('comparing');
+  await expect(status).toBeInViewport();
+  await expect(status).toHaveAttribute('data-state', 'done', { timeout: 150_000 });
+  await expect(status).toContainText('Comparison done: 2 schedules × 2 folds');
+  await expect(page.locator('#comparison')).toBeInViewport();
+  expect(await page.evaluate(() => window.__altreg!.history), 'nothing was trained by Train').toHaveLength(0);
+  await expect(page.locator('#history-rows tr')).toHaveCount(0);
+});
+
+test('each button is held up only by the fields it uses: Train by its schedule and test fraction, Compare by its folds and schedules', async ({ page }) => {
+  await openApp(page);
+  const [train, compare, configError] = [page.locator('#train'), page.locator('#compare'), page.locator('#config-error')];
+  // Train's own fields: Train off, Compare on.
+  await refused(page, 'test-fraction', '0.95', 'test fraction: "0.95" is not valid');
+  await expect(configError).toContainText('Train only: Compare does not use this field');
+  await expect(compare).toBeEnabled();
+  await page.fill('#test-fraction', '0.2');
+  await page.selectOption('#schedule-kind', 'random');
+  await refused(page, 'schedule-param', '1.5', 'random:P needs 0 ≤ P ≤ 1, got 1.5');
+  await expect(compare).toBeEnabled();
+  await expect(page.locator('#compare-error')).toBeHidden();
+
+  // Compare's own fields: Compare off, Train on.
+  await page.fill('#schedule-param', '0.5');
+  await refusedCompare(page, '25', 'folds: "25" is not valid; expected an integer from 2 to 20');
+  await expect(train).toBeEnabled();
+  await expect(configError).toBeHidden();
+  await page.fill('#folds', '2');
+
+  // A field both use: both off, and the message does not say Train only.
+  await refused(page, 'lr', '0', 'learning rate: "0" is not valid');
+  await expect(compare).toBeDisabled();
+  await expect(configError).not.toContainText('Train only');
+  await page.fill('#lr', '0.01');
+
+  // With Train's schedule wrong, Compare still runs its own schedules.
+  await configure(page, { epochs: '2', 'compare-schedules': 'none, constant', 'schedule-param': '1.5' });
+  await expect(train).toBeDisabled();
+  await compare.click();
+  await expect(page.locator('#status')).toHaveAttribute('data-state', 'done', { timeout: 150_000 });
+  await expect(page.locator('#compare-table tbody tr')).toHaveCount(2);
+  await expect(train).toBeDisabled();
+});
+
+test("Compare replaces a finished Train's results on screen, Verify included; the mask grid names Train's schedule", async ({ page }) => {
+  await openApp(page);
+  const status = page.locator('#status');
+  await configure(page, { dataset: 'iris', epochs: '3', 'schedule-kind': 'rotate', device: 'gpu', folds: '2', 'compare-schedules': 'none, constant' });
+  await page.click('#train');
+  await expect(status).toHaveAttribute('data-state', 'done', { timeout: 150_000 });
+  await expect(page.locator('#results')).toBeVisible();
+  await expect(page.locator('#verify')).toBeEnabled();
+  await expect(page.locator('#charts figure.chart')).toHaveCount(4);
+  await expect(page.locator('#mask-grid [data-applied]')).toHaveCount(3 * 2);
+
+  await page.click('#compare');
+  // At once, while it runs: the last run's curves, test set and Verify are gone, the grid holds
+  // Train's plan only, and says whose.
+  expect(await page.evaluate(() => window.__altreg!.phase)).toBe('comparing');
+  await expect(page.locator('#results')).toBeHidden();
+  await expect(page.locator('#verify')).toBeDisabled();
+  await expect(page.locator('#charts figure.chart')).toHaveCount(0);
+  await expect(page.locator('#mask-grid [data-applied]')).toHaveCount(0);
+  await expect(page.getByRole('heading', { name: "Penalty masks of Train's schedule" })).toBeVisible();
+  await expect(page.locator('#mask-note')).toHaveText(/^rotate: 2 targeted tensors × 3 epochs/);
+
+  await expect(status).toHaveAttribute('data-state', 'done', { timeout: 150_000 });
+  await expect(page.locator('#comparison')).toBeVisible();
+  await expect(page.locator('#results')).toBeHidden();
+  await expect(page.locator('#verify')).toBeDisabled();
+  expect(await page.evaluate(() => window.__altreg!.testAccuracy)).toBeNull();
 });
 
 /** Fills a field with a value the form must refuse: its message shows, the field is marked, Train is off. */

@@ -26,6 +26,24 @@ const MAX_WIDTH = 400;
 const MIN_WIDTH = 160;
 const HEIGHT = 220;
 
+/**
+ * The y axis' labels. uPlot writes numbers out in full (λ 1e20 gives "100,000,000,000,000,000,000")
+ * and to 3 decimals (1e-5 gives "0"), which no axis holds; an axis of very large or very small
+ * values is labelled 1e20, 9.2218e20, 2.5e-5 instead, with as many digits as its step `incr` needs.
+ */
+function tickLabels(splits: number[], incr: number): string[] {
+  const largest = Math.max(...splits.map(Math.abs));
+  if (largest < 1e5 && (largest >= 1e-3 || largest === 0)) return splits.map(uPlot.fmtNum);
+  let digits = 0;
+  while (digits < 16 && !splits.every((v) => Math.abs(Number(v.toExponential(digits)) - v) <= incr * 1e-6)) digits++;
+  return splits.map((v) => (v === 0 ? '0' : v.toExponential(digits).replace(/\.?0+e/, 'e').replace('e+', 'e')));
+}
+
+/** The y axis' width: its longest label at about 7 px a character (uPlot's 12 px font), its ticks and gap, 56 px at least. */
+function yAxisSize(_: uPlot, values: string[] | null): number {
+  return Math.max(56, 20 + 7 * Math.max(0, ...(values ?? []).map((v) => v.length)));
+}
+
 /** The plot width that fits the chart's box (its padding and border included) into `parent`. */
 function fittedWidth(parent: HTMLElement, box: HTMLElement): number {
   const s = getComputedStyle(box);
@@ -51,7 +69,7 @@ export function lineChart(parent: HTMLElement, id: string, title: string, series
     width: fittedWidth(parent, box),
     height: HEIGHT,
     scales: { x: { time: false }, ...(yRange ? { y: { range: yRange } } : {}) },
-    axes: [{ label: 'epoch' }, { size: 56 }],
+    axes: [{ label: 'epoch' }, { size: yAxisSize, values: (_, splits, _axis, _space, incr) => tickLabels(splits, incr) }],
     series: [{ label: 'epoch' }, ...series.map((s) => ({ label: s.label, stroke: s.color, width: 2, spanGaps: true, ...(s.dash ? { dash: s.dash } : {}) }))],
     cursor: { drag: { x: true, y: false } },
     hooks: { destroy: [() => resize.disconnect()] },

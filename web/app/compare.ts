@@ -4,7 +4,7 @@
 // HTML (mean ± std over folds, paired differences to the first schedule) and as its text.
 
 import { formatComparison, formatMeanStd, formatPairedDifference, runExperiment, type Dataset, type ExperimentOptions, type ExperimentResult, type Gpu } from '../../src/index.js';
-import type { AppConfig, CompareConfig } from './config.js';
+import type { CompareConfig, SharedConfig } from './config.js';
 import { VALIDATION_FRACTION } from './data.js';
 import { el } from './dom.js';
 import { deviceOptions, Stoppable } from './training.js';
@@ -13,7 +13,7 @@ import { deviceOptions, Stoppable } from './training.js';
 const DIGITS = 3;
 
 /** runExperiment's options for the form's settings (no device, signal or callback). */
-export function experimentOptions(config: AppConfig, compare: CompareConfig, dataset: Dataset): ExperimentOptions {
+export function experimentOptions(config: SharedConfig, compare: CompareConfig, dataset: Dataset): ExperimentOptions {
   return {
     dataset,
     model: { hidden: config.hidden, activation: config.activation },
@@ -48,7 +48,7 @@ export class ScheduleComparison extends Stoppable {
 }
 
 /** The settings in one line, for the summary above the table and the text to copy. */
-export function describeSetup(config: AppConfig, compare: CompareConfig, dataLabel: string): string {
+export function describeSetup(config: SharedConfig, compare: CompareConfig, dataLabel: string): string {
   const model = config.hidden.length > 0 ? `${config.hidden.join('-')} hidden, ${config.activation}` : 'no hidden layer';
   return (
     `Schedules compared on ${dataLabel} (${compare.folds}-fold; ${model}, Adam lr ${config.lr}, λ ${config.lambda} ${config.mode}/${config.convention} on ${config.targets}, ` +
@@ -72,6 +72,15 @@ export function renderComparison(container: HTMLElement, r: ExperimentResult): v
     el('tbody', {}, rows),
   ]);
   container.replaceChildren(table);
+}
+
+/**
+ * Shows `note` only while `box` is narrower than its table: in a narrow window the columns on the
+ * right (log-loss, the Δ with their p) are scrolled out of the box, with nothing else saying so.
+ * The check runs whenever the box changes size, also when it first shows a table.
+ */
+export function watchOverflow(box: HTMLElement, note: HTMLElement): void {
+  new ResizeObserver(() => (note.hidden = box.scrollWidth <= box.clientWidth)).observe(box);
 }
 
 /** What the table means, in one sentence. */

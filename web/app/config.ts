@@ -1,8 +1,9 @@
 // The training configuration form: reads and checks every field, saying which field is wrong
 // and what would be valid. The schedule comes from a kind plus its parameter (P of random:P, E
-// of early:E) and is parsed by the library's parseSchedule, as the CLI does. The Compare
-// schedules fields (folds, the schedules listed) are read apart, so that a bad one stops
-// Compare but not Train.
+// of early:E) and is parsed by the library's parseSchedule, as the CLI does. The fields are read
+// in three groups, so that a bad field stops only what uses it: the settings Train and Compare
+// share, Train's own (its schedule, the test fraction) and Compare's own (folds, the schedules
+// listed).
 
 import {
   DatasetError,
@@ -22,8 +23,8 @@ import { byId } from './dom.js';
 
 export type DeviceKind = 'gpu' | 'cpu';
 
-/** Everything one training run needs besides the data. */
-export interface AppConfig {
+/** The settings Train and Compare both use (Compare trains its own schedules on k folds). */
+export interface SharedConfig {
   hidden: number[];
   activation: Activation;
   lr: number;
@@ -31,14 +32,18 @@ export interface AppConfig {
   mode: PenaltyMode;
   convention: Convention;
   targets: Targets;
-  schedule: ScheduleSpec;
-  /** The schedule as text: `alternate`, `random:0.5`, `early:10`. */
-  scheduleText: string;
   epochs: number;
   batchSize: number;
   seed: number;
-  testFraction: number;
   device: DeviceKind;
+}
+
+/** Everything one training run needs besides the data. */
+export interface AppConfig extends SharedConfig {
+  schedule: ScheduleSpec;
+  /** The schedule as text: `alternate`, `random:0.5`, `early:10`. */
+  scheduleText: string;
+  testFraction: number;
 }
 
 /** A field that cannot be used as given; `field` is the input's id. */
@@ -52,23 +57,14 @@ export class ConfigError extends Error {
   }
 }
 
-/** Ids of every input the form has, for change listeners. */
-export const CONFIG_FIELDS = [
-  'hidden',
-  'activation',
-  'lr',
-  'lambda',
-  'mode',
-  'convention',
-  'targets',
-  'schedule-kind',
-  'schedule-param',
-  'epochs',
-  'batch-size',
-  'seed',
-  'test-fraction',
-  'device',
-] as const;
+/** Ids of the inputs of the SharedConfig. */
+export const SHARED_FIELDS = ['hidden', 'activation', 'lr', 'lambda', 'mode', 'convention', 'targets', 'epochs', 'batch-size', 'seed', 'device'] as const;
+
+/** Ids of the inputs only Train uses. */
+export const TRAIN_FIELDS = ['schedule-kind', 'schedule-param', 'test-fraction'] as const;
+
+/** Ids of every input of a training run, for change listeners. */
+export const CONFIG_FIELDS = [...SHARED_FIELDS, ...TRAIN_FIELDS] as const;
 
 /** Ids of the Compare schedules fields. */
 export const COMPARE_FIELDS = ['folds', 'compare-schedules'] as const;
@@ -81,7 +77,7 @@ export interface CompareConfig {
 }
 
 function value(id: string): string {
-  return byId<HTMLInputElement | HTMLSelectElement>(id).value.trim();
+  return byId<HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement>(id).value.trim();
 }
 
 /**
@@ -145,18 +141,10 @@ function scheduleText(): string {
   return kind;
 }
 
-/** Reads the form; throws ConfigError for the first bad field. */
-export function readConfig(): AppConfig {
+/** Reads the settings Train and Compare share; throws ConfigError for the first bad field. */
+export function readShared(): SharedConfig {
   const hidden = parseHidden(value('hidden'));
   if (hidden.length > 8) throw new ConfigError('hidden', `hidden layers: ${hidden.length} given; at most 8 are offered here`);
-  const text = scheduleText();
-  let schedule: ScheduleSpec;
-  try {
-    schedule = parseSchedule(text, 'schedule');
-  } catch (error) {
-    if (error instanceof ScheduleError) throw new ConfigError('schedule-param', error.message);
-    throw error;
-  }
   return {
     hidden,
     activation: choice('activation', 'activation', kernels.ACTIVATIONS),
@@ -166,14 +154,24 @@ export function readConfig(): AppConfig {
     mode: choice('mode', 'mode', ['coupled', 'decoupled'] as const),
     convention: choice('convention', 'convention', ['keras', 'torch'] as const),
     targets: choice('targets', 'targets', ['kernels', 'all'] as const),
-    schedule,
-    scheduleText: text,
     epochs: integer('epochs', 'epochs', 1, 100_000),
     batchSize: integer('batch-size', 'batch size', 1, 65_536),
     seed: integer('seed', 'seed', 0, 2 ** 32 - 1),
-    testFraction: ranged('test-fraction', 'test fraction'),
     device: choice('device', 'device', ['gpu', 'cpu'] as const),
   };
+}
+
+/** Adds Train's own fields (its schedule, the test fraction) to `shared`; throws ConfigError for the first bad one. */
+export function readConfig(shared: SharedConfig): AppConfig {
+  const text = scheduleText();
+  let schedule: ScheduleSpec;
+  try {
+    schedule = parseSchedule(text, 'schedule');
+  } catch (error) {
+    if (error instanceof ScheduleError) throw new ConfigError('schedule-param', error.message);
+    throw error;
+  }
+  return { ...shared, schedule, scheduleText: text, testFraction: ranged('test-fraction', 'test fraction') };
 }
 
 /** The schedules listed for Compare, as the CLI's --schedules takes them: at least 2, none twice. */

@@ -48,3 +48,17 @@ export function download(fileName: string, data: BlobPart, type: string): void {
 export function fmt(value: number | undefined | null, digits = 4): string {
   return value === undefined || value === null || !Number.isFinite(value) ? '–' : value.toFixed(digits);
 }
+
+/** A duration for the status line: milliseconds under 0.1 s, where "0.0 s" would say nothing. */
+export function duration(seconds: number): string {
+  return seconds < 0.1 ? `${Math.round(seconds * 1000)} ms` : `${seconds.toFixed(1)} s`;
+}
+
+/**
+ * Scrolls `target` into view by as little as possible when it is off screen, and not at all when
+ * it is in view: the buttons sit below the form, far from the status and the results in a wide
+ * window.
+ */
+export function reveal(target: HTMLElement): void {
+  target.scrollIntoView({ block: 'nearest' });
+}

@@ -3,13 +3,15 @@
 // the same draws training makes); during training, each epoch's applied mask (EpochRecord.mask)
 // fills its column in. A cell whose applied mask differs from the preview is marked.
 
-import { mlpLayout, scheduleMasks, type ModelConfig, type ScheduleSpec, type Targets } from '../../src/index.js';
+import { mlpLayout, scheduleLabel, scheduleMasks, type ModelConfig, type ScheduleSpec, type Targets } from '../../src/index.js';
 import { el } from './dom.js';
 
 /** Columns drawn at most; longer runs show their first epochs. */
 export const MAX_GRID_EPOCHS = 1000;
 
 export interface MaskPreview {
+  /** The schedule's name (`alternate`, `random:0.5`): the grid shows Train's schedule, never Compare's. */
+  schedule: string;
   /** Targeted tensors in schedule order (the rows). */
   tensors: string[];
   /** masks[epoch][tensor], for the first min(epochs, MAX_GRID_EPOCHS) epochs. */
@@ -22,7 +24,7 @@ export interface MaskPreview {
 export function previewMasks(features: number, classes: number, model: ModelConfig, targets: Targets, schedule: ScheduleSpec, seed: number, epochs: number): MaskPreview {
   const shown = Math.min(epochs, MAX_GRID_EPOCHS);
   const { tensors, masks } = scheduleMasks(mlpLayout(features, classes, model), { targets, schedule }, seed, shown);
-  return { tensors, masks, epochs };
+  return { schedule: scheduleLabel(schedule), tensors, masks, epochs };
 }
 
 /** The grid in the page; cells carry data-epoch, data-tensor, data-on and (once run) data-applied. */
@@ -62,7 +64,7 @@ export class MaskGrid {
     this.note.textContent =
       preview.tensors.length === 0
         ? 'No targeted tensors.'
-        : `${preview.tensors.length} targeted tensor${preview.tensors.length === 1 ? '' : 's'} × ${preview.epochs} epochs${tail}. Light: planned; dark: applied.`;
+        : `${preview.schedule}: ${preview.tensors.length} targeted tensor${preview.tensors.length === 1 ? '' : 's'} × ${preview.epochs} epochs${tail}. Light: planned; dark: applied.`;
   }
 
   /** Removes the grid and its note (no valid dataset or configuration to preview). */
