@@ -4,7 +4,7 @@
 import { LOSS_GROUP_WORDS, readLossGroup, statsSlotBytes } from '../kernels/softmax-xent.js';
 import type { MlpLayout } from '../model/mlp.js';
 import { evaluateCpu } from './cpu-trainer.js';
-import type { Gpu } from './gpu.js';
+import { GpuError, type Gpu } from './gpu.js';
 import { GpuDataset, GpuRowSet } from './gpu-trainer.js';
 import type { Evaluation, TrainData } from './plan.js';
 
@@ -37,7 +37,9 @@ function identityAffine(models: number, features: number): Float32Array {
 
 /**
  * Evaluates model i (parameters params[i]) on rows rowsPerModel[i] of `data`, each row
- * transformed by the model's affine ([scale, shift] per feature; identity by default).
+ * transformed by the model's affine ([scale, shift] per feature; identity by default). Rows are
+ * evaluated in chunks small enough that every per-row buffer (the gathered rows, each layer's
+ * activations) fits one storage binding of `bindingBytes` (the device's limit by default).
  */
 export async function evaluateModels(
   gpu: Gpu | null,
@@ -46,39 +48,87 @@ export async function evaluateModels(
   data: TrainData,
   rowsPerModel: Uint32Array[],
   affine = identityAffine(params.length, data.features),
+  bindingBytes = gpu?.device.limits.maxStorageBufferBindingSize ?? 0,
 ): Promise<Evaluation[]> {
   const models = params.length;
   const block = new Float32Array(models * layout.perModel);
   params.forEach((p, i) => block.set(p, i * layout.perModel));
   if (!gpu) return evaluateCpu(layout, data, block, rowsPerModel, affine).evaluations;
-  const build = () => {
-    const dataset = new GpuDataset(gpu, data);
-    const buffers = [
+  const widest = Math.max(layout.features, ...layout.layers.map((l) => l.outputs));
+  const chunkRows = Math.floor(bindingBytes / (models * widest * 4));
+  if (chunkRows < 1) throw new GpuError(`evaluating ${models} models of ${widest} values per row needs more than ${gpu.name}'s storage binding of ${bindingBytes} bytes`);
+  const build = () => ({
+    dataset: new GpuDataset(gpu, data),
+    buffers: [
       gpu.createStorage('eval params', block),
       gpu.createStorage('eval affine', affine),
-      gpu.createStorage('eval stats', statsSlotBytes(gpu, models, LOSS_GROUP_WORDS)),
-    ];
-    const [paramBuffer, affineBuffer, stats] = buffers;
-    const set = new GpuRowSet(gpu, layout, dataset, rowsPerModel, affineBuffer, paramBuffer, { buffer: stats, recordWords: LOSS_GROUP_WORDS, field: 0, slots: 1 }, true);
-    return { dataset, buffers, set, stats };
-  };
+    ],
+  });
   const free = (built: ReturnType<typeof build>) => {
-    built.set.destroy();
     for (const b of built.buffers) gpu.destroyBuffer(b);
     built.dataset.destroy();
   };
-  const built = await gpu.build('building the evaluation', build, free);
+  const shared = await gpu.build('building the evaluation', build, free);
+  const [paramBuffer, affineBuffer] = shared.buffers;
+  const chunks = Math.max(1, ...rowsPerModel.map((r) => Math.ceil(r.length / chunkRows)));
+  const freeChunk = (chunk: { set: GpuRowSet; stats: GPUBuffer }) => {
+    chunk.set.destroy();
+    gpu.destroyBuffer(chunk.stats);
+  };
+  const parts: Evaluation[][] = [];
   try {
-    const rows = built.set;
-    gpu.submit('evaluate', (pass) => {
-      rows.encodeGather(pass);
-      rows.encodeEvaluate(pass, 0);
-    });
-    const words = await gpu.readUint32(built.stats);
-    return await rows.read(rowsPerModel.map((_, m) => readLossGroup(words, m * LOSS_GROUP_WORDS)));
+    for (let c = 0; c < chunks; c++) {
+      const rows = rowsPerModel.map((r) => r.subarray(c * chunkRows, (c + 1) * chunkRows));
+      // Each chunk's sums start from a new (zeroed) stats buffer.
+      const chunk = await gpu.build(
+        'building the evaluation',
+        () => {
+          const stats = gpu.createStorage('eval stats', statsSlotBytes(gpu, models, LOSS_GROUP_WORDS));
+          return { stats, set: new GpuRowSet(gpu, layout, shared.dataset, rows, affineBuffer, paramBuffer, { buffer: stats, recordWords: LOSS_GROUP_WORDS, field: 0, slots: 1 }, true) };
+        },
+        freeChunk,
+      );
+      try {
+        gpu.submit('evaluate', (pass) => {
+          chunk.set.encodeGather(pass);
+          chunk.set.encodeEvaluate(pass, 0);
+        });
+        const words = await gpu.readUint32(chunk.stats);
+        parts.push(await chunk.set.read(rows.map((_, m) => readLossGroup(words, m * LOSS_GROUP_WORDS))));
+      } finally {
+        freeChunk(chunk);
+      }
+    }
   } finally {
-    free(built);
+    free(shared);
   }
+  return parts.length === 1 ? parts[0] : rowsPerModel.map((_, m) => joinEvaluations(parts.map((p) => p[m])));
+}
+
+/** One evaluation of the rows of several chunks: arrays joined, counts added, means weighted by rows. */
+function joinEvaluations(chunks: Evaluation[]): Evaluation {
+  const rows = chunks.reduce((n, e) => n + e.rows, 0);
+  const join = <T extends Float32Array | Uint32Array>(make: (n: number) => T, pick: (e: Evaluation) => T): T => {
+    const out = make(chunks.reduce((n, e) => n + pick(e).length, 0));
+    let at = 0;
+    for (const e of chunks) {
+      out.set(pick(e), at);
+      at += pick(e).length;
+    }
+    return out;
+  };
+  const confusion = new Uint32Array(chunks[0].confusion.length);
+  for (const e of chunks) e.confusion.forEach((v, i) => (confusion[i] += v));
+  const mean = (pick: (e: Evaluation) => number) => chunks.reduce((s, e) => s + pick(e) * e.rows, 0) / Math.max(1, rows);
+  return {
+    rows,
+    logits: join((n) => new Float32Array(n), (e) => e.logits),
+    predictions: join((n) => new Uint32Array(n), (e) => e.predictions),
+    labels: join((n) => new Uint32Array(n), (e) => e.labels),
+    confusion,
+    loss: mean((e) => e.loss),
+    accuracy: mean((e) => e.accuracy),
+  };
 }
 
 /** Probabilities and classes for rows of x (labels unused). */
