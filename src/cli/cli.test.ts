@@ -200,7 +200,7 @@ describe('altreg CLI', () => {
     const cases: [string[], string][] = [
       [['train', ...flags, '--save', dir], `altreg: --save: ${dir} already holds alternate, constant, none, which this run would not write; choose a new or empty folder (or the --resume folder of the same experiment)`],
       [['train', ...flags, '--resume', dir], `altreg: --resume: ${dir} was saved by \`altreg compare\`; resume it with compare and the same flags`],
-      [['compare', ...flags, '--resume', dir, '--seed', '5', '--no-standardize'], `altreg: --resume: ${dir} was trained with other flags (--standardize on there, off (--no-standardize) here; --seed 0 there, 5 here); resume with the flags it was trained with (only --epochs may differ)`],
+      [['compare', ...flags, '--resume', dir, '--seed', '5', '--no-standardize'], `altreg: --resume: ${dir} was trained with other flags (--standardize on there, off (--no-standardize) here; --seed 0 there, 5 here); resume with the flags it was trained with (--epochs, --device and the output flags may differ)`],
       [['compare', ...flags, '--resume', join(temp, 'nothing')], `altreg: --resume: ${join(temp, 'nothing')} does not exist`],
     ];
     for (const [args, message] of cases) {

@@ -89,8 +89,9 @@ function saveEntries(arms: Arm[], splits: number, folds: boolean): string[] {
 
 /**
  * The record --save writes beside the checkpoints: the flags that fix the data, the folds and
- * the models, and the epochs trained so far. --resume must be given the same flags (only
- * --epochs may differ), else its folds would differ from those the checkpoints trained on.
+ * the models, and the epochs trained so far. --resume must be given the same flags (--epochs,
+ * --device and the output flags may differ), else its folds would differ from those the
+ * checkpoints trained on.
  */
 const RUN_FILE = 'altreg-run.json';
 
@@ -159,7 +160,7 @@ function flagDifferences(record: RunRecord, current: Record<string, string>): st
 
 /**
  * Checks that DIR was saved by `--save` of this very experiment: the same command and flags
- * (only --epochs may differ). The checkpoints themselves are checked when they are loaded.
+ * (--epochs, --device and the output flags may differ). The checkpoints themselves are checked when they are loaded.
  */
 function checkResume(dir: string, current: Record<string, string>): void {
   const record = readRunRecord('--resume', dir);
@@ -170,7 +171,7 @@ function checkResume(dir: string, current: Record<string, string>): void {
     throw new UsageError(`--resume: ${dir} was saved by \`altreg ${record.flags.command}\`; resume it with ${record.flags.command} and the same flags`);
   }
   const differ = flagDifferences(record, current);
-  if (differ) throw new UsageError(`--resume: ${dir} was trained with other flags (${differ}); resume with the flags it was trained with (only --epochs may differ)`);
+  if (differ) throw new UsageError(`--resume: ${dir} was trained with other flags (${differ}); resume with the flags it was trained with (--epochs, --device and the output flags may differ)`);
 }
 
 /**
