@@ -150,7 +150,8 @@ describe('altreg CLI', () => {
       [['--hidden', '70000'], "altreg: option '--hidden <widths>' argument '70000' is invalid. --hidden must be 1 to 30 comma-separated layer widths from 1 to 65536 (e.g. 10 or 64,32), got '70000'. (see --help)"],
       [['--epochs', '2000000'], "altreg: option '--epochs <n>' argument '2000000' is invalid. --epochs must be an integer from 1 to 1000000, got '2000000'. (see --help)"],
       [['--json', join(temp, 'newdir') + '/'], `altreg: --json: ${join(temp, 'newdir')}/ ends with a slash; give a file name`],
-      [['--save', join(temp, 'ck-in'), '--json', join(temp, 'ck-in', 'r.json')], `altreg: --json: ${join(temp, 'ck-in', 'r.json')} is inside the --save folder ${join(temp, 'ck-in')}, which holds only checkpoints; give a file outside it`],
+      [['--save', join(temp, 'ck-in'), '--json', join(temp, 'ck-in', 'r.json')], `altreg: --json: ${join(temp, 'ck-in', 'r.json')} is, or is inside or above, the --save folder ${join(temp, 'ck-in')}, which holds only checkpoints; give a file outside it`],
+      [['--save', join(temp, 'ck-same'), '--json', join(temp, 'ck-same')], `altreg: --json: ${join(temp, 'ck-same')} is, or is inside or above, the --save folder ${join(temp, 'ck-same')}, which holds only checkpoints; give a file outside it`],
     ];
     for (const [flags, message] of cases) {
       const r = altreg('train', ...fast, ...flags);
@@ -210,7 +211,7 @@ describe('altreg CLI', () => {
     // The same flags resume, and the record counts every epoch.
     const again = altreg('compare', ...flags.filter((f) => f !== '--quiet'), '--resume', dir, '--save', dir);
     expect(again.code, again.stderr).toBe(0);
-    expect(again.stderr).toContain('altreg: training 6 models (3 arms × 2 folds), resumed after 1 epochs, on iris');
+    expect(again.stderr).toContain('altreg: training 6 models (3 arms × 2 folds), resumed after 1 epoch, on iris');
     expect(again.stdout).toContain(', 2 epochs (1 after resuming), batch 16)');
     expect(JSON.parse(readFileSync(join(dir, 'altreg-run.json'), 'utf8')).epochs).toBe(2);
 

@@ -266,7 +266,7 @@ async function runExperimentCommand(
   } else options.device = 'cpu';
   const modes = new Set(arms.map((a) => a.penalty.mode)).size;
   if (!flags.quiet) {
-    const what = `${models} model${models > 1 ? 's' : ''} (${arms.length} arm${arms.length > 1 ? 's' : ''} × ${splits} fold${splits > 1 ? 's' : ''})${resumedEpochs > 0 ? `, resumed after ${resumedEpochs} epochs,` : ''}`;
+    const what = `${models} model${models > 1 ? 's' : ''} (${arms.length} arm${arms.length > 1 ? 's' : ''} × ${splits} fold${splits > 1 ? 's' : ''})${resumedEpochs > 0 ? `, resumed after ${resumedEpochs} epoch${resumedEpochs === 1 ? '' : 's'},` : ''}`;
     const thread = gpu && /llvmpipe/i.test(gpu.name) && process.env.LP_NUM_THREADS === '0' ? ', compute on this thread (LP_NUM_THREADS=0)' : '';
     process.stderr.write(`altreg: training ${what} on ${describeData(dataset)}, ${gpu ? gpu.name : 'the CPU reference trainer'}${tiles}${thread}\n`);
   }

@@ -113,8 +113,9 @@ export function planOutputFile(flag: string, file: string, keep: Protected = {})
   }
   for (const [other, dir] of Object.entries(keep.folders ?? {})) {
     const folder = realOrResolved(dir);
-    if (real.startsWith(folder.endsWith(sep) ? folder : folder + sep)) {
-      throw new UsageError(`${flag}: ${file} is inside the ${other} folder ${dir}, which holds only checkpoints; give a file outside it`);
+    const within = (path: string, parent: string) => path === parent || path.startsWith(parent.endsWith(sep) ? parent : parent + sep);
+    if (within(real, folder) || within(folder, real)) {
+      throw new UsageError(`${flag}: ${file} is, or is inside or above, the ${other} folder ${dir}, which holds only checkpoints; give a file outside it`);
     }
   }
   requireWritableAncestor(flag, target);

@@ -99,8 +99,9 @@ function checkExperiment(o: ExperimentOptions, withArms: boolean): void {
   };
   if (!o || typeof o !== 'object') fail('runExperiment(options): options must be an object');
   checkKeys(o, '', EXPERIMENT_KEYS);
-  if (!Array.isArray(o.arms) || (withArms && o.arms.length < 1)) fail('arms must list at least one arm { name, penalty }');
-  o.arms.forEach((arm, a) => {
+  if (!o.dataset || typeof o.dataset !== 'object' || !(o.dataset.y instanceof Uint32Array)) fail('dataset must be a Dataset (loadDataset, parseCsv)');
+  if (withArms && (!Array.isArray(o.arms) || o.arms.length < 1)) fail('arms must list at least one arm { name, penalty }');
+  (o.arms ?? []).forEach((arm, a) => {
     if (!arm || typeof arm !== 'object' || typeof arm.name !== 'string' || arm.name === '') fail(`arms[${a}] must be { name, penalty } with a name`);
     checkKeys(arm, `arms[${a}]`, ['name', 'penalty']);
     if (arm.penalty === null || typeof arm.penalty !== 'object') fail(`arms[${a}].penalty must be an object (e.g. { lambda: 0.01, schedule: 'alternate' })`);
@@ -115,12 +116,16 @@ function checkExperiment(o: ExperimentOptions, withArms: boolean): void {
   if (o.testFraction !== undefined && !(o.testFraction > 0 && o.testFraction < 1)) fail(`testFraction must be strictly between 0 and 1, got ${JSON.stringify(o.testFraction)}`);
   if (o.validationFraction !== undefined && !(o.validationFraction >= 0 && o.validationFraction < 1)) fail(`validationFraction must be in [0, 1), got ${JSON.stringify(o.validationFraction)}`);
   checkCallback('onEpoch', o.onEpoch);
-  if (o.resume !== undefined) checkCallback('resume', o.resume);
+  checkCallback('resume', o.resume);
 }
 
 /** The folds (test rows) with their training and validation rows, reproducible from `seed`. */
-export function experimentSplits(o: ExperimentOptions): { fold: number; repeat: number; train: Uint32Array; validation: Uint32Array; test: Uint32Array }[] {
+export function experimentSplits(o: ExperimentOptions): ReturnType<typeof splitsOf> {
   checkExperiment(o, false);
+  return splitsOf(o);
+}
+
+function splitsOf(o: ExperimentOptions): { fold: number; repeat: number; train: Uint32Array; validation: Uint32Array; test: Uint32Array }[] {
   const { dataset } = o;
   const seed = o.seed ?? 0;
   const splits: { fold: number; repeat: number; split: Split }[] = [];
@@ -144,7 +149,7 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRes
   checkExperiment(o, true);
   const started = performance.now();
   const { dataset } = o;
-  const splits = experimentSplits(o);
+  const splits = splitsOf(o);
   const seed = o.seed ?? 0;
   const standardizers = splits.map((s) => (o.standardize === false ? undefined : fitStandardizer(dataset.x, dataset.features, s.train)));
   // One batch per penalty mode (the mode selects the update kernel); usually a single batch.

@@ -89,6 +89,7 @@ describe('runExperiment checks its own options before any work', () => {
       [{ repeats: 2 }, 'repeats repeats k-fold cross-validation with new shuffles: it needs folds'],
       [{ validationFraction: 1 }, 'validationFraction must be in [0, 1), got 1'],
       [{ onEpoch: 3 as never }, 'onEpoch must be a function, got 3'],
+      [{ dataset: undefined as never }, 'dataset must be a Dataset (loadDataset, parseCsv)'],
     ];
     for (const [change, message] of cases) {
       const error = await runExperiment({ ...base, ...change } as ExperimentOptions).catch((e) => e);
@@ -96,6 +97,8 @@ describe('runExperiment checks its own options before any work', () => {
       if (typeof message === 'string') expect(error.message).toBe(message);
       else expect(error.message).toMatch(message);
     }
+    // The splits alone need no arms.
+    expect(experimentSplits({ dataset: iris, folds: 3 } as never)).toHaveLength(3);
   });
 });
 

@@ -66,7 +66,7 @@ describe('resume refuses a different configuration', () => {
       throw new Error(`GPU touched (${String(key)}) before the options were checked`);
     },
   }) as Gpu;
-  const NEW_RUN = /a resumed run keeps its checkpoint's settings \(only epochs, validation data, callbacks, device and signal may change\)\. For other settings, start a new run from its weights with init: \{ weights: checkpointWeights\(checkpoint\) \}/;
+  const NEW_RUN = /a resumed run keeps its checkpoint's settings \(only epochs, validation data, callbacks, device and signal may change; standardize and the data's values are not recorded, so pass the same\)\. For other settings, start a new run from its weights with init: \{ weights: checkpointWeights\(checkpoint\) \}/;
 
   async function saved() {
     const o = await options('cpu', { lambda: 0.02, schedule: 'alternate' });

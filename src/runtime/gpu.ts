@@ -64,8 +64,9 @@ export class Gpu {
   readonly hasTimestamps: boolean;
   /** The device has WGSL subgroup operations (`enable subgroups;`). */
   readonly hasSubgroups: boolean;
-  /** Buffers created through `createBuffer` and not yet destroyed. */
-  private readonly live = new Set<GPUBuffer>();
+  /** Buffers created through `createBuffer` and not yet destroyed (weakly: a leaked one can still be collected). */
+  private readonly live = new WeakSet<GPUBuffer>();
+  private liveCount = 0;
   /** The buffers of each `freeOnThrow` in progress, innermost last. */
   private readonly guards: GPUBuffer[][] = [];
   /** All buffers ever created through `createBuffer`. */
@@ -130,6 +131,7 @@ export class Gpu {
     }
     const buffer = this.device.createBuffer({ label, size: bytes, usage, mappedAtCreation });
     this.live.add(buffer);
+    this.liveCount++;
     this.guards.at(-1)?.push(buffer);
     this.createdBuffers++;
     return buffer;
@@ -137,7 +139,7 @@ export class Gpu {
 
   /** How many buffers made by `createBuffer` are not destroyed yet (leak tests read this). */
   get liveBuffers(): number {
-    return this.live.size;
+    return this.liveCount;
   }
 
   /**
@@ -187,8 +189,8 @@ export class Gpu {
     } catch (error) {
       failure = error;
     }
-    const invalid = await this.device.popErrorScope();
-    const memory = await this.device.popErrorScope();
+    // Both scopes are popped before any await: another build on this device may push its own.
+    const [invalid, memory] = await Promise.all([this.device.popErrorScope(), this.device.popErrorScope()]);
     if (failure !== null) throw failure;
     const rejected = invalid ?? memory;
     if (rejected) {
@@ -202,7 +204,7 @@ export class Gpu {
   destroyBuffer(buffer: GPUBuffer | null | undefined): void {
     if (!buffer) return;
     buffer.destroy();
-    this.live.delete(buffer);
+    if (this.live.delete(buffer)) this.liveCount--;
   }
 
   write(buffer: GPUBuffer, data: ArrayBufferView, byteOffset = 0): void {

@@ -75,7 +75,7 @@ describe('targets and parsing', () => {
     expect(() => parseSchedule('sometimes')).toThrow(/unknown schedule 'sometimes'; valid: constant, none, alternate, rotate, parity, random:P/);
     expect(() => parseSchedule('random:1.5')).toThrow(/random:P needs 0 ≤ P ≤ 1, got 1.5/);
     // Decimal numbers only, in text and in objects.
-    expect(() => parseSchedule('random:0x1')).toThrow(/random:P needs 0 ≤ P ≤ 1, got NaN/);
+    expect(() => parseSchedule('random:0x1')).toThrow("schedule: random:P needs a number 0 ≤ P ≤ 1, got '0x1'");
     expect(() => parseSchedule('early:')).toThrow(/unknown schedule 'early:'/);
     expect(() => resolveSchedule({ random: '0.5' } as never)).toThrow(/random:P needs 0 ≤ P ≤ 1, got "0.5"/);
     expect(parseSchedule('random:.5')).toEqual({ random: 0.5 });
@@ -97,7 +97,7 @@ describe('the text forms wherever a schedule is taken', () => {
   });
   it('a schedule object holds one key exactly; bad text names the field', () => {
     expect(() => resolveSchedule({ random: 0.5, early: 3 } as ScheduleSpec, 'penalty.schedule')).toThrow(/^penalty\.schedule: unknown schedule \{"random":0\.5,"early":3\}; valid: /);
-    expect(() => resolveSchedule('random:x' as ScheduleSpec, 'penalty.schedule')).toThrow(/^penalty\.schedule: random:P needs 0 ≤ P ≤ 1, got NaN$/);
+    expect(() => resolveSchedule('random:x' as ScheduleSpec, 'penalty.schedule')).toThrow(/^penalty\.schedule: random:P needs a number 0 ≤ P ≤ 1, got 'x'$/);
     expect(() => new Schedule('sometimes' as ScheduleSpec, T3, new Random(1))).toThrow(/^schedule: unknown schedule 'sometimes'/);
   });
 });

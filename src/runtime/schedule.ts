@@ -35,7 +35,10 @@ export function parseSchedule(text: string, field = 'schedule'): ParsedSchedule 
   const m = /^(random|early):(.+)$/.exec(t);
   if (m) {
     // Decimal numbers only: Number() would also read '0x1' or '' (as 1 and 0).
-    const value = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(m[2].trim()) ? Number(m[2]) : Number.NaN;
+    if (!/^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(m[2].trim())) {
+      throw new ScheduleError(`${field}: ${m[1] === 'random' ? 'random:P needs a number 0 ≤ P ≤ 1' : 'early:E needs an integer E ≥ 0'}, got '${m[2]}'`);
+    }
+    const value = Number(m[2]);
     return resolveSchedule(m[1] === 'random' ? { random: value } : { early: value }, field);
   }
   throw new ScheduleError(`${field}: unknown schedule '${text}'; valid: ${SCHEDULE_SYNTAX}`);

@@ -339,7 +339,8 @@ function checkResume(field: string, c: Checkpoint, now: RunConfig): void {
     if (JSON.stringify(before) !== JSON.stringify(value)) {
       fail(
         `${field}: the checkpoint was trained with ${path} ${JSON.stringify(before)}, these options give ${JSON.stringify(value)}; ` +
-          `a resumed run keeps its checkpoint's settings (only epochs, validation data, callbacks, device and signal may change). ` +
+          `a resumed run keeps its checkpoint's settings (only epochs, validation data, callbacks, device and signal may change; ` +
+          `standardize and the data's values are not recorded, so pass the same). ` +
           `For other settings, start a new run from its weights with init: { weights: checkpointWeights(checkpoint) } (` +
           `Adam's moments, the epoch count and the history start afresh)`,
       );

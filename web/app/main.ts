@@ -55,6 +55,12 @@ watchOverflow(byId('compare-result'), byId('compare-scroll-note'));
 let gpu: Gpu | null = null;
 /** The dataset in use; null while none is valid (e.g. after a bad CSV file). */
 let source: DataSource | null = null;
+/**
+ * Bumped by every dataset choice: a load that finishes after a later choice is dropped, and
+ * while one is pending Train and Compare are off (a run would start on the previous dataset).
+ */
+let loads = 0;
+let loading = false;
 /** The last CSV file read, kept to re-read it with another label column. */
 let csvText: { text: string; name: string } | null = null;
 /** The training, verification or comparison that Stop ends; null while none runs. */
@@ -95,9 +101,9 @@ function readyText(): string {
   return gpu ? 'Ready.' : 'Ready (CPU reference trainer).';
 }
 
-/** Each button needs a dataset and valid values in the fields it uses (see `form`). */
+/** Each button needs a dataset (not one still loading) and valid values in the fields it uses (see `form`). */
 function refreshButtons(): void {
-  const off = busy() || source === null;
+  const off = busy() || loading || source === null;
   ui.train.disabled = off || !form.train;
   ui.compare.disabled = off || !form.shared || !form.compare;
 }
@@ -181,17 +187,34 @@ function syncLabelColumn(): void {
   ui.labelColumn.disabled = ui.dataset.value !== 'csv';
 }
 
+/** Starts a load; returns a check that says whether it is still the latest when it finishes. */
+function startLoad(): () => boolean {
+  const load = ++loads;
+  loading = true;
+  refreshButtons();
+  return () => load === loads;
+}
+
 async function chooseShipped(name: DatasetName): Promise<void> {
+  const latest = startLoad();
+  let next: DataSource | null = null;
+  let error: string | null = null;
   try {
-    setSource(await loadShipped(name), null);
-  } catch (error) {
-    setSource(null, `cannot load ${name}: ${(error as Error).message}`);
+    next = await loadShipped(name);
+  } catch (e) {
+    error = `cannot load ${name}: ${(e as Error).message}`;
   }
+  if (!latest()) return;
+  loading = false;
+  setSource(next, error);
 }
 
 /** Shows the CSV as the chosen dataset, or its error (and no dataset). */
 function readCsv(): void {
   if (!csvText) return;
+  // A shipped dataset still loading is no longer wanted.
+  loads++;
+  loading = false;
   let option = ui.dataset.querySelector<HTMLOptionElement>('option[value="csv"]');
   if (!option) {
     option = el('option', { attrs: { value: 'csv' } });
@@ -220,7 +243,11 @@ function separatorHint(text: string): string {
 
 async function takeFile(file: File | undefined): Promise<void> {
   if (!file || busy()) return;
-  csvText = { text: await file.text(), name: file.name };
+  const latest = startLoad();
+  const text = await file.text();
+  if (!latest()) return;
+  loading = false;
+  csvText = { text, name: file.name };
   // Choosing the same file again (after switching to a shipped dataset) must fire a new change event.
   ui.csvFile.value = '';
   readCsv();

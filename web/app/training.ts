@@ -149,18 +149,24 @@ export function compareRuns(a: Run, b: Run, lambda: number): Comparison {
     const x = a.history[e];
     const y = b.history[e];
     const d = relative(x.loss, y.loss);
+    // `!(d <= max)`: a NaN difference is kept (and fails the verdict) rather than skipped.
     if (e >= judgedEpochs) {
-      if (laterLossDiff === null || d > laterLossDiff) [laterLossDiff, laterLossEpoch] = [d, e];
+      if (laterLossDiff === null || !(d <= laterLossDiff)) [laterLossDiff, laterLossEpoch] = [d, e];
     } else {
-      if (d > maxLossDiff) [maxLossDiff, maxLossEpoch] = [d, e];
-      if (x.valLoss !== undefined && y.valLoss !== undefined) maxValLossDiff = Math.max(maxValLossDiff, relative(x.valLoss, y.valLoss));
+      if (!(d <= maxLossDiff)) [maxLossDiff, maxLossEpoch] = [d, e];
+      if (x.valLoss !== undefined && y.valLoss !== undefined) {
+        const v = relative(x.valLoss, y.valLoss);
+        if (!(v <= maxValLossDiff)) maxValLossDiff = v;
+      }
     }
     if (x.mask.join() !== y.mask.join()) maskDifferences++;
   }
   let maxWeightDiff = 0;
   let maxWeightTensor = '';
+  // Each `weights` read copies the whole parameter block: once per run, not per tensor.
+  const theirs = b.weights;
   for (const [name, values] of Object.entries(a.weights)) {
-    const other = b.weights[name];
+    const other = theirs[name];
     for (let i = 0; i < values.length; i++) {
       const d = Math.abs(values[i] - other[i]);
       if (d > maxWeightDiff) [maxWeightDiff, maxWeightTensor] = [d, name];
