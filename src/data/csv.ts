@@ -37,7 +37,7 @@ export interface CsvOptions {
 const OPTION_KEYS: readonly string[] = ['label', 'name'];
 
 // A plain decimal number: no hex, no 'NaN'/'Infinity', no empty string (which Number() reads as 0).
-const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+export const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 
 /**
  * Parses CSV text with a header row into a Dataset. The label column (by name, by 0-based

@@ -10,6 +10,7 @@
 //   early: E     all on for e < E, all off from E on
 //   function     (epoch, tensorNames) => boolean[] of length T
 
+import { DECIMAL } from '../data/csv.js';
 import type { MlpLayout } from '../model/mlp.js';
 import { Random } from './random.js';
 
@@ -34,8 +35,8 @@ export function parseSchedule(text: string, field = 'schedule'): ParsedSchedule 
   if ((SCHEDULE_NAMES as readonly string[]).includes(t)) return t as ScheduleName;
   const m = /^(random|early):(.+)$/.exec(t);
   if (m) {
-    // Decimal numbers only: Number() would also read '0x1' or '' (as 1 and 0).
-    if (!/^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(m[2].trim())) {
+    // Decimal numbers only, as in CSV cells: Number() would also read '0x1' or '' (as 1 and 0).
+    if (!DECIMAL.test(m[2].trim())) {
       throw new ScheduleError(`${field}: ${m[1] === 'random' ? 'random:P needs a number 0 ≤ P ≤ 1' : 'early:E needs an integer E ≥ 0'}, got '${m[2]}'`);
     }
     const value = Number(m[2]);
