@@ -66,7 +66,7 @@ describe('resume refuses a different configuration', () => {
       throw new Error(`GPU touched (${String(key)}) before the options were checked`);
     },
   }) as Gpu;
-  const NEW_RUN = /a resumed run keeps its checkpoint's settings \(only epochs, validation data, callbacks, device and signal may change; standardize and the data's values are not recorded, so pass the same\)\. For other settings, start a new run from its weights with init: \{ weights: checkpointWeights\(checkpoint\) \}/;
+  const NEW_RUN = /a resumed run keeps its checkpoint's settings \(only epochs, validation data, callbacks, device and signal may change; the data's values are not recorded, so pass the same\)\. For other settings, start a new run from its weights with init: \{ weights: checkpointWeights\(checkpoint\) \}/;
 
   async function saved() {
     const o = await options('cpu', { lambda: 0.02, schedule: 'alternate' });
@@ -86,6 +86,11 @@ describe('resume refuses a different configuration', () => {
     ['no shuffling', (o) => ({ ...o, shuffle: false }), /^resume: the checkpoint was trained with shuffle true, these options give false/],
     ['another seed', (o) => ({ ...o, seed: 22 }), /^resume: the checkpoint was trained with seed 21, these options give 22/],
     ['another model', (o) => ({ ...o, model: { hidden: [12], activation: 'relu' } }), /^resume: the checkpoint was trained with model\.hidden \[10\], these options give \[12\]/],
+    [
+      'a standardization',
+      (o) => ({ ...o, standardize: { scale: new Float32Array(4).fill(2), shift: new Float32Array(4) } }),
+      /^resume: the checkpoint was trained with standardize "none", these options give "fnv1a:[0-9a-f]{8}"/,
+    ],
   ];
   for (const [what, change, message] of cases) {
     it(what, async () => {
@@ -110,6 +115,15 @@ describe('resume refuses a different configuration', () => {
     const moved = Array.from(next.weights['dense_0/kernel']).map((w, i) => Math.abs(w - weights['dense_0/kernel'][i]));
     expect(Math.max(...moved)).toBeGreaterThan(0);
     expect(Math.max(...moved)).toBeLessThan(0.1);
+  });
+
+  it('a checkpoint saved before standardizations were recorded resumes with any', async () => {
+    const { o, resume } = await saved();
+    const { standardize: _, ...older } = resume.manifest.config;
+    const standardize = { scale: new Float32Array(4).fill(2), shift: new Float32Array(4) };
+    const run = await train({ ...o, device: 'cpu', gpu: undefined, standardize, resume: { ...resume, manifest: { ...resume.manifest, config: older } } });
+    expect(run.history).toHaveLength(4);
+    expect(run.checkpoint().manifest.config.standardize).toMatch(/^fnv1a:[0-9a-f]{8}$/);
   });
 
   it('other data, init beside resume, and something that is not a checkpoint', async () => {

@@ -301,8 +301,25 @@ interface Resolved {
 
 type RunConfig = CheckpointManifest['config'];
 
+/** A short fingerprint of a model's standardization (FNV-1a over its float32 bytes), or 'none'. */
+function standardizeTag(s: { scale: Float32Array; shift: Float32Array } | undefined): string {
+  if (!s) return 'none';
+  let h = 0x811c9dc5;
+  for (const a of [s.scale, s.shift]) for (const byte of new Uint8Array(a.buffer, a.byteOffset, a.byteLength)) h = Math.imul(h ^ byte, 0x01000193) >>> 0;
+  return `fnv1a:${h.toString(16).padStart(8, '0')}`;
+}
+
 /** The configuration a checkpoint records, for its manifest and for comparing on resume. */
-function runConfig(data: TrainData, model: ModelConfig, optimizer: AdamHyper, p: ResolvedPenalty, batchSize: number, shuffle: boolean, seed: number): RunConfig {
+function runConfig(
+  data: TrainData,
+  model: ModelConfig,
+  optimizer: AdamHyper,
+  p: ResolvedPenalty,
+  batchSize: number,
+  shuffle: boolean,
+  seed: number,
+  standardize: { scale: Float32Array; shift: Float32Array } | undefined,
+): RunConfig {
   return {
     features: data.features,
     classes: data.classes,
@@ -312,6 +329,7 @@ function runConfig(data: TrainData, model: ModelConfig, optimizer: AdamHyper, p:
     batchSize,
     shuffle,
     seed,
+    standardize: standardizeTag(standardize),
   };
 }
 
@@ -336,11 +354,13 @@ function checkResume(field: string, c: Checkpoint, now: RunConfig): void {
   const saved = flatten(c.manifest.config);
   for (const [path, value] of flatten(now)) {
     const before = saved.get(path);
+    // Checkpoints saved before the standardization was recorded do not say which they had.
+    if (path === 'standardize' && before === undefined) continue;
     if (JSON.stringify(before) !== JSON.stringify(value)) {
       fail(
         `${field}: the checkpoint was trained with ${path} ${JSON.stringify(before)}, these options give ${JSON.stringify(value)}; ` +
           `a resumed run keeps its checkpoint's settings (only epochs, validation data, callbacks, device and signal may change; ` +
-          `standardize and the data's values are not recorded, so pass the same). ` +
+          `the data's values are not recorded, so pass the same). ` +
           `For other settings, start a new run from its weights with init: { weights: checkpointWeights(checkpoint) } (` +
           `Adam's moments, the epoch count and the history start afresh)`,
       );
@@ -398,7 +418,7 @@ function resolveBatch(o: BatchOptions, entry: (i: number) => string): Resolved {
     const resume = m.resume;
     if (resume !== undefined) {
       if (m.init !== undefined) fail(`${field}init and ${field}resume exclude each other: a resumed run continues from the checkpoint's weights`);
-      checkResume(`${field}resume`, resume, runConfig(o.data, o.model, optimizer, penalty, batchSize, shuffle, seed));
+      checkResume(`${field}resume`, resume, runConfig(o.data, o.model, optimizer, penalty, batchSize, shuffle, seed, m.standardize));
     }
     if (typeof penalty.schedule === 'function') {
       // The trainers first call a schedule function at the start of its epoch, after the GPU
@@ -436,7 +456,7 @@ function manifestBase(r: Resolved, i: number): Omit<CheckpointManifest, 'epoch' 
   return {
     format: 'altreg-checkpoint',
     version: 1,
-    config: runConfig(plan.data, r.model, plan.optimizer, m.penalty, plan.batchSize, plan.shuffle, m.seed),
+    config: runConfig(plan.data, r.model, plan.optimizer, m.penalty, plan.batchSize, plan.shuffle, m.seed, m.standardize),
   };
 }
 
@@ -507,6 +527,8 @@ export interface CheckpointManifest {
     batchSize: number;
     shuffle: boolean;
     seed: number;
+    /** The standardization's fingerprint ('none', or 'fnv1a:…'); absent in older checkpoints. */
+    standardize?: string;
   };
   /** Epochs trained so far. */
   epoch: number;
