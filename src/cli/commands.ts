@@ -11,7 +11,7 @@ import { experimentSplits, runExperiment, type Arm, type ExperimentOptions, type
 import { formatAveragedReport, formatComparison } from '../experiment/format.js';
 import { describeStrategy, type Activation } from '../kernels/matmul.js';
 import { formatTuning, tuneMatmul } from '../kernels/tune.js';
-import { loadCheckpoint, MANIFEST_FILE, saveCheckpoint, WEIGHTS_FILE } from '../runtime/checkpoint.js';
+import { loadCheckpoint, MANIFEST_FILE, saveCheckpoint, WEIGHTS_FILE, writeFileAtomic } from '../runtime/checkpoint.js';
 import { sharedGpu, type Gpu } from '../runtime/gpu.js';
 import { parseSchedule, scheduleLabel } from '../runtime/schedule.js';
 import { UsageError } from './errors.js';
@@ -285,7 +285,7 @@ async function runExperimentCommand(
       for (const [s, fold] of arm.folds.entries()) await saveCheckpoint(checkpointDir(flags.save, arms, a, s, folds), fold.run.checkpoint());
     }
     const run: RunRecord = { format: 'altreg-cli-run', version: 1, epochs: resumedEpochs + flags.epochs, flags: record };
-    await planOutputFile('--save', join(flags.save, RUN_FILE))(`${JSON.stringify(run, null, 2)}\n`);
+    await writeFileAtomic(join(flags.save, RUN_FILE), `${JSON.stringify(run, null, 2)}\n`);
     if (!flags.quiet) process.stderr.write(`altreg: saved ${models} checkpoint${models > 1 ? 's' : ''} under ${flags.save}\n`);
   }
   if (writeJson) {

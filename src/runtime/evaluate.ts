@@ -57,50 +57,37 @@ export async function evaluateModels(
   const widest = Math.max(layout.features, ...layout.layers.map((l) => l.outputs));
   const chunkRows = Math.floor(bindingBytes / (models * widest * 4));
   if (chunkRows < 1) throw new GpuError(`evaluating ${models} models of ${widest} values per row needs more than ${gpu.name}'s storage binding of ${bindingBytes} bytes`);
-  const build = () => ({
+  const { dataset, paramBuffer, affineBuffer } = await gpu.build('building the evaluation', () => ({
     dataset: new GpuDataset(gpu, data),
-    buffers: [
-      gpu.createStorage('eval params', block),
-      gpu.createStorage('eval affine', affine),
-    ],
-  });
-  const free = (built: ReturnType<typeof build>) => {
-    for (const b of built.buffers) gpu.destroyBuffer(b);
-    built.dataset.destroy();
-  };
-  const shared = await gpu.build('building the evaluation', build, free);
-  const [paramBuffer, affineBuffer] = shared.buffers;
+    paramBuffer: gpu.createStorage('eval params', block),
+    affineBuffer: gpu.createStorage('eval affine', affine),
+  }));
   const chunks = Math.max(1, ...rowsPerModel.map((r) => Math.ceil(r.length / chunkRows)));
-  const freeChunk = (chunk: { set: GpuRowSet; stats: GPUBuffer }) => {
-    chunk.set.destroy();
-    gpu.destroyBuffer(chunk.stats);
-  };
   const parts: Evaluation[][] = [];
   try {
     for (let c = 0; c < chunks; c++) {
       const rows = rowsPerModel.map((r) => r.subarray(c * chunkRows, (c + 1) * chunkRows));
       // Each chunk's sums start from a new (zeroed) stats buffer.
-      const chunk = await gpu.build(
-        'building the evaluation',
-        () => {
-          const stats = gpu.createStorage('eval stats', statsSlotBytes(gpu, models, LOSS_GROUP_WORDS));
-          return { stats, set: new GpuRowSet(gpu, layout, shared.dataset, rows, affineBuffer, paramBuffer, { buffer: stats, recordWords: LOSS_GROUP_WORDS, field: 0, slots: 1 }, true) };
-        },
-        freeChunk,
-      );
+      const stats = gpu.createStorage('eval stats', statsSlotBytes(gpu, models, LOSS_GROUP_WORDS));
+      let set: GpuRowSet | null = null;
       try {
+        set = await gpu.build('building the evaluation', () => new GpuRowSet(gpu, layout, dataset, rows, affineBuffer, paramBuffer, { buffer: stats, recordWords: LOSS_GROUP_WORDS, field: 0, slots: 1 }, true));
+        const built = set;
         gpu.submit('evaluate', (pass) => {
-          chunk.set.encodeGather(pass);
-          chunk.set.encodeEvaluate(pass, 0);
+          built.encodeGather(pass);
+          built.encodeEvaluate(pass, 0);
         });
-        const words = await gpu.readUint32(chunk.stats);
-        parts.push(await chunk.set.read(rows.map((_, m) => readLossGroup(words, m * LOSS_GROUP_WORDS))));
+        const words = await gpu.readUint32(stats);
+        parts.push(await built.read(rows.map((_, m) => readLossGroup(words, m * LOSS_GROUP_WORDS))));
       } finally {
-        freeChunk(chunk);
+        set?.destroy();
+        gpu.destroyBuffer(stats);
       }
     }
   } finally {
-    free(shared);
+    gpu.destroyBuffer(paramBuffer);
+    gpu.destroyBuffer(affineBuffer);
+    dataset.destroy();
   }
   return parts.length === 1 ? parts[0] : rowsPerModel.map((_, m) => joinEvaluations(parts.map((p) => p[m])));
 }

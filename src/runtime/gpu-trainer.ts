@@ -203,7 +203,7 @@ interface Chunk {
 /** Trains every model of the plan on the GPU. All GPU memory is freed before it returns. */
 export async function trainOnGpu(gpu: Gpu, plan: BatchPlan, onEpoch?: EpochListener, signal?: AbortSignal): Promise<BatchResult> {
   signal?.throwIfAborted();
-  const trainer = await gpu.build('building the trainer', () => new GpuTrainer(gpu, plan), (t) => t.destroy());
+  const trainer = await gpu.build('building the trainer', () => new GpuTrainer(gpu, plan));
   try {
     return await trainer.run(onEpoch, signal);
   } finally {

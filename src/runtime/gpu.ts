@@ -67,8 +67,8 @@ export class Gpu {
   /** Buffers created through `createBuffer` and not yet destroyed (weakly: a leaked one can still be collected). */
   private readonly live = new WeakSet<GPUBuffer>();
   private liveCount = 0;
-  /** The buffers of each `freeOnThrow` in progress, innermost last. */
-  private readonly guards: GPUBuffer[][] = [];
+  /** The buffers made by the `build` in progress (its `make` runs synchronously), else null. */
+  private building: GPUBuffer[] | null = null;
   /** All buffers ever created through `createBuffer`. */
   createdBuffers = 0;
   private lostReason: string | null = null;
@@ -132,7 +132,7 @@ export class Gpu {
     const buffer = this.device.createBuffer({ label, size: bytes, usage, mappedAtCreation });
     this.live.add(buffer);
     this.liveCount++;
-    this.guards.at(-1)?.push(buffer);
+    this.building?.push(buffer);
     this.createdBuffers++;
     return buffer;
   }
@@ -140,26 +140,6 @@ export class Gpu {
   /** How many buffers made by `createBuffer` are not destroyed yet (leak tests read this). */
   get liveBuffers(): number {
     return this.liveCount;
-  }
-
-  /**
-   * Runs `build` (e.g. a trainer's constructor) and, if it throws, destroys every buffer it
-   * created before rethrowing: a kernel that refuses its shape part way through must not leave
-   * the buffers made before it behind, and its caller never gets an object to destroy.
-   */
-  freeOnThrow<T>(build: () => T): T {
-    const made: GPUBuffer[] = [];
-    this.guards.push(made);
-    let built = false;
-    try {
-      const value = build();
-      built = true;
-      return value;
-    } finally {
-      this.guards.pop();
-      if (built) this.guards.at(-1)?.push(...made);
-      else for (const b of made) this.destroyBuffer(b);
-    }
   }
 
   /** A storage buffer holding `data` (copied at creation). */
@@ -174,30 +154,34 @@ export class Gpu {
   }
 
   /**
-   * Builds GPU objects with `make` (freeOnThrow) inside WebGPU error scopes, so that a command the
-   * device rejects while building (a binding larger than the adapter allows, memory it cannot
-   * give) fails this build with a GpuError naming `what`, instead of surfacing at the next
-   * unrelated check. On such an error `destroy` frees what was built.
+   * Builds GPU objects with `make` (e.g. a trainer's constructor) inside WebGPU error scopes. If
+   * `make` throws part way (a kernel refusing its shape) or the device rejects a command it
+   * issued (a binding larger than the adapter allows, memory it cannot give), every buffer it
+   * created is destroyed and the build fails: with that error, or a GpuError naming `what`. So
+   * nothing is left behind (the caller never gets an object to destroy), and a rejected command
+   * does not surface at the next, unrelated check.
    */
-  async build<T>(what: string, make: () => T, destroy: (value: T) => void): Promise<T> {
+  async build<T>(what: string, make: () => T): Promise<T> {
+    const made: GPUBuffer[] = [];
     this.device.pushErrorScope('out-of-memory');
     this.device.pushErrorScope('validation');
     let value: T | undefined;
     let failure: unknown = null;
+    this.building = made;
     try {
-      value = this.freeOnThrow(make);
+      value = make();
     } catch (error) {
       failure = error;
+    } finally {
+      this.building = null;
     }
     // Both scopes are popped before any await: another build on this device may push its own.
     const [invalid, memory] = await Promise.all([this.device.popErrorScope(), this.device.popErrorScope()]);
-    if (failure !== null) throw failure;
     const rejected = invalid ?? memory;
-    if (rejected) {
-      destroy(value as T);
-      throw new GpuError(`${what} failed on ${this.name}: ${rejected.message.split('\n')[0]}`);
-    }
-    return value as T;
+    if (failure === null && !rejected) return value as T;
+    for (const b of made) this.destroyBuffer(b);
+    if (failure !== null) throw failure;
+    throw new GpuError(`${what} failed on ${this.name}: ${rejected!.message.split('\n')[0]}`);
   }
 
   /** Destroys `buffer`; destroying one twice is harmless, as in WebGPU. */

@@ -386,7 +386,7 @@ function resolveBatch(o: BatchOptions, entry: (i: number) => string): Resolved {
   const layout = asOptionsError(() => mlpLayout(o.data.features, o.data.classes, o.model));
   if (o.models.length * layout.perModel > MAX_PARAMETERS) {
     fail(
-      `model: ${o.models.length} model${o.models.length === 1 ? '' : 's'} × ${layout.perModel.toLocaleString('en-US')} parameters is more than ` +
+      `model: ${plural(o.models.length, 'model')} × ${layout.perModel.toLocaleString('en-US')} parameters is more than ` +
         `${MAX_PARAMETERS.toLocaleString('en-US')} (1 GiB of float32 for each of the weights, the gradients and Adam's two moments)`,
     );
   }
