@@ -403,9 +403,8 @@ async function startCompare(): Promise<void> {
   try {
     const result = await c.run((epoch, _records, batch, batches) => {
       snapshot.compareProgress = { epoch: epoch + 1, epochs: config.epochs, batch: batch + 1, batches };
-      // Arms of different penalty modes train one group after another (never the case here: the
-      // app's schedules share the form's mode).
-      progress(`Comparing ${models} on ${where}: epoch ${epoch + 1}/${config.epochs}${batches > 1 ? `, group ${batch + 1}/${batches}` : ''}`);
+      // One group of models: the app's schedules share the form's penalty mode.
+      progress(`Comparing ${models} on ${where}: epoch ${epoch + 1}/${config.epochs}`);
     });
     const setup = describeSetup(config, compare, label);
     byId('compare-summary').textContent = `${setup}, on ${where} in ${duration(result.seconds)}.`;
