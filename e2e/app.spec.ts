@@ -295,7 +295,7 @@ function comparisonCells(page: Page): Promise<string[][]> {
   return page.locator('#compare-table tbody tr').evaluateAll((rows) => rows.map((r) => Array.from(r.children, (c) => c.textContent ?? '')));
 }
 
-test('Compare schedules: the table holds runExperiment\'s numbers for the form\'s settings, in formatComparison\'s format', async ({ page }) => {
+test('Compare schedules: the table holds runExperiment\'s numbers for the form\'s settings and an arm\'s own λ, in formatComparison\'s format', async ({ page }) => {
   await openApp(page);
   const settings = { hidden: [10], activation: 'relu', lr: 0.01, epochs: 30, batchSize: 16, seed: 3, lambda: 0.001, mode: 'coupled', convention: 'keras', targets: 'kernels', folds: 3 } as const;
   await configure(page, {
@@ -312,17 +312,18 @@ test('Compare schedules: the table holds runExperiment\'s numbers for the form\'
     targets: settings.targets,
     device: 'gpu',
     folds: String(settings.folds),
-    'compare-schedules': 'none,constant,alternate',
+    // The last arm has its own λ (half the form's).
+    'compare-schedules': 'none,constant,alternate,constant@0.0005',
   });
   await page.click('#compare');
   const status = page.locator('#status');
   await expect(status).toHaveAttribute('data-state', 'done', { timeout: 150_000 });
-  await expect(status).toContainText('Comparison done: 3 schedules × 3 folds on WebGPU');
+  await expect(status).toContainText('Comparison done: 4 schedules × 3 folds on WebGPU');
   await expect(page.locator('#error')).toBeHidden();
   expect(await page.evaluate(() => window.__altreg!.liveBuffers), 'GPU buffers left after the comparison').toBe(0);
 
   const cells = await comparisonCells(page);
-  expect(cells.map((r) => r[0])).toEqual(['none', 'constant', 'alternate']);
+  expect(cells.map((r) => r[0])).toEqual(['none', 'constant', 'alternate', 'constant@0.0005']);
   for (const r of cells) {
     expect(r[1], `${r[0]} accuracy`).toMatch(/^0\.9\d\d ± 0\.0\d\d$/);
     expect(r[2], `${r[0]} macro-F1`).toMatch(/^0\.9\d\d ± 0\.0\d\d$/);
@@ -335,14 +336,17 @@ test('Compare schedules: the table holds runExperiment\'s numbers for the form\'
   // The schedule header sits over its names, on the left.
   await expect(page.locator('#compare-table thead th').first()).toHaveCSS('text-align', 'left');
   const meaning = page.locator('#compare-meaning');
-  for (const part of ['same 3 stratified folds with the same seeds', 'two-sided paired t-test', 'p ≥ 0.05 means the difference is not distinguishable from fold-to-fold noise']) await expect(meaning).toContainText(part);
+  for (const part of ['same 3 stratified folds with the same seeds', 'two-sided paired t-test over the folds, corrected for the training rows the folds share', 'p ≥ 0.05 means the difference is not distinguishable from fold-to-fold noise']) await expect(meaning).toContainText(part);
 
   // The same experiment called directly in the page, with the library module the app loaded and
   // options written out here, on a device of the same adapter: the numbers must be identical.
   const { app, direct, text } = await page.evaluate(async (o) => {
     const libUrl = performance.getEntriesByType('resource').map((e) => e.name).find((n) => new URL(n).pathname.endsWith('/src/index.ts'));
     const lib = await import(libUrl!);
-    const arms = ['none', 'constant', 'alternate'].map((schedule) => ({ name: schedule, penalty: { lambda: o.lambda, mode: o.mode, convention: o.convention, targets: o.targets, schedule } }));
+    const arms = [...['none', 'constant', 'alternate'].map((schedule) => ({ name: schedule, lambda: o.lambda, schedule })), { name: 'constant@0.0005', lambda: 0.0005, schedule: 'constant' }].map((a) => ({
+      name: a.name,
+      penalty: { lambda: a.lambda, mode: o.mode, convention: o.convention, targets: o.targets, schedule: a.schedule },
+    }));
     const result = await lib.runExperiment({
       dataset: await lib.loadDataset('iris'),
       model: { hidden: o.hidden, activation: o.activation },
@@ -368,15 +372,17 @@ test('Compare schedules: the table holds runExperiment\'s numbers for the form\'
     const shown = window.__altreg!.comparison as unknown as Result;
     return { app: numbers(shown), direct: numbers(result), text: lib.formatComparison(shown) as string };
   }, settings);
-  expect(app).toHaveLength(3);
+  expect(app).toHaveLength(4);
   expect(app[0].folds).toHaveLength(settings.folds);
   expect(app).toEqual(direct);
 
   // The table is formatComparison's table cell by cell, which the text block shows in full.
-  const textRows = text.split('\n').slice(2, 5).map((line) => line.trim().split(/ {2,}/));
+  const textRows = text.split('\n').slice(2, 6).map((line) => line.trim().split(/ {2,}/));
   expect(cells).toEqual(textRows);
   await expect(page.locator('#compare-text')).toContainText(text);
-  await expect(page.locator('#compare-text')).toContainText('Schedules compared on iris (3-fold; 10 hidden, relu, Adam lr 0.01');
+  await expect(page.locator('#compare-text')).toContainText("Schedules compared on iris (3-fold; 10 hidden, relu, Adam lr 0.01, λ 0.001 or the arm's @λ, coupled/keras on kernels");
+  // The arm with its own λ is not the plain constant arm: half the penalty, another log-loss.
+  expect(app[3].logLoss).not.toEqual(app[1].logLoss);
 });
 
 test('Compare refuses more folds than the smallest class has rows, with the field marked, before any training', async ({ page }) => {
@@ -405,8 +411,16 @@ test('Compare refuses more folds than the smallest class has rows, with the fiel
   await expect(page.locator('#compare-error')).toBeHidden();
   await expect(page.locator('#folds')).not.toHaveClass(/invalid/);
   await expect(page.locator('#compare')).toBeEnabled();
-  // A schedules list needs two schedules, each once.
-  for (const [value, message] of [['none', 'schedules: 1 given'], ['none, alternate, none', 'none is listed twice'], ['none, sometimes', "unknown schedule 'sometimes'"]]) {
+  // A schedules list needs two arms, each once; an arm's own λ must be a usable λ. The form's λ
+  // is 0.001, so constant@0.001 is the constant arm again.
+  for (const [value, message] of [
+    ['none', 'schedules: 1 given'],
+    ['none, alternate, none', 'none is listed twice'],
+    ['none, sometimes', "unknown schedule 'sometimes'"],
+    ['none, constant@', "schedules: the λ after @ in 'constant@' must be a number from 0 to 1.7e38 (2λ must fit in a float32), got ''"],
+    ['none, constant@1e39', "got '1e39'"],
+    ['constant, constant@0.001', 'schedules: constant and constant@0.001 are the same arm (λ 0.001); list each arm once'],
+  ]) {
     await page.fill('#compare-schedules', value);
     await expect(page.locator('#compare-error'), value).toContainText(message);
     await expect(page.locator('#compare-schedules')).toHaveClass(/invalid/);

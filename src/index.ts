@@ -23,7 +23,7 @@ export type {
 export { DivergenceError, scheduleMasks, type EpochRecord, type Evaluation, type TrainData } from './runtime/plan.js';
 export { Schedule, ScheduleError, parseSchedule, scheduleLabel, targetedTensors, SCHEDULE_NAMES } from './runtime/schedule.js';
 export type { ScheduleFunction, ScheduleName, ScheduleSpec, Targets } from './runtime/schedule.js';
-export { PenaltyConfigError, type Convention, type PenaltyConfig, type PenaltyMode } from './runtime/penalty.js';
+export { PenaltyConfigError, isLambda, LAMBDA_RANGE, type Convention, type PenaltyConfig, type PenaltyMode } from './runtime/penalty.js';
 export { CheckpointError, checkpointWeights, decodeCheckpoint, encodeCheckpoint, loadCheckpoint, saveCheckpoint } from './runtime/checkpoint.js';
 export { SafetensorsError, decodeSafetensors, encodeSafetensors } from './runtime/safetensors.js';
 export { softmaxRows, type Prediction } from './runtime/evaluate.js';
@@ -31,6 +31,7 @@ export { Random } from './runtime/random.js';
 export { ModelConfigError, mlpLayout, type ModelConfig, type MlpLayout } from './model/mlp.js';
 export * from './data/index.js';
 export { experimentSplits, runExperiment, type Arm, type ArmResult, type ExperimentOptions, type ExperimentResult, type FoldResult } from './experiment/crossval.js';
+export { parseArms, type ArmText } from './experiment/arms.js';
 export { formatAveragedReport, formatComparison, formatMeanStd, formatPairedDifference } from './experiment/format.js';
 export * from './metrics/index.js';
 export { Gpu, GpuError, requestGpu, sharedGpu, type AdapterDescription, type GpuOptions } from './runtime/gpu.js';

@@ -110,6 +110,34 @@ describe('altreg CLI', () => {
     expect(altreg('train', '--data', join(temp, 'missing.csv')).stderr.trim()).toBe(`altreg: cannot read ${join(temp, 'missing.csv')} (ENOENT)`);
   });
 
+  it('compare: an arm with its own λ (schedule@λ) trains as that schedule with that --l2; bad arms exit 2', () => {
+    const flags = ['--data', 'iris', '--folds', '3', '--epochs', '8', '--lr', '0.01', '--device', 'cpu', '--quiet'];
+    const [ownJson, flagJson] = [join(temp, 'own-l2.json'), join(temp, 'flag-l2.json')];
+    const own = altreg('compare', ...flags, '--schedules', 'none,constant,constant@0.5', '--l2', '0.01', '--json', ownJson);
+    expect(own.code, own.stderr).toBe(0);
+    expect(own.stdout).toContain("Schedules compared on iris (10 hidden, relu, Adam lr 0.01, λ 0.01 or the arm's @λ, coupled/keras, 8 epochs, batch 16)");
+    expect(own.stdout).toMatch(/\nconstant@0\.5\s+\d\.\d{3} ± \d\.\d{3}/);
+    const flag = altreg('compare', ...flags, '--schedules', 'none,constant', '--l2', '0.5', '--json', flagJson);
+    expect(flag.code, flag.stderr).toBe(0);
+    type Json = { arms: { name: string; penalty: { lambda: number }; folds: { logLoss: number; history: unknown[] }[] }[] };
+    const [a, b] = [ownJson, flagJson].map((f) => JSON.parse(readFileSync(f, 'utf8')) as Json);
+    expect(a.arms.map((x) => [x.name, x.penalty.lambda])).toEqual([['none', 0.01], ['constant', 0.01], ['constant@0.5', 0.5]]);
+    // Same folds and seeds: the arm with its own λ is, epoch by epoch, plain L2 at --l2 0.5.
+    const folds = (arm: Json['arms'][number]) => arm.folds.map((f) => [f.logLoss, f.history]);
+    expect(folds(a.arms[2])).toEqual(folds(b.arms[1]));
+    expect(folds(a.arms[0])).toEqual(folds(b.arms[0]));
+    expect(a.arms[2].folds[0].logLoss).not.toBe(a.arms[1].folds[0].logLoss);
+
+    const refused = (...args: string[]) => {
+      const r = altreg('compare', '--data', 'iris', '--folds', '3', '--epochs', '2', ...args);
+      return [r.code, r.stderr.trim()];
+    };
+    expect(refused('--schedules', 'none,constant@x')).toEqual([2, "altreg: --schedules: the λ after @ in 'constant@x' must be a number from 0 to 1.7e38 (2λ must fit in a float32), got 'x'"]);
+    expect(refused('--schedules', 'constant,constant@0.01')).toEqual([2, 'altreg: --schedules: constant and constant@0.01 are the same arm (λ 0.01); list each arm once']);
+    expect(refused('--schedules', 'none,constant@0.5', '--report', 'constant')).toEqual([2, "altreg: --report must name one of the compared arms (none, constant@0.5), got 'constant'"]);
+    expect(refused('--l2', '1e39')).toEqual([2, "altreg: option '--l2 <lambda>' argument '1e39' is invalid. --l2 must be a number from 0 to 1.7e38 (2λ must fit in a float32), got '1e39'. (see --help)"]);
+  });
+
   it('--save then --resume continues every fold; a diverging run exits 1 and overwrites no checkpoint', () => {
     const dir = join(temp, 'ckpt');
     const first = altreg('train', '--data', 'iris', '--folds', '3', '--epochs', '4', '--save', dir, '--quiet', '--device', 'cpu');

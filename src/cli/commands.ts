@@ -7,12 +7,14 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { parseCsv } from '../data/csv.js';
 import { DATASET_NAMES, loadDataset, type Dataset, type DatasetName } from '../data/datasets.js';
+import { parseArms } from '../experiment/arms.js';
 import { experimentSplits, runExperiment, type Arm, type ExperimentOptions, type ExperimentResult } from '../experiment/crossval.js';
 import { formatAveragedReport, formatComparison } from '../experiment/format.js';
 import { describeStrategy, type Activation } from '../kernels/matmul.js';
 import { formatTuning, tuneMatmul } from '../kernels/tune.js';
 import { loadCheckpoint, MANIFEST_FILE, saveCheckpoint, WEIGHTS_FILE, writeFileAtomic } from '../runtime/checkpoint.js';
 import { sharedGpu, type Gpu } from '../runtime/gpu.js';
+import type { PenaltyConfig } from '../runtime/penalty.js';
 import { parseSchedule, scheduleLabel } from '../runtime/schedule.js';
 import { UsageError } from './errors.js';
 import { ensureDir, planOutputFile, planSaveDir, writeStdout } from './output.js';
@@ -328,9 +330,14 @@ function resultJson(r: ExperimentResult, dataset: Dataset, flags: ExperimentFlag
   };
 }
 
+/** The penalty the flags set (λ, mode, convention, targets), without a schedule. */
+function penaltyOf(flags: ExperimentFlags): PenaltyConfig {
+  return { lambda: flags.l2, mode: flags.penalty, convention: flags.convention, targets: flags.targets };
+}
+
 function armFor(flags: ExperimentFlags, schedule: string, field: string): Arm {
   const spec = parseSchedule(schedule, field);
-  return { name: scheduleLabel(spec), penalty: { lambda: flags.l2, mode: flags.penalty, convention: flags.convention, targets: flags.targets, schedule: spec } };
+  return { name: scheduleLabel(spec), penalty: { ...penaltyOf(flags), schedule: spec } };
 }
 
 export async function runTrain(flags: ExperimentFlags & { schedule: string }): Promise<number> {
@@ -344,15 +351,16 @@ export async function runTrain(flags: ExperimentFlags & { schedule: string }): P
 }
 
 export async function runCompare(flags: ExperimentFlags & { schedules: string; report?: string }): Promise<number> {
-  const names = flags.schedules.split(',').map((s) => s.trim()).filter(Boolean);
-  if (names.length < 1) throw new UsageError('--schedules needs at least one schedule, e.g. none,constant,alternate');
-  const arms = names.map((n) => armFor(flags, n, '--schedules'));
+  const parsed = parseArms(flags.schedules, '--schedules', flags.l2);
+  if (parsed.length < 1) throw new UsageError('--schedules needs at least one schedule, e.g. none,constant,alternate');
+  const arms = parsed.map((a) => ({ name: a.name, penalty: { ...penaltyOf(flags), lambda: a.lambda ?? flags.l2, schedule: a.schedule } }));
   const labels = arms.map((a) => a.name);
-  if (new Set(labels).size !== labels.length) throw new UsageError(`--schedules lists a schedule twice: ${flags.schedules}`);
-  if (flags.report !== undefined && !labels.includes(flags.report)) throw new UsageError(`--report must name one of the compared schedules (${labels.join(', ')}), got '${flags.report}'`);
+  if (flags.report !== undefined && !labels.includes(flags.report)) throw new UsageError(`--report must name one of the compared arms (${labels.join(', ')}), got '${flags.report}'`);
+  // λ as the arms have it: the flag's, unless an arm gives its own.
+  const lambda = parsed.some((a) => a.lambda !== undefined) ? `λ ${flags.l2} or the arm's @λ,` : `λ ${flags.l2}`;
   return runExperimentCommand(flags, 'compare', arms, (r, data, resumedEpochs) => {
     const epochs = resumedEpochs > 0 ? `${resumedEpochs + flags.epochs} epochs (${flags.epochs} after resuming)` : `${flags.epochs} epochs`;
-    let text = `Schedules compared on ${data.name} (${flags.hidden.join('-')} hidden, ${flags.activation}, Adam lr ${flags.lr}, λ ${flags.l2} ${flags.penalty}/${flags.convention}, ${epochs}, batch ${flags.batchSize}):\n\n${formatComparison(r)}\n`;
+    let text = `Schedules compared on ${data.name} (${flags.hidden.join('-')} hidden, ${flags.activation}, Adam lr ${flags.lr}, ${lambda} ${flags.penalty}/${flags.convention}, ${epochs}, batch ${flags.batchSize}):\n\n${formatComparison(r)}\n`;
     const shown = flags.report ?? (labels.length === 1 ? labels[0] : undefined);
     if (shown !== undefined) {
       const arm = r.arms[labels.indexOf(shown)];

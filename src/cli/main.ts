@@ -6,6 +6,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { runSelfCheck } from '../kernels/selfcheck.js';
 import { sharedGpu } from '../runtime/gpu.js';
+import { isLambda, LAMBDA_RANGE } from '../runtime/penalty.js';
 import { runCompare, runTrain, runTune, DEMO_ARGS, SMALL_STEP_MULTIPLY_ADDS, type ExperimentFlags, type TuneFlags } from './commands.js';
 import { isUsageError } from './errors.js';
 
@@ -51,7 +52,7 @@ function experimentOptions(command: Command): Command {
     .option('--epochs <n>', 'epochs to train (up to 1000000)', integer('--epochs', 1, 1_000_000), 100)
     .option('--batch-size <n>', 'rows per step (the last partial batch is trained too)', integer('--batch-size', 1, 1 << 20), 16)
     .option('--lr <x>', 'Adam learning rate', number('--lr', (n) => n > 0, 'a number > 0'), 0.001)
-    .option('--l2 <lambda>', 'L2 strength λ', number('--l2', (n) => n >= 0, 'a number ≥ 0'), 0.01)
+    .option('--l2 <lambda>', 'L2 strength λ', number('--l2', isLambda, LAMBDA_RANGE), 0.01)
     .addOption(new Option('--penalty <mode>', 'coupled: L2 in the gradient; decoupled: AdamW weight decay').choices(['coupled', 'decoupled']).default('coupled'))
     .addOption(new Option('--convention <name>', 'keras: penalty λΣw² (gradient 2λw); torch: gradient λw').choices(['keras', 'torch']).default('keras'))
     .addOption(new Option('--targets <which>', 'penalized tensors').choices(['kernels', 'all']).default('kernels'))
@@ -94,7 +95,7 @@ export function buildProgram(): Command {
     program
       .command('compare')
       .description('train every schedule on the same folds and seeds and print them side by side (mean ± std, paired differences)')
-      .option('--schedules <list>', 'comma-separated schedules to compare', 'none,constant,alternate')
+      .option('--schedules <list>', 'comma-separated arms to compare, the first the baseline: a schedule, or schedule@λ with its own L2 strength (e.g. constant@0.0075)', 'none,constant,alternate')
       .option('--report <schedule>', 'also print the classification report of this arm'),
   )
     .exitOverride()

@@ -226,11 +226,16 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRes
   });
   if (splits.length >= 2) {
     const first = arms[0];
+    // The folds' training parts overlap, so their differences are correlated: the corrected
+    // resampled t-test (Nadeau & Bengio) with each fold's test rows over its training part's rows
+    // (validation rows included: they were drawn from it), 1/(k − 1) for k-fold.
+    const ratio = first.folds.reduce((sum, f) => sum + f.testRows / (f.trainRows + f.validationRows), 0) / first.folds.length;
+    const test = (metric: (f: FoldResult) => number, arm: ArmResult) => pairedTTest(first.folds.map(metric), arm.folds.map(metric), ratio);
     for (const arm of arms.slice(1)) {
       arm.versusFirst = {
-        accuracy: pairedTTest(first.folds.map((f) => f.report.accuracy), arm.folds.map((f) => f.report.accuracy)),
-        macroF1: pairedTTest(first.folds.map((f) => f.report.macroAvg.f1), arm.folds.map((f) => f.report.macroAvg.f1)),
-        logLoss: pairedTTest(first.folds.map((f) => f.logLoss), arm.folds.map((f) => f.logLoss)),
+        accuracy: test((f) => f.report.accuracy, arm),
+        macroF1: test((f) => f.report.macroAvg.f1, arm),
+        logLoss: test((f) => f.logLoss, arm),
       };
     }
   }

@@ -5,7 +5,7 @@ import { loadDataset } from '../data/datasets.js';
 import { fitStandardizer } from '../data/standardize.js';
 import { TrainOptionsError } from '../runtime/train.js';
 import { experimentSplits, runExperiment, type ExperimentOptions, type ExperimentResult } from './crossval.js';
-import type { PairedTest } from '../metrics/stats.js';
+import { pairedTTest, type PairedTest } from '../metrics/stats.js';
 import { formatAveragedReport, formatComparison, formatMeanStd, formatPairedDifference } from './format.js';
 
 describe('experiment splits', () => {
@@ -44,6 +44,12 @@ describe('runExperiment', () => {
     expect(zero.folds.map((f) => f.history.map((h) => h.loss))).toEqual(none.folds.map((f) => f.history.map((h) => h.loss)));
     expect(zero.versusFirst!.accuracy.p).toBe(1);
     expect(zero.versusFirst!.logLoss.meanDiff).toBe(0);
+    // 3 stratified folds of 150 rows: 50 test rows against 100 training rows (validation included)
+    // in each, so the corrected t-test's ratio is 1/2, and its p is larger than the plain test's.
+    expect(none.folds.map((f) => [f.testRows, f.trainRows + f.validationRows])).toEqual([[50, 100], [50, 100], [50, 100]]);
+    const losses = (arm: typeof none) => arm.folds.map((f) => f.logLoss);
+    expect(constant.versusFirst!.logLoss).toEqual(pairedTTest(losses(none), losses(constant), 0.5));
+    expect(constant.versusFirst!.logLoss.p).toBeGreaterThan(pairedTTest(losses(none), losses(constant)).p);
     expect(constant.folds[0].history[7].loss).not.toBe(none.folds[0].history[7].loss);
     for (const arm of r.arms) {
       for (const f of arm.folds) {
@@ -154,6 +160,14 @@ describe('experiment text', () => {
         '',
         'mean ± std over 3-fold cross-validation test folds; Δ: paired over the same folds, p from a two-sided paired t-test.',
       ].join('\n'),
+    );
+  });
+
+  it('the footnote names the corrected test when the differences were tested with it', () => {
+    const corrected = structuredClone(result);
+    for (const t of Object.values(corrected.arms[1].versusFirst!)) t.testTrainRatio = 0.5;
+    expect(formatComparison(corrected).split('\n').at(-1)).toBe(
+      "mean ± std over 3-fold cross-validation test folds; Δ: paired over the same folds, p from a two-sided corrected resampled t-test (Nadeau & Bengio: the folds' training rows overlap).",
     );
   });
 

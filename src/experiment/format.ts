@@ -41,9 +41,12 @@ export function formatComparison(r: ExperimentResult, digits = 3): string {
     return row;
   });
   const folds = r.repeats > 1 ? `${r.repeats}×${r.folds}-fold` : `${r.folds}-fold`;
+  // runExperiment's tests are corrected for the folds' shared training rows (testTrainRatio > 0).
+  const corrected = r.arms.some((a) => (a.versusFirst?.accuracy.testTrainRatio ?? 0) > 0);
+  const test = corrected ? "a two-sided corrected resampled t-test (Nadeau & Bengio: the folds' training rows overlap)" : 'a two-sided paired t-test';
   const footnote =
     r.folds > 1
-      ? `mean ± std over ${folds} cross-validation test folds${paired ? '; Δ: paired over the same folds, p from a two-sided paired t-test' : ''}.`
+      ? `mean ± std over ${folds} cross-validation test folds${paired ? `; Δ: paired over the same folds, p from ${test}` : ''}.`
       : 'one holdout test set: no spread and no paired differences (k-fold cross-validation gives both).';
   const lines = [table(header, rows), '', footnote];
   return lines.join('\n');

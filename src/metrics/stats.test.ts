@@ -30,6 +30,20 @@ describe('paired t-test', () => {
     expect(r.t).toBeCloseTo(3.872983, 5);
     expect(r.p).toBeCloseTo(0.030466, 5);
   });
+  it('the corrected resampled t-test (Nadeau & Bengio): a hand-checked case, and the plain test at ratio 0', () => {
+    // differences 1, 2, 3, 4 with ratio 1/9 (10-fold): t = 2.5 / √((5/3)(1/4 + 1/9)) = 3.222517,
+    // df 3, p = 0.048491 (scipy.stats.t.sf(3.222517, 3) · 2).
+    const r = pairedTTest([10, 10, 10, 10], [11, 12, 13, 14], 1 / 9);
+    expect(r.t).toBeCloseTo(3.222517, 5);
+    expect(r.p).toBeCloseTo(0.048491, 5);
+    expect([r.n, r.df, r.meanDiff, r.testTrainRatio]).toEqual([4, 3, 2.5, 1 / 9]);
+    expect(pairedTTest([10, 10, 10, 10], [11, 12, 13, 14], 0)).toEqual(pairedTTest([10, 10, 10, 10], [11, 12, 13, 14]));
+    // The correction only widens: the same differences are never more significant with it.
+    expect(r.p).toBeGreaterThan(pairedTTest([10, 10, 10, 10], [11, 12, 13, 14]).p);
+    expect(pairedTTest([0.9, 0.8], [1, 0.9], 0.25).p).toBe(0);
+    expect(() => pairedTTest([1, 2], [2, 3], -0.1)).toThrow('pairedTTest: testTrainRatio must be a finite number ≥ 0 (test rows / training rows; 0: the plain test), got -0.1');
+    expect(() => pairedTTest([1, 2], [2, 3], NaN)).toThrow(MetricsError);
+  });
   it('identical arms: no difference, p = 1; a constant shift: p = 0', () => {
     expect(pairedTTest([0.9, 0.8], [0.9, 0.8]).p).toBe(1);
     expect(pairedTTest([0.9, 0.8], [1, 0.9]).p).toBe(0);

@@ -1,5 +1,6 @@
 // Paired comparison of two arms evaluated on the same folds: the mean difference, its sample
-// standard deviation, and a two-sided paired t-test (Student's t with n − 1 degrees of freedom).
+// standard deviation, and a two-sided paired t-test (Student's t with n − 1 degrees of freedom),
+// plain or, for cross-validation folds, with Nadeau & Bengio's correction for their overlap.
 // The t distribution's tail comes from the regularized incomplete beta function, evaluated with
 // its continued fraction (Lentz's method) and a Lanczos log-gamma.
 
@@ -17,6 +18,8 @@ export interface PairedTest {
   df: number;
   /** Two-sided p-value; 1 when every difference is 0. */
   p: number;
+  /** Test rows over training rows of the correction (Nadeau & Bengio); 0: the plain paired t-test. */
+  testTrainRatio: number;
 }
 
 const LANCZOS = [
@@ -85,8 +88,15 @@ export function studentTwoSidedP(t: number, df: number): number {
  * Paired t-test of b against a (same folds, same order). Throws a MetricsError for arrays of
  * different lengths, fewer than 2 pairs, or a NaN or infinite value (it would make p
  * meaningless rather than small or large).
+ *
+ * With `testTrainRatio` > 0 it is the corrected resampled t-test (Nadeau & Bengio 2003, applied to
+ * repeated k-fold cross-validation by Bouckaert & Frank 2004): t = mean / √(s²·(1/n + ratio)),
+ * where ratio is test rows / training rows of a fold (1/(k − 1) for k-fold). Folds of a
+ * cross-validation share most of their training rows, so their differences are correlated and the
+ * plain test (ratio 0, t = mean / √(s²/n)) gives p-values that are too small: it finds
+ * differences that are not there far more often than 5% of the time at p < 0.05.
  */
-export function pairedTTest(a: number[], b: number[]): PairedTest {
+export function pairedTTest(a: number[], b: number[], testTrainRatio = 0): PairedTest {
   if (a.length !== b.length) throw new MetricsError(`pairedTTest: a has ${a.length} values but b has ${b.length}; pair them fold by fold`);
   const n = a.length;
   if (n < 2) throw new MetricsError(`pairedTTest: needs at least 2 pairs, got ${n}`);
@@ -94,14 +104,18 @@ export function pairedTTest(a: number[], b: number[]): PairedTest {
     const i = values.findIndex((v) => !Number.isFinite(v));
     if (i >= 0) throw new MetricsError(`pairedTTest: ${field}[${i}] = ${values[i]}; expected a finite number`);
   }
+  if (typeof testTrainRatio !== 'number' || !(testTrainRatio >= 0) || !Number.isFinite(testTrainRatio)) {
+    throw new MetricsError(`pairedTTest: testTrainRatio must be a finite number ≥ 0 (test rows / training rows; 0: the plain test), got ${testTrainRatio}`);
+  }
   const d = a.map((x, i) => b[i] - x);
   const meanDiff = d.reduce((s, x) => s + x, 0) / n;
   const stdDiff = Math.sqrt(d.reduce((s, x) => s + (x - meanDiff) ** 2, 0) / (n - 1));
   const df = n - 1;
+  const base = { n, meanDiff, stdDiff, df, testTrainRatio };
   if (stdDiff === 0) {
-    if (meanDiff === 0) return { n, meanDiff, stdDiff, t: Number.NaN, df, p: 1 };
-    return { n, meanDiff, stdDiff, t: meanDiff > 0 ? Infinity : -Infinity, df, p: 0 };
+    if (meanDiff === 0) return { ...base, t: Number.NaN, p: 1 };
+    return { ...base, t: meanDiff > 0 ? Infinity : -Infinity, p: 0 };
   }
-  const t = meanDiff / (stdDiff / Math.sqrt(n));
-  return { n, meanDiff, stdDiff, t, df, p: studentTwoSidedP(t, df) };
+  const t = meanDiff / (stdDiff * Math.sqrt(1 / n + testTrainRatio));
+  return { ...base, t, p: studentTwoSidedP(t, df) };
 }

@@ -34,6 +34,18 @@ export class PenaltyConfigError extends Error {
   override name = 'PenaltyConfigError';
 }
 
+/** What λ may be, for messages. */
+export const LAMBDA_RANGE = 'a number from 0 to 1.7e38 (2λ must fit in a float32)';
+
+/**
+ * Whether `value` is a usable λ: a number ≥ 0 whose gradient coefficient 2λ (the keras
+ * convention's) is finite in float32, as the GPU trainer holds it. Past about 1.7e38 it would be
+ * Infinity, and the first step would divide by it into NaN.
+ */
+export function isLambda(value: unknown): value is number {
+  return typeof value === 'number' && value >= 0 && Number.isFinite(Math.fround(2 * value));
+}
+
 export function resolvePenalty(p: PenaltyConfig | undefined, field = 'penalty'): ResolvedPenalty {
   const r: Required<PenaltyConfig> = {
     lambda: p?.lambda ?? 0,
@@ -42,9 +54,7 @@ export function resolvePenalty(p: PenaltyConfig | undefined, field = 'penalty'):
     targets: p?.targets ?? 'kernels',
     schedule: p?.schedule ?? 'constant',
   };
-  if (typeof r.lambda !== 'number' || !(r.lambda >= 0) || !Number.isFinite(r.lambda)) {
-    throw new PenaltyConfigError(`${field}.lambda must be a finite number ≥ 0, got ${r.lambda}`);
-  }
+  if (!isLambda(r.lambda)) throw new PenaltyConfigError(`${field}.lambda must be ${LAMBDA_RANGE}, got ${r.lambda}`);
   if (r.mode !== 'coupled' && r.mode !== 'decoupled') throw new PenaltyConfigError(`${field}.mode must be 'coupled' or 'decoupled', got ${JSON.stringify(r.mode)}`);
   if (r.convention !== 'keras' && r.convention !== 'torch') {
     throw new PenaltyConfigError(`${field}.convention must be 'keras' or 'torch', got ${JSON.stringify(r.convention)}`);

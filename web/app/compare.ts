@@ -19,7 +19,7 @@ export function experimentOptions(config: SharedConfig, compare: CompareConfig, 
     model: { hidden: config.hidden, activation: config.activation },
     arms: compare.schedules.map((s) => ({
       name: s.name,
-      penalty: { lambda: config.lambda, mode: config.mode, convention: config.convention, targets: config.targets, schedule: s.spec },
+      penalty: { lambda: s.lambda ?? config.lambda, mode: config.mode, convention: config.convention, targets: config.targets, schedule: s.schedule },
     })),
     folds: compare.folds,
     // As for Train: 10 % of each training part validates, features standardized on the rest.
@@ -51,7 +51,7 @@ export class ScheduleComparison extends Stoppable {
 export function describeSetup(config: SharedConfig, compare: CompareConfig, dataLabel: string): string {
   const model = config.hidden.length > 0 ? `${config.hidden.join('-')} hidden, ${config.activation}` : 'no hidden layer';
   return (
-    `Schedules compared on ${dataLabel} (${compare.folds}-fold; ${model}, Adam lr ${config.lr}, λ ${config.lambda} ${config.mode}/${config.convention} on ${config.targets}, ` +
+    `Schedules compared on ${dataLabel} (${compare.folds}-fold; ${model}, Adam lr ${config.lr}, λ ${config.lambda}${compare.schedules.some((s) => s.lambda !== undefined) ? " or the arm's @λ," : ''} ${config.mode}/${config.convention} on ${config.targets}, ` +
     `${config.epochs} epochs, batch ${config.batchSize}, seed ${config.seed})`
   );
 }
@@ -88,7 +88,7 @@ export function explainComparison(r: ExperimentResult): string {
   const base = r.arms[0].arm.name;
   return (
     `Every schedule trained on the same ${r.folds} stratified folds with the same seeds; each cell is the mean ± standard deviation over the ${r.folds} test folds ` +
-    `(higher accuracy and macro-F1, lower log-loss are better), Δ is the mean per-fold difference to ${base} with p from a two-sided paired t-test over the folds, ` +
+    `(higher accuracy and macro-F1, lower log-loss are better), Δ is the mean per-fold difference to ${base} with p from a two-sided paired t-test over the folds, corrected for the training rows the folds share (Nadeau & Bengio's corrected resampled t-test), ` +
     `and p ≥ 0.05 means the difference is not distinguishable from fold-to-fold noise.`
   );
 }

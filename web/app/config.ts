@@ -7,12 +7,15 @@
 
 import {
   DatasetError,
+  isLambda,
   kernels,
+  LAMBDA_RANGE,
+  parseArms,
   parseSchedule,
   requireRowsPerClass,
-  scheduleLabel,
   ScheduleError,
   type Activation,
+  type ArmText,
   type Convention,
   type Dataset,
   type PenaltyMode,
@@ -72,8 +75,8 @@ export const COMPARE_FIELDS = ['folds', 'compare-schedules'] as const;
 /** What Compare needs besides the AppConfig. */
 export interface CompareConfig {
   folds: number;
-  /** The schedules in the order given, the first the baseline; `name` is the library's scheduleLabel. */
-  schedules: { name: string; spec: ScheduleSpec }[];
+  /** The arms in the order given, the first the baseline: a schedule, and λ when the arm gives its own (`constant@0.0075`). */
+  schedules: ArmText[];
 }
 
 function value(id: string): string {
@@ -149,8 +152,7 @@ export function readShared(): SharedConfig {
     hidden,
     activation: choice('activation', 'activation', kernels.ACTIVATIONS),
     lr: number('lr', 'learning rate', (v) => v > 0 && v <= 10, 'a number in (0, 10]'),
-    // The GPU trainer holds the coefficient 2λ (keras) as a float32: past 1.7e38 it is Infinity.
-    lambda: number('lambda', 'λ', (v) => v >= 0 && Number.isFinite(Math.fround(2 * v)), 'a number from 0 to 1.7e38 (2λ must fit in a float32)'),
+    lambda: number('lambda', 'λ', isLambda, LAMBDA_RANGE),
     mode: choice('mode', 'mode', ['coupled', 'decoupled'] as const),
     convention: choice('convention', 'convention', ['keras', 'torch'] as const),
     targets: choice('targets', 'targets', ['kernels', 'all'] as const),
@@ -174,24 +176,22 @@ export function readConfig(shared: SharedConfig): AppConfig {
   return { ...shared, schedule, scheduleText: text, testFraction: ranged('test-fraction', 'test fraction') };
 }
 
-/** The schedules listed for Compare, as the CLI's --schedules takes them: at least 2, none twice. */
-function compareSchedules(): CompareConfig['schedules'] {
+/**
+ * The arms listed for Compare, as the CLI's --schedules takes them (the library's parseArms): at
+ * least 2, none twice. `lambda` is the form's λ when that field is valid, so that `constant` and
+ * `constant@λ` count as the same arm.
+ */
+function compareSchedules(lambda: number | undefined): CompareConfig['schedules'] {
   const id = 'compare-schedules';
-  const texts = value(id).split(',').map((t) => t.trim()).filter(Boolean);
-  const schedules = texts.map((text) => {
-    try {
-      const spec = parseSchedule(text, 'schedules');
-      return { name: scheduleLabel(spec), spec };
-    } catch (error) {
-      if (error instanceof ScheduleError) throw new ConfigError(id, error.message);
-      throw error;
-    }
-  });
-  if (schedules.length < 2) throw new ConfigError(id, `schedules: ${schedules.length} given; list at least 2 separated by commas, the baseline first, e.g. "none, constant, alternate"`);
-  const names = schedules.map((s) => s.name);
-  const twice = names.find((n, i) => names.indexOf(n) !== i);
-  if (twice !== undefined) throw new ConfigError(id, `schedules: ${twice} is listed twice; each schedule once`);
-  return schedules;
+  let arms: ArmText[];
+  try {
+    arms = parseArms(value(id), 'schedules', lambda);
+  } catch (error) {
+    if (error instanceof ScheduleError) throw new ConfigError(id, error.message);
+    throw error;
+  }
+  if (arms.length < 2) throw new ConfigError(id, `schedules: ${arms.length} given; list at least 2 separated by commas, the baseline first, e.g. "none, constant, alternate"`);
+  return arms;
 }
 
 /**
@@ -199,7 +199,7 @@ function compareSchedules(): CompareConfig['schedules'] {
  * are checked against its smallest class (stratified k-fold puts a row of every class in each
  * fold), so that the refusal comes before any GPU work.
  */
-export function readCompare(dataset: Dataset | null): CompareConfig {
+export function readCompare(dataset: Dataset | null, lambda?: number): CompareConfig {
   const folds = integer('folds', 'folds', 2, 20);
   try {
     if (dataset) requireRowsPerClass(dataset, folds);
@@ -207,7 +207,7 @@ export function readCompare(dataset: Dataset | null): CompareConfig {
     if (error instanceof DatasetError) throw new ConfigError('folds', `folds: ${error.message}`);
     throw error;
   }
-  return { folds, schedules: compareSchedules() };
+  return { folds, schedules: compareSchedules(lambda) };
 }
 
 /**

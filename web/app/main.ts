@@ -275,7 +275,7 @@ function checkForm(): void {
   for (const id of [...CONFIG_FIELDS, ...COMPARE_FIELDS]) byId(id).classList.remove('invalid');
   const shared = attempt(readShared);
   const train = shared instanceof ConfigError ? shared : attempt(() => readConfig(shared));
-  const compare = attempt(() => readCompare(source?.dataset ?? null));
+  const compare = attempt(() => readCompare(source?.dataset ?? null, shared instanceof ConfigError ? undefined : shared.lambda));
   form.shared = shared instanceof ConfigError ? null : shared;
   form.train = train instanceof ConfigError ? null : train;
   form.compare = compare instanceof ConfigError ? null : compare;

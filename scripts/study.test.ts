@@ -1,0 +1,118 @@
+// `npm run study` on a small grid: the arms it trains (alternate's matched λ from its masks), its
+// paired tests recomputed from the per-fold numbers it writes, the table against the JSON, and
+// its refusals.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pairedTTest, type PairedTest } from '../src/metrics/stats.js';
+
+const root = join(import.meta.dirname, '..');
+const script = join(root, 'scripts/study.mjs');
+const temp = mkdtempSync(join(tmpdir(), 'altreg-study-'));
+afterAll(() => rmSync(temp, { recursive: true, force: true }));
+beforeAll(() => {
+  if (!existsSync(join(root, 'dist/index.js'))) spawnSync('npm', ['run', 'build'], { cwd: root, stdio: 'ignore' });
+}, 120_000);
+
+function study(...args: string[]) {
+  const r = spawnSync(process.execPath, [script, ...args], { cwd: root, encoding: 'utf8', env: { ...process.env, EGL_PLATFORM: 'surfaceless' }, timeout: 120_000 });
+  const stderr = r.stderr.split('\n').filter((l) => !/^Warning: |^$/.test(l)).join('\n');
+  return { code: r.status, stdout: r.stdout, stderr };
+}
+
+interface Arm {
+  name: string;
+  lambda: number;
+  schedule: string;
+  accuracy: number[];
+  logLoss: number[];
+}
+interface Result {
+  dataset: string;
+  lambda: number;
+  matchedLambda: number;
+  versusConstant: Record<'alternate' | 'none' | 'matched', { accuracy: PairedTest; logLoss: PairedTest }>;
+  alternateVersusMatched: { accuracy: PairedTest; logLoss: PairedTest };
+  arms: Arm[];
+}
+
+describe('npm run study', () => {
+  it('trains constant, alternate, constant at alternate’s mean strength and none, and prints paired tests that the JSON reproduces', () => {
+    const json = join(temp, 'study.json');
+    // Two hidden layers: three kernels, so alternate keeps 5 of 6 terms on (1 − 1/(2·3)).
+    const r = study('--datasets', 'iris,wine', '--lambdas', '0.01,0.2', '--hidden', '6,5', '--epochs', '6', '--lr', '0.01', '--folds', '3', '--repeats', '2', '--device', 'cpu', '--json', json);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/^study: iris, λ 0\.01: 24 models in [\d.]+ s on cpu$/m);
+    expect(r.stderr).toMatch(/^study: done in \d+ s$/m);
+    expect(readdirSync(temp)).toEqual(['study.json']);
+    const results = JSON.parse(readFileSync(json, 'utf8')).results as Result[];
+    expect(results.map((x) => [x.dataset, x.lambda])).toEqual([['iris', 0.01], ['iris', 0.2], ['wine', 0.01], ['wine', 0.2]]);
+    expect(r.stdout).toContain('## altreg study: 6-5 hidden relu, Adam lr 0.01, batch 16, 6 epochs, keras convention on the kernels, 2×3-fold, seed 0');
+    expect(r.stdout).toContain(`constant@matched: λ × ${5 / 6}.`);
+    for (const x of results) {
+      expect(x.matchedLambda).toBeCloseTo((x.lambda * 5) / 6, 15);
+      expect(x.arms.map((a) => [a.name, a.schedule, a.lambda])).toEqual([
+        ['constant', 'constant', x.lambda],
+        ['alternate', 'alternate', x.lambda],
+        ['constant@matched', 'constant', x.matchedLambda],
+        ['none', 'none', x.lambda],
+      ]);
+      for (const a of x.arms) expect(a.accuracy).toHaveLength(6);
+      // Stratified 3-fold of iris: 50 test rows against 100 training rows in every fold; wine's
+      // folds differ by a row, and the ratio is their mean.
+      const ratio = x.versusConstant.alternate.accuracy.testTrainRatio;
+      if (x.dataset === 'iris') expect(ratio).toBe(0.5);
+      else expect(ratio).toBeCloseTo(0.5, 1);
+      const [constant, alternate, matched, none] = x.arms;
+      expect(x.versusConstant.alternate.accuracy).toEqual(pairedTTest(constant.accuracy, alternate.accuracy, ratio));
+      expect(x.versusConstant.none.logLoss).toEqual(pairedTTest(constant.logLoss, none.logLoss, ratio));
+      expect(x.alternateVersusMatched.logLoss).toEqual(pairedTTest(matched.logLoss, alternate.logLoss, ratio));
+      expect(x.alternateVersusMatched.accuracy).toEqual(pairedTTest(matched.accuracy, alternate.accuracy, ratio));
+      // The penalty is felt: at λ 0.2 plain L2 raises the log-loss over no penalty after 6 epochs.
+      if (x.lambda === 0.2) expect(x.versusConstant.none.logLoss.meanDiff).toBeLessThan(0);
+
+      // The table row holds the same numbers: accuracy in percentage points, log-loss in units.
+      const row = r.stdout.split('\n').filter((l) => l.startsWith(`| ${x.lambda} |`))[x.dataset === 'iris' ? 0 : 1];
+      const cells = row.split('|').slice(2, -1).map((c) => c.trim());
+      const mean = (v: number[]) => v.reduce((s, a) => s + a, 0) / v.length;
+      expect(cells[0]).toMatch(new RegExp(`^${(mean(constant.accuracy) * 100).toFixed(1)} ± \\d+\\.\\d %$`));
+      expect(cells[1]).toMatch(new RegExp(`^${mean(constant.logLoss).toFixed(3)} ± `));
+      const shown = (t: PairedTest, scale: number, digits: number) => {
+        const v = (t.meanDiff * scale).toFixed(digits);
+        const signed = /^-?0\.0*$/.test(v) ? v.replace('-', '') : t.meanDiff > 0 ? `+${v}` : v;
+        return `${signed} (p ${t.p < 0.001 ? '<0.001' : t.p.toFixed(3)})`;
+      };
+      expect(cells.slice(2)).toEqual([
+        shown(x.versusConstant.alternate.accuracy, 100, 1),
+        shown(x.versusConstant.alternate.logLoss, 1, 3),
+        shown(x.alternateVersusMatched.accuracy, 100, 1),
+        shown(x.alternateVersusMatched.logLoss, 1, 3),
+        shown(x.versusConstant.none.accuracy, 100, 1),
+        shown(x.versusConstant.none.logLoss, 1, 3),
+      ]);
+    }
+  });
+
+  it('refuses bad flags with one line naming the flag, before any training', () => {
+    const refused = (...args: string[]) => {
+      const r = study(...args);
+      return [r.code, r.stderr.trim()];
+    };
+    expect(refused('--datasets', 'mnist')).toEqual([2, "study: --datasets: unknown data set 'mnist'; valid: iris, wine, breast_cancer, digits"]);
+    expect(refused('--lambdas', '0.01,x')).toEqual([2, "study: --lambdas must be a decimal number ≥ 0, got 'x'"]);
+    expect(refused('--lambdas', ',')).toEqual([2, 'study: --lambdas needs at least one value']);
+    expect(refused('--epochs', '0')).toEqual([2, "study: --epochs must be an integer ≥ 1, got '0'"]);
+    expect(refused('--lr', '0')).toEqual([2, "study: --lr must be a number > 0, got '0'"]);
+    expect(refused('--device', 'tpu')).toEqual([2, "study: --device must be auto, gpu or cpu, got 'tpu'"]);
+    // Node's own wording for an unknown option, then the pointer to --help.
+    expect(refused('--epoch', '3')).toEqual([2, expect.stringMatching(/^study: Unknown option '--epoch'.* \(see --help\)$/)]);
+    expect(refused('--datasets', 'iris', '--folds', '60', '--epochs', '1', '--device', 'cpu')[1]).toBe(
+      'study: iris, λ 0.001: iris: class "setosa" (id 0) has 50 rows, fewer than the 60 folds asked for; every class needs at least 60 rows (use at most 50 folds for this dataset)',
+    );
+    const help = study('--help');
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/^usage: npm run study -- \[options\]/);
+  });
+});

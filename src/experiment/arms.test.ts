@@ -1,0 +1,53 @@
+// Arms as text (`compare --schedules`, the web app's Compare): schedules, their own λ, refusals.
+import { describe, expect, it } from 'vitest';
+import { ScheduleError } from '../runtime/schedule.js';
+import { parseArms } from './arms.js';
+
+describe('parseArms', () => {
+  it('reads schedules in every text form, with and without their own λ, in order', () => {
+    expect(parseArms(' none, constant ,alternate@0.02,random:0.5@1e-3, early:10@0 ,,', '--schedules', 0.01)).toEqual([
+      { name: 'none', schedule: 'none' },
+      { name: 'constant', schedule: 'constant' },
+      { name: 'alternate@0.02', schedule: 'alternate', lambda: 0.02 },
+      { name: 'random:0.5@0.001', schedule: { random: 0.5 }, lambda: 0.001 },
+      { name: 'early:10@0', schedule: { early: 10 }, lambda: 0 },
+    ]);
+    // The largest λ whose 2λ is a float32, and one spelled with spaces around it.
+    expect(parseArms('constant@1.7e38, none @ 0.5', 'f')).toEqual([
+      { name: 'constant@1.7e+38', schedule: 'constant', lambda: 1.7e38 },
+      { name: 'none@0.5', schedule: 'none', lambda: 0.5 },
+    ]);
+    expect(parseArms(' , ', 'f')).toEqual([]);
+  });
+
+  it('refuses a λ that is not a decimal number from 0 to 1.7e38, naming the field and the arm', () => {
+    for (const [text, got] of [
+      ['constant@', "''"],
+      ['constant@-0.1', "'-0.1'"],
+      ['constant@1e39', "'1e39'"],
+      ['constant@0x1', "'0x1'"],
+      ['constant@Infinity', "'Infinity'"],
+    ]) {
+      const f = () => parseArms(`none, ${text}`, '--schedules', 0.01);
+      expect(f).toThrow(ScheduleError);
+      expect(f).toThrow(`--schedules: the λ after @ in '${text}' must be a number from 0 to 1.7e38 (2λ must fit in a float32), got ${got}`);
+    }
+    // The λ is what follows the last @, and what precedes it must be a schedule.
+    expect(() => parseArms('constant@0.1@0.2', 'f')).toThrow("f: unknown schedule 'constant@0.1'");
+    expect(() => parseArms('@0.1', 'f')).toThrow("f: unknown schedule ''");
+    expect(() => parseArms('sometimes@0.1', 'f')).toThrow("f: unknown schedule 'sometimes'");
+    expect(() => parseArms('random:2@0.1', 'f')).toThrow('f: random:P needs 0 ≤ P ≤ 1, got 2');
+  });
+
+  it('refuses an arm listed twice: the same schedule and λ, however it is spelled', () => {
+    expect(() => parseArms('none,constant,none', 'f')).toThrow('f: none is listed twice; list each arm once');
+    expect(() => parseArms('constant@0.01,constant@1e-2', 'f')).toThrow('f: constant@0.01 is listed twice; list each arm once');
+    expect(() => parseArms('random:0.5,random:.5', 'f')).toThrow('f: random:0.5 is listed twice; list each arm once');
+    // Without @λ an arm has the comparison's λ, when it is known.
+    expect(() => parseArms('constant, constant@0.01', 'f', 0.01)).toThrow('f: constant and constant@0.01 are the same arm (λ 0.01); list each arm once');
+    expect(() => parseArms('constant@0.01, constant', 'f', 0.01)).toThrow('f: constant@0.01 and constant are the same arm (λ 0.01); list each arm once');
+    expect(parseArms('constant, constant@0.01', 'f', 0.02).map((a) => a.name)).toEqual(['constant', 'constant@0.01']);
+    expect(parseArms('constant, constant@0.01', 'f').map((a) => a.name)).toEqual(['constant', 'constant@0.01']);
+    expect(parseArms('constant@0.01, alternate@0.01', 'f', 0.01)).toHaveLength(2);
+  });
+});

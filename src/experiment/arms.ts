@@ -1,0 +1,55 @@
+// The arms of a comparison as text, as `altreg compare --schedules` and the web app's Compare take
+// them: `none, constant, alternate, constant@0.0075`. An arm is a schedule, optionally with its own
+// L2 strength after `@`, so that a schedule can be held against plain L2 of the same average
+// strength (alternate with two kernels keeps each term on 3 epochs in 4: constant@0.75λ).
+
+import { DECIMAL } from '../data/csv.js';
+import { isLambda, LAMBDA_RANGE } from '../runtime/penalty.js';
+import { parseSchedule, scheduleLabel, ScheduleError, type ParsedSchedule } from '../runtime/schedule.js';
+
+/** One arm read from text: its name for tables and folders, its schedule, and its own λ if it gave one. */
+export interface ArmText {
+  /** The schedule's label (`alternate`, `random:0.5`), then `@λ` when the arm gives its own λ. */
+  name: string;
+  schedule: ParsedSchedule;
+  /** The arm's own λ (`constant@0.0075`); undefined: the comparison's λ. */
+  lambda?: number;
+}
+
+/**
+ * Parses a comma-separated list of arms: each a schedule in parseSchedule's text forms, optionally
+ * followed by `@λ`, a decimal number from 0 to 1.7e38. Empty items are skipped; the caller decides
+ * how many arms it needs. An arm listed twice is refused: the same schedule with the same λ, where
+ * an arm without `@λ` has `lambda` (the comparison's λ) when it is given. Errors are ScheduleErrors
+ * that start with `field`.
+ */
+export function parseArms(text: string, field: string, lambda?: number): ArmText[] {
+  const arms = text
+    .split(',')
+    .map((t) => t.trim())
+    .filter(Boolean)
+    .map((t) => parseArm(t, field));
+  const keys = arms.map((a) => `${scheduleLabel(a.schedule)}@${a.lambda ?? lambda ?? ''}`);
+  const twice = keys.findIndex((k, i) => keys.indexOf(k) !== i);
+  if (twice >= 0) {
+    const first = arms[keys.indexOf(keys[twice])].name;
+    const again = arms[twice].name;
+    const same = first === again ? `${again} is listed twice` : `${first} and ${again} are the same arm (λ ${arms[twice].lambda ?? lambda})`;
+    throw new ScheduleError(`${field}: ${same}; list each arm once`);
+  }
+  return arms;
+}
+
+function parseArm(text: string, field: string): ArmText {
+  const at = text.lastIndexOf('@');
+  if (at < 0) {
+    const schedule = parseSchedule(text, field);
+    return { name: scheduleLabel(schedule), schedule };
+  }
+  const schedule = parseSchedule(text.slice(0, at), field);
+  const value = text.slice(at + 1).trim();
+  const lambda = Number(value);
+  // Decimal numbers only, as for CSV cells and schedule parameters: Number() reads '' as 0.
+  if (!DECIMAL.test(value) || !isLambda(lambda)) throw new ScheduleError(`${field}: the λ after @ in '${text}' must be ${LAMBDA_RANGE}, got '${value}'`);
+  return { name: `${scheduleLabel(schedule)}@${lambda}`, schedule, lambda };
+}
