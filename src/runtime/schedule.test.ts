@@ -40,6 +40,23 @@ describe('schedules (T = 3 targeted tensors)', () => {
     expect(on / 1200).toBeGreaterThan(0.44);
     expect(on / 1200).toBeLessThan(0.56);
   });
+  it("each term's share of epochs on, over whole cycles, is the README's: alternate 1 − 1/(2T), rotate 1 − 1/T, parity ½", () => {
+    for (const t of [1, 2, 3, 4, 5]) {
+      const names = Array.from({ length: t }, (_, i) => `dense_${i}/kernel`);
+      // 60 epochs: whole cycles of every schedule here (2T and T divide 60 for T ≤ 5, except 2·4 = 8).
+      const epochs = t === 4 ? 64 : 60;
+      const share = (spec: ScheduleSpec) => {
+        const m = masks(spec, names, epochs);
+        const shares = names.map((_, i) => m.filter((mask) => mask[i] === '1').length / epochs);
+        // Every term is on equally often: the share holds term by term, not just on average.
+        for (const s of shares) expect(s).toBe(shares[0]);
+        return shares[0];
+      };
+      expect(share('alternate'), `alternate, T ${t}`).toBeCloseTo(1 - 1 / (2 * t), 12);
+      expect(share('rotate'), `rotate, T ${t}`).toBeCloseTo(1 - 1 / t, 12);
+      expect(share('parity'), `parity, T ${t}`).toBeCloseTo(0.5, 12);
+    }
+  });
   it('a function schedule gets the epoch and tensor names, and its result is checked', () => {
     expect(masks((e, names) => names.map((_, i) => i === e % 3), T3, 3)).toEqual(['100', '010', '001']);
     expect(() => masks(() => [true], T3, 1)).toThrow(/returned \[true\] for epoch 0; expected 3 booleans/);
