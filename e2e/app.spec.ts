@@ -420,6 +420,7 @@ test('Compare refuses more folds than the smallest class has rows, with the fiel
     ['none, constant@', "schedules: the λ after @ in 'constant@' must be a number from 0 to 1.7e38 (2λ must fit in a float32), got ''"],
     ['none, constant@1e39', "got '1e39'"],
     ['constant, constant@0.001', 'schedules: constant and constant@0.001 are the same arm (λ 0.001); list each arm once'],
+    ['none, none@0.5', 'schedules: none has no λ (its terms are always off); write none without @'],
   ]) {
     await page.fill('#compare-schedules', value);
     await expect(page.locator('#compare-error'), value).toContainText(message);

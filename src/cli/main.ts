@@ -68,7 +68,7 @@ function experimentOptions(command: Command): Command {
     .option('--quiet', 'no progress output')
     .addHelpText(
       'after',
-      `\nOn Mesa llvmpipe (a machine without a GPU), an experiment of at most ${SMALL_STEP_MULTIPLY_ADDS / 1000}k multiply-adds per step\n(models × batch × weights; the demo: 34k) runs compute on this thread instead of llvmpipe's thread\npool (LP_NUM_THREADS=0): faster for small models. Set LP_NUM_THREADS yourself to choose.`,
+      `\nOn Mesa llvmpipe (a machine without a GPU), an experiment of at most ${SMALL_STEP_MULTIPLY_ADDS / 1000}k multiply-adds per step\n(models × batch × weights; the demo: 45k) runs compute on this thread instead of llvmpipe's thread\npool (LP_NUM_THREADS=0): faster for small models. Set LP_NUM_THREADS yourself to choose.`,
     );
 }
 
@@ -96,7 +96,7 @@ export function buildProgram(): Command {
       .command('compare')
       .description('train every schedule on the same folds and seeds and print them side by side (mean ± std, paired differences)')
       .option('--schedules <list>', 'comma-separated arms to compare, the first the baseline: a schedule, or schedule@λ with its own L2 strength (e.g. constant@0.0075)', 'none,constant,alternate')
-      .option('--report <schedule>', 'also print the classification report of this arm'),
+      .option('--report <arm>', 'also print the classification report of this arm (as --schedules lists it)'),
   )
     .exitOverride()
     .action(async (flags: ExperimentFlags & { schedules: string; report?: string }) => {

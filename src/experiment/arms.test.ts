@@ -13,9 +13,9 @@ describe('parseArms', () => {
       { name: 'early:10@0', schedule: { early: 10 }, lambda: 0 },
     ]);
     // The largest λ whose 2λ is a float32, and one spelled with spaces around it.
-    expect(parseArms('constant@1.7e38, none @ 0.5', 'f')).toEqual([
+    expect(parseArms('constant@1.7e38, rotate @ 0.5', 'f')).toEqual([
       { name: 'constant@1.7e+38', schedule: 'constant', lambda: 1.7e38 },
-      { name: 'none@0.5', schedule: 'none', lambda: 0.5 },
+      { name: 'rotate@0.5', schedule: 'rotate', lambda: 0.5 },
     ]);
     expect(parseArms(' , ', 'f')).toEqual([]);
   });
@@ -34,7 +34,8 @@ describe('parseArms', () => {
     }
     // The λ is what follows the last @, and what precedes it must be a schedule.
     expect(() => parseArms('constant@0.1@0.2', 'f')).toThrow("f: unknown schedule 'constant@0.1'");
-    expect(() => parseArms('@0.1', 'f')).toThrow("f: unknown schedule ''");
+    expect(() => parseArms('constant, @0.1', 'f')).toThrow("f: no schedule before @ in '@0.1'; write schedule@λ, e.g. constant@0.0075");
+    expect(() => parseArms('none@0.5, constant', 'f')).toThrow('f: none has no λ (its terms are always off); write none without @');
     expect(() => parseArms('sometimes@0.1', 'f')).toThrow("f: unknown schedule 'sometimes'");
     expect(() => parseArms('random:2@0.1', 'f')).toThrow('f: random:P needs 0 ≤ P ≤ 1, got 2');
   });

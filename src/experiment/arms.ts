@@ -18,10 +18,10 @@ export interface ArmText {
 
 /**
  * Parses a comma-separated list of arms: each a schedule in parseSchedule's text forms, optionally
- * followed by `@λ`, a decimal number from 0 to 1.7e38. Empty items are skipped; the caller decides
- * how many arms it needs. An arm listed twice is refused: the same schedule with the same λ, where
- * an arm without `@λ` has `lambda` (the comparison's λ) when it is given. Errors are ScheduleErrors
- * that start with `field`.
+ * followed by `@λ`, a decimal number from 0 to 1.7e38 (not for `none`, which has no λ). Empty items
+ * are skipped; the caller decides how many arms it needs. An arm listed twice is refused: the same
+ * schedule with the same λ, where an arm without `@λ` has `lambda` (the comparison's λ) when it is
+ * given. Errors are ScheduleErrors that start with `field`.
  */
 export function parseArms(text: string, field: string, lambda?: number): ArmText[] {
   const arms = text
@@ -29,7 +29,7 @@ export function parseArms(text: string, field: string, lambda?: number): ArmText
     .map((t) => t.trim())
     .filter(Boolean)
     .map((t) => parseArm(t, field));
-  const keys = arms.map((a) => `${scheduleLabel(a.schedule)}@${a.lambda ?? lambda ?? ''}`);
+  const keys = arms.map((a) => armKey(a, lambda));
   const twice = keys.findIndex((k, i) => keys.indexOf(k) !== i);
   if (twice >= 0) {
     const first = arms[keys.indexOf(keys[twice])].name;
@@ -40,13 +40,36 @@ export function parseArms(text: string, field: string, lambda?: number): ArmText
   return arms;
 }
 
+/**
+ * What makes two arms the same: the schedule and the λ it trains with (`lambda`, the comparison's,
+ * for an arm without its own). `constant@0.01` and `constant@1e-2` are one arm, and so are
+ * `constant` and `constant@0.01` when `lambda` is 0.01.
+ */
+export function armKey(arm: ArmText, lambda?: number): string {
+  return `${scheduleLabel(arm.schedule)}@${arm.lambda ?? lambda ?? ''}`;
+}
+
+/**
+ * λ as a comparison's arms train with it, for its heading: `λ 0.01`; `λ 0.01 or the arm's @λ`
+ * when some arms give their own; `λ per arm` when every arm that has a λ (all but `none`) gives it.
+ */
+export function describeLambda(arms: ArmText[], lambda: number): string {
+  const penalized = arms.filter((a) => a.schedule !== 'none');
+  const own = penalized.filter((a) => a.lambda !== undefined).length;
+  if (own === 0) return `λ ${lambda}`;
+  return own === penalized.length ? 'λ per arm' : `λ ${lambda} or the arm's @λ`;
+}
+
 function parseArm(text: string, field: string): ArmText {
   const at = text.lastIndexOf('@');
   if (at < 0) {
     const schedule = parseSchedule(text, field);
     return { name: scheduleLabel(schedule), schedule };
   }
+  if (text.slice(0, at).trim() === '') throw new ScheduleError(`${field}: no schedule before @ in '${text}'; write schedule@λ, e.g. constant@0.0075`);
   const schedule = parseSchedule(text.slice(0, at), field);
+  // A λ for `none` would change nothing and make it look like another arm.
+  if (schedule === 'none') throw new ScheduleError(`${field}: none has no λ (its terms are always off); write none without @`);
   const value = text.slice(at + 1).trim();
   const lambda = Number(value);
   // Decimal numbers only, as for CSV cells and schedule parameters: Number() reads '' as 0.

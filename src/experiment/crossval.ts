@@ -227,9 +227,10 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRes
   if (splits.length >= 2) {
     const first = arms[0];
     // The folds' training parts overlap, so their differences are correlated: the corrected
-    // resampled t-test (Nadeau & Bengio) with each fold's test rows over its training part's rows
-    // (validation rows included: they were drawn from it), 1/(k − 1) for k-fold.
-    const ratio = first.folds.reduce((sum, f) => sum + f.testRows / (f.trainRows + f.validationRows), 0) / first.folds.length;
+    // resampled t-test (Nadeau & Bengio) with each fold's test rows over the rows its models were
+    // fitted on (n₂/n₁; the validation rows only watch the training). Without validation rows it
+    // is 1/(k − 1) for k-fold; with them it is a little larger, and the test a little stricter.
+    const ratio = first.folds.reduce((sum, f) => sum + f.testRows / f.trainRows, 0) / first.folds.length;
     const test = (metric: (f: FoldResult) => number, arm: ArmResult) => pairedTTest(first.folds.map(metric), arm.folds.map(metric), ratio);
     for (const arm of arms.slice(1)) {
       arm.versusFirst = {

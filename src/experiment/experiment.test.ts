@@ -44,11 +44,11 @@ describe('runExperiment', () => {
     expect(zero.folds.map((f) => f.history.map((h) => h.loss))).toEqual(none.folds.map((f) => f.history.map((h) => h.loss)));
     expect(zero.versusFirst!.accuracy.p).toBe(1);
     expect(zero.versusFirst!.logLoss.meanDiff).toBe(0);
-    // 3 stratified folds of 150 rows: 50 test rows against 100 training rows (validation included)
-    // in each, so the corrected t-test's ratio is 1/2, and its p is larger than the plain test's.
-    expect(none.folds.map((f) => [f.testRows, f.trainRows + f.validationRows])).toEqual([[50, 100], [50, 100], [50, 100]]);
+    // 3 stratified folds of 150 rows: 50 test rows, and 90 of the other 100 fitted on (10 watch
+    // the training), so the corrected t-test's ratio is 50/90; its p is larger than the plain test's.
+    expect(none.folds.map((f) => [f.testRows, f.trainRows, f.validationRows])).toEqual([[50, 90, 10], [50, 90, 10], [50, 90, 10]]);
     const losses = (arm: typeof none) => arm.folds.map((f) => f.logLoss);
-    expect(constant.versusFirst!.logLoss).toEqual(pairedTTest(losses(none), losses(constant), 0.5));
+    expect(constant.versusFirst!.logLoss).toEqual(pairedTTest(losses(none), losses(constant), 50 / 90));
     expect(constant.versusFirst!.logLoss.p).toBeGreaterThan(pairedTTest(losses(none), losses(constant)).p);
     expect(constant.folds[0].history[7].loss).not.toBe(none.folds[0].history[7].loss);
     for (const arm of r.arms) {

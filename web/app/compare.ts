@@ -3,7 +3,7 @@
 // or the CPU reference trainer, with Stop. The result is shown as formatComparison's table in
 // HTML (mean ± std over folds, paired differences to the first schedule) and as its text.
 
-import { formatComparison, formatMeanStd, formatPairedDifference, runExperiment, type Dataset, type ExperimentOptions, type ExperimentResult, type Gpu } from '../../src/index.js';
+import { describeLambda, formatComparison, formatMeanStd, formatPairedDifference, runExperiment, type Dataset, type ExperimentOptions, type ExperimentResult, type Gpu } from '../../src/index.js';
 import type { CompareConfig, SharedConfig } from './config.js';
 import { VALIDATION_FRACTION } from './data.js';
 import { el } from './dom.js';
@@ -51,7 +51,7 @@ export class ScheduleComparison extends Stoppable {
 export function describeSetup(config: SharedConfig, compare: CompareConfig, dataLabel: string): string {
   const model = config.hidden.length > 0 ? `${config.hidden.join('-')} hidden, ${config.activation}` : 'no hidden layer';
   return (
-    `Schedules compared on ${dataLabel} (${compare.folds}-fold; ${model}, Adam lr ${config.lr}, λ ${config.lambda}${compare.schedules.some((s) => s.lambda !== undefined) ? " or the arm's @λ," : ''} ${config.mode}/${config.convention} on ${config.targets}, ` +
+    `Schedules compared on ${dataLabel} (${compare.folds}-fold; ${model}, Adam lr ${config.lr}, ${describeLambda(compare.schedules, config.lambda)}, ${config.mode}/${config.convention} on ${config.targets}, ` +
     `${config.epochs} epochs, batch ${config.batchSize}, seed ${config.seed})`
   );
 }
