@@ -1,27 +1,32 @@
 #!/usr/bin/env node
-// `npm run study`: does alternating L2 help? For every data set and λ it trains four arms on the
-// same repeated stratified k folds and seeds (runExperiment, as `altreg compare` does):
+// `npm run study`: does a schedule (alternating L2 by default) help? For every data set and λ it
+// trains four arms on the same repeated stratified k folds and seeds (runExperiment, as
+// `altreg compare` does):
 //   constant           plain L2 at λ, the baseline;
-//   alternate          alternating L2 at λ;
-//   constant@matched   plain L2 at alternate's mean strength (λ times the mean fraction of terms
-//                      alternate keeps on over the run: 0.75 with two kernels);
+//   the schedule       e.g. alternating L2 at λ;
+//   constant@matched   plain L2 at the schedule's mean strength (λ times the mean fraction of
+//                      terms the schedule keeps on over the run: 0.75 for alternate with two
+//                      kernels; P for random:P);
 //   none               no penalty.
 // It prints a markdown table per data set with the paired differences that answer the questions
-// (alternate − constant, alternate − constant@matched, none − constant) and their p from the
+// (schedule − constant, schedule − constant@matched, none − constant) and their p from the
 // corrected resampled t-test, and writes every arm's per-fold numbers as JSON.
 
 import { renameSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { DATASET_NAMES, loadDataset, mlpLayout, pairedTTest, runExperiment, scheduleMasks } from '../dist/index.js';
+import { DATASET_NAMES, loadDataset, mlpLayout, pairedTTest, parseSchedule, runExperiment, scheduleLabel, scheduleMasks } from '../dist/index.js';
 
 const HELP = `usage: npm run study -- [options]
 
-Trains constant L2, alternating L2, constant L2 at alternating's mean strength, and no penalty on
+Trains constant L2, a schedule, constant L2 at the schedule's mean strength, and no penalty on
 the same repeated stratified k folds, for every data set and λ, and prints the paired differences
 (markdown) with p from the corrected resampled t-test.
 
+  --schedule <s>     the schedule studied: alternate, rotate, parity, random:P, early:E
+                     (default: alternate)
   --datasets <list>  comma-separated, of ${DATASET_NAMES.join(', ')} (default: all)
   --lambdas <list>   L2 strengths λ, comma-separated (default: 0.001,0.01,0.1)
+  --penalty <mode>   coupled (L2 in the gradient) or decoupled (AdamW's decay) (default: coupled)
   --hidden <widths>  hidden layer widths, comma-separated (default: 10)
   --epochs <n>       (default: 300)
   --lr <x>           Adam learning rate (default: 0.001)
@@ -61,7 +66,9 @@ let values;
 try {
   ({ values } = parseArgs({
     options: {
+      schedule: { type: 'string', default: 'alternate' },
       datasets: { type: 'string', default: DATASET_NAMES.join(',') },
+      penalty: { type: 'string', default: 'coupled' },
       lambdas: { type: 'string', default: '0.001,0.01,0.1' },
       hidden: { type: 'string', default: '10' },
       epochs: { type: 'string', default: '300' },
@@ -91,10 +98,24 @@ const lr = decimal(values.lr, 'lr');
 if (!(lr > 0)) fail(`--lr must be a number > 0, got '${values.lr}'`);
 const seed = integer(values.seed, 'seed', 0);
 if (!['auto', 'gpu', 'cpu'].includes(values.device)) fail(`--device must be auto, gpu or cpu, got '${values.device}'`);
+if (!['coupled', 'decoupled'].includes(values.penalty)) fail(`--penalty must be coupled or decoupled, got '${values.penalty}'`);
+const mode = values.penalty;
+let schedule;
+try {
+  schedule = parseSchedule(values.schedule, '--schedule');
+} catch (error) {
+  fail(error.message);
+}
+if (schedule === 'constant' || schedule === 'none') fail(`--schedule must be a schedule to hold against constant and none, got '${values.schedule}'`);
+const studied = scheduleLabel(schedule);
 const model = { hidden, activation: 'relu' };
 
-/** The mean fraction of targeted terms a schedule keeps on over the run's epochs. */
-function meanOn(features, classes, schedule) {
+/**
+ * The mean fraction of targeted terms the schedule keeps on over the run's epochs; for random:P,
+ * whose masks differ from model to model, its expectation P.
+ */
+function meanOn(features, classes) {
+  if (typeof schedule === 'object' && 'random' in schedule) return schedule.random;
   const { masks } = scheduleMasks(mlpLayout(features, classes, model), { schedule }, seed, epochs);
   return masks.flat().filter(Boolean).length / masks.flat().length;
 }
@@ -111,22 +132,22 @@ const results = [];
 const lines = [];
 for (const name of datasets) {
   const dataset = await loadDataset(name);
-  const keep = meanOn(dataset.features, dataset.classes, 'alternate');
+  const keep = meanOn(dataset.features, dataset.classes);
   lines.push(
     `### ${name} (${dataset.rows} rows, ${dataset.features} features, ${dataset.classes} classes)`,
     '',
     `Accuracy in percentage points, log-loss in units; Δ is the mean paired difference over ${repeats}×${folds} folds, p from the corrected resampled t-test. constant@matched: λ × ${keep}.`,
     '',
-    '| λ | constant: accuracy | constant: log-loss | alternate − constant: Δ accuracy | Δ log-loss | alternate − constant@matched: Δ accuracy | Δ log-loss | none − constant: Δ accuracy | Δ log-loss |',
+    `| λ | constant: accuracy | constant: log-loss | ${studied} − constant: Δ accuracy | Δ log-loss | ${studied} − constant@matched: Δ accuracy | Δ log-loss | none − constant: Δ accuracy | Δ log-loss |`,
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   );
   for (const lambda of lambdas) {
     const t0 = performance.now();
     const arms = [
-      { name: 'constant', penalty: { lambda, schedule: 'constant' } },
-      { name: 'alternate', penalty: { lambda, schedule: 'alternate' } },
-      { name: 'constant@matched', penalty: { lambda: lambda * keep, schedule: 'constant' } },
-      { name: 'none', penalty: { lambda, schedule: 'none' } },
+      { name: 'constant', penalty: { lambda, mode, schedule: 'constant' } },
+      { name: studied, penalty: { lambda, mode, schedule } },
+      { name: 'constant@matched', penalty: { lambda: lambda * keep, mode, schedule: 'constant' } },
+      { name: 'none', penalty: { lambda, mode, schedule: 'none' } },
     ];
     let r;
     try {
@@ -136,19 +157,19 @@ for (const name of datasets) {
       if (/Error$/.test(error?.name) && error.name !== 'Error' && error.name !== 'GpuError' && error.name !== 'DivergenceError') fail(`${name}, λ ${lambda}: ${error.message}`);
       throw error;
     }
-    const [constant, alternate, matched, none] = r.arms;
-    const ratio = alternate.versusFirst.accuracy.testTrainRatio;
+    const [constant, studiedArm, matched, none] = r.arms;
+    const ratio = studiedArm.versusFirst.accuracy.testTrainRatio;
     const metric = {
       accuracy: (a) => a.folds.map((f) => f.report.accuracy),
       logLoss: (a) => a.folds.map((f) => f.logLoss),
     };
     const versusMatched = {
-      accuracy: pairedTTest(metric.accuracy(matched), metric.accuracy(alternate), ratio),
-      logLoss: pairedTTest(metric.logLoss(matched), metric.logLoss(alternate), ratio),
+      accuracy: pairedTTest(metric.accuracy(matched), metric.accuracy(studiedArm), ratio),
+      logLoss: pairedTTest(metric.logLoss(matched), metric.logLoss(studiedArm), ratio),
     };
     lines.push(
       `| ${lambda} | ${(constant.accuracy.mean * 100).toFixed(1)} ± ${(constant.accuracy.std * 100).toFixed(1)} % | ${constant.logLoss.mean.toFixed(3)} ± ${constant.logLoss.std.toFixed(3)} | ` +
-        `${cell(alternate.versusFirst.accuracy, 100)} | ${cell(alternate.versusFirst.logLoss)} | ${cell(versusMatched.accuracy, 100)} | ${cell(versusMatched.logLoss)} | ` +
+        `${cell(studiedArm.versusFirst.accuracy, 100)} | ${cell(studiedArm.versusFirst.logLoss)} | ${cell(versusMatched.accuracy, 100)} | ${cell(versusMatched.logLoss)} | ` +
         `${cell(none.versusFirst.accuracy, 100)} | ${cell(none.versusFirst.logLoss)} |`,
     );
     results.push({
@@ -158,21 +179,22 @@ for (const name of datasets) {
       device: r.device,
       adapter: r.adapter,
       seconds: r.seconds,
-      versusConstant: { alternate: alternate.versusFirst, none: none.versusFirst, matched: matched.versusFirst },
-      alternateVersusMatched: versusMatched,
-      arms: r.arms.map((a) => ({ name: a.arm.name, lambda: a.arm.penalty.lambda, schedule: a.arm.penalty.schedule, accuracy: metric.accuracy(a), logLoss: metric.logLoss(a) })),
+      versusConstant: { schedule: studiedArm.versusFirst, none: none.versusFirst, matched: matched.versusFirst },
+      scheduleVersusMatched: versusMatched,
+      arms: r.arms.map((a) => ({ name: a.arm.name, lambda: a.arm.penalty.lambda, schedule: scheduleLabel(a.arm.penalty.schedule), accuracy: metric.accuracy(a), logLoss: metric.logLoss(a) })),
     });
     process.stderr.write(`study: ${name}, λ ${lambda}: ${r.arms.length * folds * repeats} models in ${((performance.now() - t0) / 1000).toFixed(1)} s on ${r.adapter ?? r.device}\n`);
   }
   lines.push('');
 }
 
-const setup = `${hidden.join('-')} hidden relu, Adam lr ${lr}, batch ${batchSize}, ${epochs} epochs, keras convention on the kernels, ${repeats}×${folds}-fold, seed ${seed}`;
-process.stdout.write(`## altreg study: ${setup}\n\n${lines.join('\n')}`);
+const penalty = mode === 'coupled' ? 'coupled L2 (keras convention)' : 'decoupled L2 (AdamW decay)';
+const setup = `${hidden.join('-')} hidden relu, Adam lr ${lr}, batch ${batchSize}, ${epochs} epochs, ${penalty} on the kernels, ${repeats}×${folds}-fold, seed ${seed}`;
+process.stdout.write(`## altreg study of ${studied}: ${setup}\n\n${lines.join('\n')}`);
 process.stderr.write(`study: done in ${((performance.now() - started) / 1000).toFixed(0)} s\n`);
 if (values.json) {
   const tmp = `${values.json}.tmp-${process.pid}`;
-  writeFileSync(tmp, JSON.stringify({ tool: 'altreg study', date: new Date().toISOString(), setup: { hidden, epochs, lr, batchSize, folds, repeats, seed, lambdas, datasets }, results }, null, 1));
+  writeFileSync(tmp, JSON.stringify({ tool: 'altreg study', date: new Date().toISOString(), setup: { schedule: studied, penalty: mode, hidden, epochs, lr, batchSize, folds, repeats, seed, lambdas, datasets }, results }, null, 1));
   renameSync(tmp, values.json);
 }
 process.exit(0); // Dawn can keep Node's event loop alive

@@ -33,8 +33,8 @@ interface Result {
   dataset: string;
   lambda: number;
   matchedLambda: number;
-  versusConstant: Record<'alternate' | 'none' | 'matched', { accuracy: PairedTest; logLoss: PairedTest }>;
-  alternateVersusMatched: { accuracy: PairedTest; logLoss: PairedTest };
+  versusConstant: Record<'schedule' | 'none' | 'matched', { accuracy: PairedTest; logLoss: PairedTest }>;
+  scheduleVersusMatched: { accuracy: PairedTest; logLoss: PairedTest };
   arms: Arm[];
 }
 
@@ -49,7 +49,7 @@ describe('npm run study', () => {
     expect(readdirSync(temp)).toEqual(['study.json']);
     const results = JSON.parse(readFileSync(json, 'utf8')).results as Result[];
     expect(results.map((x) => [x.dataset, x.lambda])).toEqual([['iris', 0.01], ['iris', 0.2], ['wine', 0.01], ['wine', 0.2]]);
-    expect(r.stdout).toContain('## altreg study: 6-5 hidden relu, Adam lr 0.01, batch 16, 6 epochs, keras convention on the kernels, 2×3-fold, seed 0');
+    expect(r.stdout).toContain('## altreg study of alternate: 6-5 hidden relu, Adam lr 0.01, batch 16, 6 epochs, coupled L2 (keras convention) on the kernels, 2×3-fold, seed 0');
     expect(r.stdout).toContain(`constant@matched: λ × ${5 / 6}.`);
     for (const x of results) {
       expect(x.matchedLambda).toBeCloseTo((x.lambda * 5) / 6, 15);
@@ -62,14 +62,14 @@ describe('npm run study', () => {
       for (const a of x.arms) expect(a.accuracy).toHaveLength(6);
       // Stratified 3-fold of iris: 50 test rows against 90 fitted on (and 10 validation rows) in
       // every fold; wine's folds differ by a row, and the ratio is their mean.
-      const ratio = x.versusConstant.alternate.accuracy.testTrainRatio;
+      const ratio = x.versusConstant.schedule.accuracy.testTrainRatio;
       if (x.dataset === 'iris') expect(ratio).toBeCloseTo(50 / 90, 15);
       else expect(Math.abs(ratio - 50 / 90)).toBeLessThan(0.03);
       const [constant, alternate, matched, none] = x.arms;
-      expect(x.versusConstant.alternate.accuracy).toEqual(pairedTTest(constant.accuracy, alternate.accuracy, ratio));
+      expect(x.versusConstant.schedule.accuracy).toEqual(pairedTTest(constant.accuracy, alternate.accuracy, ratio));
       expect(x.versusConstant.none.logLoss).toEqual(pairedTTest(constant.logLoss, none.logLoss, ratio));
-      expect(x.alternateVersusMatched.logLoss).toEqual(pairedTTest(matched.logLoss, alternate.logLoss, ratio));
-      expect(x.alternateVersusMatched.accuracy).toEqual(pairedTTest(matched.accuracy, alternate.accuracy, ratio));
+      expect(x.scheduleVersusMatched.logLoss).toEqual(pairedTTest(matched.logLoss, alternate.logLoss, ratio));
+      expect(x.scheduleVersusMatched.accuracy).toEqual(pairedTTest(matched.accuracy, alternate.accuracy, ratio));
       // The penalty is felt: at λ 0.2 plain L2 raises the log-loss over no penalty after 6 epochs.
       if (x.lambda === 0.2) expect(x.versusConstant.none.logLoss.meanDiff).toBeLessThan(0);
 
@@ -85,14 +85,43 @@ describe('npm run study', () => {
         return `${signed} (p ${t.p < 0.001 ? '<0.001' : t.p.toFixed(3)})`;
       };
       expect(cells.slice(2)).toEqual([
-        shown(x.versusConstant.alternate.accuracy, 100, 1),
-        shown(x.versusConstant.alternate.logLoss, 1, 3),
-        shown(x.alternateVersusMatched.accuracy, 100, 1),
-        shown(x.alternateVersusMatched.logLoss, 1, 3),
+        shown(x.versusConstant.schedule.accuracy, 100, 1),
+        shown(x.versusConstant.schedule.logLoss, 1, 3),
+        shown(x.scheduleVersusMatched.accuracy, 100, 1),
+        shown(x.scheduleVersusMatched.logLoss, 1, 3),
         shown(x.versusConstant.none.accuracy, 100, 1),
         shown(x.versusConstant.none.logLoss, 1, 3),
       ]);
     }
+  });
+
+  it('studies another schedule and decoupled L2: the matched λ follows the schedule, the mode reaches every arm', () => {
+    const flags = ['--datasets', 'iris', '--lambdas', '0.1', '--hidden', '6,5', '--epochs', '6', '--lr', '0.01', '--folds', '3', '--repeats', '1', '--device', 'cpu'];
+    const runs = (['decoupled', 'coupled'] as const).map((penalty) => {
+      const json = join(temp, `rotate-${penalty}.json`);
+      const r = study(...flags, '--schedule', 'rotate', '--penalty', penalty, '--json', json);
+      expect(r.code, r.stderr).toBe(0);
+      return { r, json: JSON.parse(readFileSync(json, 'utf8')) as { setup: { schedule: string; penalty: string }; results: Result[] } };
+    });
+    const [decoupled, coupled] = runs;
+    expect(decoupled.r.stdout).toContain('## altreg study of rotate: 6-5 hidden relu, Adam lr 0.01, batch 16, 6 epochs, decoupled L2 (AdamW decay) on the kernels, 1×3-fold, seed 0');
+    expect(decoupled.r.stdout).toContain('| rotate − constant: Δ accuracy |');
+    expect(decoupled.json.setup).toMatchObject({ schedule: 'rotate', penalty: 'decoupled' });
+    const [x] = decoupled.json.results;
+    // Rotate drops one of three kernel terms every epoch: each is on 2 epochs in 3.
+    expect(x.matchedLambda).toBeCloseTo(0.1 * (2 / 3), 15);
+    expect(x.arms.map((a) => [a.name, a.schedule])).toEqual([['constant', 'constant'], ['rotate', 'rotate'], ['constant@matched', 'constant'], ['none', 'none']]);
+    // Decoupled decay is another penalty: the penalized arms train differently; no penalty is no penalty.
+    const [c] = coupled.json.results;
+    expect(x.arms[0].logLoss).not.toEqual(c.arms[0].logLoss);
+    expect(x.arms[3].logLoss).toEqual(c.arms[3].logLoss);
+
+    // random:P keeps each term on with probability P: the matched λ is P·λ.
+    const json = join(temp, 'random.json');
+    expect(study(...flags, '--schedule', 'random:0.3', '--json', json).code).toBe(0);
+    const [random] = (JSON.parse(readFileSync(json, 'utf8')) as { results: Result[] }).results;
+    expect(random.matchedLambda).toBeCloseTo(0.03, 15);
+    expect(random.arms[1].name).toBe('random:0.3');
   });
 
   it('refuses bad flags with one line naming the flag, before any training', () => {
@@ -106,6 +135,9 @@ describe('npm run study', () => {
     expect(refused('--epochs', '0')).toEqual([2, "study: --epochs must be an integer ≥ 1, got '0'"]);
     expect(refused('--lr', '0')).toEqual([2, "study: --lr must be a number > 0, got '0'"]);
     expect(refused('--device', 'tpu')).toEqual([2, "study: --device must be auto, gpu or cpu, got 'tpu'"]);
+    expect(refused('--schedule', 'constant')).toEqual([2, "study: --schedule must be a schedule to hold against constant and none, got 'constant'"]);
+    expect(refused('--schedule', 'sometimes')[1]).toMatch(/^study: --schedule: unknown schedule 'sometimes'; valid: /);
+    expect(refused('--penalty', 'both')).toEqual([2, "study: --penalty must be coupled or decoupled, got 'both'"]);
     // Node's own wording for an unknown option, then the pointer to --help.
     expect(refused('--epoch', '3')).toEqual([2, expect.stringMatching(/^study: Unknown option '--epoch'.* \(see --help\)$/)]);
     expect(refused('--datasets', 'iris', '--folds', '60', '--epochs', '1', '--device', 'cpu')[1]).toBe(
