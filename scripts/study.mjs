@@ -12,7 +12,8 @@
 // (schedule − constant, schedule − constant@matched, none − constant) and their p from the
 // corrected resampled t-test, and writes every arm's per-fold numbers as JSON.
 
-import { renameSync, writeFileSync } from 'node:fs';
+import { existsSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DATASET_NAMES, loadDataset, mlpLayout, pairedTTest, parseSchedule, runExperiment, scheduleLabel, scheduleMasks } from '../dist/index.js';
 
@@ -83,6 +84,10 @@ try {
     },
   }));
 } catch (error) {
+  // `--lambdas -1` reads as a missing value followed by an unknown option: say what is valid.
+  const flag = /Option '(--[\w-]+)/.exec(error.message)?.[1];
+  const value = flag ? process.argv[process.argv.indexOf(flag) + 1] : undefined;
+  if (error.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && value?.startsWith('-')) fail(`${flag} takes no negative values, got '${value}' (see --help)`);
   fail(`${error.message} (see --help)`);
 }
 if (values.help) {
@@ -92,8 +97,11 @@ if (values.help) {
 
 const datasets = list('datasets', values.datasets, (t) => (DATASET_NAMES.includes(t) ? t : fail(`--datasets: unknown data set '${t}'; valid: ${DATASET_NAMES.join(', ')}`)));
 const lambdas = list('lambdas', values.lambdas, decimal);
+const twice = lambdas.find((l, i) => lambdas.indexOf(l) !== i);
+if (twice !== undefined) fail(`--lambdas lists ${twice} twice; list each λ once`);
 const hidden = list('hidden', values.hidden, positive);
-const [epochs, batchSize, folds, repeats] = ['epochs', 'batch-size', 'folds', 'repeats'].map((k) => positive(values[k], k));
+const [epochs, batchSize, repeats] = ['epochs', 'batch-size', 'repeats'].map((k) => positive(values[k], k));
+const folds = integer(values.folds, 'folds', 2);
 const lr = decimal(values.lr, 'lr');
 if (!(lr > 0)) fail(`--lr must be a number > 0, got '${values.lr}'`);
 const seed = integer(values.seed, 'seed', 0);
@@ -109,16 +117,31 @@ try {
 if (schedule === 'constant' || schedule === 'none') fail(`--schedule must be a schedule to hold against constant and none, got '${values.schedule}'`);
 const studied = scheduleLabel(schedule);
 const model = { hidden, activation: 'relu' };
+// The JSON's place is checked now, not after minutes of training.
+if (values.json !== undefined) {
+  const target = resolve(values.json);
+  if (!existsSync(dirname(target)) || !statSync(dirname(target)).isDirectory()) fail(`--json: the folder ${dirname(target)} does not exist`);
+  if (existsSync(target) && statSync(target).isDirectory()) fail(`--json: ${target} is a folder; give a file name`);
+}
 
 /**
- * The mean fraction of targeted terms the schedule keeps on over the run's epochs; for random:P,
- * whose masks differ from model to model, its expectation P.
+ * The fraction of epochs the schedule keeps each targeted term on over the run; for random:P,
+ * whose masks differ from model to model, its expectation P. The number of terms (one kernel per
+ * layer) does not depend on the data set.
  */
-function meanOn(features, classes) {
-  if (typeof schedule === 'object' && 'random' in schedule) return schedule.random;
-  const { masks } = scheduleMasks(mlpLayout(features, classes, model), { schedule }, seed, epochs);
-  return masks.flat().filter(Boolean).length / masks.flat().length;
+function termShares() {
+  const { tensors, masks } = scheduleMasks(mlpLayout(1, 2, model), { schedule }, seed, epochs);
+  if (typeof schedule === 'object' && 'random' in schedule) return tensors.map(() => schedule.random);
+  return tensors.map((_, t) => masks.filter((m) => m[t]).length / epochs);
 }
+const shares = termShares();
+const keep = shares.reduce((a, b) => a + b, 0) / shares.length;
+const shown = (x) => String(Number(x.toPrecision(4)));
+if (keep === 0 || keep === 1) {
+  fail(`--schedule ${values.schedule} keeps every term ${keep === 0 ? 'off' : 'on'} ${epochs === 1 ? 'in the only epoch' : `for all ${epochs} epochs`}: it trains as ${keep === 0 ? 'none' : 'constant'}; choose a schedule that switches terms`);
+}
+// Unequal shares (parity over an odd number of epochs): the control matches their mean.
+const matchedText = `λ × ${shown(keep)}${shares.some((x) => x !== shares[0]) ? ` (the mean of the terms' shares ${shares.map(shown).join(', ')})` : ''}`;
 
 const fmt = (x, digits = 3) => {
   const s = x.toFixed(digits);
@@ -132,11 +155,10 @@ const results = [];
 const lines = [];
 for (const name of datasets) {
   const dataset = await loadDataset(name);
-  const keep = meanOn(dataset.features, dataset.classes);
   lines.push(
     `### ${name} (${dataset.rows} rows, ${dataset.features} features, ${dataset.classes} classes)`,
     '',
-    `Accuracy in percentage points, log-loss in units; Δ is the mean paired difference over ${repeats}×${folds} folds, p from the corrected resampled t-test. constant@matched: λ × ${keep}.`,
+    `Accuracy in percentage points, log-loss in units; Δ is the mean paired difference over ${repeats}×${folds} folds, p from the corrected resampled t-test. constant@matched: ${matchedText}.`,
     '',
     `| λ | constant: accuracy | constant: log-loss | ${studied} − constant: Δ accuracy | Δ log-loss | ${studied} − constant@matched: Δ accuracy | Δ log-loss | none − constant: Δ accuracy | Δ log-loss |`,
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
@@ -147,7 +169,7 @@ for (const name of datasets) {
       { name: 'constant', penalty: { lambda, mode, schedule: 'constant' } },
       { name: studied, penalty: { lambda, mode, schedule } },
       { name: 'constant@matched', penalty: { lambda: lambda * keep, mode, schedule: 'constant' } },
-      { name: 'none', penalty: { lambda, mode, schedule: 'none' } },
+      { name: 'none', penalty: { lambda: 0, mode, schedule: 'none' } },
     ];
     let r;
     try {

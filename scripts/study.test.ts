@@ -50,14 +50,14 @@ describe('npm run study', () => {
     const results = JSON.parse(readFileSync(json, 'utf8')).results as Result[];
     expect(results.map((x) => [x.dataset, x.lambda])).toEqual([['iris', 0.01], ['iris', 0.2], ['wine', 0.01], ['wine', 0.2]]);
     expect(r.stdout).toContain('## altreg study of alternate: 6-5 hidden relu, Adam lr 0.01, batch 16, 6 epochs, coupled L2 (keras convention) on the kernels, 2×3-fold, seed 0');
-    expect(r.stdout).toContain(`constant@matched: λ × ${5 / 6}.`);
+    expect(r.stdout).toContain('constant@matched: λ × 0.8333.');
     for (const x of results) {
       expect(x.matchedLambda).toBeCloseTo((x.lambda * 5) / 6, 15);
       expect(x.arms.map((a) => [a.name, a.schedule, a.lambda])).toEqual([
         ['constant', 'constant', x.lambda],
         ['alternate', 'alternate', x.lambda],
         ['constant@matched', 'constant', x.matchedLambda],
-        ['none', 'none', x.lambda],
+        ['none', 'none', 0],
       ]);
       for (const a of x.arms) expect(a.accuracy).toHaveLength(6);
       // Stratified 3-fold of iris: 50 test rows against 90 fitted on (and 10 validation rows) in
@@ -116,6 +116,12 @@ describe('npm run study', () => {
     expect(x.arms[0].logLoss).not.toEqual(c.arms[0].logLoss);
     expect(x.arms[3].logLoss).toEqual(c.arms[3].logLoss);
 
+    // Parity over 3 epochs keeps the first kernel on twice and the others once or twice: the
+    // control matches the mean share, and the table says which shares it averaged.
+    const parity = study(...flags.map((f) => (f === '6' ? '3' : f)), '--schedule', 'parity');
+    expect(parity.code, parity.stderr).toBe(0);
+    expect(parity.stdout).toContain("constant@matched: λ × 0.5556 (the mean of the terms' shares 0.6667, 0.3333, 0.6667).");
+
     // random:P keeps each term on with probability P: the matched λ is P·λ.
     const json = join(temp, 'random.json');
     expect(study(...flags, '--schedule', 'random:0.3', '--json', json).code).toBe(0);
@@ -138,9 +144,18 @@ describe('npm run study', () => {
     expect(refused('--schedule', 'constant')).toEqual([2, "study: --schedule must be a schedule to hold against constant and none, got 'constant'"]);
     expect(refused('--schedule', 'sometimes')[1]).toMatch(/^study: --schedule: unknown schedule 'sometimes'; valid: /);
     expect(refused('--penalty', 'both')).toEqual([2, "study: --penalty must be coupled or decoupled, got 'both'"]);
+    expect(refused('--lambdas', '-1')).toEqual([2, "study: --lambdas takes no negative values, got '-1' (see --help)"]);
+    expect(refused('--lambdas', '0.01,1e-2')).toEqual([2, 'study: --lambdas lists 0.01 twice; list each λ once']);
+    expect(refused('--folds', '1')).toEqual([2, "study: --folds must be an integer ≥ 2, got '1'"]);
+    expect(refused('--json', join(temp, 'missing', 'study.json'))).toEqual([2, `study: --json: the folder ${join(temp, 'missing')} does not exist`]);
+    expect(refused('--json', temp)).toEqual([2, `study: --json: ${temp} is a folder; give a file name`]);
+    // Schedules that never switch a term are none or constant under another name.
+    expect(refused('--schedule', 'random:0')).toEqual([2, 'study: --schedule random:0 keeps every term off for all 300 epochs: it trains as none; choose a schedule that switches terms']);
+    expect(refused('--epochs', '1')).toEqual([2, 'study: --schedule alternate keeps every term on in the only epoch: it trains as constant; choose a schedule that switches terms']);
+    expect(refused('--schedule', 'early:5', '--epochs', '5')).toEqual([2, 'study: --schedule early:5 keeps every term on for all 5 epochs: it trains as constant; choose a schedule that switches terms']);
     // Node's own wording for an unknown option, then the pointer to --help.
     expect(refused('--epoch', '3')).toEqual([2, expect.stringMatching(/^study: Unknown option '--epoch'.* \(see --help\)$/)]);
-    expect(refused('--datasets', 'iris', '--folds', '60', '--epochs', '1', '--device', 'cpu')[1]).toBe(
+    expect(refused('--datasets', 'iris', '--folds', '60', '--epochs', '2', '--device', 'cpu')[1]).toBe(
       'study: iris, λ 0.001: iris: class "setosa" (id 0) has 50 rows, fewer than the 60 folds asked for; every class needs at least 60 rows (use at most 50 folds for this dataset)',
     );
     const help = study('--help');
