@@ -429,6 +429,43 @@ test('Compare refuses more folds than the smallest class has rows, with the fiel
   }
 });
 
+test('Add matched controls appends plain L2 at each schedule\'s average strength, once, and Compare trains them', async ({ page }) => {
+  await openApp(page);
+  const list = page.locator('#compare-schedules');
+  const note = page.locator('#matched-note');
+  const given = 'none, constant, alternate, rotate@0.02, parity@0.01, early:1, constant@0.005';
+  await configure(page, { dataset: 'iris', hidden: '10', lambda: '0.01', targets: 'kernels', epochs: '4', folds: '2', 'compare-schedules': given });
+  await page.click('#add-matched');
+  // Two kernel terms over 4 epochs: alternate keeps each on 3 epochs in 4 (0.0075), rotate and
+  // parity 1 in 2, early:1 1 in 4 (0.0025). rotate@0.02's control is constant at the form's λ,
+  // listed already, and parity@0.01's is constant@0.005, listed too.
+  const grown = `${given}, constant@0.0075, constant@0.0025`;
+  await expect(list).toHaveValue(grown);
+  await expect(note).toHaveText("Added constant@0.0075 for alternate; constant@0.0025 for early:1 (plain L2 at the schedule's average strength over 4 epochs).");
+  await page.click('#add-matched');
+  await expect(list).toHaveValue(grown);
+  await expect(note).toHaveText('Nothing to add: every listed schedule that switches terms already has its control.');
+
+  // Compare trains the list as it now reads.
+  await page.click('#compare');
+  await expect(page.locator('#status')).toHaveAttribute('data-state', 'done', { timeout: 150_000 });
+  expect((await comparisonCells(page)).map((r) => r[0])).toEqual(['none', 'constant', 'alternate', 'rotate@0.02', 'parity@0.01', 'early:1', 'constant@0.005', 'constant@0.0075', 'constant@0.0025']);
+
+  // Three kernel terms (two hidden layers) over 300 epochs: alternate keeps each on 5 epochs in 6.
+  await configure(page, { hidden: '6,5', epochs: '300', 'compare-schedules': 'constant, alternate' });
+  await page.click('#add-matched');
+  await expect(list).toHaveValue('constant, alternate, constant@0.00833333');
+  // A list or a shared field that cannot be read says so, and the list is left as it was.
+  await configure(page, { 'compare-schedules': 'none, sometimes' });
+  await page.click('#add-matched');
+  await expect(note).toHaveText("Matched controls need a valid schedules list: schedules: unknown schedule 'sometimes'; valid: constant, none, alternate, rotate, parity, random:P (0 ≤ P ≤ 1) or early:E (integer E ≥ 0)");
+  await expect(list).toHaveValue('none, sometimes');
+  await configure(page, { lambda: '-1', 'compare-schedules': 'constant, alternate' });
+  await page.click('#add-matched');
+  await expect(note).toContainText('Matched controls need valid shared settings');
+  await expect(list).toHaveValue('constant, alternate');
+});
+
 test('Stop ends a long comparison and gives the controls back', async ({ page }) => {
   await openApp(page);
   await configure(page, { dataset: 'iris', epochs: '5000', folds: '5', 'compare-schedules': 'none, constant, alternate', device: 'gpu' });

@@ -15,7 +15,7 @@
 import { existsSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DATASET_NAMES, loadDataset, mlpLayout, pairedTTest, parseSchedule, runExperiment, scheduleLabel, scheduleMasks } from '../dist/index.js';
+import { DATASET_NAMES, loadDataset, mlpLayout, pairedTTest, parseSchedule, runExperiment, scheduleLabel, scheduleShares } from '../dist/index.js';
 
 const HELP = `usage: npm run study -- [options]
 
@@ -124,17 +124,9 @@ if (values.json !== undefined) {
   if (existsSync(target) && statSync(target).isDirectory()) fail(`--json: ${target} is a folder; give a file name`);
 }
 
-/**
- * The fraction of epochs the schedule keeps each targeted term on over the run; for random:P,
- * whose masks differ from model to model, its expectation P. The number of terms (one kernel per
- * layer) does not depend on the data set.
- */
-function termShares() {
-  const { tensors, masks } = scheduleMasks(mlpLayout(1, 2, model), { schedule }, seed, epochs);
-  if (typeof schedule === 'object' && 'random' in schedule) return tensors.map(() => schedule.random);
-  return tensors.map((_, t) => masks.filter((m) => m[t]).length / epochs);
-}
-const shares = termShares();
+// The share of the run's epochs each kernel term is on (random:P: P). The number of terms, one
+// kernel per layer, does not depend on the data set.
+const { shares } = scheduleShares(mlpLayout(1, 2, model), { schedule }, seed, epochs);
 const keep = shares.reduce((a, b) => a + b, 0) / shares.length;
 const shown = (x) => String(Number(x.toPrecision(4)));
 if (keep === 0 || keep === 1) {

@@ -20,7 +20,7 @@ export type {
   OptimizerConfig,
   TrainOptions,
 } from './runtime/train.js';
-export { DivergenceError, scheduleMasks, type EpochRecord, type Evaluation, type TrainData } from './runtime/plan.js';
+export { DivergenceError, scheduleMasks, scheduleShares, type EpochRecord, type Evaluation, type TrainData } from './runtime/plan.js';
 export { Schedule, ScheduleError, parseSchedule, scheduleLabel, targetedTensors, SCHEDULE_NAMES } from './runtime/schedule.js';
 export type { ScheduleFunction, ScheduleName, ScheduleSpec, Targets } from './runtime/schedule.js';
 export { PenaltyConfigError, isLambda, LAMBDA_RANGE, type Convention, type PenaltyConfig, type PenaltyMode } from './runtime/penalty.js';
@@ -31,7 +31,7 @@ export { Random } from './runtime/random.js';
 export { ModelConfigError, mlpLayout, type ModelConfig, type MlpLayout } from './model/mlp.js';
 export * from './data/index.js';
 export { experimentSplits, runExperiment, type Arm, type ArmResult, type ExperimentOptions, type ExperimentResult, type FoldResult } from './experiment/crossval.js';
-export { armKey, describeLambda, parseArms, type ArmText } from './experiment/arms.js';
+export { armKey, describeLambda, matchedControl, parseArms, type ArmText } from './experiment/arms.js';
 export { formatAveragedReport, formatComparison, formatMeanStd, formatPairedDifference } from './experiment/format.js';
 export * from './metrics/index.js';
 export { Gpu, GpuError, requestGpu, sharedGpu, type AdapterDescription, type GpuOptions } from './runtime/gpu.js';

@@ -1,7 +1,9 @@
 // Arms as text (`compare --schedules`, the web app's Compare): schedules, their own λ, refusals.
 import { describe, expect, it } from 'vitest';
+import { mlpLayout } from '../model/mlp.js';
+import { scheduleShares } from '../runtime/plan.js';
 import { ScheduleError } from '../runtime/schedule.js';
-import { parseArms } from './arms.js';
+import { matchedControl, parseArms } from './arms.js';
 
 describe('parseArms', () => {
   it('reads schedules in every text form, with and without their own λ, in order', () => {
@@ -50,5 +52,31 @@ describe('parseArms', () => {
     expect(parseArms('constant, constant@0.01', 'f', 0.02).map((a) => a.name)).toEqual(['constant', 'constant@0.01']);
     expect(parseArms('constant, constant@0.01', 'f').map((a) => a.name)).toEqual(['constant', 'constant@0.01']);
     expect(parseArms('constant@0.01, alternate@0.01', 'f', 0.01)).toHaveLength(2);
+  });
+
+  it("matchedControl: plain L2 at the arm's average strength, from the share of epochs its terms are on", () => {
+    const one = mlpLayout(4, 3, { hidden: [10], activation: 'relu' });
+    const two = mlpLayout(4, 3, { hidden: [6, 5], activation: 'relu' });
+    const control = (text: string, layout = one, epochs = 300, targets: 'kernels' | 'all' = 'kernels') => matchedControl(parseArms(text, 'f')[0], 0.01, layout, targets, epochs)?.name;
+    // Two kernels: alternate keeps each on 3 epochs in 4; an arm's own λ is the one scaled.
+    expect(matchedControl(parseArms('alternate', 'f')[0], 0.01, one, 'kernels', 300)).toEqual({ name: 'constant@0.0075', schedule: 'constant', lambda: 0.0075 });
+    expect(control('alternate@0.02')).toBe('constant@0.015');
+    // Three kernels over 6 epochs: rotate keeps each on 2 in 3 (λ to 6 significant digits).
+    expect(control('rotate', two, 6)).toBe('constant@0.00666667');
+    // Kernels and biases of one hidden layer: four terms, parity keeps each on every other epoch.
+    expect(control('parity', one, 300, 'all')).toBe('constant@0.005');
+    expect(control('random:0.3')).toBe('constant@0.003');
+    expect(control('early:30')).toBe('constant@0.001');
+    // Arms that never switch a term over the run are their own control.
+    for (const text of ['constant', 'none', 'random:1', 'random:0', 'early:300', 'early:0']) expect(control(text), text).toBeUndefined();
+    expect(control('early:299')).toBe('constant@0.00996667');
+  });
+
+  it('scheduleShares: per term, over the epochs asked for; random:P gives P', () => {
+    const three = mlpLayout(4, 3, { hidden: [6, 5], activation: 'relu' });
+    expect(scheduleShares(three, { schedule: 'parity' }, 0, 3).shares).toEqual([2 / 3, 1 / 3, 2 / 3]);
+    expect(scheduleShares(three, { schedule: 'alternate' }, 0, 6)).toEqual({ tensors: ['dense_0/kernel', 'dense_1/kernel', 'dense_2/kernel'], shares: [5 / 6, 5 / 6, 5 / 6] });
+    expect(scheduleShares(three, { schedule: 'random:0.25' }, 7, 10).shares).toEqual([0.25, 0.25, 0.25]);
+    expect(scheduleShares(three, { schedule: 'early:4', targets: 'all' }, 0, 8).shares).toEqual(Array(6).fill(0.5));
   });
 });

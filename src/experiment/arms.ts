@@ -4,8 +4,10 @@
 // strength (alternate with two kernels keeps each term on 3 epochs in 4: constant@0.75λ).
 
 import { DECIMAL } from '../data/csv.js';
+import type { MlpLayout } from '../model/mlp.js';
 import { isLambda, LAMBDA_RANGE } from '../runtime/penalty.js';
-import { parseSchedule, scheduleLabel, ScheduleError, type ParsedSchedule } from '../runtime/schedule.js';
+import { scheduleShares } from '../runtime/plan.js';
+import { parseSchedule, scheduleLabel, ScheduleError, type ParsedSchedule, type Targets } from '../runtime/schedule.js';
 
 /** One arm read from text: its name for tables and folders, its schedule, and its own λ if it gave one. */
 export interface ArmText {
@@ -58,6 +60,20 @@ export function describeLambda(arms: ArmText[], lambda: number): string {
   const own = penalized.filter((a) => a.lambda !== undefined).length;
   if (own === 0) return `λ ${lambda}`;
   return own === penalized.length ? 'λ per arm' : `λ ${lambda} or the arm's @λ`;
+}
+
+/**
+ * The matched control of an arm: plain L2 at the arm's average strength, its λ (or `lambda`) times
+ * the mean share of the `epochs` epochs its targeted terms are on (scheduleShares), as an arm
+ * `constant@λ` (λ to 6 significant digits). Undefined for an arm that never switches a term over
+ * the run (constant, none, random:0, early:E with E ≥ epochs...): it is its own control.
+ */
+export function matchedControl(arm: ArmText, lambda: number, layout: MlpLayout, targets: Targets, epochs: number, seed = 0): ArmText | undefined {
+  const { shares } = scheduleShares(layout, { targets, schedule: arm.schedule }, seed, epochs);
+  const share = shares.reduce((a, b) => a + b, 0) / shares.length;
+  if (share === 0 || share === 1) return undefined;
+  const matched = Number(((arm.lambda ?? lambda) * share).toPrecision(6));
+  return { name: `constant@${matched}`, schedule: 'constant', lambda: matched };
 }
 
 function parseArm(text: string, field: string): ArmText {

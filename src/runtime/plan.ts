@@ -9,7 +9,7 @@ import type { LossSums } from '../kernels/softmax-xent.js';
 import type { MlpLayout } from '../model/mlp.js';
 import { penaltyCoefficients, penaltyValue, targetSegments, type ResolvedPenalty } from './penalty.js';
 import { Random, type RandomState } from './random.js';
-import { Schedule, targetedTensors, type ScheduleSpec, type Targets } from './schedule.js';
+import { resolveSchedule, Schedule, targetedTensors, type ScheduleSpec, type Targets } from './schedule.js';
 
 /** A labelled data set: x is rows × features, row-major. */
 export interface TrainData {
@@ -90,6 +90,19 @@ export function scheduleMasks(layout: MlpLayout, penalty: { targets?: Targets; s
   const tensors = targetedTensors(layout, penalty.targets ?? 'kernels', 'penalty.targets');
   const schedule = new Schedule(penalty.schedule ?? 'constant', tensors, new Random(Random.derive(seed, STREAM_SCHEDULE)));
   return { tensors, masks: Array.from({ length: epochs }, (_, e) => schedule.mask(e)) };
+}
+
+/**
+ * The share of the first `epochs` epochs in which each targeted term is on, for a model trained
+ * with `seed`: 1 for constant, 0 for none, 1 − 1/(2T) for alternate over whole cycles. Plain L2 at
+ * λ times the mean share is as strong on average as the schedule: the control a schedule has to
+ * beat. random:P gives its expectation P for every term (its masks differ from seed to seed).
+ */
+export function scheduleShares(layout: MlpLayout, penalty: { targets?: Targets; schedule?: ScheduleSpec }, seed: number, epochs: number): { tensors: string[]; shares: number[] } {
+  const { tensors, masks } = scheduleMasks(layout, penalty, seed, epochs);
+  const schedule = resolveSchedule(penalty.schedule ?? 'constant', 'penalty.schedule');
+  if (typeof schedule === 'object' && 'random' in schedule) return { tensors, shares: tensors.map(() => schedule.random) };
+  return { tensors, shares: tensors.map((_, t) => masks.filter((m) => m[t]).length / epochs) };
 }
 
 /** Generates a model's epochs in order: each epoch's shuffle and mask. */

@@ -3,7 +3,7 @@
 // or the CPU reference trainer, with Stop. The result is shown as formatComparison's table in
 // HTML (mean ± std over folds, paired differences to the first schedule) and as its text.
 
-import { describeLambda, formatComparison, formatMeanStd, formatPairedDifference, runExperiment, type Dataset, type ExperimentOptions, type ExperimentResult, type Gpu } from '../../src/index.js';
+import { armKey, describeLambda, matchedControl, mlpLayout, parseArms, formatComparison, formatMeanStd, formatPairedDifference, runExperiment, type Dataset, type ExperimentOptions, type ExperimentResult, type Gpu } from '../../src/index.js';
 import type { CompareConfig, SharedConfig } from './config.js';
 import { VALIDATION_FRACTION } from './data.js';
 import { el } from './dom.js';
@@ -29,6 +29,27 @@ export function experimentOptions(config: SharedConfig, compare: CompareConfig, 
     optimizer: { kind: 'adam', lr: config.lr },
     seed: config.seed,
   };
+}
+
+/**
+ * The Compare list with each arm's matched control appended: plain L2 at the arm's average
+ * strength over the form's epochs (matchedControl), unless the list has it already. `added` names
+ * what was appended and why; the list is parsed as Compare parses it, and its errors are thrown.
+ */
+export function withMatchedControls(text: string, config: SharedConfig, dataset: Dataset | null): { text: string; added: string[] } {
+  const arms = parseArms(text, 'schedules', config.lambda);
+  // The number of targeted terms depends on the layers only, not on the data set's shape.
+  const layout = mlpLayout(dataset?.features ?? 1, dataset?.classes ?? 2, { hidden: config.hidden, activation: config.activation });
+  const keys = new Set(arms.map((a) => armKey(a, config.lambda)));
+  const added: string[] = [];
+  for (const arm of arms) {
+    const control = matchedControl(arm, config.lambda, layout, config.targets, config.epochs, config.seed);
+    if (!control || keys.has(armKey(control, config.lambda))) continue;
+    keys.add(armKey(control, config.lambda));
+    added.push(`${control.name} for ${arm.name}`);
+    text = `${text.trim().replace(/,\s*$/, '')}, ${control.name}`;
+  }
+  return { text, added };
 }
 
 /** An experiment that can be stopped between epochs (GPU: between chunks of epochs). */

@@ -5,9 +5,9 @@
 
 import 'uplot/dist/uPlot.min.css';
 import './app.css';
-import { CsvError, mlpLayout, requestGpu, SplitError, type DatasetName, type Gpu } from '../../src/index.js';
+import { CsvError, mlpLayout, requestGpu, ScheduleError, SplitError, type DatasetName, type Gpu } from '../../src/index.js';
 import { TrainingCharts } from './charts.js';
-import { comparisonText, describeSetup, experimentOptions, explainComparison, renderComparison, ScheduleComparison, watchOverflow } from './compare.js';
+import { comparisonText, describeSetup, experimentOptions, explainComparison, renderComparison, ScheduleComparison, watchOverflow, withMatchedControls } from './compare.js';
 import { COMPARE_FIELDS, CONFIG_FIELDS, ConfigError, readCompare, readConfig, readShared, syncScheduleParam, type AppConfig, type CompareConfig, type SharedConfig } from './config.js';
 import { describeDataset, loadShipped, parseCsvFile, prepareData, tooFewRows, type DataSource } from './data.js';
 import { byId, duration, el, fmt, reveal, showMessage } from './dom.js';
@@ -285,6 +285,32 @@ function checkForm(): void {
   refreshButtons();
 }
 
+/** Appends each listed schedule's matched control to the Compare list, and says what it added. */
+function addMatchedControls(): void {
+  const note = byId('matched-note');
+  checkForm();
+  const field = byId<HTMLTextAreaElement>('compare-schedules');
+  if (!form.shared) {
+    showMessage(note, 'Matched controls need valid shared settings (λ, hidden layers, targets, epochs): see the message above.');
+    return;
+  }
+  let result: { text: string; added: string[] };
+  try {
+    result = withMatchedControls(field.value, form.shared, source?.dataset ?? null);
+  } catch (error) {
+    if (!(error instanceof ScheduleError)) throw error;
+    showMessage(note, `Matched controls need a valid schedules list: ${error.message}`);
+    return;
+  }
+  if (result.added.length === 0) {
+    showMessage(note, 'Nothing to add: every listed schedule that switches terms already has its control.');
+    return;
+  }
+  field.value = result.text;
+  showMessage(note, `Added ${result.added.join('; ')} (plain L2 at the schedule's average strength over ${form.shared.epochs} epochs).`);
+  checkForm();
+}
+
 function updatePreview(): void {
   checkForm();
   const config = form.train;
@@ -515,6 +541,7 @@ function listen(): void {
   });
   ui.verify.addEventListener('click', () => void verify());
   ui.compare.addEventListener('click', () => void startCompare());
+  byId('add-matched').addEventListener('click', addMatchedControls);
   for (const id of CONFIG_FIELDS) {
     const input = byId(id);
     input.addEventListener('input', updatePreview);
