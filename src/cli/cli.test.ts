@@ -136,6 +136,13 @@ describe('altreg CLI', () => {
     expect(refused('--schedules', 'constant,constant@0.01')).toEqual([2, 'altreg: --schedules: constant and constant@0.01 are the same arm (λ 0.01); list each arm once']);
     expect(refused('--schedules', 'none,constant@0.5', '--report', 'constant')).toEqual([2, "altreg: --report must name one of the compared arms (none, constant@0.5), got 'constant'"]);
     expect(refused('--schedules', 'none,constant', '--report', 'sometimes')).toEqual([2, "altreg: --report must name one of the compared arms (none, constant), got 'sometimes'"]);
+    // A schedule without its matched control gets a note naming it; a listed control silences it.
+    const controls = (schedules: string) => altreg('compare', '--data', 'iris', '--folds', '2', '--epochs', '4', '--device', 'cpu', '--quiet', '--schedules', schedules).stdout;
+    expect(controls('none,constant,alternate,rotate')).toContain(
+      '\nMissing controls: constant@0.0075 is plain L2 as strong on average as alternate and constant@0.005 as rotate, over 4 epochs. Without them, a gain over constant may only mean that λ was too strong; add them to --schedules.\n',
+    );
+    expect(controls('constant,alternate,rotate,constant@0.005')).toContain('\nMissing control: constant@0.0075 is plain L2 as strong on average as alternate, over 4 epochs. Without it,');
+    expect(controls('none,constant,alternate,constant@0.0075')).not.toContain('Missing control');
     expect(refused('--schedules', 'none,none@0.5')).toEqual([2, 'altreg: --schedules: none has no λ (its terms are always off); write none without @']);
 
     // --report names an arm as --schedules does, however λ is spelled; with every penalized arm

@@ -7,10 +7,11 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { parseCsv } from '../data/csv.js';
 import { DATASET_NAMES, loadDataset, type Dataset, type DatasetName } from '../data/datasets.js';
-import { armKey, describeLambda, parseArms, type ArmText } from '../experiment/arms.js';
+import { armKey, describeLambda, matchedControl, parseArms, type ArmText } from '../experiment/arms.js';
 import { experimentSplits, runExperiment, type Arm, type ExperimentOptions, type ExperimentResult } from '../experiment/crossval.js';
 import { formatAveragedReport, formatComparison } from '../experiment/format.js';
 import { describeStrategy, type Activation } from '../kernels/matmul.js';
+import { mlpLayout } from '../model/mlp.js';
 import { formatTuning, tuneMatmul } from '../kernels/tune.js';
 import { loadCheckpoint, MANIFEST_FILE, saveCheckpoint, WEIGHTS_FILE, writeFileAtomic } from '../runtime/checkpoint.js';
 import { sharedGpu, type Gpu } from '../runtime/gpu.js';
@@ -363,6 +364,27 @@ function reportedArm(report: string, arms: ArmText[], lambda: number): number {
   return index;
 }
 
+/**
+ * A note naming the matched controls the comparison lacks: plain L2 as strong on average as each
+ * schedule that switches terms (matchedControl). Without one, a gain over constant may only mean
+ * that λ was too strong. Empty when every control is listed.
+ */
+function missingControls(arms: ArmText[], flags: ExperimentFlags, data: Dataset, epochs: number): string {
+  const layout = mlpLayout(data.features, data.classes, { hidden: flags.hidden, activation: flags.activation });
+  const keys = new Set(arms.map((a) => armKey(a, flags.l2)));
+  const missing: string[] = [];
+  for (const arm of arms) {
+    const control = matchedControl(arm, flags.l2, layout, flags.targets, epochs, flags.seed);
+    if (!control || keys.has(armKey(control, flags.l2))) continue;
+    keys.add(armKey(control, flags.l2));
+    missing.push(missing.length === 0 ? `${control.name} is plain L2 as strong on average as ${arm.name}` : `${control.name} as ${arm.name}`);
+  }
+  if (missing.length === 0) return '';
+  const [s, it] = missing.length === 1 ? ['', 'it'] : ['s', 'them'];
+  const listed = missing.length === 1 ? missing[0] : `${missing.slice(0, -1).join(', ')} and ${missing.at(-1)}`;
+  return `\nMissing control${s}: ${listed}, over ${epochs} epochs. Without ${it}, a gain over constant may only mean that λ was too strong; add ${it} to --schedules.\n`;
+}
+
 export async function runCompare(flags: ExperimentFlags & { schedules: string; report?: string }): Promise<number> {
   const parsed = parseArms(flags.schedules, '--schedules', flags.l2);
   if (parsed.length < 1) throw new UsageError('--schedules needs at least one schedule, e.g. none,constant,alternate');
@@ -371,6 +393,7 @@ export async function runCompare(flags: ExperimentFlags & { schedules: string; r
   return runExperimentCommand(flags, 'compare', arms, (r, data, resumedEpochs) => {
     const epochs = resumedEpochs > 0 ? `${resumedEpochs + flags.epochs} epochs (${flags.epochs} after resuming)` : `${flags.epochs} epochs`;
     let text = `Schedules compared on ${data.name} (${flags.hidden.join('-')} hidden, ${flags.activation}, Adam lr ${flags.lr}, ${describeLambda(parsed, flags.l2)}, ${flags.penalty}/${flags.convention}, ${epochs}, batch ${flags.batchSize}):\n\n${formatComparison(r)}\n`;
+    text += missingControls(parsed, flags, data, resumedEpochs + flags.epochs);
     if (reported !== undefined) {
       const arm = r.arms[reported];
       const shown = arm.arm.name;
