@@ -445,6 +445,9 @@ test('Add matched controls appends plain L2 at each schedule\'s average strength
   await page.click('#add-matched');
   await expect(list).toHaveValue(grown);
   await expect(note).toHaveText('Nothing to add: every listed schedule that switches terms already has its control.');
+  // The note is about the settings it read: an edit clears it.
+  await page.locator('#folds').fill('2');
+  await expect(note).toBeHidden();
 
   // Compare trains the list as it now reads.
   await page.click('#compare');
@@ -452,7 +455,8 @@ test('Add matched controls appends plain L2 at each schedule\'s average strength
   expect((await comparisonCells(page)).map((r) => r[0])).toEqual(['none', 'constant', 'alternate', 'rotate@0.02', 'parity@0.01', 'early:1', 'constant@0.005', 'constant@0.0075', 'constant@0.0025']);
 
   // Three kernel terms (two hidden layers) over 300 epochs: alternate keeps each on 5 epochs in 6.
-  await configure(page, { hidden: '6,5', epochs: '300', 'compare-schedules': 'constant, alternate' });
+  // Trailing commas go.
+  await configure(page, { hidden: '6,5', epochs: '300', 'compare-schedules': 'constant, alternate,, ' });
   await page.click('#add-matched');
   await expect(list).toHaveValue('constant, alternate, constant@0.00833333');
   // A list or a shared field that cannot be read says so, and the list is left as it was.
@@ -462,7 +466,7 @@ test('Add matched controls appends plain L2 at each schedule\'s average strength
   await expect(list).toHaveValue('none, sometimes');
   await configure(page, { lambda: '-1', 'compare-schedules': 'constant, alternate' });
   await page.click('#add-matched');
-  await expect(note).toContainText('Matched controls need valid shared settings');
+  await expect(note).toHaveText('Matched controls need valid shared settings (λ, hidden layers, targets, epochs): λ: "-1" is not valid; expected a number from 0 to 1.7e38 (2λ must fit in a float32)');
   await expect(list).toHaveValue('constant, alternate');
 });
 

@@ -15,7 +15,7 @@
 import { existsSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DATASET_NAMES, loadDataset, mlpLayout, pairedTTest, parseSchedule, runExperiment, scheduleLabel, scheduleShares } from '../dist/index.js';
+import { DATASET_NAMES, isLambda, loadDataset, mlpLayout, pairedTTest, parseSchedule, requireRowsPerClass, runExperiment, scheduleLabel, scheduleShares } from '../dist/index.js';
 
 const HELP = `usage: npm run study -- [options]
 
@@ -96,7 +96,12 @@ if (values.help) {
 }
 
 const datasets = list('datasets', values.datasets, (t) => (DATASET_NAMES.includes(t) ? t : fail(`--datasets: unknown data set '${t}'; valid: ${DATASET_NAMES.join(', ')}`)));
-const lambdas = list('lambdas', values.lambdas, decimal);
+const lambdas = list('lambdas', values.lambdas, (t, name) => {
+  const l = decimal(t, name);
+  // λ 0 (or one too small to tell from it) would train every arm as none.
+  if (l === 0 || !isLambda(l)) fail(`--lambdas must be numbers above 0 up to 1.7e38 (2λ must fit in a float32), got '${t}'`);
+  return l;
+});
 const twice = lambdas.find((l, i) => lambdas.indexOf(l) !== i);
 if (twice !== undefined) fail(`--lambdas lists ${twice} twice; list each λ once`);
 const hidden = list('hidden', values.hidden, positive);
@@ -125,7 +130,8 @@ if (values.json !== undefined) {
 }
 
 // The share of the run's epochs each kernel term is on (random:P: P). The number of terms, one
-// kernel per layer, does not depend on the data set.
+// kernel per layer, does not depend on the data set. The control trains at exactly λ × the mean
+// share (the CLI's and the app's matchedControl round it to 6 digits for its name).
 const { shares } = scheduleShares(mlpLayout(1, 2, model), { schedule }, seed, epochs);
 const keep = shares.reduce((a, b) => a + b, 0) / shares.length;
 const shown = (x) => String(Number(x.toPrecision(4)));
@@ -142,11 +148,22 @@ const fmt = (x, digits = 3) => {
 const pText = (p) => (p < 0.001 ? '<0.001' : p.toFixed(3));
 const cell = (t, scale = 1) => `${fmt(t.meanDiff * scale, scale === 1 ? 3 : 1)} (p ${pText(t.p)})`;
 
+// Every data set is loaded and its folds checked before the first model trains.
+const loaded = [];
+for (const name of datasets) {
+  const dataset = await loadDataset(name);
+  try {
+    requireRowsPerClass(dataset, folds);
+  } catch (error) {
+    fail(`--folds: ${error.message}`);
+  }
+  loaded.push([name, dataset]);
+}
+
 const started = performance.now();
 const results = [];
 const lines = [];
-for (const name of datasets) {
-  const dataset = await loadDataset(name);
+for (const [name, dataset] of loaded) {
   lines.push(
     `### ${name} (${dataset.rows} rows, ${dataset.features} features, ${dataset.classes} classes)`,
     '',

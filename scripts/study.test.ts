@@ -155,9 +155,11 @@ describe('npm run study', () => {
     expect(refused('--schedule', 'early:5', '--epochs', '5')).toEqual([2, 'study: --schedule early:5 keeps every term on for all 5 epochs: it trains as constant; choose a schedule that switches terms']);
     // Node's own wording for an unknown option, then the pointer to --help.
     expect(refused('--epoch', '3')).toEqual([2, expect.stringMatching(/^study: Unknown option '--epoch'.* \(see --help\)$/)]);
-    expect(refused('--datasets', 'iris', '--folds', '60', '--epochs', '2', '--device', 'cpu')[1]).toBe(
-      'study: iris, λ 0.001: iris: class "setosa" (id 0) has 50 rows, fewer than the 60 folds asked for; every class needs at least 60 rows (use at most 50 folds for this dataset)',
+    // Every data set's folds are checked before the first one trains (digits would take minutes).
+    expect(refused('--datasets', 'digits,iris', '--folds', '60', '--epochs', '2', '--device', 'cpu')[1]).toBe(
+      'study: --folds: iris: class "setosa" (id 0) has 50 rows, fewer than the 60 folds asked for; every class needs at least 60 rows (use at most 50 folds for this dataset)',
     );
+    for (const l of ['0', '1e-400', '1e39']) expect(refused('--lambdas', `0.01,${l}`), l).toEqual([2, `study: --lambdas must be numbers above 0 up to 1.7e38 (2λ must fit in a float32), got '${l}'`]);
     const help = study('--help');
     expect(help.code).toBe(0);
     expect(help.stdout).toMatch(/^usage: npm run study -- \[options\]/);

@@ -4,7 +4,9 @@ import { closeSync, existsSync, lstatSync, mkdirSync, mkdtempSync, openSync, rea
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SMALL_STEP_MULTIPLY_ADDS, stepMultiplyAdds } from './commands.js';
+import { missingControls, parseArms } from '../experiment/arms.js';
+import { mlpLayout } from '../model/mlp.js';
+import { DEMO_ARGS, SMALL_STEP_MULTIPLY_ADDS, stepMultiplyAdds } from './commands.js';
 
 const cli = join(import.meta.dirname, '../../dist/cli.js');
 const temp = mkdtempSync(join(tmpdir(), 'altreg-cli-'));
@@ -66,9 +68,19 @@ describe('altreg CLI', () => {
     expect(readdirSync(temp).filter((f) => f.includes('.tmp'))).toEqual([]);
   });
 
+  it('the demo lists the matched control of its schedules, so it prints no note of a missing one', () => {
+    const flag = (name: string) => DEMO_ARGS[DEMO_ARGS.indexOf(name) + 1];
+    const arms = parseArms(flag('--schedules'), '--schedules', Number(flag('--l2')));
+    const layout = mlpLayout(4, 3, { hidden: [Number(flag('--hidden'))], activation: 'relu' });
+    expect(arms.map((a) => a.name)).toEqual(['none', 'constant', 'alternate', 'constant@0.0075']);
+    expect(missingControls(arms, Number(flag('--l2')), layout, 'kernels', Number(flag('--epochs')))).toEqual([]);
+    expect(missingControls(arms.slice(0, 3), Number(flag('--l2')), layout, 'kernels', Number(flag('--epochs'))).map((m) => m.control)).toEqual([arms[3]]);
+  });
+
   it('on llvmpipe, small models train with compute on the CLI thread and larger ones on its pool', () => {
-    // 40 models × 16 rows × (4·10 + 10·3) = 44,800 multiply-adds per step (the demo's), and
-    // 15 × 16 × (64·32 + 32·10) = 568,320 (digits with 32 hidden units, 5 folds).
+    // 40 models × 16 rows × (4·10 + 10·3) = 44,800 multiply-adds per step (the demo's: 4 arms ×
+    // 10 folds), and 15 × 16 × (64·32 + 32·10) = 568,320 (digits with 32 hidden units, 5 folds).
+    expect(DEMO_ARGS[DEMO_ARGS.indexOf('--schedules') + 1].split(',').length * Number(DEMO_ARGS[DEMO_ARGS.indexOf('--folds') + 1])).toBe(40);
     expect(stepMultiplyAdds(40, 16, [4, 10, 3])).toBe(44_800);
     expect(stepMultiplyAdds(15, 16, [64, 32, 10])).toBe(568_320);
     expect(stepMultiplyAdds(40, 16, [4, 10, 3])).toBeLessThanOrEqual(SMALL_STEP_MULTIPLY_ADDS);
@@ -139,10 +151,16 @@ describe('altreg CLI', () => {
     // A schedule without its matched control gets a note naming it; a listed control silences it.
     const controls = (schedules: string) => altreg('compare', '--data', 'iris', '--folds', '2', '--epochs', '4', '--device', 'cpu', '--quiet', '--schedules', schedules).stdout;
     expect(controls('none,constant,alternate,rotate')).toContain(
-      '\nMissing controls: constant@0.0075 is plain L2 as strong on average as alternate and constant@0.005 as rotate, over 4 epochs. Without them, a gain over constant may only mean that λ was too strong; add them to --schedules.\n',
+      '\nMissing controls: constant@0.0075 is plain L2 as strong on average as alternate and constant@0.005 as rotate, over 4 epochs. Without them, a gain over plain L2 at the same λ may only mean that λ was too strong; add them to --schedules.\n',
     );
     expect(controls('constant,alternate,rotate,constant@0.005')).toContain('\nMissing control: constant@0.0075 is plain L2 as strong on average as alternate, over 4 epochs. Without it,');
     expect(controls('none,constant,alternate,constant@0.0075')).not.toContain('Missing control');
+    // An arm at λ 0 is no penalty at all: it has no control to miss.
+    expect(controls('none,alternate@0')).not.toContain('Missing control');
+    expect(refused('--schedules', 'none,constant@-0')).toEqual([2, "altreg: --schedules: the λ after @ in 'constant@-0' must be a number from 0 to 1.7e38 (2λ must fit in a float32), got '-0'"]);
+    expect(refused('--schedules', 'none,constant@1e-400')).toEqual([2, "altreg: --schedules: the λ after @ in 'constant@1e-400' is too small to tell from 0; write 0 for no penalty"]);
+    // train has one arm, and its λ is --l2.
+    expect(altreg('train', '--data', 'iris', '--schedule', 'alternate@0.5').stderr.trim()).toBe('altreg: --schedule: schedule@λ names an arm of compare; train takes its λ from --l2 (e.g. --schedule alternate --l2 0.5)');
     expect(refused('--schedules', 'none,none@0.5')).toEqual([2, 'altreg: --schedules: none has no λ (its terms are always off); write none without @']);
 
     // --report names an arm as --schedules does, however λ is spelled; with every penalized arm
@@ -259,6 +277,10 @@ describe('altreg CLI', () => {
     expect(again.code, again.stderr).toBe(0);
     expect(again.stderr).toContain('altreg: training 6 models (3 arms × 2 folds), resumed after 1 epoch, on iris');
     expect(again.stdout).toContain(', 2 epochs (1 after resuming), batch 16)');
+    // The note on missing controls counts every epoch, and a resumed comparison cannot add arms.
+    expect(again.stdout).toContain(
+      '\nMissing control: constant@0.0075 is plain L2 as strong on average as alternate, over 2 epochs. Without it, a gain over plain L2 at the same λ may only mean that λ was too strong; a new comparison can list it in --schedules (a resumed one keeps its arms).\n',
+    );
     expect(JSON.parse(readFileSync(join(dir, 'altreg-run.json'), 'utf8')).epochs).toBe(2);
 
     // The data is recorded by its values, not its name: same file name and shape, other values.

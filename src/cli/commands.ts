@@ -7,7 +7,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { parseCsv } from '../data/csv.js';
 import { DATASET_NAMES, loadDataset, type Dataset, type DatasetName } from '../data/datasets.js';
-import { armKey, describeLambda, matchedControl, parseArms, type ArmText } from '../experiment/arms.js';
+import { armKey, describeLambda, missingControls, parseArms, type ArmText } from '../experiment/arms.js';
 import { experimentSplits, runExperiment, type Arm, type ExperimentOptions, type ExperimentResult } from '../experiment/crossval.js';
 import { formatAveragedReport, formatComparison } from '../experiment/format.js';
 import { describeStrategy, type Activation } from '../kernels/matmul.js';
@@ -342,6 +342,7 @@ function armFor(flags: ExperimentFlags, schedule: string, field: string): Arm {
 }
 
 export async function runTrain(flags: ExperimentFlags & { schedule: string }): Promise<number> {
+  if (flags.schedule.includes('@')) throw new UsageError(`--schedule: schedule@λ names an arm of compare; train takes its λ from --l2 (e.g. --schedule ${flags.schedule.slice(0, flags.schedule.lastIndexOf('@')).trim() || 'constant'} --l2 ${flags.schedule.slice(flags.schedule.lastIndexOf('@') + 1).trim() || '0.01'})`);
   const arms = [armFor(flags, flags.schedule, '--schedule')];
   return runExperimentCommand(flags, 'train', arms, (r, data) => {
     const arm = r.arms[0];
@@ -366,23 +367,20 @@ function reportedArm(report: string, arms: ArmText[], lambda: number): number {
 
 /**
  * A note naming the matched controls the comparison lacks: plain L2 as strong on average as each
- * schedule that switches terms (matchedControl). Without one, a gain over constant may only mean
- * that λ was too strong. Empty when every control is listed.
+ * schedule that switches terms (missingControls), over the run's epochs. Without one, a gain over
+ * plain L2 at the same λ may only mean that λ was too strong. Empty when every control is listed.
+ * A resumed comparison keeps its arms, so its note speaks of a new comparison.
  */
-function missingControls(arms: ArmText[], flags: ExperimentFlags, data: Dataset, epochs: number): string {
+function missingControlsNote(arms: ArmText[], flags: ExperimentFlags, data: Dataset, epochs: number, resumed: boolean): string {
   const layout = mlpLayout(data.features, data.classes, { hidden: flags.hidden, activation: flags.activation });
-  const keys = new Set(arms.map((a) => armKey(a, flags.l2)));
-  const missing: string[] = [];
-  for (const arm of arms) {
-    const control = matchedControl(arm, flags.l2, layout, flags.targets, epochs, flags.seed);
-    if (!control || keys.has(armKey(control, flags.l2))) continue;
-    keys.add(armKey(control, flags.l2));
-    missing.push(missing.length === 0 ? `${control.name} is plain L2 as strong on average as ${arm.name}` : `${control.name} as ${arm.name}`);
-  }
+  const missing = missingControls(arms, flags.l2, layout, flags.targets, epochs, flags.seed).map((m, i) =>
+    i === 0 ? `${m.control.name} is plain L2 as strong on average as ${m.arm.name}` : `${m.control.name} as ${m.arm.name}`,
+  );
   if (missing.length === 0) return '';
   const [s, it] = missing.length === 1 ? ['', 'it'] : ['s', 'them'];
   const listed = missing.length === 1 ? missing[0] : `${missing.slice(0, -1).join(', ')} and ${missing.at(-1)}`;
-  return `\nMissing control${s}: ${listed}, over ${epochs} epochs. Without ${it}, a gain over constant may only mean that λ was too strong; add ${it} to --schedules.\n`;
+  const advice = resumed ? `a new comparison can list ${it} in --schedules (a resumed one keeps its arms)` : `add ${it} to --schedules`;
+  return `\nMissing control${s}: ${listed}, over ${epochs} epochs. Without ${it}, a gain over plain L2 at the same λ may only mean that λ was too strong; ${advice}.\n`;
 }
 
 export async function runCompare(flags: ExperimentFlags & { schedules: string; report?: string }): Promise<number> {
@@ -393,7 +391,7 @@ export async function runCompare(flags: ExperimentFlags & { schedules: string; r
   return runExperimentCommand(flags, 'compare', arms, (r, data, resumedEpochs) => {
     const epochs = resumedEpochs > 0 ? `${resumedEpochs + flags.epochs} epochs (${flags.epochs} after resuming)` : `${flags.epochs} epochs`;
     let text = `Schedules compared on ${data.name} (${flags.hidden.join('-')} hidden, ${flags.activation}, Adam lr ${flags.lr}, ${describeLambda(parsed, flags.l2)}, ${flags.penalty}/${flags.convention}, ${epochs}, batch ${flags.batchSize}):\n\n${formatComparison(r)}\n`;
-    text += missingControls(parsed, flags, data, resumedEpochs + flags.epochs);
+    text += missingControlsNote(parsed, flags, data, resumedEpochs + flags.epochs, resumedEpochs > 0);
     if (reported !== undefined) {
       const arm = r.arms[reported];
       const shown = arm.arm.name;

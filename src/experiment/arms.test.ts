@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { mlpLayout } from '../model/mlp.js';
 import { scheduleShares } from '../runtime/plan.js';
 import { ScheduleError } from '../runtime/schedule.js';
-import { matchedControl, parseArms } from './arms.js';
+import { matchedControl, missingControls, parseArms } from './arms.js';
 
 describe('parseArms', () => {
   it('reads schedules in every text form, with and without their own λ, in order', () => {
@@ -29,11 +29,14 @@ describe('parseArms', () => {
       ['constant@1e39', "'1e39'"],
       ['constant@0x1', "'0x1'"],
       ['constant@Infinity', "'Infinity'"],
+      ['constant@-0', "'-0'"],
     ]) {
       const f = () => parseArms(`none, ${text}`, '--schedules', 0.01);
       expect(f).toThrow(ScheduleError);
       expect(f).toThrow(`--schedules: the λ after @ in '${text}' must be a number from 0 to 1.7e38 (2λ must fit in a float32), got ${got}`);
     }
+    expect(() => parseArms('constant@1e-400', 'f')).toThrow("f: the λ after @ in 'constant@1e-400' is too small to tell from 0; write 0 for no penalty");
+    expect(parseArms('constant@0e5, alternate@0.000', 'f').map((a) => a.lambda)).toEqual([0, 0]);
     // The λ is what follows the last @, and what precedes it must be a schedule.
     expect(() => parseArms('constant@0.1@0.2', 'f')).toThrow("f: unknown schedule 'constant@0.1'");
     expect(() => parseArms('constant, @0.1', 'f')).toThrow("f: no schedule before @ in '@0.1'; write schedule@λ, e.g. constant@0.0075");
@@ -70,6 +73,18 @@ describe('parseArms', () => {
     // Arms that never switch a term over the run are their own control.
     for (const text of ['constant', 'none', 'random:1', 'random:0', 'early:300', 'early:0']) expect(control(text), text).toBeUndefined();
     expect(control('early:299')).toBe('constant@0.00996667');
+    // At λ 0 an arm is no penalty at all: nothing to match.
+    expect(control('alternate@0')).toBeUndefined();
+    expect(matchedControl(parseArms('alternate', 'f')[0], 0, one, 'kernels', 300)).toBeUndefined();
+  });
+
+  it('missingControls: the controls a list lacks, once each, in the order of their arms', () => {
+    const one = mlpLayout(4, 3, { hidden: [10], activation: 'relu' });
+    const missing = (text: string, lambda = 0.01) => missingControls(parseArms(text, 'f', lambda), lambda, one, 'kernels', 300).map((m) => `${m.control.name} for ${m.arm.name}`);
+    expect(missing('none, constant, alternate, rotate, parity, early:150')).toEqual(['constant@0.0075 for alternate', 'constant@0.005 for rotate']);
+    // Listed already, however spelled (constant at the comparison's λ included): nothing missing.
+    expect(missing('alternate, constant@7.5e-3, rotate@0.02, constant')).toEqual([]);
+    expect(missing('rotate@0.02, alternate@0.02', 0.02)).toEqual(['constant@0.01 for rotate@0.02', 'constant@0.015 for alternate@0.02']);
   });
 
   it('scheduleShares: per term, over the epochs asked for; random:P gives P', () => {
@@ -78,5 +93,7 @@ describe('parseArms', () => {
     expect(scheduleShares(three, { schedule: 'alternate' }, 0, 6)).toEqual({ tensors: ['dense_0/kernel', 'dense_1/kernel', 'dense_2/kernel'], shares: [5 / 6, 5 / 6, 5 / 6] });
     expect(scheduleShares(three, { schedule: 'random:0.25' }, 7, 10).shares).toEqual([0.25, 0.25, 0.25]);
     expect(scheduleShares(three, { schedule: 'early:4', targets: 'all' }, 0, 8).shares).toEqual(Array(6).fill(0.5));
+    expect(scheduleShares(three, { schedule: 'early:40' }, 0, 8).shares).toEqual([1, 1, 1]);
+    for (const epochs of [0, 2.5, NaN]) expect(() => scheduleShares(three, { schedule: 'alternate' }, 0, epochs)).toThrow(`epochs must be an integer ≥ 1, got ${epochs}`);
   });
 });

@@ -64,16 +64,36 @@ export function describeLambda(arms: ArmText[], lambda: number): string {
 
 /**
  * The matched control of an arm: plain L2 at the arm's average strength, its λ (or `lambda`) times
- * the mean share of the `epochs` epochs its targeted terms are on (scheduleShares), as an arm
- * `constant@λ` (λ to 6 significant digits). Undefined for an arm that never switches a term over
- * the run (constant, none, random:0, early:E with E ≥ epochs...): it is its own control.
+ * the mean share of the `epochs` epochs its targeted terms are on (scheduleShares, with the models'
+ * `seed`), as an arm `constant@λ` (λ to 6 significant digits, as it is named). Undefined for an arm
+ * at λ 0 or one that never switches a term over the run (constant, none, random:0, early:E with
+ * E ≥ epochs...): it is its own control.
  */
 export function matchedControl(arm: ArmText, lambda: number, layout: MlpLayout, targets: Targets, epochs: number, seed = 0): ArmText | undefined {
+  const strength = arm.lambda ?? lambda;
+  if (strength === 0) return undefined;
   const { shares } = scheduleShares(layout, { targets, schedule: arm.schedule }, seed, epochs);
   const share = shares.reduce((a, b) => a + b, 0) / shares.length;
   if (share === 0 || share === 1) return undefined;
-  const matched = Number(((arm.lambda ?? lambda) * share).toPrecision(6));
+  const matched = Number((strength * share).toPrecision(6));
   return { name: `constant@${matched}`, schedule: 'constant', lambda: matched };
+}
+
+/**
+ * The matched controls a list of arms lacks, in the order of the arms they control, each once:
+ * `{ arm, control }` for every arm whose matchedControl is not in the list (armKey, with `lambda`
+ * for arms without their own λ).
+ */
+export function missingControls(arms: ArmText[], lambda: number, layout: MlpLayout, targets: Targets, epochs: number, seed = 0): { arm: ArmText; control: ArmText }[] {
+  const keys = new Set(arms.map((a) => armKey(a, lambda)));
+  const missing: { arm: ArmText; control: ArmText }[] = [];
+  for (const arm of arms) {
+    const control = matchedControl(arm, lambda, layout, targets, epochs, seed);
+    if (!control || keys.has(armKey(control, lambda))) continue;
+    keys.add(armKey(control, lambda));
+    missing.push({ arm, control });
+  }
+  return missing;
 }
 
 function parseArm(text: string, field: string): ArmText {
@@ -88,7 +108,10 @@ function parseArm(text: string, field: string): ArmText {
   if (schedule === 'none') throw new ScheduleError(`${field}: none has no λ (its terms are always off); write none without @`);
   const value = text.slice(at + 1).trim();
   const lambda = Number(value);
-  // Decimal numbers only, as for CSV cells and schedule parameters: Number() reads '' as 0.
-  if (!DECIMAL.test(value) || !isLambda(lambda)) throw new ScheduleError(`${field}: the λ after @ in '${text}' must be ${LAMBDA_RANGE}, got '${value}'`);
+  // Decimal numbers only, as for CSV cells and schedule parameters: Number() reads '' as 0. No
+  // sign: '-0' is 0 but reads as a negative λ.
+  if (!DECIMAL.test(value) || value.startsWith('-') || !isLambda(lambda)) throw new ScheduleError(`${field}: the λ after @ in '${text}' must be ${LAMBDA_RANGE}, got '${value}'`);
+  // A λ written with a nonzero digit that a number cannot hold (1e-400) would train as 0.
+  if (lambda === 0 && /[1-9]/.test(value.replace(/[eE].*$/, ''))) throw new ScheduleError(`${field}: the λ after @ in '${text}' is too small to tell from 0; write 0 for no penalty`);
   return { name: `${scheduleLabel(schedule)}@${lambda}`, schedule, lambda };
 }

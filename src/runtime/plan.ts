@@ -9,7 +9,7 @@ import type { LossSums } from '../kernels/softmax-xent.js';
 import type { MlpLayout } from '../model/mlp.js';
 import { penaltyCoefficients, penaltyValue, targetSegments, type ResolvedPenalty } from './penalty.js';
 import { Random, type RandomState } from './random.js';
-import { resolveSchedule, Schedule, targetedTensors, type ScheduleSpec, type Targets } from './schedule.js';
+import { resolveSchedule, Schedule, ScheduleError, targetedTensors, type ScheduleSpec, type Targets } from './schedule.js';
 
 /** A labelled data set: x is rows × features, row-major. */
 export interface TrainData {
@@ -94,15 +94,22 @@ export function scheduleMasks(layout: MlpLayout, penalty: { targets?: Targets; s
 
 /**
  * The share of the first `epochs` epochs in which each targeted term is on, for a model trained
- * with `seed`: 1 for constant, 0 for none, 1 − 1/(2T) for alternate over whole cycles. Plain L2 at
- * λ times the mean share is as strong on average as the schedule: the control a schedule has to
- * beat. random:P gives its expectation P for every term (its masks differ from seed to seed).
+ * with `seed`: 1 for constant, 0 for none, 1 − 1/(2T) for alternate over whole cycles,
+ * min(E, epochs)/epochs for early:E. Plain L2 at λ times the mean share is as strong on average as
+ * the schedule: the control a schedule has to beat. random:P gives its expectation P for every
+ * term (its masks differ from seed to seed). Throws a ScheduleError unless `epochs` is an integer
+ * ≥ 1.
  */
 export function scheduleShares(layout: MlpLayout, penalty: { targets?: Targets; schedule?: ScheduleSpec }, seed: number, epochs: number): { tensors: string[]; shares: number[] } {
-  const { tensors, masks } = scheduleMasks(layout, penalty, seed, epochs);
-  const schedule = resolveSchedule(penalty.schedule ?? 'constant', 'penalty.schedule');
-  if (typeof schedule === 'object' && 'random' in schedule) return { tensors, shares: tensors.map(() => schedule.random) };
-  return { tensors, shares: tensors.map((_, t) => masks.filter((m) => m[t]).length / epochs) };
+  if (!Number.isSafeInteger(epochs) || epochs < 1) throw new ScheduleError(`epochs must be an integer ≥ 1, got ${epochs}`);
+  const tensors = targetedTensors(layout, penalty.targets ?? 'kernels', 'penalty.targets');
+  const spec = resolveSchedule(penalty.schedule ?? 'constant', 'penalty.schedule');
+  if (typeof spec === 'object' && 'random' in spec) return { tensors, shares: tensors.map(() => spec.random) };
+  // Counted epoch by epoch, as the trainer draws them, without keeping a million masks.
+  const schedule = new Schedule(spec, tensors, new Random(Random.derive(seed, STREAM_SCHEDULE)));
+  const on = tensors.map(() => 0);
+  for (let e = 0; e < epochs; e++) schedule.mask(e).forEach((m, t) => (on[t] += m ? 1 : 0));
+  return { tensors, shares: on.map((n) => n / epochs) };
 }
 
 /** Generates a model's epochs in order: each epoch's shuffle and mask. */

@@ -3,7 +3,7 @@
 // or the CPU reference trainer, with Stop. The result is shown as formatComparison's table in
 // HTML (mean ± std over folds, paired differences to the first schedule) and as its text.
 
-import { armKey, describeLambda, matchedControl, mlpLayout, parseArms, formatComparison, formatMeanStd, formatPairedDifference, runExperiment, type Dataset, type ExperimentOptions, type ExperimentResult, type Gpu } from '../../src/index.js';
+import { describeLambda, missingControls, mlpLayout, parseArms, formatComparison, formatMeanStd, formatPairedDifference, runExperiment, type Dataset, type ExperimentOptions, type ExperimentResult, type Gpu } from '../../src/index.js';
 import type { CompareConfig, SharedConfig } from './config.js';
 import { VALIDATION_FRACTION } from './data.js';
 import { el } from './dom.js';
@@ -40,16 +40,10 @@ export function withMatchedControls(text: string, config: SharedConfig, dataset:
   const arms = parseArms(text, 'schedules', config.lambda);
   // The number of targeted terms depends on the layers only, not on the data set's shape.
   const layout = mlpLayout(dataset?.features ?? 1, dataset?.classes ?? 2, { hidden: config.hidden, activation: config.activation });
-  const keys = new Set(arms.map((a) => armKey(a, config.lambda)));
-  const added: string[] = [];
-  for (const arm of arms) {
-    const control = matchedControl(arm, config.lambda, layout, config.targets, config.epochs, config.seed);
-    if (!control || keys.has(armKey(control, config.lambda))) continue;
-    keys.add(armKey(control, config.lambda));
-    added.push(`${control.name} for ${arm.name}`);
-    text = `${text.trim().replace(/,\s*$/, '')}, ${control.name}`;
-  }
-  return { text, added };
+  const missing = missingControls(arms, config.lambda, layout, config.targets, config.epochs, config.seed);
+  if (missing.length === 0) return { text, added: [] };
+  // Trailing commas and spaces go, so that the list stays a list.
+  return { text: [text.replace(/[\s,]+$/, ''), ...missing.map((m) => m.control.name)].join(', '), added: missing.map((m) => `${m.control.name} for ${m.arm.name}`) };
 }
 
 /** An experiment that can be stopped between epochs (GPU: between chunks of epochs). */
@@ -107,9 +101,11 @@ export function watchOverflow(box: HTMLElement, note: HTMLElement): void {
 /** What the table means, in one sentence. */
 export function explainComparison(r: ExperimentResult): string {
   const base = r.arms[0].arm.name;
+  // As formatComparison says it: runExperiment's tests carry the correction's ratio.
+  const corrected = r.arms.some((a) => (a.versusFirst?.accuracy.testTrainRatio ?? 0) > 0);
   return (
     `Every schedule trained on the same ${r.folds} stratified folds with the same seeds; each cell is the mean ± standard deviation over the ${r.folds} test folds ` +
-    `(higher accuracy and macro-F1, lower log-loss are better), Δ is the mean per-fold difference to ${base} with p from a two-sided paired t-test over the folds, corrected for the training rows the folds share (Nadeau & Bengio's corrected resampled t-test), ` +
+    `(higher accuracy and macro-F1, lower log-loss are better), Δ is the mean per-fold difference to ${base} with p from a two-sided paired t-test over the folds${corrected ? ", corrected for the training rows the folds share (Nadeau & Bengio's corrected resampled t-test)" : ''}, ` +
     `and p ≥ 0.05 means the difference is not distinguishable from fold-to-fold noise.`
   );
 }

@@ -291,7 +291,8 @@ function addMatchedControls(): void {
   checkForm();
   const field = byId<HTMLTextAreaElement>('compare-schedules');
   if (!form.shared) {
-    showMessage(note, 'Matched controls need valid shared settings (λ, hidden layers, targets, epochs): see the message above.');
+    const problem = attempt(readShared);
+    showMessage(note, `Matched controls need valid shared settings (λ, hidden layers, targets, epochs): ${problem instanceof ConfigError ? problem.message : 'see the form'}`);
     return;
   }
   let result: { text: string; added: string[] };
@@ -547,6 +548,8 @@ function listen(): void {
     input.addEventListener('input', updatePreview);
     input.addEventListener('change', updatePreview);
   }
+  // What Add matched controls did holds for the settings it read: an edit clears it.
+  for (const id of [...CONFIG_FIELDS, ...COMPARE_FIELDS]) byId(id).addEventListener('input', () => showMessage(byId('matched-note'), null));
   for (const id of COMPARE_FIELDS) {
     const input = byId(id);
     input.addEventListener('input', checkForm);
