@@ -336,6 +336,10 @@ test('Compare schedules: the table holds runExperiment\'s numbers for the form\'
   // The schedule header sits over its names, on the left.
   await expect(page.locator('#compare-table thead th').first()).toHaveCSS('text-align', 'left');
   const meaning = page.locator('#compare-meaning');
+  // alternate's control (plain L2 at 0.75 λ over the 30 epochs) was not listed: the page says so.
+  await expect(page.locator('#compare-controls')).toHaveText(
+    'Missing control: constant@0.00075 is plain L2 as strong on average as alternate, over 30 epochs. Without it, a gain over plain L2 at the same λ may only mean that λ was too strong. Add matched controls (above) lists it for the next comparison.',
+  );
   for (const part of ['same 3 stratified folds with the same seeds', 'two-sided paired t-test over the folds, corrected for the training rows the folds share', 'p ≥ 0.05 means the difference is not distinguishable from fold-to-fold noise']) await expect(meaning).toContainText(part);
 
   // The same experiment called directly in the page, with the library module the app loaded and
@@ -453,6 +457,7 @@ test('Add matched controls appends plain L2 at each schedule\'s average strength
   await page.click('#compare');
   await expect(page.locator('#status')).toHaveAttribute('data-state', 'done', { timeout: 150_000 });
   expect((await comparisonCells(page)).map((r) => r[0])).toEqual(['none', 'constant', 'alternate', 'rotate@0.02', 'parity@0.01', 'early:1', 'constant@0.005', 'constant@0.0075', 'constant@0.0025']);
+  await expect(page.locator('#compare-controls'), 'every control was listed').toBeHidden();
 
   // Three kernel terms (two hidden layers) over 300 epochs: alternate keeps each on 5 epochs in 6.
   // Trailing commas go.

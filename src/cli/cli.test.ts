@@ -151,7 +151,7 @@ describe('altreg CLI', () => {
     // A schedule without its matched control gets a note naming it; a listed control silences it.
     const controls = (schedules: string) => altreg('compare', '--data', 'iris', '--folds', '2', '--epochs', '4', '--device', 'cpu', '--quiet', '--schedules', schedules).stdout;
     expect(controls('none,constant,alternate,rotate')).toContain(
-      '\nMissing controls: constant@0.0075 is plain L2 as strong on average as alternate and constant@0.005 as rotate, over 4 epochs. Without them, a gain over plain L2 at the same λ may only mean that λ was too strong; add them to --schedules.\n',
+      '\nMissing controls: constant@0.0075 is plain L2 as strong on average as alternate and constant@0.005 as rotate, over 4 epochs. Without them, a gain over plain L2 at the same λ may only mean that λ was too strong. Add them to --schedules.\n',
     );
     expect(controls('constant,alternate,rotate,constant@0.005')).toContain('\nMissing control: constant@0.0075 is plain L2 as strong on average as alternate, over 4 epochs. Without it,');
     expect(controls('none,constant,alternate,constant@0.0075')).not.toContain('Missing control');
@@ -279,7 +279,7 @@ describe('altreg CLI', () => {
     expect(again.stdout).toContain(', 2 epochs (1 after resuming), batch 16)');
     // The note on missing controls counts every epoch, and a resumed comparison cannot add arms.
     expect(again.stdout).toContain(
-      '\nMissing control: constant@0.0075 is plain L2 as strong on average as alternate, over 2 epochs. Without it, a gain over plain L2 at the same λ may only mean that λ was too strong; a new comparison can list it in --schedules (a resumed one keeps its arms).\n',
+      '\nMissing control: constant@0.0075 is plain L2 as strong on average as alternate, over 2 epochs. Without it, a gain over plain L2 at the same λ may only mean that λ was too strong. A new comparison can list it in --schedules (a resumed one keeps its arms).\n',
     );
     expect(JSON.parse(readFileSync(join(dir, 'altreg-run.json'), 'utf8')).epochs).toBe(2);
 

@@ -7,7 +7,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { parseCsv } from '../data/csv.js';
 import { DATASET_NAMES, loadDataset, type Dataset, type DatasetName } from '../data/datasets.js';
-import { armKey, describeLambda, missingControls, parseArms, type ArmText } from '../experiment/arms.js';
+import { armKey, describeLambda, describeMissingControls, missingControls, parseArms, type ArmText } from '../experiment/arms.js';
 import { experimentSplits, runExperiment, type Arm, type ExperimentOptions, type ExperimentResult } from '../experiment/crossval.js';
 import { formatAveragedReport, formatComparison } from '../experiment/format.js';
 import { describeStrategy, type Activation } from '../kernels/matmul.js';
@@ -373,14 +373,11 @@ function reportedArm(report: string, arms: ArmText[], lambda: number): number {
  */
 function missingControlsNote(arms: ArmText[], flags: ExperimentFlags, data: Dataset, epochs: number, resumed: boolean): string {
   const layout = mlpLayout(data.features, data.classes, { hidden: flags.hidden, activation: flags.activation });
-  const missing = missingControls(arms, flags.l2, layout, flags.targets, epochs, flags.seed).map((m, i) =>
-    i === 0 ? `${m.control.name} is plain L2 as strong on average as ${m.arm.name}` : `${m.control.name} as ${m.arm.name}`,
-  );
+  const missing = missingControls(arms, flags.l2, layout, flags.targets, epochs, flags.seed);
   if (missing.length === 0) return '';
-  const [s, it] = missing.length === 1 ? ['', 'it'] : ['s', 'them'];
-  const listed = missing.length === 1 ? missing[0] : `${missing.slice(0, -1).join(', ')} and ${missing.at(-1)}`;
-  const advice = resumed ? `a new comparison can list ${it} in --schedules (a resumed one keeps its arms)` : `add ${it} to --schedules`;
-  return `\nMissing control${s}: ${listed}, over ${epochs} epochs. Without ${it}, a gain over plain L2 at the same λ may only mean that λ was too strong; ${advice}.\n`;
+  const it = missing.length === 1 ? 'it' : 'them';
+  const advice = resumed ? `A new comparison can list ${it} in --schedules (a resumed one keeps its arms).` : `Add ${it} to --schedules.`;
+  return `\n${describeMissingControls(missing, epochs)} ${advice}\n`;
 }
 
 export async function runCompare(flags: ExperimentFlags & { schedules: string; report?: string }): Promise<number> {

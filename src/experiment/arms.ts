@@ -96,6 +96,19 @@ export function missingControls(arms: ArmText[], lambda: number, layout: MlpLayo
   return missing;
 }
 
+/**
+ * missingControls in a sentence for a note: `Missing control: constant@0.0075 is plain L2 as strong
+ * on average as alternate, over 300 epochs. Without it, a gain over plain L2 at the same λ may only
+ * mean that λ was too strong.` (plural for several). Empty for none. Callers add how to add them.
+ */
+export function describeMissingControls(missing: { arm: ArmText; control: ArmText }[], epochs: number): string {
+  if (missing.length === 0) return '';
+  const parts = missing.map((m, i) => (i === 0 ? `${m.control.name} is plain L2 as strong on average as ${m.arm.name}` : `${m.control.name} as ${m.arm.name}`));
+  const listed = parts.length === 1 ? parts[0] : `${parts.slice(0, -1).join(', ')} and ${parts.at(-1)}`;
+  const [s, it] = parts.length === 1 ? ['', 'it'] : ['s', 'them'];
+  return `Missing control${s}: ${listed}, over ${epochs} epochs. Without ${it}, a gain over plain L2 at the same λ may only mean that λ was too strong.`;
+}
+
 function parseArm(text: string, field: string): ArmText {
   const at = text.lastIndexOf('@');
   if (at < 0) {

@@ -3,7 +3,7 @@
 // or the CPU reference trainer, with Stop. The result is shown as formatComparison's table in
 // HTML (mean ± std over folds, paired differences to the first schedule) and as its text.
 
-import { describeLambda, missingControls, mlpLayout, parseArms, formatComparison, formatMeanStd, formatPairedDifference, runExperiment, type Dataset, type ExperimentOptions, type ExperimentResult, type Gpu } from '../../src/index.js';
+import { describeLambda, describeMissingControls, missingControls, mlpLayout, parseArms, formatComparison, formatMeanStd, formatPairedDifference, runExperiment, type Dataset, type ExperimentOptions, type ExperimentResult, type Gpu } from '../../src/index.js';
 import type { CompareConfig, SharedConfig } from './config.js';
 import { VALIDATION_FRACTION } from './data.js';
 import { el } from './dom.js';
@@ -44,6 +44,13 @@ export function withMatchedControls(text: string, config: SharedConfig, dataset:
   if (missing.length === 0) return { text, added: [] };
   // Trailing commas and spaces go, so that the list stays a list.
   return { text: [text.replace(/[\s,]+$/, ''), ...missing.map((m) => m.control.name)].join(', '), added: missing.map((m) => `${m.control.name} for ${m.arm.name}`) };
+}
+
+/** The note on the matched controls a finished comparison lacked, or null when it had them all. */
+export function missingControlsText(config: SharedConfig, compare: CompareConfig, dataset: Dataset): string | null {
+  const layout = mlpLayout(dataset.features, dataset.classes, { hidden: config.hidden, activation: config.activation });
+  const missing = missingControls(compare.schedules, config.lambda, layout, config.targets, config.epochs, config.seed);
+  return missing.length === 0 ? null : `${describeMissingControls(missing, config.epochs)} Add matched controls (above) lists ${missing.length === 1 ? 'it' : 'them'} for the next comparison.`;
 }
 
 /** An experiment that can be stopped between epochs (GPU: between chunks of epochs). */

@@ -7,7 +7,7 @@ import 'uplot/dist/uPlot.min.css';
 import './app.css';
 import { CsvError, mlpLayout, requestGpu, ScheduleError, SplitError, type DatasetName, type Gpu } from '../../src/index.js';
 import { TrainingCharts } from './charts.js';
-import { comparisonText, describeSetup, experimentOptions, explainComparison, renderComparison, ScheduleComparison, watchOverflow, withMatchedControls } from './compare.js';
+import { comparisonText, describeSetup, experimentOptions, explainComparison, renderComparison, ScheduleComparison, missingControlsText, watchOverflow, withMatchedControls } from './compare.js';
 import { COMPARE_FIELDS, CONFIG_FIELDS, ConfigError, readCompare, readConfig, readShared, syncScheduleParam, type AppConfig, type CompareConfig, type SharedConfig } from './config.js';
 import { describeDataset, loadShipped, parseCsvFile, prepareData, tooFewRows, type DataSource } from './data.js';
 import { byId, duration, el, fmt, reveal, showMessage } from './dom.js';
@@ -437,6 +437,7 @@ async function startCompare(): Promise<void> {
     byId('compare-summary').textContent = `${setup}, on ${where} in ${duration(result.seconds)}.`;
     renderComparison(byId('compare-result'), result);
     byId('compare-meaning').textContent = explainComparison(result);
+    showMessage(byId('compare-controls'), missingControlsText(config, compare, source.dataset));
     byId('compare-text').textContent = comparisonText(setup, result);
     ui.comparison.hidden = false;
     snapshot.comparison = result;
