@@ -15,7 +15,7 @@
 import { existsSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DATASET_NAMES, isLambda, loadDataset, mlpLayout, pairedTTest, parseSchedule, requireRowsPerClass, runExperiment, scheduleLabel, scheduleShares } from '../dist/index.js';
+import { DATASET_NAMES, formatPairedDifference, isLambda, loadDataset, mlpLayout, pairedTTest, parseSchedule, requireRowsPerClass, runExperiment, scheduleLabel, scheduleShares } from '../dist/index.js';
 
 const HELP = `usage: npm run study -- [options]
 
@@ -141,12 +141,8 @@ if (keep === 0 || keep === 1) {
 // Unequal shares (parity over an odd number of epochs): the control matches their mean.
 const matchedText = `λ × ${shown(keep)}${shares.some((x) => x !== shares[0]) ? ` (the mean of the terms' shares ${shares.map(shown).join(', ')})` : ''}`;
 
-const fmt = (x, digits = 3) => {
-  const s = x.toFixed(digits);
-  return /^-?0\.0*$/.test(s) ? s.replace('-', '') : x > 0 ? `+${s}` : s;
-};
-const pText = (p) => (p < 0.001 ? '<0.001' : p.toFixed(3));
-const cell = (t, scale = 1) => `${fmt(t.meanDiff * scale, scale === 1 ? 3 : 1)} (p ${pText(t.p)})`;
+// formatComparison's cells: accuracy in percentage points to 1 decimal, log-loss to 3.
+const cell = (t, scale = 1) => formatPairedDifference(t, scale === 1 ? 3 : 1, scale);
 
 // Every data set is loaded and its folds checked before the first model trains.
 const loaded = [];

@@ -30,6 +30,11 @@ export function formatPairedDifference(t: PairedTest, digits = 3, scale = 1): st
   return `${shown} (p ${p})`;
 }
 
+/** Whether the result's paired tests are corrected for the folds' shared training rows (runExperiment's are). */
+export function correctedTest(r: ExperimentResult): boolean {
+  return r.arms.some((a) => (a.versusFirst?.accuracy.testTrainRatio ?? 0) > 0);
+}
+
 /** The comparison table of every arm, plus paired differences to the first arm when k ≥ 2. */
 export function formatComparison(r: ExperimentResult, digits = 3): string {
   const paired = r.arms.some((a) => a.versusFirst);
@@ -41,9 +46,7 @@ export function formatComparison(r: ExperimentResult, digits = 3): string {
     return row;
   });
   const folds = r.repeats > 1 ? `${r.repeats}×${r.folds}-fold` : `${r.folds}-fold`;
-  // runExperiment's tests are corrected for the folds' shared training rows (testTrainRatio > 0).
-  const corrected = r.arms.some((a) => (a.versusFirst?.accuracy.testTrainRatio ?? 0) > 0);
-  const test = corrected ? "a two-sided corrected resampled t-test (Nadeau & Bengio: the folds' training rows overlap)" : 'a two-sided paired t-test';
+  const test = correctedTest(r) ? "a two-sided corrected resampled t-test (Nadeau & Bengio: the folds' training rows overlap)" : 'a two-sided paired t-test';
   const footnote =
     r.folds > 1
       ? `mean ± std over ${folds} cross-validation test folds${paired ? `; Δ: paired over the same folds, p from ${test}` : ''}.`

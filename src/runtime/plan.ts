@@ -87,9 +87,14 @@ export const STREAM_SCHEDULE = 3;
  * the same schedule on the same stream as the trainer (for previews and reports).
  */
 export function scheduleMasks(layout: MlpLayout, penalty: { targets?: Targets; schedule?: ScheduleSpec }, seed: number, epochs: number): { tensors: string[]; masks: boolean[][] } {
-  const tensors = targetedTensors(layout, penalty.targets ?? 'kernels', 'penalty.targets');
-  const schedule = new Schedule(penalty.schedule ?? 'constant', tensors, new Random(Random.derive(seed, STREAM_SCHEDULE)));
+  const { tensors, schedule } = modelSchedule(layout, penalty, seed);
   return { tensors, masks: Array.from({ length: epochs }, (_, e) => schedule.mask(e)) };
+}
+
+/** The targeted tensors and the schedule a model trained with `seed` draws its masks from. */
+function modelSchedule(layout: MlpLayout, penalty: { targets?: Targets; schedule?: ScheduleSpec }, seed: number): { tensors: string[]; schedule: Schedule } {
+  const tensors = targetedTensors(layout, penalty.targets ?? 'kernels', 'penalty.targets');
+  return { tensors, schedule: new Schedule(penalty.schedule ?? 'constant', tensors, new Random(Random.derive(seed, STREAM_SCHEDULE))) };
 }
 
 /**
@@ -102,11 +107,10 @@ export function scheduleMasks(layout: MlpLayout, penalty: { targets?: Targets; s
  */
 export function scheduleShares(layout: MlpLayout, penalty: { targets?: Targets; schedule?: ScheduleSpec }, seed: number, epochs: number): { tensors: string[]; shares: number[] } {
   if (!Number.isSafeInteger(epochs) || epochs < 1) throw new ScheduleError(`epochs must be an integer ≥ 1, got ${epochs}`);
-  const tensors = targetedTensors(layout, penalty.targets ?? 'kernels', 'penalty.targets');
+  const { tensors, schedule } = modelSchedule(layout, penalty, seed);
   const spec = resolveSchedule(penalty.schedule ?? 'constant', 'penalty.schedule');
   if (typeof spec === 'object' && 'random' in spec) return { tensors, shares: tensors.map(() => spec.random) };
   // Counted epoch by epoch, as the trainer draws them, without keeping a million masks.
-  const schedule = new Schedule(spec, tensors, new Random(Random.derive(seed, STREAM_SCHEDULE)));
   const on = tensors.map(() => 0);
   for (let e = 0; e < epochs; e++) schedule.mask(e).forEach((m, t) => (on[t] += m ? 1 : 0));
   return { tensors, shares: on.map((n) => n / epochs) };

@@ -3,7 +3,7 @@
 // or the CPU reference trainer, with Stop. The result is shown as formatComparison's table in
 // HTML (mean ± std over folds, paired differences to the first schedule) and as its text.
 
-import { describeLambda, describeMissingControls, missingControls, mlpLayout, parseArms, formatComparison, formatMeanStd, formatPairedDifference, runExperiment, type Dataset, type ExperimentOptions, type ExperimentResult, type Gpu } from '../../src/index.js';
+import { correctedTest, describeLambda, describeMissingControls, missingControls, mlpLayout, parseArms, formatComparison, formatMeanStd, formatPairedDifference, runExperiment, type ArmText, type Dataset, type ExperimentOptions, type ExperimentResult, type Gpu } from '../../src/index.js';
 import type { CompareConfig, SharedConfig } from './config.js';
 import { VALIDATION_FRACTION } from './data.js';
 import { el } from './dom.js';
@@ -31,16 +31,20 @@ export function experimentOptions(config: SharedConfig, compare: CompareConfig, 
   };
 }
 
+/** The matched controls `arms` lack under the form's settings (the library's missingControls). */
+function controlsLacked(arms: ArmText[], config: SharedConfig, dataset: Dataset | null): ReturnType<typeof missingControls> {
+  // The number of targeted terms depends on the layers only, not on the data set's shape.
+  const layout = mlpLayout(dataset?.features ?? 1, dataset?.classes ?? 2, { hidden: config.hidden, activation: config.activation });
+  return missingControls(arms, config.lambda, layout, config.targets, config.epochs, config.seed);
+}
+
 /**
  * The Compare list with each arm's matched control appended: plain L2 at the arm's average
  * strength over the form's epochs (matchedControl), unless the list has it already. `added` names
  * what was appended and why; the list is parsed as Compare parses it, and its errors are thrown.
  */
 export function withMatchedControls(text: string, config: SharedConfig, dataset: Dataset | null): { text: string; added: string[] } {
-  const arms = parseArms(text, 'schedules', config.lambda);
-  // The number of targeted terms depends on the layers only, not on the data set's shape.
-  const layout = mlpLayout(dataset?.features ?? 1, dataset?.classes ?? 2, { hidden: config.hidden, activation: config.activation });
-  const missing = missingControls(arms, config.lambda, layout, config.targets, config.epochs, config.seed);
+  const missing = controlsLacked(parseArms(text, 'schedules', config.lambda), config, dataset);
   if (missing.length === 0) return { text, added: [] };
   // Trailing commas and spaces go, so that the list stays a list.
   return { text: [text.replace(/[\s,]+$/, ''), ...missing.map((m) => m.control.name)].join(', '), added: missing.map((m) => `${m.control.name} for ${m.arm.name}`) };
@@ -48,8 +52,7 @@ export function withMatchedControls(text: string, config: SharedConfig, dataset:
 
 /** The note on the matched controls a finished comparison lacked, or null when it had them all. */
 export function missingControlsText(config: SharedConfig, compare: CompareConfig, dataset: Dataset): string | null {
-  const layout = mlpLayout(dataset.features, dataset.classes, { hidden: config.hidden, activation: config.activation });
-  const missing = missingControls(compare.schedules, config.lambda, layout, config.targets, config.epochs, config.seed);
+  const missing = controlsLacked(compare.schedules, config, dataset);
   return missing.length === 0 ? null : `${describeMissingControls(missing, config.epochs)} Add matched controls (above) lists ${missing.length === 1 ? 'it' : 'them'} for the next comparison.`;
 }
 
@@ -108,11 +111,9 @@ export function watchOverflow(box: HTMLElement, note: HTMLElement): void {
 /** What the table means, in one sentence. */
 export function explainComparison(r: ExperimentResult): string {
   const base = r.arms[0].arm.name;
-  // As formatComparison says it: runExperiment's tests carry the correction's ratio.
-  const corrected = r.arms.some((a) => (a.versusFirst?.accuracy.testTrainRatio ?? 0) > 0);
   return (
     `Every schedule trained on the same ${r.folds} stratified folds with the same seeds; each cell is the mean ± standard deviation over the ${r.folds} test folds ` +
-    `(higher accuracy and macro-F1, lower log-loss are better), Δ is the mean per-fold difference to ${base} with p from a two-sided paired t-test over the folds${corrected ? ", corrected for the training rows the folds share (Nadeau & Bengio's corrected resampled t-test)" : ''}, ` +
+    `(higher accuracy and macro-F1, lower log-loss are better), Δ is the mean per-fold difference to ${base} with p from a two-sided paired t-test over the folds${correctedTest(r) ? ", corrected for the training rows the folds share (Nadeau & Bengio's corrected resampled t-test)" : ''}, ` +
     `and p ≥ 0.05 means the difference is not distinguishable from fold-to-fold noise.`
   );
 }
