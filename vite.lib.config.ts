@@ -12,7 +12,14 @@ export default defineConfig({
     sourcemap: true,
     rollupOptions: {
       input: { index: 'src/index.ts', cli: 'src/cli/main.ts' },
-      output: { entryFileNames: '[name].js', chunkFileNames: 'chunks/[name]-[hash].js', format: 'es' },
+      output: {
+        entryFileNames: '[name].js',
+        // The code the two entries share is the library itself: its chunk is named so (Rollup
+        // would name it after one of its modules, and stack traces would point into "selfcheck").
+        // The data sets are loaded on demand and keep their names.
+        chunkFileNames: (chunk) => (chunk.isDynamicEntry ? 'chunks/[name]-[hash].js' : 'chunks/altreg-[hash].js'),
+        format: 'es',
+      },
     },
   },
 });

@@ -25,7 +25,9 @@ done
 . .gpu/env.sh
 { nvidia-smi -L; node --version; } > "$out/machine.txt" 2>&1 || true
 # Vulkan named explicitly: a silent fall-back to another backend would time the wrong thing.
-timeout 450 node bench/dist/gpu/main.js --backend vulkan --sizes 256,512,1024,2048,4096 --strategies --tune --only matmul,memory \
+# Exact GPU timestamps (Dawn rounds them otherwise) for the column timed by timestamps.
+timeout 450 node bench/dist/gpu/main.js --backend vulkan --dawn-flag disable-dawn-features=timestamp_quantization \
+  --sizes 256,512,1024,2048,4096 --strategies --tune --only matmul,memory \
   --out "$out" "$@" > "$out/bench.md" 2> "$out/bench.log"
 rc=$?
 cat "$out/bench.md"

@@ -263,7 +263,7 @@ function tuningTable(t: MatmulTuning): string {
 async function main(): Promise<void> {
   if (process.argv[2] === CHILD_FLAG) return serveTfjsCpu();
   const o = parseOptions(process.argv);
-  const gpu = await requestGpu({ backend: o.backend, dawnFlags: o.dawnFlag });
+  const gpu = await requestGpu({ backend: o.backend, dawnFlags: o.dawnFlag, timestamps: true });
   process.stderr.write(`adapter: ${gpu.name}\n`);
   const timing: TimingOptions = { runs: o.runs, targetSeconds: o.targetMs / 1000, maxReps: 1000 };
   const started = new Date();
@@ -273,6 +273,7 @@ async function main(): Promise<void> {
     date: started.toISOString(),
     command: process.argv.slice(1).join(' '),
     adapter: gpu.adapter,
+    timestamps: gpu.hasTimestamps,
     limits: { maxStorageBufferBindingSize: gpu.device.limits.maxStorageBufferBindingSize, maxComputeInvocationsPerWorkgroup: gpu.device.limits.maxComputeInvocationsPerWorkgroup },
     host: { cpus: cpus().length, cpuModel: cpus()[0]?.model, node: process.versions.node, loadAtStart: load, loadAtEnd: '' },
     options: o,
@@ -320,6 +321,11 @@ async function main(): Promise<void> {
 
   const out: string[] = [`Adapter: ${gpu.name}`, `Date: ${record.date}; ${cpus().length} CPUs, load average (1, 5, 15 min) at start ${load}, at end ${record.host.loadAtEnd}`];
   out.push(`Median of ${o.runs} interleaved runs per contender${o.runs < 5 ? ' (fewer than 5: not for reporting)' : ''}.`);
+  out.push(
+    gpu.hasTimestamps
+      ? "GPU timestamps: the adapter has timestamp-query; altreg's kernel rows also give their rate between the compute pass's begin and end timestamps (last column). Ratios are wall clock for every contender."
+      : 'GPU timestamps: none (the adapter has no timestamp-query); every row is wall clock.',
+  );
   for (const [name, p] of Object.entries(record.peers)) if (p.error) out.push(`Peer ${name} could not run: ${p.error}`);
   if (record.tuning) out.push('', tuningTable(record.tuning));
   if (record.matmul.length) out.push('', rateTable('matmul', 'GFLOP/s', record.matmul));

@@ -138,13 +138,16 @@ export function altregMatmul(gpu: Gpu, c: MatmulCase, strategy?: MatmulStrategy,
   );
 }
 
-/** Seconds per product of altreg's kernel for one case, median of 5 runs (the benchmark page). */
-export async function timeAltregMatmul(gpu: Gpu, c: MatmulCase): Promise<number> {
+/**
+ * Seconds per product of altreg's kernel for one case, median of 5 runs (the benchmark page):
+ * wall clock, and by GPU timestamps where the device has them.
+ */
+export async function timeAltregMatmul(gpu: Gpu, c: MatmulCase): Promise<{ seconds: number; gpuSeconds?: number }> {
   const contender = altregMatmul(gpu, c);
   try {
     const [r] = await measureInterleaved([contender], { runs: 5, targetSeconds: 0.2, maxReps: 1000 });
     if (r.error) throw new Error(r.error);
-    return r.seconds;
+    return { seconds: r.seconds, ...(r.gpuSeconds !== undefined ? { gpuSeconds: r.gpuSeconds } : {}) };
   } finally {
     contender.dispose();
   }

@@ -29,15 +29,24 @@ const cellRatio = (mine: Measured | undefined, other: Measured | undefined, work
 
 /**
  * A table with one rate column per contender (`unit` per second) and one `mine/other` ratio
- * column per other contender; the first contender of each row is altreg's.
+ * column per other contender; the first contender of each row is altreg's. Rates and ratios are
+ * wall clock, the same for every contender. Where altreg's rows were also timed by GPU
+ * timestamps (adapters with timestamp-query), a last column gives that rate.
  */
 export function rateTable(title: string, unit: string, rows: Row[]): string {
   const names = [...new Set(rows.flatMap((r) => r.results.map((m) => m.name)))];
   const [mine, ...others] = names;
-  const header = [title, ...names.map((n) => `${n} ${unit}`), ...others.map((o) => `${mine}/${o}`)];
+  const byName = (row: Row, n: string) => row.results.find((m) => m.name === n);
+  const timestamped = rows.some((row) => byName(row, mine)?.gpuSeconds !== undefined);
+  const header = [title, ...names.map((n) => `${n} ${unit}`), ...others.map((o) => `${mine}/${o}`), ...(timestamped ? [`${mine} ${unit} by GPU timestamps`] : [])];
   const body = rows.map((row) => {
-    const by = (n: string) => row.results.find((m) => m.name === n);
-    return [row.name, ...names.map((n) => cellRate(by(n), row.work)), ...others.map((o) => cellRatio(by(mine), by(o), row.work))];
+    const by = (n: string) => byName(row, n);
+    const cells = [row.name, ...names.map((n) => cellRate(by(n), row.work)), ...others.map((o) => cellRatio(by(mine), by(o), row.work))];
+    if (timestamped) {
+      const m = by(mine);
+      cells.push(m && !m.error && m.gpuSeconds !== undefined ? cellRate({ ...m, seconds: m.gpuSeconds }, row.work) : '–');
+    }
+    return cells;
   });
   return markdownTable(header, body);
 }

@@ -15,6 +15,11 @@ export interface Contender {
    * at sampled entries), else what is wrong; the row then reports the contender as failed.
    */
   check?(): Promise<string | null>;
+  /**
+   * GPU seconds of the last run by timestamp queries, where the device has them (undefined
+   * otherwise). Read after the run's wall time was taken, so it does not add to it.
+   */
+  gpuSeconds?(): Promise<number | undefined>;
   dispose(): void;
 }
 
@@ -32,6 +37,13 @@ export interface Measured {
   error?: string;
   /** Flops or bytes of one operation, where they differ from the row's (copy yardsticks). */
   work?: number;
+  /**
+   * Median over runs of seconds per operation between the compute pass's begin and end
+   * timestamps, where the device has timestamp queries and every run gave one.
+   */
+  gpuSeconds?: number;
+  /** Those seconds per operation of every run, in order. */
+  gpuSamples?: number[];
 }
 
 export interface TimingOptions {
@@ -73,6 +85,8 @@ export async function measureInterleaved(contenders: Contender[], options: Timin
       if (r.error) continue;
       try {
         r.samples.push(await secondsPerRep(c, r.reps));
+        const gpuSeconds = await c.gpuSeconds?.();
+        if (gpuSeconds !== undefined) (r.gpuSamples ??= []).push(gpuSeconds / r.reps);
       } catch (error) {
         r.error = (error as Error).message;
       }
@@ -91,11 +105,76 @@ export async function measureInterleaved(contenders: Contender[], options: Timin
     if (r.error || r.samples.length === 0) continue;
     r.seconds = median(r.samples);
     r.best = Math.min(...r.samples);
+    if (r.gpuSamples?.length === r.samples.length) r.gpuSeconds = median(r.gpuSamples);
   }
   return results;
 }
 
-/** A contender that encodes `encode` `reps` times into one compute pass of one submission. */
+/**
+ * Seconds between two GPU timestamps (nanoseconds); undefined when the pair cannot be a
+ * duration (end before begin, or both 0: the queries were never written).
+ */
+export function timestampSeconds(begin: bigint, end: bigint): number | undefined {
+  if (end < begin || (begin === 0n && end === 0n)) return undefined;
+  return Number(end - begin) / 1e9;
+}
+
+/**
+ * Timestamps at the beginning and end of one compute pass, resolved into a buffer and read
+ * after the pass is done. Made once per contender; null where the device has no
+ * `timestamp-query` (requestGpu({ timestamps: true }) asks for it).
+ */
+export class PassTimer {
+  private readonly querySet: GPUQuerySet;
+  private readonly resolved: GPUBuffer;
+  private readonly readback: GPUBuffer;
+
+  static create(gpu: Gpu, label: string): PassTimer | null {
+    return gpu.hasTimestamps ? new PassTimer(gpu, label) : null;
+  }
+
+  private constructor(
+    private readonly gpu: Gpu,
+    label: string,
+  ) {
+    this.querySet = gpu.device.createQuerySet({ label: `${label} timestamps`, type: 'timestamp', count: 2 });
+    this.resolved = gpu.createBuffer(`${label} timestamps`, 16, GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC);
+    this.readback = gpu.createBuffer(`${label} timestamps readback`, 16, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
+  }
+
+  /** For the pass's descriptor. */
+  get timestampWrites(): GPUComputePassTimestampWrites {
+    return { querySet: this.querySet, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 };
+  }
+
+  /** After the pass, on the same encoder: resolves both timestamps into the readback buffer. */
+  resolve(encoder: GPUCommandEncoder): void {
+    encoder.resolveQuerySet(this.querySet, 0, 2, this.resolved, 0);
+    encoder.copyBufferToBuffer(this.resolved, 0, this.readback, 0, 16);
+  }
+
+  /** The pass's duration in seconds, once its submission is done. */
+  async read(): Promise<number | undefined> {
+    await this.gpu.guard(this.readback.mapAsync(GPUMapMode.READ));
+    try {
+      const [begin, end] = new BigUint64Array(this.readback.getMappedRange(0, 16));
+      return timestampSeconds(begin, end);
+    } finally {
+      this.readback.unmap();
+    }
+  }
+
+  destroy(): void {
+    this.querySet.destroy();
+    this.gpu.destroyBuffer(this.resolved);
+    this.gpu.destroyBuffer(this.readback);
+  }
+}
+
+/**
+ * A contender that encodes `encode` `reps` times into one compute pass of one submission; where
+ * the device has timestamp queries, the pass is timed on the GPU too (gpuSeconds).
+ */
 export function gpuContender(
   gpu: Gpu,
   name: string,
@@ -103,16 +182,24 @@ export function gpuContender(
   dispose: () => void,
   check?: () => Promise<string | null>,
 ): Contender {
+  const timer = PassTimer.create(gpu, name);
   return {
     name,
     async run(reps) {
-      gpu.submit(name, (pass) => {
-        for (let i = 0; i < reps; i++) encode(pass);
-      });
+      const encoder = gpu.device.createCommandEncoder({ label: name });
+      const pass = encoder.beginComputePass({ label: name, ...(timer ? { timestampWrites: timer.timestampWrites } : {}) });
+      for (let i = 0; i < reps; i++) encode(pass);
+      pass.end();
+      timer?.resolve(encoder);
+      gpu.device.queue.submit([encoder.finish()]);
       await gpu.sync();
     },
     ...(check ? { check } : {}),
-    dispose,
+    ...(timer ? { gpuSeconds: () => timer.read() } : {}),
+    dispose() {
+      timer?.destroy();
+      dispose();
+    },
   };
 }
 

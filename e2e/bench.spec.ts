@@ -13,11 +13,18 @@ test('the benchmark page times matmul for sizes 64..512', async ({ page }) => {
   for (const r of bench.rows) {
     expect(Number.isFinite(r.gflops) && r.gflops > 0, `${r.name}: ${r.gflops} GFLOP/s`).toBe(true);
     expect(Number.isFinite(r.seconds) && r.seconds > 0, `${r.name}: ${r.seconds} s`).toBe(true);
+    // SwiftShader has timestamp-query: every size is timed by the pass's timestamps too, and the
+    // pass cannot take longer than the wall clock around its submission.
+    expect(r.gpuSeconds, `${r.name}: GPU timestamps`).toBeDefined();
+    expect(r.gpuSeconds! > 0 && r.gpuSeconds! <= r.seconds * 1.01, `${r.name}: ${r.gpuSeconds} s by timestamps, ${r.seconds} s wall`).toBe(true);
+    expect(r.gpuGflops).toBeCloseTo((2 * r.m * r.n * r.k) / r.gpuSeconds! / 1e9, 6);
   }
   await expect(page.locator('#status')).toHaveAttribute('data-state', 'done');
   const cells = await page.locator('#bench-rows td.gflops').allTextContents();
   expect(cells).toHaveLength(5);
   for (const text of cells) expect(Number(text)).toBeGreaterThan(0);
+  const timed = await page.locator('#bench-rows td.gpu-gflops').allTextContents();
+  expect(timed.map(Number)).toEqual(bench.rows.map((r) => Number(r.gpuGflops!.toFixed(2))));
   await expect(page.locator('#bench-chart canvas')).toHaveCount(1);
 });
 

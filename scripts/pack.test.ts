@@ -38,10 +38,15 @@ beforeAll(() => {
 }, 120_000);
 
 describe('the packed package', () => {
-  it('ships the built code, its types, the shaders and the data with its attribution, and no tests', () => {
-    for (const need of ['package.json', 'README.md', 'dist/index.js', 'dist/cli.js', 'dist/types/index.d.ts', 'shaders/matmul.wgsl', 'data/SOURCES.md', 'data/iris.csv']) {
-      expect(files, need).toContain(need);
-    }
+  it('ships the built code, its types, the shaders, the data with its attribution, the license and the study the README links to, and no tests', () => {
+    const need = ['package.json', 'README.md', 'LICENSE', 'dist/index.js', 'dist/cli.js', 'dist/types/index.d.ts', 'shaders/matmul.wgsl', 'data/SOURCES.md', 'data/iris.csv'];
+    // Every file the README links to by a relative path.
+    const readme = readFileSync(join(root, 'README.md'), 'utf8');
+    const links = [...readme.matchAll(/\]\(([^)#:]+)(#[^)]*)?\)/g)].map((m) => m[1].replace(/^\.\//, ''));
+    expect(links).toContain('study/README.md');
+    for (const file of [...need, ...links]) expect(files, file).toContain(file);
+    // The library's shared chunk is named for the library (stack traces point into it).
+    expect(files.filter((f) => /^dist\/chunks\/altreg-[\w-]+\.js$/.test(f))).toHaveLength(1);
     for (const bin of Object.values(pkg.bin)) expect(files).toContain(bin.replace(/^\.\//, ''));
     expect(files.filter((f) => /\.test\.|^src\/|^scratch\/|^bench\/|^e2e\//.test(f))).toEqual([]);
   });

@@ -31,7 +31,7 @@ export { Random } from './runtime/random.js';
 export { ModelConfigError, mlpLayout, type ModelConfig, type MlpLayout } from './model/mlp.js';
 export * from './data/index.js';
 export { experimentSplits, runExperiment, type Arm, type ArmResult, type ExperimentOptions, type ExperimentResult, type FoldResult } from './experiment/crossval.js';
-export { armKey, describeLambda, describeMissingControls, matchedControl, missingControls, parseArms, type ArmText } from './experiment/arms.js';
+export { armKey, describeLambda, describeMissingControls, matchedControl, missingControls, parseArms, type ArmText, type MissingControl } from './experiment/arms.js';
 export { correctedTest, formatAveragedReport, formatComparison, formatMeanStd, formatPairedDifference } from './experiment/format.js';
 export * from './metrics/index.js';
 export { Gpu, GpuError, requestGpu, sharedGpu, type AdapterDescription, type GpuOptions } from './runtime/gpu.js';

@@ -34,6 +34,9 @@ export interface BenchRow {
   k: number;
   seconds: number;
   gflops: number;
+  /** By GPU timestamps, where the adapter has timestamp-query. */
+  gpuSeconds?: number;
+  gpuGflops?: number;
 }
 
 export interface TrainingState {
@@ -76,8 +79,9 @@ async function kernels(gpu: Gpu): Promise<void> {
     const body = byId('bench-rows');
     for (const c of squareCases(SIZES)) {
       status.textContent = `Timing ${c.name}…`;
-      const seconds = await timeAltregMatmul(gpu, c);
+      const { seconds, gpuSeconds } = await timeAltregMatmul(gpu, c);
       const row: BenchRow = { name: c.name, m: c.m, n: c.n, k: c.k, seconds, gflops: gflops(c, seconds) };
+      if (gpuSeconds !== undefined) Object.assign(row, { gpuSeconds, gpuGflops: gflops(c, gpuSeconds) });
       state.rows.push(row);
       body.append(
         el('tr', { attrs: { 'data-size': String(c.m) } }, [
@@ -87,6 +91,7 @@ async function kernels(gpu: Gpu): Promise<void> {
           el('td', { text: String(c.k) }),
           el('td', { text: (seconds * 1000).toFixed(3) }),
           el('td', { text: row.gflops.toFixed(2), className: 'gflops' }),
+          el('td', { text: row.gpuGflops === undefined ? '–' : row.gpuGflops.toFixed(2), className: 'gpu-gflops' }),
         ]),
       );
       drawChart(state.rows);
@@ -241,7 +246,7 @@ async function main(): Promise<void> {
   const runs = Math.max(1, Math.floor(Number(params.get('runs') ?? 5)) || 5);
   let gpu: Gpu;
   try {
-    gpu = await requestGpu();
+    gpu = await requestGpu({ timestamps: true });
     byId('adapter').textContent = `WebGPU adapter: ${gpu.name}${gpu.adapter.architecture ? ` · architecture ${gpu.adapter.architecture}` : ''}`;
   } catch (error) {
     const message = (error as Error).message;

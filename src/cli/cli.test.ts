@@ -1,6 +1,6 @@
 // The built CLI, spawned as users run it: exit codes, messages, reports, JSON, checkpoints.
 import { spawnSync } from 'node:child_process';
-import { closeSync, existsSync, lstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,7 +10,13 @@ import { DEMO_ARGS, SMALL_STEP_MULTIPLY_ADDS, stepMultiplyAdds } from './command
 
 const cli = join(import.meta.dirname, '../../dist/cli.js');
 const temp = mkdtempSync(join(tmpdir(), 'altreg-cli-'));
-afterAll(() => rmSync(temp, { recursive: true, force: true }));
+// A folder every user may write in, for the runs as an unprivileged user.
+const open = mkdtempSync(join(tmpdir(), 'altreg-cli-open-'));
+chmodSync(open, 0o777);
+afterAll(() => {
+  rmSync(temp, { recursive: true, force: true });
+  rmSync(open, { recursive: true, force: true });
+});
 
 beforeAll(() => {
   // `npm test` builds first; a lone `vitest run` builds here when dist is missing.
@@ -21,12 +27,19 @@ function altreg(...args: string[]) {
   return run({}, ...args);
 }
 
-/** The CLI with extra environment variables and, optionally, stdout sent to a file descriptor. */
-function run(options: { env?: Record<string, string>; stdout?: number }, ...args: string[]) {
-  const r = spawnSync(process.execPath, [cli, ...args], {
+/**
+ * The CLI with extra environment variables, optionally stdout sent to a file descriptor, in
+ * folder `cwd`, or as a user whom file permissions bind (`unprivileged`: root passes every
+ * permission check, so as root it runs as nobody).
+ */
+function run(options: { env?: Record<string, string>; stdout?: number; cwd?: string; unprivileged?: boolean }, ...args: string[]) {
+  const nobody = options.unprivileged && process.getuid?.() === 0 ? ['setpriv', '--reuid', '65534', '--regid', '65534', '--clear-groups'] : [];
+  const [command, ...rest] = [...nobody, process.execPath, cli, ...args];
+  const r = spawnSync(command, rest, {
     encoding: 'utf8',
     env: { ...process.env, EGL_PLATFORM: 'surfaceless', ALTREG_CACHE_DIR: join(temp, 'cache'), ...options.env },
     timeout: 120_000,
+    ...(options.cwd !== undefined ? { cwd: options.cwd } : {}),
     ...(options.stdout !== undefined ? { stdio: ['ignore', options.stdout, 'pipe'] } : {}),
   });
   // Dawn's own notices on stderr are not ours.
@@ -282,6 +295,8 @@ describe('altreg CLI', () => {
       '\nMissing control: constant@0.0075 is plain L2 as strong on average as alternate, over 2 epochs. Without it, a gain over plain L2 at the same λ may only mean that λ was too strong. A new comparison can list it in --schedules (a resumed one keeps its arms).\n',
     );
     expect(JSON.parse(readFileSync(join(dir, 'altreg-run.json'), 'utf8')).epochs).toBe(2);
+    // The folder was replaced whole: nothing of the swap is left beside it.
+    expect(readdirSync(temp).filter((name) => name.startsWith('cmp'))).toEqual(['cmp']);
 
     // The data is recorded by its values, not its name: same file name and shape, other values.
     const data = join(temp, 'same-name');
@@ -301,12 +316,123 @@ describe('altreg CLI', () => {
     expect([bare.code, bare.stderr.trim()]).toEqual([2, `altreg: --resume: ${small} has no altreg-run.json, so it was not saved by \`altreg … --save\` (a checkpoint saved by the library continues with the library's train({ resume }))`]);
   });
 
+  it('--resume refuses, before any GPU work, checkpoints at other epochs than the run record or of another shape', () => {
+    const flags = ['--data', 'iris', '--folds', '3', '--device', 'cpu', '--quiet'];
+    const [mixed, later, digits] = ['mixed', 'later', 'digits'].map((name) => join(temp, name));
+    expect(altreg('train', ...flags, '--epochs', '2', '--save', mixed).code).toBe(0);
+    expect(altreg('train', ...flags, '--epochs', '3', '--save', later).code).toBe(0);
+    expect(altreg('train', '--data', 'digits', '--folds', '3', '--device', 'cpu', '--quiet', '--epochs', '3', '--save', digits).code).toBe(0);
+    const resume = (dir: string) => {
+      // Without --device cpu: the refusal comes before a GPU is looked for.
+      const r = altreg('train', '--data', 'iris', '--folds', '3', '--epochs', '1', '--resume', dir);
+      return [r.code, r.stderr.trim(), r.stdout];
+    };
+    // One fold of a longer run copied in: the folder no longer holds one run.
+    rmSync(join(mixed, 'fold-1'), { recursive: true });
+    cpSync(join(later, 'fold-1'), join(mixed, 'fold-1'), { recursive: true });
+    expect(resume(mixed)).toEqual([2, `altreg: --resume: ${mixed} does not hold one run's checkpoints: its altreg-run.json records 2 epochs, but ${mixed}/fold-0, ${mixed}/fold-2 at epoch 2; ${mixed}/fold-1 at epoch 3; resume from a folder that one --save wrote`, '']);
+    // Every fold of the longer run, under the record of the shorter one.
+    for (const fold of ['fold-0', 'fold-2']) cpSync(join(later, fold), join(mixed, fold), { recursive: true });
+    expect(resume(mixed)).toEqual([2, `altreg: --resume: ${mixed} does not hold one run's checkpoints: its altreg-run.json records 2 epochs, but ${mixed}/fold-0, ${mixed}/fold-1, ${mixed}/fold-2 at epoch 3; resume from a folder that one --save wrote`, '']);
+    // A fold of another data set: said in the model's layers, not in the library's terms.
+    rmSync(join(later, 'fold-0'), { recursive: true });
+    cpSync(join(digits, 'fold-0'), join(later, 'fold-0'), { recursive: true });
+    expect(resume(later)).toEqual([2, `altreg: --resume: ${later}/fold-0 holds a model of 64 → 10 → 10, this run's is 4 → 10 → 3; resume from the folder this experiment's --save wrote`, '']);
+    // A file is not a folder of checkpoints.
+    expect(resume(join(later, 'altreg-run.json'))).toEqual([2, `altreg: --resume: ${join(later, 'altreg-run.json')} is a file, not a folder; give the folder a --save wrote`, '']);
+  });
+
+  it('--save replaces its folder whole; a folder it could not replace, or one under /proc, is refused before training', () => {
+    // As a user whom permissions bind, in a folder of their own (the reviewer's case).
+    const dir = join(open, 'whole');
+    const flags = ['train', '--data', 'iris', '--folds', '3', '--device', 'cpu', '--quiet', '--epochs', '2'];
+    const first = run({ unprivileged: true }, ...flags, '--save', dir);
+    expect(first.code, first.stderr).toBe(0);
+    const epochs = () => [0, 1, 2].map((f) => JSON.parse(readFileSync(join(dir, `fold-${f}`, 'manifest.json'), 'utf8')).epoch);
+    const recorded = () => JSON.parse(readFileSync(join(dir, 'altreg-run.json'), 'utf8')).epochs;
+    // The old folder is removed once the new one is in place: a fold folder that cannot be
+    // emptied stops the run before it trains, and nothing is written.
+    chmodSync(join(dir, 'fold-1'), 0o555);
+    const refused = run({ unprivileged: true }, ...flags, '--resume', dir, '--save', dir);
+    expect([refused.code, refused.stderr.trim(), refused.stdout]).toEqual([2, `altreg: --save: cannot write in ${dir}/fold-1 (EACCES), so ${dir} cannot be replaced; make it writable or choose a new folder`, '']);
+    expect([epochs(), recorded()]).toEqual([[2, 2, 2], 2]);
+    chmodSync(join(dir, 'fold-1'), 0o755);
+    const resumed = run({ unprivileged: true }, ...flags, '--resume', dir, '--save', dir);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect([epochs(), recorded()]).toEqual([[4, 4, 4], 4]);
+    expect(readdirSync(open).filter((name) => name.startsWith('whole'))).toEqual(['whole']);
+
+    // /proc takes no folders (Node's recursive mkdir would spin there forever); root may write there, so as root.
+    const proc = altreg('train', '--data', 'iris', '--epochs', '1', '--device', 'cpu', '--save', '/proc/altreg-checkpoints');
+    expect([proc.code, proc.stderr.trim(), proc.stdout]).toEqual([2, "altreg: --save: /proc is on the kernel's proc file system, which holds no files of ours; choose a folder on a disk", '']);
+    const json = altreg('train', '--data', 'iris', '--epochs', '1', '--device', 'cpu', '--json', '/proc/altreg.json');
+    expect([json.code, json.stderr.trim(), json.stdout]).toEqual([2, "altreg: --json: /proc is on the kernel's proc file system, which holds no files of ours; choose a folder on a disk", '']);
+    // A mount point cannot be renamed aside.
+    if (existsSync('/dev/shm') && statSync('/dev/shm').dev !== statSync('/dev').dev) {
+      const mounted = altreg('train', '--data', 'iris', '--epochs', '1', '--device', 'cpu', '--save', '/dev/shm');
+      expect([mounted.code, mounted.stderr.trim()]).toEqual([2, 'altreg: --save: /dev/shm is a mount point, which cannot be replaced as a whole; save into a folder inside it']);
+    }
+  });
+
+  it('an output that cannot be written after training loses not the report; one that surely cannot is refused before', () => {
+    const fast = ['train', '--data', 'iris', '--epochs', '1', '--device', 'cpu', '--quiet'];
+    const full = altreg(...fast, '--json', '/dev/full');
+    expect(full.code).toBe(1);
+    expect(full.stdout).toMatch(/^Classification report \(constant L2, λ 0\.01, holdout test set; iris\):\n[\s\S]*\nlog-loss \d\.\d{4}\n$/);
+    expect(full.stderr.trim()).toBe('altreg: --json: cannot write /dev/full (ENOSPC)');
+    // In a sticky folder (like /tmp), another user's file cannot be renamed over, whatever its
+    // mode: as root, the file is root's and the run nobody's.
+    if (process.getuid?.() !== 0) return;
+    const sticky = join(open, 'sticky');
+    mkdirSync(sticky);
+    chmodSync(sticky, 0o1777);
+    const theirs = join(sticky, 'out.json');
+    writeFileSync(theirs, 'theirs\n');
+    chmodSync(theirs, 0o666);
+    const other = run({ unprivileged: true }, ...fast, '--json', theirs);
+    expect([other.code, other.stderr.trim(), other.stdout]).toEqual([2, `altreg: --json: cannot replace ${theirs}: it belongs to another user and ${sticky} is sticky (only they may replace it); choose another name`, '']);
+    expect(readFileSync(theirs, 'utf8')).toBe('theirs\n');
+  });
+
+  it('polish: suggestions kept, decimal numbers only, no penalty said so, --json - is stdout, one adapter note', () => {
+    expect(altreg('train', '--data', 'iris', '--epoch', '5').stderr.trim()).toBe("altreg: unknown option '--epoch'; did you mean --epochs? (see --help)");
+    expect(altreg('trian').stderr.trim()).toBe("altreg: unknown command 'trian'; did you mean train? (see --help)");
+    expect(altreg('train', '--data', 'iris', '--l2', '0x10')).toMatchObject({ code: 2, stderr: "altreg: option '--l2 <lambda>' argument '0x10' is invalid. --l2 must be a number from 0 to 1.7e38 (2λ must fit in a float32), got '0x10'. (see --help)" });
+    expect(altreg('train', '--data', 'iris', '--lr', '0b1')).toMatchObject({ code: 2, stderr: "altreg: option '--lr <x>' argument '0b1' is invalid. --lr must be a number > 0, got '0b1'. (see --help)" });
+    expect(altreg('train', '--data', 'iris', '--validation', '0x0').code).toBe(2);
+    const none = altreg('train', '--data', 'iris', '--epochs', '1', '--device', 'cpu', '--quiet', '--schedule', 'none', '--lr', '1e-2', '--l2', '.5');
+    expect(none.code, none.stderr).toBe(0);
+    expect(none.stdout).toMatch(/^Classification report \(no penalty, holdout test set; iris\):\n/);
+    // `-` is stdout: the JSON, then the report; no file named '-'.
+    const cwd = join(temp, 'dash');
+    mkdirSync(cwd);
+    const dash = run({ cwd }, 'train', '--data', 'iris', '--epochs', '1', '--device', 'cpu', '--quiet', '--json', '-');
+    expect(dash.code, dash.stderr).toBe(0);
+    expect(dash.stdout).toMatch(/^\{\n "tool": "altreg"[\s\S]*\n\}\nClassification report \(constant L2/);
+    expect(readdirSync(cwd)).toEqual([]);
+    expect(altreg('train', '--help').stdout).toMatch(/--json <file>\s+write the full results and per-epoch history\s+as\s+JSON\s+\(written\s+atomically;\s+-\s+for\s+stdout\)/);
+    // Without an EGL vendor library Dawn finds no adapter: the note says so once.
+    const cpu = run({ env: { __EGL_VENDOR_LIBRARY_FILENAMES: '/nonexistent.json' } }, 'train', '--data', 'iris', '--epochs', '1', '--quiet');
+    expect(cpu.code, cpu.stderr).toBe(0);
+    const notes = cpu.stderr.split('\n').filter((line) => line.startsWith('altreg: '));
+    expect(notes).toEqual([expect.stringMatching(/^altreg: no WebGPU adapter: tried [^;]+; training on the CPU reference trainer$/)]);
+    expect(notes[0].split('no WebGPU adapter')).toHaveLength(2);
+  });
+
   it('a holdout needs a class of two rows; a holdout comparison says it has no spread', () => {
     const file = join(temp, 'singles.csv');
     writeFileSync(file, 'a,label\n1,x\n2,y\n3,z\n4,w\n');
     const r = altreg('train', '--data', file, '--epochs', '1');
     expect(r.code).toBe(2);
-    expect(r.stderr.trim()).toMatch(/^altreg: stratifiedSplit: all 4 classes have a single row, so a stratified split puts none on the test side; at least one class needs 2 rows/);
+    expect(r.stderr.trim()).toMatch(/^altreg: \S+singles\.csv \(the 80\/20 holdout split\): all 4 classes have a single row, so a stratified split puts none on the test side; at least one class needs 2 rows/);
+    // The split of each training part into training and validation rows is named by its flag.
+    const two = join(temp, 'two.csv');
+    writeFileSync(two, 'a,b,label\n1,2,x\n3,4,y\n5,6,x\n7,8,y\n');
+    const validation = altreg('train', '--data', two, '--epochs', '2');
+    expect([validation.code, validation.stderr.trim()]).toEqual([
+      2,
+      `altreg: ${two} (--validation 0.1 of each training part): all 2 classes have a single row, so a stratified split puts none on the validation side; at least one class needs 2 rows; --validation 0 holds none out`,
+    ]);
     const holdout = altreg('compare', '--data', 'iris', '--epochs', '2', '--device', 'cpu');
     expect(holdout.code, holdout.stderr).toBe(0);
     expect(holdout.stdout).toContain('\none holdout test set: no spread and no paired differences (k-fold cross-validation gives both).');

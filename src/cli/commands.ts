@@ -3,9 +3,10 @@
 // JSON results and checkpoints (atomically, and only after training succeeded).
 
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { parseCsv } from '../data/csv.js';
+import { SplitError } from '../data/split.js';
 import { DATASET_NAMES, loadDataset, type Dataset, type DatasetName } from '../data/datasets.js';
 import { armKey, describeLambda, describeMissingControls, missingControls, parseArms, type ArmText } from '../experiment/arms.js';
 import { experimentSplits, runExperiment, type Arm, type ExperimentOptions, type ExperimentResult } from '../experiment/crossval.js';
@@ -14,11 +15,12 @@ import { describeStrategy, type Activation } from '../kernels/matmul.js';
 import { mlpLayout } from '../model/mlp.js';
 import { formatTuning, tuneMatmul } from '../kernels/tune.js';
 import { loadCheckpoint, MANIFEST_FILE, saveCheckpoint, WEIGHTS_FILE, writeFileAtomic } from '../runtime/checkpoint.js';
+import type { Checkpoint } from '../runtime/train.js';
 import { sharedGpu, type Gpu } from '../runtime/gpu.js';
 import type { PenaltyConfig } from '../runtime/penalty.js';
 import { parseSchedule, scheduleLabel, ScheduleError } from '../runtime/schedule.js';
 import { UsageError } from './errors.js';
-import { ensureDir, planOutputFile, planSaveDir, writeStdout } from './output.js';
+import { ensureDir, planOutputFile, planSaveDir, replaceDir, writeStdout } from './output.js';
 import { createProgress } from './progress.js';
 import { applySavedTuning, saveTuning, tuningCacheFile } from './tuning-cache.js';
 
@@ -147,8 +149,8 @@ function readRunRecord(flag: string, dir: string): RunRecord | null {
     throw new UsageError(`${flag}: ${file} is not readable as JSON (${(error as Error).message})`);
   }
   const flags = record?.flags as unknown;
-  if (record?.format !== 'altreg-cli-run' || record.version !== 1 || !flags || typeof flags !== 'object' || Array.isArray(flags) || Object.values(flags).some((v) => typeof v !== 'string') || typeof record.flags.command !== 'string') {
-    throw new UsageError(`${flag}: ${file} is not an altreg run record (expected "format": "altreg-cli-run", version 1, and the flags as text)`);
+  if (record?.format !== 'altreg-cli-run' || record.version !== 1 || !Number.isInteger(record.epochs) || record.epochs < 1 || !flags || typeof flags !== 'object' || Array.isArray(flags) || Object.values(flags).some((v) => typeof v !== 'string') || typeof record.flags.command !== 'string') {
+    throw new UsageError(`${flag}: ${file} is not an altreg run record (expected "format": "altreg-cli-run", version 1, the epochs trained as an integer ≥ 1, and the flags as text)`);
   }
   return record;
 }
@@ -163,9 +165,11 @@ function flagDifferences(record: RunRecord, current: Record<string, string>): st
 
 /**
  * Checks that DIR was saved by `--save` of this very experiment: the same command and flags
- * (--epochs, --device and the output flags may differ). The checkpoints themselves are checked when they are loaded.
+ * (--epochs, --device and the output flags may differ); returns its run record. The checkpoints
+ * themselves are checked once loaded (checkResumedModels).
  */
-function checkResume(dir: string, current: Record<string, string>): void {
+function checkResume(dir: string, current: Record<string, string>): RunRecord {
+  if (!statSync(dir).isDirectory()) throw new UsageError(`--resume: ${dir} is a file, not a folder; give the folder a --save wrote`);
   const record = readRunRecord('--resume', dir);
   if (!record) {
     throw new UsageError(`--resume: ${dir} has no ${RUN_FILE}, so it was not saved by \`altreg … --save\` (a checkpoint saved by the library continues with the library's train({ resume }))`);
@@ -175,6 +179,37 @@ function checkResume(dir: string, current: Record<string, string>): void {
   }
   const differ = flagDifferences(record, current);
   if (differ) throw new UsageError(`--resume: ${dir} was trained with other flags (${differ}); resume with the flags it was trained with (--epochs, --device and the output flags may differ)`);
+  return record;
+}
+
+/** A model's layers, as `4 → 10 → 3`. */
+function describeLayers(features: number, hidden: number[], classes: number, activation: string, withActivation: boolean): string {
+  return [features, ...hidden, classes].join(' → ') + (withActivation ? ` (${activation})` : '');
+}
+
+/**
+ * Checks the loaded checkpoints against this run and the run record, before any GPU work: each of
+ * this run's shape (the library would refuse another only after the GPU is set up, in its own
+ * terms), and all at the record's epoch (the library resumes each from its own, so a folder mixed
+ * by hand would train on with histories of different lengths).
+ */
+function checkResumedModels(dir: string, record: RunRecord, models: { dir: string; checkpoint: Checkpoint }[], dataset: Dataset, flags: ExperimentFlags): void {
+  for (const m of models) {
+    const { features, classes, model } = m.checkpoint.manifest.config;
+    const activation = model.activation !== flags.activation;
+    if (features !== dataset.features || classes !== dataset.classes || activation || model.hidden.join(',') !== flags.hidden.join(',')) {
+      const saved = describeLayers(features, model.hidden, classes, model.activation, activation);
+      const here = describeLayers(dataset.features, flags.hidden, dataset.classes, flags.activation, activation);
+      throw new UsageError(`--resume: ${m.dir} holds a model of ${saved}, this run's is ${here}; resume from the folder this experiment's --save wrote`);
+    }
+  }
+  const byEpoch = new Map<number, string[]>();
+  for (const m of models) byEpoch.set(m.checkpoint.manifest.epoch, [...(byEpoch.get(m.checkpoint.manifest.epoch) ?? []), m.dir]);
+  if (byEpoch.size > 1 || !byEpoch.has(record.epochs)) {
+    const list = (dirs: string[]) => (dirs.length > 3 ? `${dirs.slice(0, 3).join(', ')}, … (${dirs.length} in all)` : dirs.join(', '));
+    const found = [...byEpoch].map(([epoch, dirs]) => `${list(dirs)} at epoch ${epoch}`).join('; ');
+    throw new UsageError(`--resume: ${dir} does not hold one run's checkpoints: its ${RUN_FILE} records ${record.epochs} epoch${record.epochs === 1 ? '' : 's'}, but ${found}; resume from a folder that one --save wrote`);
+  }
 }
 
 /**
@@ -202,7 +237,9 @@ async function pickDevice(choice: ExperimentFlags['device'], inline: boolean): P
     return await sharedGpu(inline ? { llvmpipeThreads: 0 } : {});
   } catch (error) {
     if (choice === 'gpu') throw error;
-    process.stderr.write(`altreg: no WebGPU adapter (${(error as Error).message}); training on the CPU reference trainer\n`);
+    // The error usually says "no WebGPU adapter" itself; other failures (Dawn missing) do not.
+    const message = (error as Error).message;
+    process.stderr.write(`altreg: ${/no WebGPU adapter/i.test(message) ? message : `no WebGPU adapter (${message})`}; training on the CPU reference trainer\n`);
     return null;
   }
 }
@@ -230,7 +267,7 @@ async function runExperimentCommand(
   };
   // The folds are made again by runExperiment; making them here finds data that cannot be split
   // before any GPU work.
-  const splits = experimentSplits(options).length;
+  const splits = splitsFor(options, flags);
   const folds = flags.folds !== undefined;
   const record = runFlags(flags, dataset, arms, command);
   let resumedEpochs = 0;
@@ -238,10 +275,10 @@ async function runExperimentCommand(
     const dir = flags.resume;
     if (dir.trim() === '') throw new UsageError('--resume needs the folder a --save wrote');
     if (!existsSync(dir)) throw new UsageError(`--resume: ${dir} does not exist`);
-    checkResume(dir, record);
+    const run = checkResume(dir, record);
     const resumed = await Promise.all(arms.map((_, a) => Promise.all(Array.from({ length: splits }, (_, s) => loadCheckpoint(checkpointDir(dir, arms, a, s, folds))))));
-    // The checkpoints say how far they trained (the library refuses a mix of epochs per batch).
-    resumedEpochs = resumed[0][0].manifest.epoch;
+    checkResumedModels(dir, run, resumed.flatMap((checkpoints, a) => checkpoints.map((checkpoint, s) => ({ dir: checkpointDir(dir, arms, a, s, folds), checkpoint }))), dataset, flags);
+    resumedEpochs = run.epochs;
     options.resume = (a, s) => resumed[a][s];
   }
   // Output targets are checked now, so that a bad path does not surface after the training.
@@ -282,21 +319,60 @@ async function runExperimentCommand(
     progress.stop();
   }
   if (!flags.quiet) process.stderr.write(`altreg: ${result.seconds.toFixed(1)} s on ${result.adapter ?? 'the CPU'}\n`);
-  // Files first: a report that cannot be printed (a full disk, a closed pipe) loses nothing else.
+  // Files first: a report that cannot be printed (a full disk, a closed pipe) loses nothing else;
+  // and a file that cannot be written loses not the report: it is printed, then the failures.
+  const failures: string[] = [];
   if (flags.save !== undefined) {
-    for (const [a, arm] of result.arms.entries()) {
-      for (const [s, fold] of arm.folds.entries()) await saveCheckpoint(checkpointDir(flags.save, arms, a, s, folds), fold.run.checkpoint());
-    }
+    const save = flags.save;
     const run: RunRecord = { format: 'altreg-cli-run', version: 1, epochs: resumedEpochs + flags.epochs, flags: record };
-    await writeFileAtomic(join(flags.save, RUN_FILE), `${JSON.stringify(run, null, 2)}\n`);
-    if (!flags.quiet) process.stderr.write(`altreg: saved ${models} checkpoint${models > 1 ? 's' : ''} under ${flags.save}\n`);
+    try {
+      // The folder is replaced whole, so it never holds checkpoints of two runs (a failed save
+      // leaves the previous one as it was).
+      await replaceDir('--save', save, async (temp) => {
+        for (const [a, arm] of result.arms.entries()) {
+          for (const [s, fold] of arm.folds.entries()) await saveCheckpoint(checkpointDir(temp, arms, a, s, folds), fold.run.checkpoint());
+        }
+        await writeFileAtomic(join(temp, RUN_FILE), `${JSON.stringify(run, null, 2)}\n`);
+      });
+      if (!flags.quiet) process.stderr.write(`altreg: saved ${models} checkpoint${models > 1 ? 's' : ''} under ${save}\n`);
+    } catch (error) {
+      failures.push((error as Error).message);
+    }
   }
   if (writeJson) {
-    await writeJson(JSON.stringify(resultJson(result, dataset, flags), null, 1) + '\n');
-    if (!flags.quiet) process.stderr.write(`altreg: wrote ${flags.json}\n`);
+    try {
+      await writeJson(JSON.stringify(resultJson(result, dataset, flags), null, 1) + '\n');
+      if (!flags.quiet) process.stderr.write(`altreg: wrote ${flags.json}\n`);
+    } catch (error) {
+      failures.push((error as Error).message);
+    }
   }
-  await writeStdout(print(result, dataset, resumedEpochs));
+  try {
+    await writeStdout(print(result, dataset, resumedEpochs));
+  } catch (error) {
+    failures.push((error as Error).message);
+  }
+  if (failures.length > 0) throw new Error(failures.join('; '));
   return 0;
+}
+
+/**
+ * The number of (repeat, fold) splits, made as runExperiment will make them; a split the data
+ * cannot give is said in terms of the data and the flags rather than the split's function.
+ */
+function splitsFor(options: ExperimentOptions, flags: ExperimentFlags): number {
+  try {
+    return experimentSplits(options).length;
+  } catch (error) {
+    if (!(error instanceof SplitError)) throw error;
+    const steps: Record<string, string> = {
+      stratifiedSplit: 'the 80/20 holdout split',
+      stratifiedKFold: `the ${flags.folds}-fold split`,
+      validationSplit: `--validation ${flags.validation} of each training part`,
+    };
+    const message = error.message.replace(/^(\w+): /, (whole, where: string) => (steps[where] ? `${flags.data} (${steps[where]}): ` : whole)).replace('a fraction of 0 asks for none', '--validation 0 holds none out');
+    throw new SplitError(message);
+  }
 }
 
 function resultJson(r: ExperimentResult, dataset: Dataset, flags: ExperimentFlags) {
@@ -348,7 +424,8 @@ export async function runTrain(flags: ExperimentFlags & { schedule: string }): P
     const arm = r.arms[0];
     const where = r.folds > 1 ? `mean ± std over ${r.repeats > 1 ? `${r.repeats}×` : ''}${r.folds}-fold cross-validation test folds` : 'holdout test set';
     const report = r.folds > 1 || r.repeats > 1 ? formatAveragedReport(arm.report) : arm.folds[0].report.text;
-    return `Classification report (${arm.arm.name} L2, λ ${flags.l2}, ${where}; ${data.name}):\n\n${report}\nlog-loss ${arm.logLoss.mean.toFixed(4)}${Number.isNaN(arm.logLoss.std) ? '' : ` ± ${arm.logLoss.std.toFixed(4)}`}\n`;
+    const penalty = arm.arm.penalty.schedule === 'none' ? 'no penalty' : `${arm.arm.name} L2, λ ${flags.l2}`;
+    return `Classification report (${penalty}, ${where}; ${data.name}):\n\n${report}\nlog-loss ${arm.logLoss.mean.toFixed(4)}${Number.isNaN(arm.logLoss.std) ? '' : ` ± ${arm.logLoss.std.toFixed(4)}`}\n`;
   });
 }
 

@@ -4,6 +4,7 @@
 // or bad input (one line saying what is wrong and what is valid), 1 a runtime failure.
 
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { DECIMAL } from '../data/csv.js';
 import { runSelfCheck } from '../kernels/selfcheck.js';
 import { sharedGpu } from '../runtime/gpu.js';
 import { isLambda, LAMBDA_RANGE } from '../runtime/penalty.js';
@@ -25,7 +26,8 @@ function integer(name: string, min: number, max = Number.MAX_SAFE_INTEGER) {
 function number(name: string, valid: (n: number) => boolean, range: string) {
   return (value: string) => {
     const n = Number(value);
-    if (value.trim() === '' || !Number.isFinite(n) || !valid(n)) throw new InvalidArgumentError(`${name} must be ${range}, got '${value}'.`);
+    // Decimal numbers only, as in CSV cells and schedule@λ: Number() would also read '0x10' and '0b1'.
+    if (!DECIMAL.test(value.trim()) || !Number.isFinite(n) || !valid(n)) throw new InvalidArgumentError(`${name} must be ${range}, got '${value}'.`);
     return n;
   };
 }
@@ -62,9 +64,9 @@ function experimentOptions(command: Command): Command {
     .option('--no-standardize', 'do not standardize features (by default fitted on each training part only)')
     .option('--seed <n>', 'seed of splits, initialization, shuffles and random schedules', integer('--seed', 0), 0)
     .addOption(new Option('--device <which>', 'auto: the GPU if one is found, else the CPU reference trainer').choices(['auto', 'gpu', 'cpu']).default('auto'))
-    .option('--save <dir>', 'save a checkpoint of every trained model under DIR: a new or empty folder, or one of this same experiment, whose checkpoints are replaced (written atomically)')
+    .option('--save <dir>', 'save a checkpoint of every trained model under DIR: a new or empty folder, or one of this same experiment, which is replaced as a whole (atomically)')
     .option('--resume <dir>', 'continue the models saved under DIR by --save for --epochs more epochs (the flags that shape data, folds and models must be the same)')
-    .option('--json <file>', 'write the full results and per-epoch history as JSON (written atomically)')
+    .option('--json <file>', 'write the full results and per-epoch history as JSON (written atomically; - for stdout)')
     .option('--quiet', 'no progress output')
     .addHelpText(
       'after',
@@ -72,13 +74,20 @@ function experimentOptions(command: Command): Command {
     );
 }
 
+/** A commander error on one line: `unknown option '--epoch'\n(Did you mean --epochs?)` → `…'--epoch'; did you mean --epochs?`. */
+function oneLine(text: string): string {
+  const [first, ...rest] = text.trim().split('\n');
+  const suggestion = rest.map((line) => /^\(Did you mean (.+)\?\)$/.exec(line.trim())).find((m) => m);
+  return first.replace(/^error: /, '') + (suggestion ? `; did you mean ${suggestion[1]}?` : '');
+}
+
 export function buildProgram(): Command {
   const program = new Command('altreg')
     .description('Train MLPs on WebGPU with scheduled L2 penalties (e.g. alternating L2), and measure honestly whether the schedules help.')
     .version('0.1.0')
     .exitOverride()
-    // One line: what is wrong, and where the valid choices are listed.
-    .configureOutput({ outputError: (text, write) => write(`altreg: ${text.split('\n')[0].replace(/^error: /, '')} (see --help)\n`) });
+    // One line: what is wrong, commander's guess at what was meant, and where the valid choices are listed.
+    .configureOutput({ outputError: (text, write) => write(`altreg: ${oneLine(text)} (see --help)\n`) });
 
   experimentOptions(
     program
@@ -106,7 +115,7 @@ export function buildProgram(): Command {
   program
     .command('demo')
     .description(`the main job: ${DEMO_ARGS.join(' ')}`)
-    .option('--json <file>', 'also write the full results as JSON')
+    .option('--json <file>', 'also write the full results as JSON (- for stdout)')
     .option('--quiet', 'no progress output')
     .exitOverride()
     .action(async (flags: { json?: string; quiet?: boolean }) => {
@@ -119,7 +128,7 @@ export function buildProgram(): Command {
     .description("time matmul tile configurations on this adapter and save the fastest; train, compare and demo then use it here")
     .option('--runs <n>', 'timed runs per candidate and product (the median counts)', integer('--runs', 1), 3)
     .option('--no-save', 'print the timings without saving them')
-    .option('--json <file>', 'also write every timing as JSON (written atomically)')
+    .option('--json <file>', 'also write every timing as JSON (written atomically; - for stdout)')
     .option('--quiet', 'no progress output')
     .addHelpText('after', '\nThe timings are saved in $ALTREG_CACHE_DIR, else $XDG_CACHE_HOME/altreg, else ~/.cache/altreg,\none entry per adapter; an entry measured with another version of the matmul kernel is ignored.')
     .exitOverride()

@@ -1,6 +1,7 @@
 // Where the CLI writes: --json files, --save folders, the tuning cache and stdout. Every target is
 // checked before any training, so a bad path costs nothing; the writes themselves happen after
-// training, each file to a temporary name in its folder and then renamed into place.
+// training, each file to a temporary name in its folder and then renamed into place, and a --save
+// folder filled as a temporary sibling that then takes its place whole.
 
 import * as fs from 'node:fs';
 import { dirname, join, resolve, sep } from 'node:path';
@@ -20,13 +21,58 @@ function statOrNull(path: string, follow = true): fs.Stats | null {
   }
 }
 
-/** The folder that holds `path` or would once its missing parents exist: it must be writable. */
+/**
+ * File systems that show the kernel's state rather than hold files (statfs types from
+ * linux/magic.h): root may pass their permission checks, yet nothing can be saved there, and
+ * Node's recursive mkdir spins forever under /proc.
+ */
+const KERNEL_FILE_SYSTEMS: Record<number, string> = {
+  0x9fa0: 'proc',
+  0x62656572: 'sysfs',
+  0x27e0eb: 'cgroup',
+  0x63677270: 'cgroup2',
+  0x64626720: 'debugfs',
+  0x74726163: 'tracefs',
+  0x73636673: 'securityfs',
+};
+
+function requireFileSystemOfFiles(flag: string, dir: string): void {
+  let kind: string | undefined;
+  try {
+    kind = KERNEL_FILE_SYSTEMS[fs.statfsSync(dir).type];
+  } catch {
+    // Where statfs is missing (not Linux), the writes themselves say what is wrong.
+  }
+  if (kind) throw new UsageError(`${flag}: ${dir} is on the kernel's ${kind} file system, which holds no files of ours; choose a folder on a disk`);
+}
+
+/**
+ * `path` may be renamed over or removed: in a sticky folder (mode 1777, like /tmp) only the
+ * owner of an entry or of the folder may, whatever the entry's own mode says.
+ */
+function requireReplaceable(flag: string, path: string): void {
+  const st = statOrNull(path, false);
+  const uid = process.geteuid?.();
+  if (!st || uid === undefined || uid === 0 || st.uid === uid) return;
+  const parent = dirname(resolve(path));
+  const folder = fs.statSync(parent);
+  // 0o1000: the sticky bit (S_ISVTX).
+  if ((folder.mode & 0o1000) !== 0 && folder.uid !== uid) {
+    throw new UsageError(`${flag}: cannot replace ${path}: it belongs to another user and ${parent} is sticky (only they may replace it); choose another name`);
+  }
+}
+
+/**
+ * The folder that holds `path` or would once its missing parents exist: it must be a writable
+ * folder on a file system that holds files.
+ */
 function requireWritableAncestor(flag: string, path: string): void {
   let dir = dirname(resolve(path));
   for (;;) {
     const st = statOrNull(dir);
     if (st) {
       if (!st.isDirectory()) throw new UsageError(`${flag}: ${dir} is a file, not a folder`);
+      requireFileSystemOfFiles(flag, dir);
       try {
         fs.accessSync(dir, fs.constants.W_OK);
       } catch (error) {
@@ -76,21 +122,40 @@ function realOrResolved(path: string): string {
 }
 
 /**
- * Checks that `--json FILE` can be written and returns the writer to call after training. A
- * regular file (or a new one) is replaced atomically; through a symbolic link, the file it
- * points to is. A device, pipe or a process's own descriptor (`/dev/stdout`, `/dev/fd/3`, a
- * FIFO) is appended to directly: it cannot be renamed over, replacing it is never what was meant,
- * and appending keeps what the process already wrote there (`--json /dev/stdout > out.txt`).
+ * Checks that `--json FILE` can be written and returns the writer to call after training, which
+ * fails with an error naming the flag. `-` is stdout. A regular file (or a new one) is replaced
+ * atomically; through a symbolic link, the file it points to is. A device, pipe or a process's
+ * own descriptor (`/dev/stdout`, `/dev/fd/3`, a FIFO) is appended to directly: it cannot be
+ * renamed over, replacing it is never what was meant, and appending keeps what the process
+ * already wrote there (`--json /dev/stdout > out.txt`).
  */
 export function planOutputFile(flag: string, file: string, keep: Protected = {}): (data: string) => Promise<void> {
-  if (file.trim() === '') throw new UsageError(`${flag} needs a file name`);
-  if (/[/\\]$/.test(file)) throw new UsageError(`${flag}: ${file} ends with a slash; give a file name`);
   // This process's own stdout goes through its stream: it may be a socket, which cannot be opened
   // by name.
-  if (/^\/(dev\/stdout|dev\/fd\/1|proc\/self\/fd\/1)$/.test(resolve(file))) return (data) => writeStdout(data);
-  const append = async (data: string) => fs.writeFileSync(file, data, { flag: 'a' });
-  if (/^\/(dev|proc)\//.test(resolve(file))) {
-    if (statOrNull(file)?.isDirectory()) throw new UsageError(`${flag}: ${file} is a folder; give a file name`);
+  const toStdout = async (data: string) => {
+    try {
+      await writeStdout(data);
+    } catch (error) {
+      throw new Error(`${flag}: ${(error as Error).message}`);
+    }
+  };
+  if (file === '-') return toStdout;
+  if (file.trim() === '') throw new UsageError(`${flag} needs a file name`);
+  if (/[/\\]$/.test(file)) throw new UsageError(`${flag}: ${file} ends with a slash; give a file name`);
+  if (/^\/(dev\/stdout|dev\/fd\/1|proc\/self\/fd\/1)$/.test(resolve(file))) return toStdout;
+  const failing = (write: (data: string) => Promise<void>) => async (data: string) => {
+    try {
+      await write(data);
+    } catch (error) {
+      throw new Error(`${flag}: cannot write ${file} (${code(error)})`);
+    }
+  };
+  const append = failing(async (data: string) => fs.writeFileSync(file, data, { flag: 'a' }));
+  if (/^\/(dev|proc|sys)\//.test(resolve(file))) {
+    const st = statOrNull(file);
+    if (st?.isDirectory()) throw new UsageError(`${flag}: ${file} is a folder; give a file name`);
+    // A new file there would be made by the append: /proc and /sys make none.
+    if (!st) requireWritableAncestor(flag, file);
     return append;
   }
   let target = file;
@@ -119,16 +184,18 @@ export function planOutputFile(flag: string, file: string, keep: Protected = {})
     }
   }
   requireWritableAncestor(flag, target);
-  return async (data) => {
+  requireReplaceable(flag, target);
+  return failing(async (data) => {
     ensureDir(dirname(target));
     await writeFileAtomic(target, data);
-  };
+  });
 }
 
 /**
  * Checks that `--save DIR` can take this run's checkpoints: DIR is new, empty, or holds only
  * entries this run writes itself (e.g. the folder it resumes from), so a later --resume never
- * mixes two runs' layouts.
+ * mixes two runs' layouts; and that replaceDir can put a new DIR in its place and remove the old
+ * one (through a symbolic link, the folder it points to is replaced).
  */
 export function planSaveDir(dir: string, entries: string[]): void {
   if (dir.trim() === '') throw new UsageError('--save needs a folder name');
@@ -139,16 +206,78 @@ export function planSaveDir(dir: string, entries: string[]): void {
     requireWritableAncestor('--save', join(dir, 'x'));
     return;
   }
-  try {
-    fs.accessSync(dir, fs.constants.W_OK);
-  } catch (error) {
-    throw new UsageError(`--save: cannot write in ${dir} (${code(error)})`);
-  }
+  const real = fs.realpathSync(dir);
+  // Its new version is made beside it and renamed over it.
+  requireWritableAncestor('--save', real);
+  requireReplaceable('--save', real);
+  if (st.dev !== fs.statSync(dirname(real)).dev) throw new UsageError(`--save: ${dir} is a mount point, which cannot be replaced as a whole; save into a folder inside it`);
   const mine = new Set(entries);
-  const others = fs.readdirSync(dir).filter((name) => !mine.has(name));
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch (error) {
+    throw new UsageError(`--save: cannot read ${dir} (${code(error)})`);
+  }
+  const others = names.filter((name) => !mine.has(name));
   if (others.length > 0) {
     const shown = others.slice(0, 3).join(', ') + (others.length > 3 ? `, … (${others.length} in all)` : '');
     throw new UsageError(`--save: ${dir} already holds ${shown}, which this run would not write; choose a new or empty folder (or the --resume folder of the same experiment)`);
+  }
+  // The old folder is removed once the new one is in place: every folder in it must let its
+  // entries go.
+  const removable = (folder: string): void => {
+    try {
+      fs.accessSync(folder, fs.constants.W_OK | fs.constants.X_OK);
+    } catch (error) {
+      throw new UsageError(`--save: cannot write in ${folder} (${code(error)}), so ${dir} cannot be replaced; make it writable or choose a new folder`);
+    }
+    let inside: fs.Dirent[];
+    try {
+      inside = fs.readdirSync(folder, { withFileTypes: true });
+    } catch (error) {
+      throw new UsageError(`--save: cannot read ${folder} (${code(error)}), so ${dir} cannot be replaced; make it readable or choose a new folder`);
+    }
+    for (const entry of inside) if (entry.isDirectory()) removable(join(folder, entry.name));
+  };
+  removable(dir);
+}
+
+/**
+ * Replaces folder `dir` as a whole (through a symbolic link, the folder it points to): `write`
+ * fills a new temporary sibling, the old folder is renamed aside, the new one renamed in, and the
+ * old one removed. A failure before the swap leaves the old folder as it was and no temporary
+ * folder behind; planSaveDir checked beforehand that every step is allowed. Errors name `flag`.
+ */
+export async function replaceDir(flag: string, dir: string, write: (temp: string) => Promise<void>): Promise<void> {
+  const target = statOrNull(dir) ? fs.realpathSync(dir) : resolve(dir);
+  const stamp = `${process.pid}-${Date.now()}`;
+  const temp = `${target}.tmp-${stamp}`;
+  const old = `${target}.old-${stamp}`;
+  const had = statOrNull(target) !== null;
+  try {
+    ensureDir(dirname(target));
+    fs.mkdirSync(temp);
+    try {
+      await write(temp);
+      if (had) fs.renameSync(target, old);
+      try {
+        fs.renameSync(temp, target);
+      } catch (error) {
+        if (had) fs.renameSync(old, target);
+        throw error;
+      }
+    } catch (error) {
+      fs.rmSync(temp, { recursive: true, force: true });
+      throw error;
+    }
+  } catch (error) {
+    throw new Error(`${flag}: cannot write ${dir} (${code(error)})`);
+  }
+  if (!had) return;
+  try {
+    fs.rmSync(old, { recursive: true, force: true });
+  } catch (error) {
+    throw new Error(`${flag}: the new ${dir} is in place, but its previous version, moved to ${old}, cannot be removed (${code(error)})`);
   }
 }
 

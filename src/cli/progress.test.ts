@@ -1,5 +1,7 @@
 // Progress lines without a terminal: every tenth of the run, and at least every LINE_SECONDS so
-// that a long run shows it is alive.
+// that a long run shows it is alive. On a terminal, the bar gives the cursor and line wrap back
+// however the run ends.
+import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { EpochRecord } from '../runtime/plan.js';
 import { createProgress, LINE_SECONDS } from './progress.js';
@@ -29,5 +31,79 @@ describe('progress lines (stderr not a terminal)', () => {
       process.stderr.isTTY = tty;
       write.mockRestore();
     }
+  });
+});
+
+/** A terminal that keeps what is written to it. */
+function fakeTerminal(): { stream: NodeJS.WriteStream; written: () => string } {
+  const chunks: string[] = [];
+  const stream = new Writable({
+    write(chunk, _, done) {
+      chunks.push(String(chunk));
+      done();
+    },
+  });
+  return { stream: Object.assign(stream, { isTTY: true, columns: 120 }) as unknown as NodeJS.WriteStream, written: () => chunks.join('') };
+}
+
+const HIDE_CURSOR = '\x1b[?25l';
+const SHOW_CURSOR = '\x1b[?25h';
+const WRAP_OFF = '\x1b[?7l';
+const WRAP_ON = '\x1b[?7h';
+
+type Listener = (arg?: unknown) => void;
+
+function listeners(event: 'SIGINT' | 'SIGTERM' | 'exit'): Listener[] {
+  return process.listeners(event as 'SIGINT') as Listener[];
+}
+
+/** The listeners createProgress adds for `event`: called directly, so that no other listener of the test process runs. */
+function added(event: 'SIGINT' | 'SIGTERM' | 'exit', before: Listener[]): Listener[] {
+  return listeners(event).filter((l) => !before.includes(l));
+}
+
+describe('progress bar (stderr a terminal)', () => {
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    it(`${signal} stops the bar, restoring the cursor and line wrap, then ends the process with the same signal`, () => {
+      const kill = vi.spyOn(process, 'kill').mockImplementation(() => true);
+      const before = { SIGINT: listeners('SIGINT'), SIGTERM: listeners('SIGTERM'), exit: listeners('exit') };
+      const terminal = fakeTerminal();
+      try {
+        const progress = createProgress(300, '5 models', false, terminal.stream);
+        progress.epoch(0, [record(0.5)]);
+        expect(terminal.written()).toContain(HIDE_CURSOR);
+        expect(terminal.written()).toContain(WRAP_OFF);
+        expect(terminal.written()).not.toContain(SHOW_CURSOR);
+        const [onSignal] = added(signal, before[signal]);
+        onSignal(signal);
+        const after = terminal.written().slice(terminal.written().lastIndexOf(WRAP_OFF));
+        expect(after).toContain(SHOW_CURSOR);
+        expect(after).toContain(WRAP_ON);
+        expect(kill).toHaveBeenCalledWith(process.pid, signal);
+        // Every listener is gone, so the signal sent again ends the process as it would have.
+        for (const event of ['SIGINT', 'SIGTERM', 'exit'] as const) expect(added(event, before[event])).toEqual([]);
+        // A later stop (the command's finally) writes nothing more.
+        const length = terminal.written().length;
+        progress.stop();
+        expect(terminal.written()).toHaveLength(length);
+      } finally {
+        kill.mockRestore();
+      }
+    });
+  }
+
+  it('the process exiting (an error, process.exit) stops the bar too; a stopped bar leaves no listener', () => {
+    const before = { SIGINT: listeners('SIGINT'), SIGTERM: listeners('SIGTERM'), exit: listeners('exit') };
+    const terminal = fakeTerminal();
+    createProgress(10, '1 model', false, terminal.stream);
+    const [onExit] = added('exit', before.exit);
+    onExit();
+    expect(terminal.written().endsWith(`${SHOW_CURSOR}${WRAP_ON}\x1b8\n`)).toBe(true);
+    for (const event of ['SIGINT', 'SIGTERM', 'exit'] as const) expect(added(event, before[event])).toEqual([]);
+
+    const stopped = fakeTerminal();
+    createProgress(10, '1 model', false, stopped.stream).stop();
+    expect(stopped.written()).toContain(SHOW_CURSOR);
+    for (const event of ['SIGINT', 'SIGTERM', 'exit'] as const) expect(added(event, before[event])).toEqual([]);
   });
 });

@@ -1,5 +1,7 @@
 // Progress of a training run on stderr: a bar (cli-progress) when stderr is a terminal, plain
-// lines every tenth of the run and at least every LINE_SECONDS otherwise (CI logs, pipes).
+// lines every tenth of the run and at least every LINE_SECONDS otherwise (CI logs, pipes). The bar
+// hides the cursor and turns line wrap off until it stops, so it stops on every way out: stop(),
+// SIGINT, SIGTERM and the process's exit.
 
 import cliProgress from 'cli-progress';
 import type { EpochRecord } from '../runtime/plan.js';
@@ -16,8 +18,8 @@ function mean(values: number[]): number {
 /** Without a terminal, a line at least this often (besides every tenth of the run). */
 export const LINE_SECONDS = 10;
 
-/** `total` epochs over all batches; `label` names what trains (e.g. "30 models"). */
-export function createProgress(total: number, label: string, quiet: boolean): Progress {
+/** `total` epochs over all batches; `label` names what trains (e.g. "30 models"); `stream` is stderr but in tests. */
+export function createProgress(total: number, label: string, quiet: boolean, stream: NodeJS.WriteStream = process.stderr): Progress {
   let done = 0;
   if (quiet) return { epoch: () => undefined, stop: () => undefined };
   const summary = (records: EpochRecord[]) => {
@@ -26,18 +28,33 @@ export function createProgress(total: number, label: string, quiet: boolean): Pr
     if (val.length > 0) parts.push(`val acc ${mean(val.map((r) => r.valAccuracy!)).toFixed(3)}`);
     return parts.join(', ');
   };
-  if (process.stderr.isTTY) {
+  if (stream.isTTY) {
     const bar = new cliProgress.SingleBar(
-      { format: `${label} |{bar}| epoch {value}/{total} | {summary} | {duration_formatted}`, stream: process.stderr, hideCursor: true, clearOnComplete: false },
+      { format: `${label} |{bar}| epoch {value}/{total} | {summary} | {duration_formatted}`, stream, hideCursor: true, clearOnComplete: false },
       cliProgress.Presets.shades_classic,
     );
     bar.start(total, 0, { summary: '' });
+    // cli-progress's own gracefulExit stops the bar on a signal but then keeps the process
+    // running: here the signal is sent again once the bar is stopped, to end the process as it would have.
+    const stop = () => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      process.off('exit', stop);
+      bar.stop();
+    };
+    const onSignal = (signal: NodeJS.Signals) => {
+      stop();
+      process.kill(process.pid, signal);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    process.on('exit', stop);
     return {
       epoch(_, records) {
         done++;
         bar.update(done, { summary: summary(records) });
       },
-      stop: () => bar.stop(),
+      stop,
     };
   }
   const every = Math.max(1, Math.round(total / 10));
@@ -48,7 +65,7 @@ export function createProgress(total: number, label: string, quiet: boolean): Pr
       const now = performance.now();
       if (done % every === 0 || done === total || now - last >= LINE_SECONDS * 1000) {
         last = now;
-        process.stderr.write(`${label}: epoch ${done}/${total}: ${summary(records)}${records.length > 1 ? ' (mean over models)' : ''}\n`);
+        stream.write(`${label}: epoch ${done}/${total}: ${summary(records)}${records.length > 1 ? ' (mean over models)' : ''}\n`);
       }
     },
     stop: () => undefined,

@@ -126,6 +126,34 @@ describe('parseCsv', () => {
     );
   });
 
+  it('refuses a first row that is data: numeric features and a label of the later rows', () => {
+    expect(csvError('0.644,0.725,a\n0.1,0.2,b\n0.3,0.4,a\n').message).toBe(
+      'iris.csv line 1: the first row looks like data, not a header (its features are numbers and its label "a" is a class of later rows); a header row naming the columns is required',
+    );
+    // Numbered feature columns (a data frame's default names) are a header: "target" is no class.
+    const d = parseCsv('0,1,target\n0.1,0.2,a\n0.3,0.4,b\n');
+    expect([d.rows, d.featureNames, d.classNames]).toEqual([2, ['0', '1'], ['a', 'b']]);
+  });
+
+  it('says when a one-column header is split by semicolons or tabs instead of commas', () => {
+    expect(csvError('a;b;label\n1;2;x\n').message).toBe(
+      'iris.csv line 1: the header has 1 column; expected at least one feature column and a label column (fields are separated by commas only; this header has semicolons)',
+    );
+    expect(csvError('a\tb\tlabel\n1\t2\tx\n').message).toContain('(fields are separated by commas only; this header has tabs)');
+  });
+
+  it('suggests the label option when a column holds no numbers at all', () => {
+    expect(csvError('species,a,b\nx,1,2\ny,3,4\n').message).toBe(
+      'iris.csv line 2, column 1 ("species"): "x" is not a number (column "species" holds no numbers; if it is the label column, name it with the label option, --label in the CLI; the label column now is "b")',
+    );
+  });
+
+  it('keeps a message on one line when a quoted cell holds a line break', () => {
+    const message = csvError('a,label\n"1\n2",x\n3,y\n').message;
+    expect(message).toBe('iris.csv line 2, column 1 ("a"): "1\\n2" is not a number');
+    expect(message).not.toContain('\n');
+  });
+
   it('rejects duplicate, empty and too few column names', () => {
     expect(csvError('a,a,label\n1,2,x\n').message).toBe('iris.csv line 1, column 2: column name "a" appears twice (columns 1 and 2)');
     expect(csvError('a,,label\n1,2,x\n').message).toBe('iris.csv line 1, column 2: empty column name in the header; every column needs a name');

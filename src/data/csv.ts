@@ -95,7 +95,9 @@ export function parseCsv(text: string, options: CsvOptions = {}): Dataset {
   const header = rows[0].fields.map((h) => h.trim());
   const headerLine = rows[0].line;
   if (header.length < 2) {
-    fail(`the header has ${header.length} column; expected at least one feature column and a label column`, headerLine);
+    const separator = /;/.test(header[0]) ? 'semicolons' : /\t/.test(header[0]) ? 'tabs' : undefined;
+    const hint = separator === undefined ? '' : ` (fields are separated by commas only; this header has ${separator})`;
+    fail(`the header has ${header.length} column; expected at least one feature column and a label column${hint}`, headerLine);
   }
   header.forEach((h, i) => {
     if (h === '') fail('empty column name in the header; every column needs a name', headerLine, i + 1);
@@ -112,6 +114,11 @@ export function parseCsv(text: string, options: CsvOptions = {}): Dataset {
   const features = featureColumns.length;
   const dataRows = rows.slice(1);
 
+  // A column without a single number is likely the label column, left unnamed.
+  const labelHint = (c: number): string =>
+    dataRows.every(({ fields }) => fields.length !== header.length || !DECIMAL.test(fields[c].trim()))
+      ? ` (column "${header[c]}" holds no numbers; if it is the label column, name it with the label option, --label in the CLI; the label column now is "${header[labelColumn]}")`
+      : '';
   const x = new Float32Array(dataRows.length * features);
   const labels: string[] = new Array(dataRows.length);
   dataRows.forEach(({ fields, line }, r) => {
@@ -121,7 +128,7 @@ export function parseCsv(text: string, options: CsvOptions = {}): Dataset {
     featureColumns.forEach((c, f) => {
       const cell = fields[c].trim();
       if (cell === '') fail('empty cell; expected a number', line, c + 1, header[c]);
-      if (!DECIMAL.test(cell)) fail(`"${cell}" is not a number`, line, c + 1, header[c]);
+      if (!DECIMAL.test(cell)) fail(`${quote(cell)} is not a number${labelHint(c)}`, line, c + 1, header[c]);
       const value = Number(cell);
       if (!Number.isFinite(Math.fround(value))) fail(`${cell} is outside the float32 range (±3.4e38)`, line, c + 1, header[c]);
       x[r * features + f] = value;
@@ -134,11 +141,20 @@ export function parseCsv(text: string, options: CsvOptions = {}): Dataset {
   const { classNames, classKey } = classesOf(labels);
   if (classNames.length < 2) {
     fail(
-      `the label column "${header[labelColumn]}" has only one class ("${classNames[0]}") in ` +
+      `the label column "${header[labelColumn]}" has only one class (${quote(classNames[0])}) in ` +
         `${labels.length} rows; classification needs at least 2 classes`,
     );
   }
   const idOf = new Map(classNames.map((name, id) => [classKey(name), id]));
+  // A first row of numbers with a label of the later rows is data: the file has no header.
+  const headerLabel = header[labelColumn];
+  if (featureColumns.every((c) => DECIMAL.test(header[c])) && labels.some((label) => classKey(label) === classKey(headerLabel))) {
+    fail(
+      `the first row looks like data, not a header (its features are numbers and its label ${quote(headerLabel)} is a class of ` +
+        'later rows); a header row naming the columns is required',
+      headerLine,
+    );
+  }
   const y = Uint32Array.from(labels, (label) => idOf.get(classKey(label))!);
 
   return {
@@ -198,6 +214,11 @@ function classesOf(labels: string[]): { classNames: string[]; classKey: (label: 
   const classNames = [...firstSpelling.values()];
   if (numeric) classNames.sort((a, b) => Number(a) - Number(b));
   return { classNames, classKey };
+}
+
+/** A cell as messages show it: in double quotes, with line breaks and quotes escaped (one line). */
+function quote(cell: string): string {
+  return JSON.stringify(cell);
 }
 
 /** Maps a character offset to its 1-based line, counting CRLF, LF and CR as one break each. */

@@ -44,6 +44,17 @@ describe('fitStandardizer', () => {
     expect(() => fitStandardizer(X, 4, TRAIN)).toThrow('fitStandardizer: x has 15 values, not a whole number of rows of 4 features');
     expect(() => fitStandardizer(X, 0, TRAIN)).toThrow('features must be an integer ≥ 1, got 0');
   });
+
+  // These used to be bare TypeErrors ("Cannot read properties of undefined (reading 'length')").
+  it('rejects missing rows and an x that is not a Float32Array with a DatasetError', () => {
+    const call = (...args: unknown[]) => () => (fitStandardizer as (...a: unknown[]) => unknown)(...args);
+    expect(call(X, 3)).toThrow(DatasetError);
+    expect(call(X, 3)).toThrow(/^fitStandardizer: rows must be a Uint32Array of the row indices to fit on \(the training rows only\), got undefined$/);
+    expect(call(X, 3, [0, 1])).toThrow(/^fitStandardizer: rows must be a Uint32Array .*, got Array$/);
+    expect(call(undefined, 3, TRAIN)).toThrow(DatasetError);
+    expect(call(undefined, 3, TRAIN)).toThrow(/^fitStandardizer: x must be a Float32Array \(rows × features, row-major\), got undefined$/);
+    expect(() => applyStandardizer([1, 2, 3] as never, 3, fitStandardizer(X, 3, TRAIN))).toThrow(/^applyStandardizer: x must be a Float32Array \(rows × features, row-major\), got Array$/);
+  });
 });
 
 describe('applyStandardizer', () => {

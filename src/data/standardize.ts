@@ -1,6 +1,7 @@
 // Per-feature standardization fitted on training rows only (no leakage from test rows), in the
 // form the GPU gather kernel applies: x·scale + shift, with scale = 1/std and shift = −mean/std.
 
+import { describeValue } from '../runtime/options.js';
 import { DatasetError } from './csv.js';
 
 export interface Standardizer {
@@ -22,6 +23,10 @@ export interface Standardizer {
  */
 export function fitStandardizer(x: Float32Array, features: number, rows: Uint32Array): Standardizer {
   const total = requireShape('fitStandardizer', x, features);
+  // No default of every row: fitting on test rows too would leak them into the training.
+  if (!(rows instanceof Uint32Array)) {
+    throw new DatasetError(`fitStandardizer: rows must be a Uint32Array of the row indices to fit on (the training rows only), got ${describeValue(rows)}`);
+  }
   if (rows.length === 0) throw new DatasetError('fitStandardizer: rows is empty; fit on at least one row');
   rows.forEach((row, i) => {
     if (row >= total) throw new DatasetError(`fitStandardizer: rows[${i}] = ${row}, but x has ${total} rows (0..${total - 1})`);
@@ -70,6 +75,7 @@ export function applyStandardizer(x: Float32Array, features: number, s: Standard
 }
 
 function requireShape(where: string, x: Float32Array, features: number): number {
+  if (!(x instanceof Float32Array)) throw new DatasetError(`${where}: x must be a Float32Array (rows × features, row-major), got ${describeValue(x)}`);
   if (!Number.isInteger(features) || features < 1) throw new DatasetError(`${where}: features must be an integer ≥ 1, got ${features}`);
   if (x.length % features !== 0) {
     throw new DatasetError(`${where}: x has ${x.length} values, not a whole number of rows of ${features} features`);

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { mlpLayout } from '../model/mlp.js';
 import { scheduleShares } from '../runtime/plan.js';
 import { ScheduleError } from '../runtime/schedule.js';
-import { matchedControl, missingControls, parseArms } from './arms.js';
+import { describeMissingControls, matchedControl, missingControls, parseArms } from './arms.js';
 
 describe('parseArms', () => {
   it('reads schedules in every text form, with and without their own λ, in order', () => {
@@ -80,8 +80,12 @@ describe('parseArms', () => {
 
   it('missingControls: the controls a list lacks, once each, in the order of their arms', () => {
     const one = mlpLayout(4, 3, { hidden: [10], activation: 'relu' });
-    const missing = (text: string, lambda = 0.01) => missingControls(parseArms(text, 'f', lambda), lambda, one, 'kernels', 300).map((m) => `${m.control.name} for ${m.arm.name}`);
-    expect(missing('none, constant, alternate, rotate, parity, early:150')).toEqual(['constant@0.0075 for alternate', 'constant@0.005 for rotate']);
+    const missing = (text: string, lambda = 0.01) => missingControls(parseArms(text, 'f', lambda), lambda, one, 'kernels', 300).map((m) => `${m.control.name} for ${m.arms.map((a) => a.name).join(' ')}`);
+    // One control for every arm it matches: rotate, parity and early:150 are all on half the time.
+    expect(missing('none, constant, alternate, rotate, parity, early:150')).toEqual(['constant@0.0075 for alternate', 'constant@0.005 for rotate parity early:150']);
+    expect(describeMissingControls(missingControls(parseArms('rotate, alternate, parity', 'f', 0.01), 0.01, one, 'kernels', 300), 300)).toBe(
+      'Missing controls: constant@0.005 is plain L2 as strong on average as rotate and parity; constant@0.0075 as alternate, over 300 epochs. Without them, a gain over plain L2 at the same λ may only mean that λ was too strong.',
+    );
     // Listed already, however spelled (constant at the comparison's λ included): nothing missing.
     expect(missing('alternate, constant@7.5e-3, rotate@0.02, constant')).toEqual([]);
     expect(missing('rotate@0.02, alternate@0.02', 0.02)).toEqual(['constant@0.01 for rotate@0.02', 'constant@0.015 for alternate@0.02']);

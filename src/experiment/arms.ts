@@ -80,20 +80,35 @@ export function matchedControl(arm: ArmText, lambda: number, layout: MlpLayout, 
 }
 
 /**
- * The matched controls a list of arms lacks, in the order of the arms they control, each once:
- * `{ arm, control }` for every arm whose matchedControl is not in the list (armKey, with `lambda`
- * for arms without their own λ).
+ * The matched controls a list of arms lacks, in the order of the first arm each controls, each
+ * once: `{ arm, control, arms }` for every matchedControl that is not in the list (armKey, with
+ * `lambda` for arms without their own λ); `arms` are all the arms it controls (parity and
+ * random:0.5 share `constant@0.005` at λ 0.01), `arm` the first of them.
  */
-export function missingControls(arms: ArmText[], lambda: number, layout: MlpLayout, targets: Targets, epochs: number, seed = 0): { arm: ArmText; control: ArmText }[] {
+export function missingControls(arms: ArmText[], lambda: number, layout: MlpLayout, targets: Targets, epochs: number, seed = 0): MissingControl[] {
   const keys = new Set(arms.map((a) => armKey(a, lambda)));
-  const missing: { arm: ArmText; control: ArmText }[] = [];
+  const missing = new Map<string, MissingControl>();
   for (const arm of arms) {
     const control = matchedControl(arm, lambda, layout, targets, epochs, seed);
     if (!control || keys.has(armKey(control, lambda))) continue;
-    keys.add(armKey(control, lambda));
-    missing.push({ arm, control });
+    const key = armKey(control, lambda);
+    const found = missing.get(key);
+    if (found) found.arms.push(arm);
+    else missing.set(key, { arm, control, arms: [arm] });
   }
-  return missing;
+  return [...missing.values()];
+}
+
+/** A control that a list of arms lacks: `arms` are the arms it controls, `arm` the first of them. */
+export interface MissingControl {
+  arm: ArmText;
+  control: ArmText;
+  arms: ArmText[];
+}
+
+/** Names in a sentence: `a`, `a and b`, `a, b and c`. */
+function listNames(names: string[]): string {
+  return names.length === 1 ? names[0] : `${names.slice(0, -1).join(', ')} and ${names.at(-1)}`;
 }
 
 /**
@@ -101,10 +116,14 @@ export function missingControls(arms: ArmText[], lambda: number, layout: MlpLayo
  * on average as alternate, over 300 epochs. Without it, a gain over plain L2 at the same λ may only
  * mean that λ was too strong.` (plural for several). Empty for none. Callers add how to add them.
  */
-export function describeMissingControls(missing: { arm: ArmText; control: ArmText }[], epochs: number): string {
+export function describeMissingControls(missing: { arm: ArmText; control: ArmText; arms?: ArmText[] }[], epochs: number): string {
   if (missing.length === 0) return '';
-  const parts = missing.map((m, i) => (i === 0 ? `${m.control.name} is plain L2 as strong on average as ${m.arm.name}` : `${m.control.name} as ${m.arm.name}`));
-  const listed = parts.length === 1 ? parts[0] : `${parts.slice(0, -1).join(', ')} and ${parts.at(-1)}`;
+  const parts = missing.map((m, i) => {
+    const controlled = listNames((m.arms ?? [m.arm]).map((a) => a.name));
+    return i === 0 ? `${m.control.name} is plain L2 as strong on average as ${controlled}` : `${m.control.name} as ${controlled}`;
+  });
+  // Semicolons between controls where one of them names several arms: "rotate and parity; …".
+  const listed = missing.some((m) => (m.arms?.length ?? 1) > 1) ? parts.join('; ') : listNames(parts);
   const [s, it] = parts.length === 1 ? ['', 'it'] : ['s', 'them'];
   return `Missing control${s}: ${listed}, over ${epochs} epochs. Without ${it}, a gain over plain L2 at the same λ may only mean that λ was too strong.`;
 }

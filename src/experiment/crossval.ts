@@ -15,6 +15,7 @@ import type { Gpu } from '../runtime/gpu.js';
 import type { PenaltyConfig } from '../runtime/penalty.js';
 import type { EpochRecord, Evaluation } from '../runtime/plan.js';
 import { Random } from '../runtime/random.js';
+import { describeValue } from '../runtime/options.js';
 import { PENALTY_KEYS, resolvePenalty } from '../runtime/penalty.js';
 import { asOptionsError, checkCallback, checkKeys, TrainOptionsError, trainBatch, type BatchModel, type BatchModelRun, type Checkpoint, type DeviceChoice, type OptimizerConfig } from '../runtime/train.js';
 
@@ -43,10 +44,16 @@ export interface ExperimentOptions {
   seed?: number;
   device?: DeviceChoice;
   gpu?: Gpu;
-  /** Continue (arm, fold) from a checkpoint. */
+  /**
+   * Continue (arm, fold) from a checkpoint, with the same settings. An arm's schedule function is
+   * recorded only as 'custom': a different function is not detected, so pass the same one.
+   */
   resume?: (arm: number, fold: number) => Checkpoint | undefined;
-  /** Progress: epoch finished for all models of a batch; batch i of n. */
-  onEpoch?: (epoch: number, records: EpochRecord[], batch: number, batches: number) => void;
+  /**
+   * Progress: epoch finished for all models of a batch; batch i of n. A returned promise is
+   * awaited before the next call; a throw or rejection stops the experiment with it.
+   */
+  onEpoch?: (epoch: number, records: EpochRecord[], batch: number, batches: number) => unknown;
   /** Stops the experiment (trainBatch's `signal`): it rejects with the signal's reason. */
   signal?: AbortSignal;
 }
@@ -104,6 +111,9 @@ function checkExperiment(o: ExperimentOptions, withArms: boolean): void {
   (o.arms ?? []).forEach((arm, a) => {
     if (!arm || typeof arm !== 'object' || typeof arm.name !== 'string' || arm.name === '') fail(`arms[${a}] must be { name, penalty } with a name`);
     checkKeys(arm, `arms[${a}]`, ['name', 'penalty']);
+    // The name labels the arm's row in every table and its models in messages.
+    const first = o.arms.findIndex((other) => other?.name === arm.name);
+    if (first < a) fail(`arms[${a}].name ${JSON.stringify(arm.name)} is also the name of arms[${first}]; every arm needs its own name`);
     if (arm.penalty === null || typeof arm.penalty !== 'object') fail(`arms[${a}].penalty must be an object (e.g. { lambda: 0.01, schedule: 'alternate' })`);
     checkKeys(arm.penalty, `arms[${a}].penalty`, PENALTY_KEYS);
     asOptionsError(() => resolvePenalty(arm.penalty, `arms[${a}].penalty`));
@@ -117,6 +127,7 @@ function checkExperiment(o: ExperimentOptions, withArms: boolean): void {
   if (o.validationFraction !== undefined && !(o.validationFraction >= 0 && o.validationFraction < 1)) fail(`validationFraction must be in [0, 1), got ${JSON.stringify(o.validationFraction)}`);
   checkCallback('onEpoch', o.onEpoch);
   checkCallback('resume', o.resume);
+  if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) fail(`signal must be an AbortSignal (new AbortController().signal), got ${describeValue(o.signal)}`);
 }
 
 /** The folds (test rows) with their training and validation rows, reproducible from `seed`. */
@@ -147,6 +158,8 @@ function splitsOf(o: ExperimentOptions): { fold: number; repeat: number; train: 
 
 export async function runExperiment(o: ExperimentOptions): Promise<ExperimentResult> {
   checkExperiment(o, true);
+  // Before splitting, standardizing and opening a device.
+  o.signal?.throwIfAborted();
   const started = performance.now();
   const { dataset } = o;
   const splits = splitsOf(o);

@@ -1,12 +1,19 @@
 // Experiments: the folds partition the data, every arm sees the same folds and seeds (so two
 // arms that differ in nothing give identical results), and the text output is exact.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { loadDataset } from '../data/datasets.js';
 import { fitStandardizer } from '../data/standardize.js';
+import { sharedGpu } from '../runtime/gpu.js';
 import { TrainOptionsError } from '../runtime/train.js';
 import { experimentSplits, runExperiment, type ExperimentOptions, type ExperimentResult } from './crossval.js';
 import { pairedTTest, type PairedTest } from '../metrics/stats.js';
 import { formatAveragedReport, formatComparison, formatMeanStd, formatPairedDifference } from './format.js';
+
+// The shared device as it is, counted: an aborted experiment must not open one.
+vi.mock('../runtime/gpu.js', async (importOriginal) => {
+  const actual = await importOriginal<typeof import('../runtime/gpu.js')>();
+  return { ...actual, sharedGpu: vi.fn(actual.sharedGpu) };
+});
 
 describe('experiment splits', () => {
   it('k folds: test folds partition the rows; train, validation and test are disjoint', async () => {
@@ -96,6 +103,9 @@ describe('runExperiment checks its own options before any work', () => {
       [{ validationFraction: 1 }, 'validationFraction must be in [0, 1), got 1'],
       [{ onEpoch: 3 as never }, 'onEpoch must be a function, got 3'],
       [{ dataset: undefined as never }, 'dataset must be a Dataset (loadDataset, parseCsv)'],
+      // Two arms of one name used to give two table rows "a".
+      [{ arms: [{ name: 'a', penalty: {} }, { name: 'b', penalty: {} }, { name: 'a', penalty: { lambda: 0.1 } }] }, 'arms[2].name "a" is also the name of arms[0]; every arm needs its own name'],
+      [{ signal: {} as never }, 'signal must be an AbortSignal (new AbortController().signal), got Object'],
     ];
     for (const [change, message] of cases) {
       const error = await runExperiment({ ...base, ...change } as ExperimentOptions).catch((e) => e);
@@ -131,6 +141,46 @@ describe('runExperiment from the package', () => {
       .catch((e: Error) => e);
     expect((error as Error).message).toBe('enough');
     expect(epochs).toBeLessThan(10_000);
+  });
+});
+
+describe('runExperiment: an async onEpoch and an aborted signal', () => {
+  const options = async (): Promise<ExperimentOptions> => ({
+    dataset: await loadDataset('iris'),
+    model: { hidden: [4], activation: 'relu' },
+    arms: [{ name: 'none', penalty: { schedule: 'none' } }],
+    folds: 2,
+    epochs: 3,
+  });
+
+  it('a rejecting onEpoch rejects runExperiment with its error; each call is awaited', async () => {
+    const rejected = new Error('listener failed');
+    const events: string[] = [];
+    const error = await runExperiment({
+      ...(await options()),
+      device: 'cpu',
+      onEpoch: async (epoch) => {
+        events.push(`start ${epoch}`);
+        await new Promise((resolve) => setTimeout(resolve, 2));
+        events.push(`end ${epoch}`);
+        if (epoch === 1) throw rejected;
+      },
+    }).catch((e) => e);
+    expect(error).toBe(rejected);
+    expect(events).toEqual(['start 0', 'end 0', 'start 1', 'end 1']);
+  });
+
+  it('an already aborted signal stops it before any work or device', async () => {
+    const controller = new AbortController();
+    const reason = new Error('aborted before the start');
+    controller.abort(reason);
+    vi.mocked(sharedGpu).mockClear();
+    const resume = vi.fn(() => undefined);
+    for (const device of ['auto', 'gpu'] as const) {
+      await expect(runExperiment({ ...(await options()), device, signal: controller.signal, resume })).rejects.toBe(reason);
+    }
+    expect(sharedGpu).not.toHaveBeenCalled();
+    expect(resume).not.toHaveBeenCalled();
   });
 });
 

@@ -130,6 +130,34 @@ describe('logLoss', () => {
   });
 });
 
+// A misspelt option used to be ignored: `{ warning: [] }` collected nothing, `{ digit: 3 }` printed 2 decimals.
+describe('unknown options are refused, as train() refuses them', () => {
+  const p = Float64Array.of(0.5, 0.4, 0.3, 0.7);
+  const refuses = (fn: () => unknown, message: string) => {
+    let error: unknown;
+    try {
+      fn();
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(MetricsError);
+    expect((error as Error).message).toBe(message);
+  };
+
+  it('logLoss', () => {
+    refuses(() => logLoss([0, 1], p, 2, { warning: [] } as never), 'logLoss: unknown option warning (did you mean warnings?); valid options: warnings');
+    refuses(() => logLoss([0, 1], p, 2, { warnings: 'log' } as never), 'logLoss: options.warnings must be an array (messages are pushed onto it), got "log"');
+    refuses(() => logLoss([0, 1], p, 2, null as never), 'logLoss: options must be an object with keys warnings, got null');
+  });
+
+  it('classificationReport', () => {
+    refuses(() => classificationReport([0, 1], [0, 1], { labels: [0, 1] } as never), 'classificationReport: unknown option labels; valid options: classes, targetNames, digits');
+    refuses(() => classificationReport([0, 1], [0, 1], { digit: 3 } as never), 'classificationReport: unknown option digit (did you mean digits?); valid options: classes, targetNames, digits');
+    refuses(() => classificationReport([0, 1], [0, 1], { target_names: ['a', 'b'] } as never), 'classificationReport: unknown option target_names (did you mean targetNames?); valid options: classes, targetNames, digits');
+    expect(classificationReport([0, 1], [0, 1], { digits: 3, classes: 2, targetNames: ['a', 'b'] }).text).toContain('1.000');
+  });
+});
+
 describe('classificationReport', () => {
   it('prints exactly what scikit-learn prints for its docstring example', () => {
     const r = classificationReport([0, 1, 2, 2, 2], [0, 0, 2, 2, 1], { targetNames: ['class 0', 'class 1', 'class 2'] });

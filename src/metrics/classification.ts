@@ -3,6 +3,8 @@
 // macro and weighted averages, log loss, the text of `classification_report`, and mean ± std
 // summaries across folds. Class ids are 0..classes−1 throughout.
 
+import { describeValue, unknownKeyMessage } from '../runtime/options.js';
+
 /** Bad inputs to a metric (lengths, class ids, options); thrown before anything is computed. */
 export class MetricsError extends Error {
   override name = 'MetricsError';
@@ -93,6 +95,10 @@ export function logLoss(
   classes: number,
   options: LogLossOptions = {},
 ): number {
+  requireOptions('logLoss', options, LOG_LOSS_KEYS);
+  if (options.warnings !== undefined && !Array.isArray(options.warnings)) {
+    throw new MetricsError(`logLoss: options.warnings must be an array (messages are pushed onto it), got ${describeValue(options.warnings)}`);
+  }
   requireClasses('logLoss', classes, 2);
   requireLabels('logLoss', 'yTrue', yTrue, classes);
   const rows = yTrue.length;
@@ -138,6 +144,9 @@ export interface ReportOptions {
   digits?: number;
 }
 
+const LOG_LOSS_KEYS = Object.keys({ warnings: 1 } satisfies Record<keyof LogLossOptions, 1>);
+const REPORT_KEYS = Object.keys({ classes: 1, targetNames: 1, digits: 1 } satisfies Record<keyof ReportOptions, 1>);
+
 export interface ReportRow {
   name: string;
   precision: number;
@@ -165,6 +174,7 @@ export interface ClassificationReport {
  */
 export function classificationReport(yTrue: Labels, yPred: Labels, options: ReportOptions = {}): ClassificationReport {
   const where = 'classificationReport';
+  requireOptions(where, options, REPORT_KEYS);
   const { targetNames } = options;
   const digits = options.digits ?? 2;
   if (!Number.isInteger(digits) || digits < 0) throw new MetricsError(`${where}: digits must be an integer ≥ 0, got ${digits}`);
@@ -352,6 +362,15 @@ function scores(yTrue: Labels, yPred: Labels, labels: number[], names: string[])
     illDefined,
     warnings,
   };
+}
+
+// An options object holding only `valid` keys: a misspelt one (`digit`) would be ignored silently.
+function requireOptions(where: string, options: object, valid: readonly string[]): void {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new MetricsError(`${where}: options must be an object with keys ${valid.join(', ')}, got ${describeValue(options)}`);
+  }
+  const unknown = unknownKeyMessage(options, '', valid);
+  if (unknown !== null) throw new MetricsError(`${where}: ${unknown}`);
 }
 
 function requireClasses(where: string, classes: number, min: number): void {

@@ -1,6 +1,6 @@
 // Checkpoints: resuming continues exactly; files are written atomically; loading refuses
 // corrupt or hostile files with a clear message before allocating what they claim.
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -9,7 +9,7 @@ import { testGpu } from '../testing/gpu.js';
 import { CheckpointError, checkpointWeights, decodeCheckpoint, encodeCheckpoint, loadCheckpoint, saveCheckpoint, MANIFEST_FILE, WEIGHTS_FILE } from './checkpoint.js';
 import { decodeSafetensors, encodeSafetensors, SafetensorsError } from './safetensors.js';
 import type { Gpu } from './gpu.js';
-import { train, trainBatch, TrainOptionsError, type BatchOptions, type TrainOptions } from './train.js';
+import { train, trainBatch, TrainOptionsError, type BatchOptions, type Checkpoint, type TrainOptions } from './train.js';
 
 const dirs: string[] = [];
 const tempDir = () => {
@@ -134,6 +134,42 @@ describe('resume refuses a different configuration', () => {
     await expect(train({ ...o, resume: 'ckpt' as never })).rejects.toThrow(/^resume must be a checkpoint \(run\.checkpoint\(\) or loadCheckpoint\(dir\)\), got "ckpt"$/);
   });
 
+  // The checkpoint's contents used to be taken as they were: 5 params trained from zero padding,
+  // short moments were accepted, a NaN ended in NaN weights. Refused now as init.weights refuses.
+  describe('what the checkpoint holds', () => {
+    const TENSORS = 'dense_0/kernel [4, 10], dense_0/bias [10], dense_1/kernel [10, 3], dense_1/bias [3]';
+    const holding = (resume: Checkpoint, change: (c: Checkpoint) => Partial<Checkpoint>) => ({ ...resume, ...change(resume) });
+    const withValue = (a: Float32Array, i: number, v: number) => a.map((x, j) => (j === i ? v : x));
+    const cases: [string, (c: Checkpoint) => Partial<Checkpoint>, string][] = [
+      ['params cut to 5 values', (c) => ({ params: c.params.slice(0, 5) }), `resume.params has 5 values; the model needs 83 (${TENSORS})`],
+      ['Adam m cut short', (c) => ({ optimizer: { ...c.optimizer, m: c.optimizer.m.slice(0, 82) } }), `resume.optimizer.m has 82 values; the model needs 83 (${TENSORS})`],
+      ['Adam v missing', (c) => ({ optimizer: { ...c.optimizer, v: undefined as never } }), `resume.optimizer.v must be a Float32Array of 83 values (${TENSORS}), got undefined`],
+      ['a NaN in params', (c) => ({ params: withValue(c.params, 45, NaN) }), "resume.params: tensor 'dense_0/bias' holds a non-finite value at index 5"],
+      ['an Infinity in Adam m', (c) => ({ optimizer: { ...c.optimizer, m: withValue(c.optimizer.m, 50, Infinity) } }), "resume.optimizer.m: tensor 'dense_1/kernel' holds a non-finite value at index 0"],
+      ['a negative Adam v', (c) => ({ optimizer: { ...c.optimizer, v: withValue(c.optimizer.v, 82, -1) } }), "resume.optimizer.v: tensor 'dense_1/bias' holds a negative value at index 2; Adam's second moments are ≥ 0"],
+      ['a fractional step', (c) => ({ optimizer: { ...c.optimizer, step: 1.5 } }), 'resume.optimizer.step must be an integer ≥ 0 (Adam steps taken), got 1.5'],
+      ['a planner without states', (c) => ({ planner: { epoch: c.planner.epoch } as never }), 'resume.planner must hold the epoch (an integer ≥ 0) and two generator states of 4 u32 words (shuffle, schedule)'],
+    ];
+    for (const [what, change, message] of cases) {
+      it(what, async () => {
+        const { o, resume } = await saved();
+        const error = await train({ ...o, resume: holding(resume, change) }).catch((e) => e);
+        expect(error).toBeInstanceOf(TrainOptionsError);
+        expect(error.message).toBe(message);
+      });
+    }
+
+    it('trainBatch names the model', async () => {
+      const { o, resume } = await saved();
+      const all = Uint32Array.from({ length: 150 }, (_, i) => i);
+      const { data, model, epochs, batchSize, device, gpu, penalty } = o;
+      const bad = holding(resume, (c) => ({ params: withValue(c.params, 0, NaN) }));
+      const error = await trainBatch({ data, model, epochs, batchSize, device, gpu, models: [{ trainRows: all, penalty, seed: 21, resume }, { trainRows: all, penalty, seed: 21, resume: bad }] }).catch((e) => e);
+      expect(error).toBeInstanceOf(TrainOptionsError);
+      expect(error.message).toBe("models[1].resume.params: tensor 'dense_0/kernel' holds a non-finite value at index 0");
+    });
+  });
+
   it('trainBatch checks each model against its own checkpoint', async () => {
     const { o, resume } = await saved();
     const all = Uint32Array.from({ length: 150 }, (_, i) => i);
@@ -191,6 +227,44 @@ describe('checkpoint files', () => {
     await saveCheckpoint(b, (await train({ ...o, epochs: 3 })).checkpoint());
     writeFileSync(join(a, WEIGHTS_FILE), readFileSync(join(b, WEIGHTS_FILE)));
     await expect(loadCheckpoint(a)).rejects.toThrow(/weights.safetensors is from epoch 3 but manifest.json says 2/);
+  });
+
+  // Saving used to write what loading refuses, leave an empty folder behind when it failed, and
+  // fail with a TypeError or a raw EEXIST.
+  it('a checkpoint that loading would refuse is not saved, and no folder is left behind', async () => {
+    const o = await options('cpu', { lambda: 0.01 });
+    const good = (await train({ ...o, epochs: 1 })).checkpoint();
+    const cases: [unknown, string][] = [
+      [{ ...good, params: good.params.map((w, i) => (i === 3 ? NaN : w)) }, "checkpoint.params: tensor 'dense_0/kernel' holds a non-finite value at index 3"],
+      [{ ...good, optimizer: { ...good.optimizer, v: good.optimizer.v.map((w, i) => (i === 80 ? Infinity : w)) } }, "checkpoint.optimizer.v: tensor 'dense_1/bias' holds a non-finite value at index 0"],
+      [{ ...good, params: good.params.subarray(0, 5) }, "checkpoint.params must be a Float32Array of the model's 83 parameters, got 5 values"],
+      [{ manifest: {} }, 'checkpoint.manifest: format is undefined, expected "altreg-checkpoint"'],
+      [{ ...good, manifest: { ...good.manifest, config: undefined } }, 'checkpoint.manifest: config.features, config.classes and config.model are required'],
+      [undefined, 'a checkpoint must be an object { manifest, params, optimizer, planner } (run.checkpoint()), got undefined'],
+    ];
+    for (const [checkpoint, message] of cases) {
+      const dir = join(tempDir(), 'nested', 'ckpt');
+      const error = await saveCheckpoint(dir, checkpoint as Checkpoint).catch((e) => e);
+      expect(error, message).toBeInstanceOf(CheckpointError);
+      expect(error.message).toBe(message);
+      expect(existsSync(join(dir, '..')), `no folder left for: ${message}`).toBe(false);
+    }
+    // The same check in encodeCheckpoint, which the browser's download uses.
+    expect(() => encodeCheckpoint(cases[0][0] as Checkpoint)).toThrow(CheckpointError);
+  });
+
+  it('saving onto a file, or under one, names the path', async () => {
+    const o = await options('cpu', { lambda: 0.01 });
+    const c = (await train({ ...o, epochs: 1 })).checkpoint();
+    const file = join(tempDir(), 'a-file');
+    writeFileSync(file, 'keep me');
+    const onto = await saveCheckpoint(file, c).catch((e) => e);
+    expect(onto).toBeInstanceOf(CheckpointError);
+    expect(onto.message).toBe(`${file} is a file; a checkpoint is a folder (${WEIGHTS_FILE}, ${MANIFEST_FILE}): give a folder path`);
+    const under = await saveCheckpoint(join(file, 'ckpt'), c).catch((e) => e);
+    expect(under).toBeInstanceOf(CheckpointError);
+    expect(under.message).toBe(`${join(file, 'ckpt')}: cannot create the checkpoint folder (ENOTDIR)`);
+    expect(readFileSync(file, 'utf8')).toBe('keep me');
   });
 
   it('name a missing folder or file', async () => {

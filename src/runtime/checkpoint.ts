@@ -4,7 +4,8 @@
 // browser downloads the same bytes); saving and loading use Node's fs, imported only there.
 // Every file is written to a temporary name and renamed, so a checkpoint is never half-written.
 
-import { fromNamedTensors, mlpLayout, toNamedTensors } from '../model/mlp.js';
+import { fromNamedTensors, mlpLayout, toNamedTensors, type MlpLayout } from '../model/mlp.js';
+import { describeValue } from './options.js';
 import { decodeSafetensors, encodeSafetensors, SafetensorsError, type NamedTensor } from './safetensors.js';
 import type { Checkpoint, CheckpointManifest } from './train.js';
 
@@ -15,10 +16,40 @@ export class CheckpointError extends Error {
   override name = 'CheckpointError';
 }
 
-/** The two files of a checkpoint, as bytes. */
+/**
+ * Checks that `c` is a checkpoint that decodeCheckpoint will accept once written: a valid
+ * manifest, and parameters and Adam moments of the model's size, all finite. Throws a
+ * CheckpointError naming the part (`checkpoint.params: tensor 'dense_0/kernel' …`).
+ */
+function checkCheckpoint(c: Checkpoint): MlpLayout {
+  if (!c || typeof c !== 'object') throw new CheckpointError(`a checkpoint must be an object { manifest, params, optimizer, planner } (run.checkpoint()), got ${describeValue(c)}`);
+  const manifest = checkManifest(c.manifest, 'checkpoint.manifest');
+  const { features, classes, model } = manifest.config;
+  let layout: MlpLayout;
+  try {
+    layout = mlpLayout(features, classes, model);
+  } catch (error) {
+    throw new CheckpointError(`checkpoint.manifest: ${(error as Error).message}`);
+  }
+  const blocks: [string, unknown][] = [['params', c.params], ['optimizer.m', c.optimizer?.m], ['optimizer.v', c.optimizer?.v]];
+  for (const [name, block] of blocks) {
+    if (!(block instanceof Float32Array) || block.length !== layout.perModel) {
+      const got = block instanceof Float32Array ? `${block.length} values` : describeValue(block);
+      throw new CheckpointError(`checkpoint.${name} must be a Float32Array of the model's ${layout.perModel} parameters, got ${got}`);
+    }
+    try {
+      // The check loadCheckpoint makes: a checkpoint it would refuse is not written.
+      fromNamedTensors(layout, toNamedTensors(layout, block), `checkpoint.${name}`);
+    } catch (error) {
+      throw new CheckpointError((error as Error).message);
+    }
+  }
+  return layout;
+}
+
+/** The two files of a checkpoint, as bytes; throws a CheckpointError for one that loading would refuse. */
 export function encodeCheckpoint(c: Checkpoint): { weights: Uint8Array; manifest: string } {
-  const { features, classes, model } = c.manifest.config;
-  const layout = mlpLayout(features, classes, model);
+  const layout = checkCheckpoint(c);
   const tensors: Record<string, NamedTensor> = {};
   const add = (prefix: string, block: Float32Array) => {
     const named = toNamedTensors(layout, block);
@@ -124,14 +155,33 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array): 
 /**
  * Saves a checkpoint into folder `dir` (created if needed). The weights are renamed into place
  * before the manifest, and loading checks that both agree, so a crash between the two renames
- * leaves a checkpoint that is refused rather than a mixed one.
+ * leaves a checkpoint that is refused rather than a mixed one. A checkpoint that loading would
+ * refuse (a NaN from a diverged run) is refused before anything is created; a save that fails
+ * removes the folders it created.
  */
 export async function saveCheckpoint(dir: string, c: Checkpoint): Promise<void> {
-  const { fs, join } = await nodeFs();
-  fs.mkdirSync(dir, { recursive: true });
+  if (typeof dir !== 'string' || dir === '') throw new CheckpointError(`saveCheckpoint(dir, checkpoint): dir must be a folder path, got ${describeValue(dir)}`);
   const { weights, manifest } = encodeCheckpoint(c);
-  await writeFileAtomic(join(dir, WEIGHTS_FILE), weights);
-  await writeFileAtomic(join(dir, MANIFEST_FILE), manifest);
+  const { fs, join } = await nodeFs();
+  const code = (error: unknown) => (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+  if (fs.existsSync(dir) && !fs.statSync(dir).isDirectory()) {
+    throw new CheckpointError(`${dir} is a file; a checkpoint is a folder (${WEIGHTS_FILE}, ${MANIFEST_FILE}): give a folder path`);
+  }
+  let created: string | undefined;
+  try {
+    created = fs.mkdirSync(dir, { recursive: true });
+  } catch (error) {
+    throw new CheckpointError(`${dir}: cannot create the checkpoint folder (${code(error)})`);
+  }
+  for (const [name, data] of [[WEIGHTS_FILE, weights], [MANIFEST_FILE, manifest]] as const) {
+    try {
+      await writeFileAtomic(join(dir, name), data);
+    } catch (error) {
+      // Only what this call created: an existing folder (and checkpoint) is left as it was.
+      if (created !== undefined) fs.rmSync(created, { recursive: true, force: true });
+      throw new CheckpointError(`${dir}: cannot write ${name} (${code(error)})`);
+    }
+  }
 }
 
 /** Loads and validates a checkpoint folder. */

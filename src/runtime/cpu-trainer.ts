@@ -199,7 +199,7 @@ export async function trainOnCpu(plan: BatchPlan, onEpoch?: EpochListener, signa
       return epochRecord(layout, planners[i], ep, i, sums[i], val ? val[i] : null, sq.subarray(i * S, (i + 1) * S));
     });
     records.forEach((r, i) => histories[i].push(r));
-    onEpoch?.(records[0].epoch, records);
+    await onEpoch?.(records[0].epoch, records);
   }
 
   const tests = plan.models.some((x) => x.testRows && x.testRows.length > 0)

@@ -444,7 +444,8 @@ class GpuTrainer {
       chunk.readback.unmap();
       for (const records of this.records(chunk, words)) {
         records.forEach((r, m) => histories[m].push(r));
-        onEpoch?.(records[0].epoch, records);
+        // Awaited: an async listener finishes (or fails the run) before the next epoch's call.
+        await onEpoch?.(records[0].epoch, records);
       }
       const now = performance.now();
       const perEpoch = (now - lastDone) / chunk.epochs.length;

@@ -1,7 +1,7 @@
 // The device function: a real adapter is found and named; device loss and validation errors
 // become thrown GpuErrors naming the adapter instead of hangs.
 import { describe, expect, it } from 'vitest';
-import { GpuError, applyLlvmpipeThreads, requestGpu } from './gpu.js';
+import { GpuError, applyLlvmpipeThreads, requestGpu, sharedGpu } from './gpu.js';
 
 describe('requestGpu', () => {
   it('finds a real adapter, names it, and grants the adapter limits', async () => {
@@ -44,6 +44,18 @@ describe('requestGpu', () => {
       expect(() => applyLlvmpipeThreads(bad, {})).toThrow(`llvmpipeThreads must be an integer ≥ 0, got ${bad}`);
     }
     await expect(requestGpu({ llvmpipeThreads: -1 })).rejects.toThrow(GpuError);
+  });
+
+  it('a misspelt option is refused by name before any device is looked for', async () => {
+    const valid = 'valid options: backend, dawnFlags, navigatorGpu, timestamps, llvmpipeThreads';
+    for (const [fn, where] of [[requestGpu, 'requestGpu'], [sharedGpu, 'sharedGpu']] as const) {
+      const error = await fn({ llvmpipeThread: 0 } as never).catch((e) => e);
+      expect(error).toBeInstanceOf(GpuError);
+      expect(error.message).toBe(`${where}: unknown option llvmpipeThread (did you mean llvmpipeThreads?); ${valid}`);
+      const other = await fn({ powerPreference: 'low-power' } as never).catch((e) => e);
+      expect(other).toBeInstanceOf(GpuError);
+      expect(other.message).toBe(`${where}: unknown option powerPreference; ${valid}`);
+    }
   });
 
   it('a lost device turns waiting into a thrown error, not a hang', async () => {

@@ -4,6 +4,8 @@
 // device: counted buffer creation, readback, and turning device loss or validation errors
 // into thrown errors that name the adapter instead of hangs.
 
+import { describeValue, unknownKeyMessage } from './options.js';
+
 /** What was chosen, for printing at the start of every run. */
 export interface AdapterDescription {
   vendor: string;
@@ -37,10 +39,12 @@ export interface GpuOptions {
   llvmpipeThreads?: number;
 }
 
-/** Thrown when the GPU is lost, reports a validation error, or none can be found. */
+/** Thrown when the GPU is lost, reports a validation error, or none can be found; or for bad GpuOptions. */
 export class GpuError extends Error {
   override name = 'GpuError';
 }
+
+const GPU_OPTION_KEYS = Object.keys({ backend: 1, dawnFlags: 1, navigatorGpu: 1, timestamps: 1, llvmpipeThreads: 1 } satisfies Record<keyof GpuOptions, 1>);
 
 /** Limits requested at the adapter's own values: compatibility defaults are far smaller. */
 const LIMITS_FROM_ADAPTER = [
@@ -334,11 +338,19 @@ export function isNode(): boolean {
   return typeof process !== 'undefined' && typeof process.versions?.node === 'string';
 }
 
+/** Refuses options that are not an object or hold a key that is not an option (a misspelt one would be ignored). */
+function checkGpuOptions(where: string, options: GpuOptions): void {
+  if (options === null || typeof options !== 'object') throw new GpuError(`${where}(options): options must be an object with keys ${GPU_OPTION_KEYS.join(', ')}, got ${describeValue(options)}`);
+  const unknown = unknownKeyMessage(options, '', GPU_OPTION_KEYS);
+  if (unknown !== null) throw new GpuError(`${where}: ${unknown}`);
+}
+
 /**
  * Returns a GPU device wherever the code runs, or throws GpuError saying what was tried.
  * The adapter's own limits are requested; compatibility-mode defaults are much smaller.
  */
 export async function requestGpu(options: GpuOptions = {}): Promise<Gpu> {
+  checkGpuOptions('requestGpu', options);
   const navGpu = options.navigatorGpu ?? (typeof navigator !== 'undefined' ? (navigator as Navigator & { gpu?: GPU }).gpu : undefined);
   if (navGpu) {
     const adapter = await navGpu.requestAdapter({ powerPreference: 'high-performance' });
@@ -353,6 +365,12 @@ let shared: Promise<Gpu> | null = null;
 
 /** One device per process, created on first use: Dawn instances are expensive. */
 export function sharedGpu(options: GpuOptions = {}): Promise<Gpu> {
+  // Checked on every call: once the device exists its options are not used, but a typo still is one.
+  try {
+    checkGpuOptions('sharedGpu', options);
+  } catch (error) {
+    return Promise.reject(error);
+  }
   if (!shared) {
     shared = requestGpu(options);
     shared.catch(() => {

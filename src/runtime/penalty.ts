@@ -7,6 +7,7 @@
 //                     the reported value uses the convention's formula above
 
 import type { MlpLayout } from '../model/mlp.js';
+import { describeValue } from './options.js';
 import { resolveSchedule, type ParsedSchedule, type ScheduleSpec, type Targets } from './schedule.js';
 
 export type PenaltyMode = 'coupled' | 'decoupled';
@@ -54,7 +55,7 @@ export function resolvePenalty(p: PenaltyConfig | undefined, field = 'penalty'):
     targets: p?.targets ?? 'kernels',
     schedule: p?.schedule ?? 'constant',
   };
-  if (!isLambda(r.lambda)) throw new PenaltyConfigError(`${field}.lambda must be ${LAMBDA_RANGE}, got ${r.lambda}`);
+  if (!isLambda(r.lambda)) throw new PenaltyConfigError(`${field}.lambda must be ${LAMBDA_RANGE}, got ${describeValue(r.lambda)}`);
   if (r.mode !== 'coupled' && r.mode !== 'decoupled') throw new PenaltyConfigError(`${field}.mode must be 'coupled' or 'decoupled', got ${JSON.stringify(r.mode)}`);
   if (r.convention !== 'keras' && r.convention !== 'torch') {
     throw new PenaltyConfigError(`${field}.convention must be 'keras' or 'torch', got ${JSON.stringify(r.convention)}`);

@@ -243,8 +243,11 @@ export interface BatchResult {
   models: ModelResult[];
 }
 
-/** Progress: the epochs just finished, one list of records per model. */
-export type EpochListener = (epoch: number, records: EpochRecord[]) => void;
+/**
+ * Progress: the epochs just finished, one list of records per model. The trainers await a
+ * returned promise before the next call, and a throw or rejection stops the run with it.
+ */
+export type EpochListener = (epoch: number, records: EpochRecord[]) => unknown;
 
 /** Per-model [scale, shift] rows as the gather kernel (and its twin) read them. */
 export function affineTable(plan: BatchPlan): Float32Array {

@@ -1,14 +1,20 @@
 // Bad input is refused before any GPU work, with an error naming the field and what is valid;
 // a diverging run stops with an error naming the epoch; 200 runs leak no GPU buffer.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { loadDataset } from '../data/datasets.js';
 import { cachedObjectCount } from '../kernels/common.js';
-import { GpuError, type Gpu } from './gpu.js';
+import { GpuError, sharedGpu, type Gpu } from './gpu.js';
 import { testGpu } from '../testing/gpu.js';
 import { stratifiedKFold } from '../data/split.js';
 import { DivergenceError } from './plan.js';
 import { ScheduleError } from './schedule.js';
 import { train, trainBatch, TrainOptionsError, type BatchOptions, type TrainOptions } from './train.js';
+
+// The shared device as it is, counted: an aborted run must not open one.
+vi.mock('./gpu.js', async (importOriginal) => {
+  const actual = await importOriginal<typeof import('./gpu.js')>();
+  return { ...actual, sharedGpu: vi.fn(actual.sharedGpu) };
+});
 
 /** A device that fails the test if anything touches it. */
 const untouchable = new Proxy({}, {
@@ -32,6 +38,8 @@ describe('bad options are refused before any GPU work', () => {
     ['a y shorter than x has rows', (o) => ({ ...o, data: { ...o.data, y: o.data.y.subarray(0, 149) } }), /^data\.y has 149 labels but data\.x holds 150 rows \(600 values ÷ 4 features\); every row needs one label$/],
     ['validation with other features', (o) => ({ ...o, validation: { ...o.data, features: 2, x: new Float32Array(300) } }), /validation.features is 2, the training data has 4/],
     ['λ < 0', (o) => ({ ...o, penalty: { lambda: -0.1 } }), /penalty.lambda must be a number from 0 to 1.7e38 \(2λ must fit in a float32\), got -0.1/],
+    ['λ as a string', (o) => ({ ...o, penalty: { lambda: '0.01' as never } }), /^penalty\.lambda must be a number from 0 to 1\.7e38 \(2λ must fit in a float32\), got "0\.01"$/],
+    ['λ NaN', (o) => ({ ...o, penalty: { lambda: NaN } }), /^penalty\.lambda must be a number from 0 to 1\.7e38 \(2λ must fit in a float32\), got NaN$/],
     ['λ whose 2λ overflows float32', (o) => ({ ...o, penalty: { lambda: 1e39 } }), /penalty.lambda must be a number from 0 to 1.7e38 \(2λ must fit in a float32\), got 1e\+39/],
     ['lr ≤ 0', (o) => ({ ...o, optimizer: { lr: 0 } }), /optimizer.lr must be a finite number > 0, got 0/],
     ['beta1 = 1', (o) => ({ ...o, optimizer: { beta1: 1 } }), /optimizer.beta1 must be in \[0, 1\), got 1/],
@@ -339,6 +347,102 @@ describe('what the device refuses while building', () => {
     expect(error.message).toBe(
       "model: 1 model × 4,295,557,123 parameters is more than 268,435,456 (1 GiB of float32 for each of the weights, the gradients and Adam's two moments)",
     );
+  });
+});
+
+describe('a gpu that is not a device', () => {
+  // It used to fail inside the trainer with "gpu.build is not a function".
+  for (const [what, gpu] of [['{}', {}], ['a GPUDevice-like object', { device: {}, queue: {} }], ['a string', 'gpu']] as const) {
+    it(what, async () => {
+      const iris = await loadDataset('iris');
+      for (const device of ['gpu', 'auto', 'cpu'] as const) {
+        const error = await train({ data: iris, model: { hidden: [4], activation: 'relu' }, epochs: 1, device, gpu: gpu as never }).catch((e) => e);
+        expect(error).toBeInstanceOf(TrainOptionsError);
+        expect(error.message).toBe(`gpu must be a device from requestGpu() or sharedGpu(), got ${typeof gpu === 'string' ? '"gpu"' : 'Object'}`);
+      }
+    });
+  }
+});
+
+describe('onEpoch may be async', () => {
+  for (const device of ['cpu', 'gpu'] as const) {
+    const o = async (onEpoch: TrainOptions['onEpoch']): Promise<TrainOptions> => ({
+      data: await loadDataset('iris'),
+      model: { hidden: [4], activation: 'relu' },
+      epochs: 4,
+      batchSize: 50,
+      device,
+      gpu: await testGpu(),
+      onEpoch,
+    });
+
+    it(`${device}: a throw or a rejection rejects train() with that error and frees GPU memory`, async () => {
+      const gpu = await testGpu();
+      const before = gpu.liveBuffers;
+      const thrown = new Error('thrown at epoch 1');
+      const sync = await train(await o((h) => {
+        if (h.epoch === 1) throw thrown;
+      })).catch((e) => e);
+      expect(sync).toBe(thrown);
+      expect(gpu.liveBuffers).toBe(before);
+      // Not awaited, a rejection used to escape as an unhandled rejection and train() resolved.
+      const rejected = new Error('rejected at epoch 2');
+      const seen: number[] = [];
+      const async = await train(await o(async (h) => {
+        seen.push(h.epoch);
+        await new Promise((resolve) => setTimeout(resolve, 2));
+        if (h.epoch === 2) throw rejected;
+      })).catch((e) => e);
+      expect(async).toBe(rejected);
+      expect(seen).toEqual([0, 1, 2]);
+      expect(gpu.liveBuffers).toBe(before);
+    });
+
+    it(`${device}: each call is awaited before the next, and train() resolves after the last`, async () => {
+      const events: string[] = [];
+      const run = await train(await o(async (h) => {
+        events.push(`start ${h.epoch}`);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        events.push(`end ${h.epoch}`);
+      }));
+      expect(events).toEqual(['start 0', 'end 0', 'start 1', 'end 1', 'start 2', 'end 2', 'start 3', 'end 3']);
+      expect(run.history).toHaveLength(4);
+    });
+  }
+
+  it('trainBatch: a rejection rejects it with that error', async () => {
+    const iris = await loadDataset('iris');
+    const rejected = new Error('batch listener failed');
+    const error = await trainBatch({
+      data: iris,
+      model: { hidden: [4], activation: 'relu' },
+      epochs: 3,
+      device: 'cpu',
+      models: [{ trainRows: Uint32Array.of(0, 50, 100) }, { trainRows: Uint32Array.of(1, 51, 101) }],
+      onEpoch: async (epoch, records) => {
+        expect(records).toHaveLength(2);
+        if (epoch === 1) throw rejected;
+      },
+    }).catch((e) => e);
+    expect(error).toBe(rejected);
+  });
+});
+
+describe('an already aborted signal', () => {
+  it('stops train() and trainBatch() before a device is opened', async () => {
+    const iris = await loadDataset('iris');
+    const controller = new AbortController();
+    const reason = new Error('aborted before the start');
+    controller.abort(reason);
+    vi.mocked(sharedGpu).mockClear();
+    const common = { data: iris, model: { hidden: [4], activation: 'relu' as const }, epochs: 1, signal: controller.signal };
+    for (const device of ['auto', 'gpu'] as const) {
+      await expect(train({ ...common, device })).rejects.toBe(reason);
+      await expect(trainBatch({ ...common, device, models: [{ trainRows: Uint32Array.of(0, 1) }] })).rejects.toBe(reason);
+    }
+    expect(sharedGpu).not.toHaveBeenCalled();
+    // The options are still checked first.
+    await expect(train({ ...common, epochs: 0 })).rejects.toThrow(TrainOptionsError);
   });
 });
 

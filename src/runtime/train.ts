@@ -11,11 +11,13 @@ import { trainOnCpu } from './cpu-trainer.js';
 import { evaluateModels, predictModel, type Prediction } from './evaluate.js';
 import { GpuError, sharedGpu, type AdapterDescription, type Gpu } from './gpu.js';
 import { trainOnGpu } from './gpu-trainer.js';
+import { describeValue as describe, unknownKeyMessage } from './options.js';
 import { PENALTY_KEYS, PenaltyConfigError, resolvePenalty, type PenaltyConfig, type ResolvedPenalty } from './penalty.js';
 import {
   DivergenceError,
   STREAM_INIT,
   type BatchPlan,
+  type EpochListener,
   type EpochRecord,
   type Evaluation,
   type ModelPlan,
@@ -76,9 +78,16 @@ export interface TrainOptions extends CommonOptions {
    * validation, predict, evaluate), e.g. from fitStandardizer on the training rows.
    */
   standardize?: { scale: Float32Array; shift: Float32Array };
-  /** Called in epoch order, a few epochs at a time on the GPU. */
-  onEpoch?: (record: EpochRecord) => void;
-  /** Continue a run from its checkpoint for `epochs` more epochs. */
+  /**
+   * Called in epoch order, a few epochs at a time on the GPU. A returned promise is awaited
+   * before the next call; a throw or a rejection stops training and rejects train() with it.
+   */
+  onEpoch?: (record: EpochRecord) => unknown;
+  /**
+   * Continue a run from its checkpoint for `epochs` more epochs. Every setting the checkpoint
+   * records must be the same, but a schedule function is recorded only as 'custom': resuming
+   * with a different function is not detected, so pass the same one.
+   */
   resume?: Checkpoint;
 }
 
@@ -93,14 +102,18 @@ export interface BatchModel {
   init?: InitConfig;
   /** A label for progress and reports. */
   name?: string;
-  /** Continue this model from its checkpoint (same model shape and data set). */
+  /**
+   * Continue this model from its checkpoint (same model shape, data set and settings). A
+   * schedule function is recorded only as 'custom': a different function is not detected.
+   */
   resume?: Checkpoint;
 }
 
 export interface BatchOptions extends CommonOptions {
   data: TrainData;
   models: BatchModel[];
-  onEpoch?: (epoch: number, records: EpochRecord[]) => void;
+  /** As train()'s onEpoch, with the records of every model: a returned promise is awaited. */
+  onEpoch?: EpochListener;
 }
 
 export interface BatchRun {
@@ -143,50 +156,17 @@ function fail(message: string): never {
   throw new TrainOptionsError(message);
 }
 
-/** A value for a message: JSON for plain values, the class name for objects (`Array`, `Float64Array`). */
-function describe(value: unknown): string {
-  if (typeof value === 'function') return 'a function';
-  if (value !== null && typeof value === 'object') return value.constructor?.name ?? 'an object';
-  return JSON.stringify(value) ?? String(value);
-}
-
 function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
 
-/** Levenshtein distance, for suggesting the option a misspelt key meant. */
-function editDistance(a: string, b: string): number {
-  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const next = [i];
-    for (let j = 1; j <= b.length; j++) next[j] = Math.min(row[j] + 1, next[j - 1] + 1, row[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-    row = next;
-  }
-  return row[b.length];
-}
-
-/** The valid key closest to `key` (case ignored), when exactly one is within a small edit distance. */
-function closest(key: string, valid: readonly string[]): string | undefined {
-  const limit = key.length < 5 ? 1 : 2;
-  const near = valid.map((v) => ({ v, d: editDistance(key.toLowerCase(), v.toLowerCase()) })).filter((n) => n.d <= limit);
-  const best = near.filter((n) => n.d === Math.min(...near.map((m) => m.d)));
-  return best.length === 1 ? best[0].v : undefined;
-}
-
 /**
- * Refuses keys that are not options: a misspelt one would otherwise be ignored silently
- * (`penalty: { lamda: 0.1 }` training with no penalty). `elsewhere` names the objects where a key
- * belongs instead, for the hint (`lr` at the top level belongs in `optimizer`).
+ * Refuses keys that are not options (see unknownKeyMessage): a misspelt one would otherwise be
+ * ignored silently. `elsewhere` names the objects where a key belongs instead, for the hint.
  */
 export function checkKeys(value: object, field: string, valid: readonly string[], elsewhere: Record<string, readonly string[]> = {}): void {
-  const prefix = field ? `${field}.` : '';
-  for (const key of Object.keys(value)) {
-    if (valid.includes(key)) continue;
-    const near = closest(key, valid);
-    const home = Object.entries(elsewhere).find(([, keys]) => keys.includes(key))?.[0];
-    const hint = near ? ` (did you mean ${prefix}${near}?)` : home ? ` (did you mean ${home}.${key}?)` : '';
-    fail(`unknown option ${prefix}${key}${hint}; valid ${field ? `keys of ${field}` : 'options'}: ${valid.join(', ')}`);
-  }
+  const message = unknownKeyMessage(value, field, valid, elsewhere);
+  if (message !== null) fail(message);
 }
 
 /** Checks an optional nested options object: an object holding only `valid` keys. */
@@ -347,7 +327,7 @@ function flatten(value: unknown, path = '', out = new Map<string, unknown>()): M
  * new seed would change nothing (the generators continue from their saved states), while the new
  * checkpoint recorded either as the whole run's setting.
  */
-function checkResume(field: string, c: Checkpoint, now: RunConfig): void {
+function checkResume(field: string, c: Checkpoint, now: RunConfig, layout: MlpLayout): void {
   if (!c || typeof c !== 'object' || !c.manifest?.config || !(c.params instanceof Float32Array) || !c.optimizer || !c.planner) {
     fail(`${field} must be a checkpoint (run.checkpoint() or loadCheckpoint(dir)), got ${describe(c)}`);
   }
@@ -366,6 +346,28 @@ function checkResume(field: string, c: Checkpoint, now: RunConfig): void {
       );
     }
   }
+  // The settings match; what the checkpoint holds must fit this model and be usable, as
+  // init.weights must: a short block would train from zero padding, a NaN end in NaN weights.
+  const tensors = layout.tensors.map((t) => `${t.name} [${t.shape.join(', ')}]`).join(', ');
+  const blocks: [string, unknown][] = [['params', c.params], ['optimizer.m', c.optimizer.m], ['optimizer.v', c.optimizer.v]];
+  for (const [name, block] of blocks) {
+    if (!(block instanceof Float32Array)) fail(`${field}.${name} must be a Float32Array of ${layout.perModel} values (${tensors}), got ${describe(block)}`);
+    if (block.length !== layout.perModel) fail(`${field}.${name} has ${plural(block.length, 'value')}; the model needs ${layout.perModel} (${tensors})`);
+    asOptionsError(() => fromNamedTensors(layout, toNamedTensors(layout, block), `${field}.${name}`));
+  }
+  // Adam divides by √v: a negative second moment would be NaN at the first step.
+  const negative = c.optimizer.v.findIndex((x) => x < 0);
+  if (negative >= 0) {
+    const t = layout.tensors.find((t) => negative < t.offset + t.length)!;
+    fail(`${field}.optimizer.v: tensor '${t.name}' holds a negative value at index ${negative - t.offset}; Adam's second moments are ≥ 0`);
+  }
+  if (!Number.isSafeInteger(c.optimizer.step) || c.optimizer.step < 0) fail(`${field}.optimizer.step must be an integer ≥ 0 (Adam steps taken), got ${describe(c.optimizer.step)}`);
+  const p = c.planner;
+  const isState = (s: unknown) => Array.isArray(s) && s.length === 4 && s.every((w) => Number.isInteger(w) && w >= 0 && w < 2 ** 32);
+  if (!Number.isSafeInteger(p.epoch) || p.epoch < 0 || !isState(p.shuffle) || !isState(p.schedule)) {
+    fail(`${field}.planner must hold the epoch (an integer ≥ 0) and two generator states of 4 u32 words (shuffle, schedule)`);
+  }
+  if (!Array.isArray(c.manifest.history)) fail(`${field}.manifest.history must be an array of epoch records, got ${describe(c.manifest.history)}`);
 }
 
 /** Validates batch options and builds the plan (no GPU work). `entry(i)` names model i in messages. */
@@ -418,7 +420,7 @@ function resolveBatch(o: BatchOptions, entry: (i: number) => string): Resolved {
     const resume = m.resume;
     if (resume !== undefined) {
       if (m.init !== undefined) fail(`${field}init and ${field}resume exclude each other: a resumed run continues from the checkpoint's weights`);
-      checkResume(`${field}resume`, resume, runConfig(o.data, o.model, optimizer, penalty, batchSize, shuffle, seed, m.standardize));
+      checkResume(`${field}resume`, resume, runConfig(o.data, o.model, optimizer, penalty, batchSize, shuffle, seed, m.standardize), layout);
     }
     if (typeof penalty.schedule === 'function') {
       // The trainers first call a schedule function at the start of its epoch, after the GPU
@@ -469,6 +471,19 @@ function makeCheckpoint(base: ReturnType<typeof manifestBase>, m: ModelResult, h
   };
 }
 
+/**
+ * Refuses a `gpu` option that is not altreg's Gpu (a plain object, a GPUDevice), also with device
+ * 'cpu'. Only the members the trainer reaches for first are looked at, not the class: a Gpu
+ * from another copy of the package still passes.
+ */
+function checkGivenGpu(given: unknown): void {
+  if (given === undefined) return;
+  const g = given as Partial<Gpu> | null;
+  if (g === null || typeof g !== 'object' || typeof g.build !== 'function' || typeof g.createBuffer !== 'function' || !g.device) {
+    fail(`gpu must be a device from requestGpu() or sharedGpu(), got ${describe(given)}`);
+  }
+}
+
 async function pickGpu(choice: DeviceChoice, given?: Gpu): Promise<Gpu | null> {
   if (choice === 'cpu') return null;
   if (given) return given;
@@ -508,7 +523,10 @@ export async function trainBatch(options: BatchOptions): Promise<BatchRun> {
   };
 }
 
-async function runPlan(r: Resolved, options: CommonOptions, onEpoch?: (epoch: number, records: EpochRecord[]) => void) {
+async function runPlan(r: Resolved, options: CommonOptions, onEpoch?: EpochListener) {
+  checkGivenGpu(options.gpu);
+  // An aborted signal stops the run before a device is opened or a trainer built.
+  options.signal?.throwIfAborted();
   const gpu = await pickGpu(r.device, options.gpu);
   const result = gpu ? await trainOnGpu(gpu, r.plan, onEpoch, options.signal) : await trainOnCpu(r.plan, onEpoch, options.signal);
   return { result, gpu };
