@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { mlpLayout } from '../model/mlp.js';
 import { scheduleShares } from '../runtime/plan.js';
 import { ScheduleError } from '../runtime/schedule.js';
-import { describeMissingControls, matchedControl, missingControls, parseArms } from './arms.js';
+import { describeLambda, describeMissingControls, matchedControl, missingControls, parseArms } from './arms.js';
 
 describe('parseArms', () => {
   it('reads schedules in every text form, with and without their own λ, in order', () => {
@@ -89,6 +89,14 @@ describe('parseArms', () => {
     // Listed already, however spelled (constant at the comparison's λ included): nothing missing.
     expect(missing('alternate, constant@7.5e-3, rotate@0.02, constant')).toEqual([]);
     expect(missing('rotate@0.02, alternate@0.02', 0.02)).toEqual(['constant@0.01 for rotate@0.02', 'constant@0.015 for alternate@0.02']);
+  });
+
+  it('describeLambda: the comparison λ, the arms own, or none at all', () => {
+    const heading = (text: string) => describeLambda(parseArms(text, 'f', 0.01), 0.01);
+    expect(heading('none, constant, alternate')).toBe('λ 0.01');
+    expect(heading('none, constant, constant@0.0075')).toBe("λ 0.01 or the arm's @λ");
+    expect(heading('none, constant@0.02, alternate@0.02')).toBe('λ per arm');
+    expect(heading('none')).toBe('no penalty');
   });
 
   it('scheduleShares: per term, over the epochs asked for; random:P gives P', () => {

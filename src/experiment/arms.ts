@@ -53,10 +53,12 @@ export function armKey(arm: ArmText, lambda?: number): string {
 
 /**
  * λ as a comparison's arms train with it, for its heading: `λ 0.01`; `λ 0.01 or the arm's @λ`
- * when some arms give their own; `λ per arm` when every arm that has a λ (all but `none`) gives it.
+ * when some arms give their own; `λ per arm` when every arm that has a λ (all but `none`) gives
+ * it; `no penalty` when every arm is `none`.
  */
 export function describeLambda(arms: ArmText[], lambda: number): string {
   const penalized = arms.filter((a) => a.schedule !== 'none');
+  if (penalized.length === 0) return 'no penalty';
   const own = penalized.filter((a) => a.lambda !== undefined).length;
   if (own === 0) return `λ ${lambda}`;
   return own === penalized.length ? 'λ per arm' : `λ ${lambda} or the arm's @λ`;
