@@ -186,12 +186,10 @@ export function gpuContender(
   return {
     name,
     async run(reps) {
-      const encoder = gpu.device.createCommandEncoder({ label: name });
-      const pass = encoder.beginComputePass({ label: name, ...(timer ? { timestampWrites: timer.timestampWrites } : {}) });
-      for (let i = 0; i < reps; i++) encode(pass);
-      pass.end();
-      timer?.resolve(encoder);
-      gpu.device.queue.submit([encoder.finish()]);
+      const fill = (pass: GPUComputePassEncoder) => {
+        for (let i = 0; i < reps; i++) encode(pass);
+      };
+      gpu.submit(name, fill, timer ? { timestampWrites: timer.timestampWrites, afterPass: (encoder) => timer.resolve(encoder) } : {});
       await gpu.sync();
     },
     ...(check ? { check } : {}),

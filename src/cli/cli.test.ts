@@ -254,10 +254,12 @@ describe('altreg CLI', () => {
     expect(altreg('train', ...fast, '--json', nested).code).toBe(0);
     expect(JSON.parse(readFileSync(nested, 'utf8')).arms[0].folds).toHaveLength(1);
 
-    // /dev/stdout is a descriptor of this process: written to, never renamed over (here a pipe).
+    // /dev/stdout is a descriptor of this process: written to, never renamed over (here a pipe);
+    // stdout then holds the JSON alone, and the report goes to stderr.
     const piped = altreg('train', ...fast, '--json', '/dev/stdout');
     expect(piped.code, piped.stderr).toBe(0);
-    expect(piped.stdout).toMatch(/^\{\n "tool": "altreg"[\s\S]*\n\}\nClassification report \(constant L2/);
+    expect(JSON.parse(piped.stdout).arms[0].folds).toHaveLength(1);
+    expect(piped.stderr).toMatch(/^Classification report \(constant L2/m);
     // A report that cannot be written is a failure, not a silent success.
     const full = openSync('/dev/full', 'w');
     const lost = run({ stdout: full }, 'train', ...fast);
@@ -342,7 +344,7 @@ describe('altreg CLI', () => {
     expect(resume(join(later, 'altreg-run.json'))).toEqual([2, `altreg: --resume: ${join(later, 'altreg-run.json')} is a file, not a folder; give the folder a --save wrote`, '']);
   });
 
-  it('--save replaces its folder whole; a folder it could not replace, or one under /proc, is refused before training', () => {
+  it("--save replaces its folder's checkpoints; a folder whose could not be, or one under /proc, is refused before training", () => {
     // As a user whom permissions bind, in a folder of their own (the reviewer's case).
     const dir = join(open, 'whole');
     const flags = ['train', '--data', 'iris', '--folds', '3', '--device', 'cpu', '--quiet', '--epochs', '2'];
@@ -350,11 +352,11 @@ describe('altreg CLI', () => {
     expect(first.code, first.stderr).toBe(0);
     const epochs = () => [0, 1, 2].map((f) => JSON.parse(readFileSync(join(dir, `fold-${f}`, 'manifest.json'), 'utf8')).epoch);
     const recorded = () => JSON.parse(readFileSync(join(dir, 'altreg-run.json'), 'utf8')).epochs;
-    // The old folder is removed once the new one is in place: a fold folder that cannot be
-    // emptied stops the run before it trains, and nothing is written.
+    // The old checkpoints are removed once the new ones are in place: a fold folder that cannot
+    // be emptied stops the run before it trains, and nothing is written.
     chmodSync(join(dir, 'fold-1'), 0o555);
     const refused = run({ unprivileged: true }, ...flags, '--resume', dir, '--save', dir);
-    expect([refused.code, refused.stderr.trim(), refused.stdout]).toEqual([2, `altreg: --save: cannot write in ${dir}/fold-1 (EACCES), so ${dir} cannot be replaced; make it writable or choose a new folder`, '']);
+    expect([refused.code, refused.stderr.trim(), refused.stdout]).toEqual([2, `altreg: --save: cannot write in ${dir}/fold-1 (EACCES), so ${dir}'s checkpoints cannot be replaced; make it writable or choose a new folder`, '']);
     expect([epochs(), recorded()]).toEqual([[2, 2, 2], 2]);
     chmodSync(join(dir, 'fold-1'), 0o755);
     const resumed = run({ unprivileged: true }, ...flags, '--resume', dir, '--save', dir);
@@ -367,11 +369,19 @@ describe('altreg CLI', () => {
     expect([proc.code, proc.stderr.trim(), proc.stdout]).toEqual([2, "altreg: --save: /proc is on the kernel's proc file system, which holds no files of ours; choose a folder on a disk", '']);
     const json = altreg('train', '--data', 'iris', '--epochs', '1', '--device', 'cpu', '--json', '/proc/altreg.json');
     expect([json.code, json.stderr.trim(), json.stdout]).toEqual([2, "altreg: --json: /proc is on the kernel's proc file system, which holds no files of ours; choose a folder on a disk", '']);
-    // A mount point cannot be renamed aside.
-    if (existsSync('/dev/shm') && statSync('/dev/shm').dev !== statSync('/dev').dev) {
-      const mounted = altreg('train', '--data', 'iris', '--epochs', '1', '--device', 'cpu', '--save', '/dev/shm');
-      expect([mounted.code, mounted.stderr.trim()]).toEqual([2, 'altreg: --save: /dev/shm is a mount point, which cannot be replaced as a whole; save into a folder inside it']);
-    }
+    // The folder itself stays: `--save .` from inside it, twice, keeps the shell's folder and
+    // its mode (a mounted volume is the same case: it cannot be renamed).
+    const here = join(open, 'here');
+    mkdirSync(here);
+    chmodSync(here, 0o2750);
+    const inode = statSync(here).ino;
+    const dot = ['train', '--data', 'iris', '--epochs', '1', '--device', 'cpu', '--quiet', '--save', '.'];
+    expect(run({ cwd: here }, ...dot).code).toBe(0);
+    const again = run({ cwd: here }, ...dot, '--resume', '.');
+    expect(again.code, again.stderr).toBe(0);
+    expect([statSync(here).ino, statSync(here).mode & 0o7777]).toEqual([inode, 0o2750]);
+    expect(readdirSync(here).sort()).toEqual(['altreg-run.json', 'manifest.json', 'weights.safetensors']);
+    expect(JSON.parse(readFileSync(join(here, 'manifest.json'), 'utf8')).epoch).toBe(2);
   });
 
   it('an output that cannot be written after training loses not the report; one that surely cannot is refused before', () => {
@@ -403,14 +413,15 @@ describe('altreg CLI', () => {
     const none = altreg('train', '--data', 'iris', '--epochs', '1', '--device', 'cpu', '--quiet', '--schedule', 'none', '--lr', '1e-2', '--l2', '.5');
     expect(none.code, none.stderr).toBe(0);
     expect(none.stdout).toMatch(/^Classification report \(no penalty, holdout test set; iris\):\n/);
-    // `-` is stdout: the JSON, then the report; no file named '-'.
+    // `-` is stdout, and stdout then holds the JSON alone (the report goes to stderr); no file named '-'.
     const cwd = join(temp, 'dash');
     mkdirSync(cwd);
-    const dash = run({ cwd }, 'train', '--data', 'iris', '--epochs', '1', '--device', 'cpu', '--quiet', '--json', '-');
+    const dash = run({ cwd }, 'train', '--data', 'iris', '--epochs', '1', '--device', 'cpu', '--json', '-');
     expect(dash.code, dash.stderr).toBe(0);
-    expect(dash.stdout).toMatch(/^\{\n "tool": "altreg"[\s\S]*\n\}\nClassification report \(constant L2/);
+    expect(JSON.parse(dash.stdout).tool).toBe('altreg');
+    expect(dash.stderr).toMatch(/^altreg: wrote the JSON to stdout\nClassification report \(constant L2/m);
     expect(readdirSync(cwd)).toEqual([]);
-    expect(altreg('train', '--help').stdout).toMatch(/--json <file>\s+write the full results and per-epoch history\s+as\s+JSON\s+\(written\s+atomically;\s+-\s+for\s+stdout\)/);
+    expect(altreg('train', '--help').stdout).toMatch(/--json <file>\s+write the full results and per-epoch history\s+as\s+JSON\s+\(written\s+atomically;\s+-\s+for\s+stdout,\s+the\s+report\s+then\s+on\s+stderr\)/);
     // Without an EGL vendor library Dawn finds no adapter: the note says so once.
     const cpu = run({ env: { __EGL_VENDOR_LIBRARY_FILENAMES: '/nonexistent.json' } }, 'train', '--data', 'iris', '--epochs', '1', '--quiet');
     expect(cpu.code, cpu.stderr).toBe(0);

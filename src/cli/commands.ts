@@ -20,7 +20,7 @@ import { sharedGpu, type Gpu } from '../runtime/gpu.js';
 import type { PenaltyConfig } from '../runtime/penalty.js';
 import { parseSchedule, scheduleLabel, ScheduleError } from '../runtime/schedule.js';
 import { UsageError } from './errors.js';
-import { ensureDir, planOutputFile, planSaveDir, replaceDir, writeStdout } from './output.js';
+import { ensureDir, isStdout, planOutputFile, planSaveDir, replaceDir, writeStdout } from './output.js';
 import { createProgress } from './progress.js';
 import { applySavedTuning, saveTuning, tuningCacheFile } from './tuning-cache.js';
 
@@ -342,18 +342,31 @@ async function runExperimentCommand(
   if (writeJson) {
     try {
       await writeJson(JSON.stringify(resultJson(result, dataset, flags), null, 1) + '\n');
-      if (!flags.quiet) process.stderr.write(`altreg: wrote ${flags.json}\n`);
+      if (!flags.quiet) process.stderr.write(`altreg: wrote ${wroteWhat(flags.json!)}\n`);
     } catch (error) {
       failures.push((error as Error).message);
     }
   }
   try {
-    await writeStdout(print(result, dataset, resumedEpochs));
+    await reportOut(flags.json)(print(result, dataset, resumedEpochs));
   } catch (error) {
     failures.push((error as Error).message);
   }
   if (failures.length > 0) throw new Error(failures.join('; '));
   return 0;
+}
+
+/**
+ * Where the report goes: stdout, but stderr when `--json` goes to stdout, so that stdout is JSON
+ * alone (`--json - | jq`).
+ */
+function reportOut(json: string | undefined): (text: string) => Promise<void> {
+  if (json === undefined || !isStdout(json)) return writeStdout;
+  return (text) => new Promise((done) => process.stderr.write(text, () => done()));
+}
+
+function wroteWhat(json: string): string {
+  return isStdout(json) ? 'the JSON to stdout' : json;
 }
 
 /**
@@ -504,14 +517,15 @@ export async function runTune(flags: TuneFlags): Promise<number> {
       if (!flags.quiet) process.stderr.write(`altreg: candidate ${done}/${total}: ${describeStrategy(timing.strategy)}: ${timing.score.toFixed(2)} GFLOP/s (geometric mean)\n`);
     },
   });
-  await writeStdout(formatTuning(tuning, gpu.name));
+  const report = reportOut(flags.json);
+  await report(formatTuning(tuning, gpu.name));
   if (flags.save) {
     await saveTuning(file, tuning);
-    await writeStdout(`saved to ${file}: train, compare and demo use ${describeStrategy(tuning.best)} on this adapter\n`);
+    await report(`saved to ${file}: train, compare and demo use ${describeStrategy(tuning.best)} on this adapter\n`);
   }
   if (writeJson) {
     await writeJson(`${JSON.stringify({ ...tuning, adapterInfo: gpu.adapter }, null, 2)}\n`);
-    if (!flags.quiet) process.stderr.write(`altreg: wrote ${flags.json}\n`);
+    if (!flags.quiet) process.stderr.write(`altreg: wrote ${wroteWhat(flags.json!)}\n`);
   }
   return 0;
 }

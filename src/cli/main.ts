@@ -66,7 +66,7 @@ function experimentOptions(command: Command): Command {
     .addOption(new Option('--device <which>', 'auto: the GPU if one is found, else the CPU reference trainer').choices(['auto', 'gpu', 'cpu']).default('auto'))
     .option('--save <dir>', 'save a checkpoint of every trained model under DIR: a new or empty folder, or one of this same experiment, which is replaced as a whole (atomically)')
     .option('--resume <dir>', 'continue the models saved under DIR by --save for --epochs more epochs (the flags that shape data, folds and models must be the same)')
-    .option('--json <file>', 'write the full results and per-epoch history as JSON (written atomically; - for stdout)')
+    .option('--json <file>', 'write the full results and per-epoch history as JSON (written atomically; - for stdout, the report then on stderr)')
     .option('--quiet', 'no progress output')
     .addHelpText(
       'after',
@@ -115,7 +115,7 @@ export function buildProgram(): Command {
   program
     .command('demo')
     .description(`the main job: ${DEMO_ARGS.join(' ')}`)
-    .option('--json <file>', 'also write the full results as JSON (- for stdout)')
+    .option('--json <file>', 'also write the full results as JSON (- for stdout, the report then on stderr)')
     .option('--quiet', 'no progress output')
     .exitOverride()
     .action(async (flags: { json?: string; quiet?: boolean }) => {
@@ -128,7 +128,7 @@ export function buildProgram(): Command {
     .description("time matmul tile configurations on this adapter and save the fastest; train, compare and demo then use it here")
     .option('--runs <n>', 'timed runs per candidate and product (the median counts)', integer('--runs', 1), 3)
     .option('--no-save', 'print the timings without saving them')
-    .option('--json <file>', 'also write every timing as JSON (written atomically; - for stdout)')
+    .option('--json <file>', 'also write every timing as JSON (written atomically; - for stdout, the report then on stderr)')
     .option('--quiet', 'no progress output')
     .addHelpText('after', '\nThe timings are saved in $ALTREG_CACHE_DIR, else $XDG_CACHE_HOME/altreg, else ~/.cache/altreg,\none entry per adapter; an entry measured with another version of the matmul kernel is ignored.')
     .exitOverride()

@@ -1,7 +1,7 @@
 // Where the CLI writes: --json files, --save folders, the tuning cache and stdout. Every target is
 // checked before any training, so a bad path costs nothing; the writes themselves happen after
 // training, each file to a temporary name in its folder and then renamed into place, and a --save
-// folder filled as a temporary sibling that then takes its place whole.
+// folder's entries written into a working folder inside it and then moved into place.
 
 import * as fs from 'node:fs';
 import { dirname, join, resolve, sep } from 'node:path';
@@ -121,6 +121,11 @@ function realOrResolved(path: string): string {
   }
 }
 
+/** `-`, or a name of this process's stdout (`/dev/stdout`, `/dev/fd/1`, `/proc/self/fd/1`). */
+export function isStdout(file: string): boolean {
+  return file === '-' || (file.trim() !== '' && /^\/(dev\/stdout|dev\/fd\/1|proc\/self\/fd\/1)$/.test(resolve(file)));
+}
+
 /**
  * Checks that `--json FILE` can be written and returns the writer to call after training, which
  * fails with an error naming the flag. `-` is stdout. A regular file (or a new one) is replaced
@@ -139,10 +144,9 @@ export function planOutputFile(flag: string, file: string, keep: Protected = {})
       throw new Error(`${flag}: ${(error as Error).message}`);
     }
   };
-  if (file === '-') return toStdout;
+  if (isStdout(file)) return toStdout;
   if (file.trim() === '') throw new UsageError(`${flag} needs a file name`);
   if (/[/\\]$/.test(file)) throw new UsageError(`${flag}: ${file} ends with a slash; give a file name`);
-  if (/^\/(dev\/stdout|dev\/fd\/1|proc\/self\/fd\/1)$/.test(resolve(file))) return toStdout;
   const failing = (write: (data: string) => Promise<void>) => async (data: string) => {
     try {
       await write(data);
@@ -191,11 +195,15 @@ export function planOutputFile(flag: string, file: string, keep: Protected = {})
   });
 }
 
+/** Hidden working folders of replaceDir inside a --save folder (`.altreg-new-…`, `.altreg-old-…`). */
+const WORK_FOLDER = /^\.altreg-(new|old)-\d+-\d+$/;
+
 /**
  * Checks that `--save DIR` can take this run's checkpoints: DIR is new, empty, or holds only
  * entries this run writes itself (e.g. the folder it resumes from), so a later --resume never
- * mixes two runs' layouts; and that replaceDir can put a new DIR in its place and remove the old
- * one (through a symbolic link, the folder it points to is replaced).
+ * mixes two runs' layouts; and that replaceDir can write in it and remove the entries it replaces
+ * (through a symbolic link, the folder it points to is used). Working folders a save cut short
+ * left behind do not count: the next save removes them.
  */
 export function planSaveDir(dir: string, entries: string[]): void {
   if (dir.trim() === '') throw new UsageError('--save needs a folder name');
@@ -206,11 +214,7 @@ export function planSaveDir(dir: string, entries: string[]): void {
     requireWritableAncestor('--save', join(dir, 'x'));
     return;
   }
-  const real = fs.realpathSync(dir);
-  // Its new version is made beside it and renamed over it.
-  requireWritableAncestor('--save', real);
-  requireReplaceable('--save', real);
-  if (st.dev !== fs.statSync(dirname(real)).dev) throw new UsageError(`--save: ${dir} is a mount point, which cannot be replaced as a whole; save into a folder inside it`);
+  requireFileSystemOfFiles('--save', dir);
   const mine = new Set(entries);
   let names: string[];
   try {
@@ -218,24 +222,23 @@ export function planSaveDir(dir: string, entries: string[]): void {
   } catch (error) {
     throw new UsageError(`--save: cannot read ${dir} (${code(error)})`);
   }
-  const others = names.filter((name) => !mine.has(name));
+  const others = names.filter((name) => !mine.has(name) && !WORK_FOLDER.test(name));
   if (others.length > 0) {
     const shown = others.slice(0, 3).join(', ') + (others.length > 3 ? `, … (${others.length} in all)` : '');
     throw new UsageError(`--save: ${dir} already holds ${shown}, which this run would not write; choose a new or empty folder (or the --resume folder of the same experiment)`);
   }
-  // The old folder is removed once the new one is in place: every folder in it must let its
-  // entries go.
+  // The entries it holds are replaced: the folder and every folder in it must let entries go.
   const removable = (folder: string): void => {
     try {
       fs.accessSync(folder, fs.constants.W_OK | fs.constants.X_OK);
     } catch (error) {
-      throw new UsageError(`--save: cannot write in ${folder} (${code(error)}), so ${dir} cannot be replaced; make it writable or choose a new folder`);
+      throw new UsageError(`--save: cannot write in ${folder} (${code(error)}), so ${dir}'s checkpoints cannot be replaced; make it writable or choose a new folder`);
     }
     let inside: fs.Dirent[];
     try {
       inside = fs.readdirSync(folder, { withFileTypes: true });
     } catch (error) {
-      throw new UsageError(`--save: cannot read ${folder} (${code(error)}), so ${dir} cannot be replaced; make it readable or choose a new folder`);
+      throw new UsageError(`--save: cannot read ${folder} (${code(error)}), so ${dir}'s checkpoints cannot be replaced; make it readable or choose a new folder`);
     }
     for (const entry of inside) if (entry.isDirectory()) removable(join(folder, entry.name));
   };
@@ -243,41 +246,48 @@ export function planSaveDir(dir: string, entries: string[]): void {
 }
 
 /**
- * Replaces folder `dir` as a whole (through a symbolic link, the folder it points to): `write`
- * fills a new temporary sibling, the old folder is renamed aside, the new one renamed in, and the
- * old one removed. A failure before the swap leaves the old folder as it was and no temporary
- * folder behind; planSaveDir checked beforehand that every step is allowed. Errors name `flag`.
+ * Replaces what folder `dir` holds (created if missing; through a symbolic link, the folder it
+ * points to) with what `write` puts into a hidden working folder inside it. Once `write` is done,
+ * the entries it replaces are moved into a second working folder, the new ones moved in (files
+ * last, so the run record follows the checkpoints), and the old ones removed. A failure while
+ * writing leaves the folder's entries as they were. The folder itself stays, with its mode, owner
+ * and mount (a container's volume, the current directory). Working folders of a save cut short
+ * are removed first. Errors name `flag`.
  */
 export async function replaceDir(flag: string, dir: string, write: (temp: string) => Promise<void>): Promise<void> {
-  const target = statOrNull(dir) ? fs.realpathSync(dir) : resolve(dir);
   const stamp = `${process.pid}-${Date.now()}`;
-  const temp = `${target}.tmp-${stamp}`;
-  const old = `${target}.old-${stamp}`;
-  const had = statOrNull(target) !== null;
+  let old: string | undefined;
   try {
-    ensureDir(dirname(target));
+    ensureDir(dir);
+    const target = fs.realpathSync(dir);
+    for (const name of fs.readdirSync(target)) if (WORK_FOLDER.test(name)) fs.rmSync(join(target, name), { recursive: true, force: true });
+    const temp = join(target, `.altreg-new-${stamp}`);
     fs.mkdirSync(temp);
     try {
       await write(temp);
-      if (had) fs.renameSync(target, old);
+      const made = fs.readdirSync(temp, { withFileTypes: true }).sort((a, b) => Number(a.isFile()) - Number(b.isFile()));
+      old = join(target, `.altreg-old-${stamp}`);
+      fs.mkdirSync(old);
+      const aside = old;
       try {
-        fs.renameSync(temp, target);
+        for (const entry of made) if (statOrNull(join(target, entry.name), false)) fs.renameSync(join(target, entry.name), join(aside, entry.name));
+        for (const entry of made) fs.renameSync(join(temp, entry.name), join(target, entry.name));
       } catch (error) {
-        if (had) fs.renameSync(old, target);
+        // Put back what was moved aside and not replaced yet, as far as it goes.
+        for (const name of fs.readdirSync(aside)) if (!statOrNull(join(target, name), false)) fs.renameSync(join(aside, name), join(target, name));
+        if (fs.readdirSync(aside).length === 0) fs.rmdirSync(aside);
         throw error;
       }
-    } catch (error) {
+    } finally {
       fs.rmSync(temp, { recursive: true, force: true });
-      throw error;
     }
   } catch (error) {
     throw new Error(`${flag}: cannot write ${dir} (${code(error)})`);
   }
-  if (!had) return;
   try {
     fs.rmSync(old, { recursive: true, force: true });
   } catch (error) {
-    throw new Error(`${flag}: the new ${dir} is in place, but its previous version, moved to ${old}, cannot be removed (${code(error)})`);
+    throw new Error(`${flag}: the new checkpoints are in ${dir}, but the previous ones, moved to ${old}, cannot be removed (${code(error)})`);
   }
 }
 

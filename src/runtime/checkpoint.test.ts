@@ -237,7 +237,9 @@ describe('checkpoint files', () => {
     const cases: [unknown, string][] = [
       [{ ...good, params: good.params.map((w, i) => (i === 3 ? NaN : w)) }, "checkpoint.params: tensor 'dense_0/kernel' holds a non-finite value at index 3"],
       [{ ...good, optimizer: { ...good.optimizer, v: good.optimizer.v.map((w, i) => (i === 80 ? Infinity : w)) } }, "checkpoint.optimizer.v: tensor 'dense_1/bias' holds a non-finite value at index 0"],
-      [{ ...good, params: good.params.subarray(0, 5) }, "checkpoint.params must be a Float32Array of the model's 83 parameters, got 5 values"],
+      [{ ...good, params: good.params.subarray(0, 5) }, `checkpoint.params has 5 values; the model needs 83 (dense_0/kernel [4, 10], dense_0/bias [10], dense_1/kernel [10, 3], dense_1/bias [3])`],
+      // loadCheckpoint would read it, but train({ resume }) would refuse it: not written either.
+      [{ ...good, optimizer: { ...good.optimizer, v: good.optimizer.v.map((w, i) => (i === 82 ? -1 : w)) } }, "checkpoint.optimizer.v: tensor 'dense_1/bias' holds a negative value at index 2; Adam's second moments are ≥ 0"],
       [{ manifest: {} }, 'checkpoint.manifest: format is undefined, expected "altreg-checkpoint"'],
       [{ ...good, manifest: { ...good.manifest, config: undefined } }, 'checkpoint.manifest: config.features, config.classes and config.model are required'],
       [undefined, 'a checkpoint must be an object { manifest, params, optimizer, planner } (run.checkpoint()), got undefined'],

@@ -31,20 +31,35 @@ function checkCheckpoint(c: Checkpoint): MlpLayout {
   } catch (error) {
     throw new CheckpointError(`checkpoint.manifest: ${(error as Error).message}`);
   }
+  // The checks loadCheckpoint and train({ resume }) make: a checkpoint they would refuse is not written.
+  const problem = checkpointBlocksProblem(layout, c, 'checkpoint');
+  if (problem) throw new CheckpointError(problem);
+  return layout;
+}
+
+/**
+ * What is wrong with a checkpoint's parameters and Adam moments for `layout`, or null: each must be
+ * a Float32Array of the model's size with finite values, and the second moments ≥ 0 (Adam divides
+ * by their root). `field` prefixes the message (`checkpoint`, `resume`). Saving and resuming both
+ * check with it.
+ */
+export function checkpointBlocksProblem(layout: MlpLayout, c: { params?: unknown; optimizer?: { m?: unknown; v?: unknown } }, field: string): string | null {
+  const tensors = layout.tensors.map((t) => `${t.name} [${t.shape.join(', ')}]`).join(', ');
   const blocks: [string, unknown][] = [['params', c.params], ['optimizer.m', c.optimizer?.m], ['optimizer.v', c.optimizer?.v]];
   for (const [name, block] of blocks) {
-    if (!(block instanceof Float32Array) || block.length !== layout.perModel) {
-      const got = block instanceof Float32Array ? `${block.length} values` : describeValue(block);
-      throw new CheckpointError(`checkpoint.${name} must be a Float32Array of the model's ${layout.perModel} parameters, got ${got}`);
-    }
+    if (!(block instanceof Float32Array)) return `${field}.${name} must be a Float32Array of ${layout.perModel} values (${tensors}), got ${describeValue(block)}`;
+    if (block.length !== layout.perModel) return `${field}.${name} has ${block.length} value${block.length === 1 ? '' : 's'}; the model needs ${layout.perModel} (${tensors})`;
     try {
-      // The check loadCheckpoint makes: a checkpoint it would refuse is not written.
-      fromNamedTensors(layout, toNamedTensors(layout, block), `checkpoint.${name}`);
+      fromNamedTensors(layout, toNamedTensors(layout, block), `${field}.${name}`);
     } catch (error) {
-      throw new CheckpointError((error as Error).message);
+      return (error as Error).message;
     }
   }
-  return layout;
+  const v = c.optimizer!.v as Float32Array;
+  const negative = v.findIndex((x) => x < 0);
+  if (negative < 0) return null;
+  const t = layout.tensors.find((t) => negative < t.offset + t.length)!;
+  return `${field}.optimizer.v: tensor '${t.name}' holds a negative value at index ${negative - t.offset}; Adam's second moments are ≥ 0`;
 }
 
 /** The two files of a checkpoint, as bytes; throws a CheckpointError for one that loading would refuse. */

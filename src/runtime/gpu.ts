@@ -229,12 +229,21 @@ export class Gpu {
     await this.guard(this.device.queue.onSubmittedWorkDone());
   }
 
-  /** Encodes one compute pass with `fill`, submits it, and checks for errors raised on encoding. */
-  submit(label: string, fill: (pass: GPUComputePassEncoder, encoder: GPUCommandEncoder) => void): void {
+  /**
+   * Encodes one compute pass with `fill` and submits it. `timestampWrites` times the pass (devices
+   * with timestamp-query); `afterPass` encodes more on the same encoder once the pass has ended
+   * (e.g. resolving those timestamps).
+   */
+  submit(
+    label: string,
+    fill: (pass: GPUComputePassEncoder, encoder: GPUCommandEncoder) => void,
+    options: { timestampWrites?: GPUComputePassTimestampWrites; afterPass?: (encoder: GPUCommandEncoder) => void } = {},
+  ): void {
     const encoder = this.device.createCommandEncoder({ label });
-    const pass = encoder.beginComputePass({ label });
+    const pass = encoder.beginComputePass({ label, ...(options.timestampWrites ? { timestampWrites: options.timestampWrites } : {}) });
     fill(pass, encoder);
     pass.end();
+    options.afterPass?.(encoder);
     this.device.queue.submit([encoder.finish()]);
   }
 

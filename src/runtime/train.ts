@@ -7,6 +7,7 @@ import type { Dataset } from '../data/datasets.js';
 import { requireHyper, type AdamHyper } from '../kernels/adam.js';
 import { KernelInputError } from '../kernels/common.js';
 import { fromNamedTensors, glorotInit, mlpLayout, toNamedTensors, validateModel, ModelConfigError, type MlpLayout, type ModelConfig } from '../model/mlp.js';
+import { checkpointBlocksProblem } from './checkpoint.js';
 import { trainOnCpu } from './cpu-trainer.js';
 import { evaluateModels, predictModel, type Prediction } from './evaluate.js';
 import { GpuError, sharedGpu, type AdapterDescription, type Gpu } from './gpu.js';
@@ -348,19 +349,8 @@ function checkResume(field: string, c: Checkpoint, now: RunConfig, layout: MlpLa
   }
   // The settings match; what the checkpoint holds must fit this model and be usable, as
   // init.weights must: a short block would train from zero padding, a NaN end in NaN weights.
-  const tensors = layout.tensors.map((t) => `${t.name} [${t.shape.join(', ')}]`).join(', ');
-  const blocks: [string, unknown][] = [['params', c.params], ['optimizer.m', c.optimizer.m], ['optimizer.v', c.optimizer.v]];
-  for (const [name, block] of blocks) {
-    if (!(block instanceof Float32Array)) fail(`${field}.${name} must be a Float32Array of ${layout.perModel} values (${tensors}), got ${describe(block)}`);
-    if (block.length !== layout.perModel) fail(`${field}.${name} has ${plural(block.length, 'value')}; the model needs ${layout.perModel} (${tensors})`);
-    asOptionsError(() => fromNamedTensors(layout, toNamedTensors(layout, block), `${field}.${name}`));
-  }
-  // Adam divides by √v: a negative second moment would be NaN at the first step.
-  const negative = c.optimizer.v.findIndex((x) => x < 0);
-  if (negative >= 0) {
-    const t = layout.tensors.find((t) => negative < t.offset + t.length)!;
-    fail(`${field}.optimizer.v: tensor '${t.name}' holds a negative value at index ${negative - t.offset}; Adam's second moments are ≥ 0`);
-  }
+  const problem = checkpointBlocksProblem(layout, c, field);
+  if (problem) fail(problem);
   if (!Number.isSafeInteger(c.optimizer.step) || c.optimizer.step < 0) fail(`${field}.optimizer.step must be an integer ≥ 0 (Adam steps taken), got ${describe(c.optimizer.step)}`);
   const p = c.planner;
   const isState = (s: unknown) => Array.isArray(s) && s.length === 4 && s.every((w) => Number.isInteger(w) && w >= 0 && w < 2 ** 32);
