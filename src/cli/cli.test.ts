@@ -1,6 +1,6 @@
 // The built CLI, spawned as users run it: exit codes, messages, reports, JSON, checkpoints.
 import { spawnSync } from 'node:child_process';
-import { chmodSync, closeSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -382,6 +382,18 @@ describe('altreg CLI', () => {
     expect([statSync(here).ino, statSync(here).mode & 0o7777]).toEqual([inode, 0o2750]);
     expect(readdirSync(here).sort()).toEqual(['altreg-run.json', 'manifest.json', 'weights.safetensors']);
     expect(JSON.parse(readFileSync(join(here, 'manifest.json'), 'utf8')).epoch).toBe(2);
+    // A save killed in the middle of its swap (its manifest moved aside, the new run record not
+    // yet in place): the next --resume puts the checkpoint back, says so, and goes on from it.
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid!;
+    mkdirSync(join(here, `.altreg-new-${dead}-1`));
+    writeFileSync(join(here, `.altreg-new-${dead}-1`, 'altreg-run.json'), '{}');
+    mkdirSync(join(here, `.altreg-old-${dead}-1`));
+    renameSync(join(here, 'manifest.json'), join(here, `.altreg-old-${dead}-1`, 'manifest.json'));
+    const recovered = run({ cwd: here }, 'train', '--data', 'iris', '--epochs', '1', '--device', 'cpu', '--resume', '.', '--save', '.');
+    expect(recovered.code, recovered.stderr).toBe(0);
+    expect(recovered.stderr).toContain(`altreg: --resume .: put back the checkpoints a save cut short had moved aside (.altreg-old-${dead}-1)\n`);
+    expect(readdirSync(here).sort()).toEqual(['altreg-run.json', 'manifest.json', 'weights.safetensors']);
+    expect(JSON.parse(readFileSync(join(here, 'manifest.json'), 'utf8')).epoch).toBe(3);
   });
 
   it('an output that cannot be written after training loses not the report; one that surely cannot is refused before', () => {

@@ -20,7 +20,7 @@ import { sharedGpu, type Gpu } from '../runtime/gpu.js';
 import type { PenaltyConfig } from '../runtime/penalty.js';
 import { parseSchedule, scheduleLabel, ScheduleError } from '../runtime/schedule.js';
 import { UsageError } from './errors.js';
-import { ensureDir, isStdout, planOutputFile, planSaveDir, replaceDir, writeStdout } from './output.js';
+import { ensureDir, isStdout, planOutputFile, planSaveDir, recoverSaveDir, replaceDir, writeStdout } from './output.js';
 import { createProgress } from './progress.js';
 import { applySavedTuning, saveTuning, tuningCacheFile } from './tuning-cache.js';
 
@@ -275,6 +275,7 @@ async function runExperimentCommand(
     const dir = flags.resume;
     if (dir.trim() === '') throw new UsageError('--resume needs the folder a --save wrote');
     if (!existsSync(dir)) throw new UsageError(`--resume: ${dir} does not exist`);
+    recoverBeforeUse('--resume', dir, flags.quiet);
     const run = checkResume(dir, record);
     const resumed = await Promise.all(arms.map((_, a) => Promise.all(Array.from({ length: splits }, (_, s) => loadCheckpoint(checkpointDir(dir, arms, a, s, folds))))));
     checkResumedModels(dir, run, resumed.flatMap((checkpoints, a) => checkpoints.map((checkpoint, s) => ({ dir: checkpointDir(dir, arms, a, s, folds), checkpoint }))), dataset, flags);
@@ -283,6 +284,7 @@ async function runExperimentCommand(
   }
   // Output targets are checked now, so that a bad path does not surface after the training.
   if (flags.save !== undefined) {
+    recoverBeforeUse('--save', flags.save, flags.quiet);
     planSaveDir(flags.save, saveEntries(arms, splits, folds));
     // A folder that another experiment saved into is not overwritten by this one.
     const saved = readRunRecord('--save', flags.save);
@@ -354,6 +356,17 @@ async function runExperimentCommand(
   }
   if (failures.length > 0) throw new Error(failures.join('; '));
   return 0;
+}
+
+/** Finishes or undoes a save into `dir` that was cut short (recoverSaveDir), saying so. */
+function recoverBeforeUse(flag: string, dir: string, quiet: boolean | undefined): void {
+  let done: string;
+  try {
+    done = recoverSaveDir(dir);
+  } catch (error) {
+    throw new UsageError(`${flag}: ${dir} holds the working folders of a save that was cut short, and they cannot be dealt with (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); make ${dir} writable`);
+  }
+  if (done && !quiet) process.stderr.write(`altreg: ${flag} ${dir}: ${done}\n`);
 }
 
 /**

@@ -1,19 +1,22 @@
 // replaceDir, behind --save: the new entries are written into a working folder inside the folder
 // and then moved into place; a failure at any step leaves the previous entries as they were, and
 // the folder itself (its mode, a mount, the current directory) stays.
-import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
-import { replaceDir } from './output.js';
+import { recoverSaveDir, replaceDir } from './output.js';
 
 // Moving a new entry from the working folder to this path fails (a step of the swap that
 // planSaveDir cannot rule out beforehand).
-const failing = vi.hoisted(() => ({ renameTo: '' }));
+// Or moving an old entry aside fails as overlayfs refuses for a folder of a lower layer (EXDEV).
+const failing = vi.hoisted(() => ({ renameTo: '', asideCode: '' }));
 vi.mock('node:fs', async (importOriginal) => {
   const fs = await importOriginal<typeof import('node:fs')>();
   const renameSync: typeof fs.renameSync = (from, to) => {
     if (String(to) === failing.renameTo && String(from).includes('.altreg-new-')) throw Object.assign(new Error(`EIO: i/o error, rename '${from}' -> '${to}'`), { code: 'EIO' });
+    if (failing.asideCode && String(to).includes('.altreg-old-')) throw Object.assign(new Error(`${failing.asideCode}: rename '${from}' -> '${to}'`), { code: failing.asideCode });
     fs.renameSync(from, to);
   };
   return { ...fs, renameSync, default: { ...fs, renameSync } };
@@ -21,7 +24,7 @@ vi.mock('node:fs', async (importOriginal) => {
 
 const temp = mkdtempSync(join(tmpdir(), 'altreg-output-'));
 afterAll(() => rmSync(temp, { recursive: true, force: true }));
-afterEach(() => (failing.renameTo = ''));
+afterEach(() => Object.assign(failing, { renameTo: '', asideCode: '' }));
 
 /** A folder `name` under a new parent, holding one file; returns the folder. */
 function folder(parent: string, name = 'ck', text = 'old\n'): string {
@@ -36,6 +39,33 @@ const write = (text: string) => async (dir: string) => {
   writeFileSync(join(dir, 'fold-0', 'manifest.json'), text);
   writeFileSync(join(dir, 'altreg-run.json'), '{}\n');
 };
+
+/** A folder of three folds and a run record, each saying `text`. */
+function folders(parent: string, text: string): string {
+  const dir = join(temp, parent, 'ck');
+  mkdirSync(dir, { recursive: true });
+  writeFolds(text)(dir);
+  return dir;
+}
+
+const writeFolds = (text: string) => (dir: string) => {
+  mkdirSync(dir, { recursive: true });
+  for (const f of [0, 1, 2]) {
+    mkdirSync(join(dir, `fold-${f}`));
+    writeFileSync(join(dir, `fold-${f}`, 'manifest.json'), text);
+  }
+  writeFileSync(join(dir, 'altreg-run.json'), text);
+  return Promise.resolve();
+};
+
+/** What a folder holds: its entries, its run record's text, and each fold's. */
+function state(dir: string) {
+  return {
+    entries: readdirSync(dir).sort(),
+    record: readFileSync(join(dir, 'altreg-run.json'), 'utf8'),
+    folds: [0, 1, 2].map((f) => readFileSync(join(dir, `fold-${f}`, 'manifest.json'), 'utf8')),
+  };
+}
 
 describe('replaceDir', () => {
   it('replaces the entries it writes, keeps the folder with its mode, and leaves no working folder', async () => {
@@ -88,6 +118,45 @@ describe('replaceDir', () => {
     expect(readFileSync(join(dir, 'fold-0', 'manifest.json'), 'utf8')).toBe('old\n');
     expect(readdirSync(dir)).toEqual(['fold-0']);
     expect(readdirSync(join(temp, 'failed-rename'))).toEqual(['ck']);
+  });
+
+  it('a failure in the middle of the swap takes the new entries out and puts every old one back', async () => {
+    const dir = folders('failed-midway', 'old');
+    failing.renameTo = join(dir, 'fold-1');
+    await expect(replaceDir('--save', dir, writeFolds('new'))).rejects.toThrow(`--save: cannot write ${dir} (EIO)`);
+    expect(state(dir)).toEqual({ entries: ['altreg-run.json', 'fold-0', 'fold-1', 'fold-2'], record: 'old', folds: ['old', 'old', 'old'] });
+  });
+
+  it('where an old folder cannot be moved aside (overlayfs: EXDEV), it is removed in place', async () => {
+    const dir = folders('overlay', 'old');
+    failing.asideCode = 'EXDEV';
+    await replaceDir('--save', dir, writeFolds('new'));
+    expect(state(dir)).toEqual({ entries: ['altreg-run.json', 'fold-0', 'fold-1', 'fold-2'], record: 'new', folds: ['new', 'new', 'new'] });
+  });
+
+  it('recoverSaveDir undoes a swap cut short before the run record moved, and clears one cut short after', () => {
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid!;
+    // Cut short after fold-0 was swapped: fold-0 new, its old one aside; fold-1, fold-2 and the record still to move.
+    const undo = folders('cut-before', 'old');
+    const [fresh, old] = [join(undo, `.altreg-new-${dead}-1`), join(undo, `.altreg-old-${dead}-1`)];
+    writeFolds('new')(fresh);
+    mkdirSync(old);
+    renameSync(join(undo, 'fold-0'), join(old, 'fold-0'));
+    renameSync(join(fresh, 'fold-0'), join(undo, 'fold-0'));
+    expect(recoverSaveDir(undo)).toBe(`put back the checkpoints a save cut short had moved aside (.altreg-old-${dead}-1)`);
+    expect(state(undo)).toEqual({ entries: ['altreg-run.json', 'fold-0', 'fold-1', 'fold-2'], record: 'old', folds: ['old', 'old', 'old'] });
+    // Cut short after the record moved: the save had taken effect; only its working folders go.
+    const done = folders('cut-after', 'new');
+    mkdirSync(join(done, `.altreg-new-${dead}-2`));
+    mkdirSync(join(done, `.altreg-old-${dead}-2`));
+    writeFileSync(join(done, `.altreg-old-${dead}-2`, 'stale'), 'x');
+    expect(recoverSaveDir(done)).toBe(`removed the working folders of a save cut short (${dead}-2)`);
+    expect(state(done)).toEqual({ entries: ['altreg-run.json', 'fold-0', 'fold-1', 'fold-2'], record: 'new', folds: ['new', 'new', 'new'] });
+    // A save still running (here this process) is left alone.
+    const running = folders('running', 'old');
+    mkdirSync(join(running, `.altreg-new-${process.pid}-3`));
+    expect(recoverSaveDir(running)).toBe('');
+    expect(readdirSync(running)).toContain(`.altreg-new-${process.pid}-3`);
   });
 
   it('through a symbolic link, the folder it points to is replaced and the link stays', async () => {

@@ -4,7 +4,7 @@
 // folder's entries written into a working folder inside it and then moved into place.
 
 import * as fs from 'node:fs';
-import { dirname, join, resolve, sep } from 'node:path';
+import { basename, dirname, join, resolve, sep } from 'node:path';
 import { writeFileAtomic } from '../runtime/checkpoint.js';
 import { UsageError } from './errors.js';
 
@@ -195,15 +195,67 @@ export function planOutputFile(flag: string, file: string, keep: Protected = {})
   });
 }
 
-/** Hidden working folders of replaceDir inside a --save folder (`.altreg-new-…`, `.altreg-old-…`). */
-const WORK_FOLDER = /^\.altreg-(new|old)-\d+-\d+$/;
+/**
+ * Working folders of replaceDir inside a --save folder, named with the saving process's pid and a
+ * time: `.altreg-new-…` holds what a save writes, `.altreg-old-…` the entries it replaced.
+ */
+const WORK_FOLDER = /^\.altreg-(new|old)-(\d+)-(\d+)$/;
+
+/** The run record a --save folder holds beside its checkpoints (commands.ts's RUN_FILE). */
+const RUN_RECORD = 'altreg-run.json';
+
+function alive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return code(error) === 'EPERM';
+  }
+}
+
+/**
+ * Finishes or undoes what a save into `dir` that was cut short (killed, power lost) left: its
+ * working folders. The run record is moved in last, so a working folder that still holds the new
+ * run record means the swap did not complete: the entries it had moved aside go back, and the
+ * folder is as before that save. Otherwise the swap had completed and only the working folders
+ * are removed. Folders of a save still running (its process alive) are left alone. Returns what
+ * it did, for a note (empty when nothing was left).
+ */
+export function recoverSaveDir(dir: string): string {
+  const st = statOrNull(dir);
+  if (!st?.isDirectory()) return '';
+  const target = fs.realpathSync(dir);
+  const stamps = new Set<string>();
+  for (const name of fs.readdirSync(target)) {
+    const m = WORK_FOLDER.exec(name);
+    if (m && !alive(Number(m[2]))) stamps.add(`${m[2]}-${m[3]}`);
+  }
+  const done: string[] = [];
+  for (const stamp of stamps) {
+    const fresh = join(target, `.altreg-new-${stamp}`);
+    const old = join(target, `.altreg-old-${stamp}`);
+    if (statOrNull(old) && statOrNull(join(fresh, RUN_RECORD))) {
+      for (const name of fs.readdirSync(old)) {
+        fs.rmSync(join(target, name), { recursive: true, force: true });
+        fs.renameSync(join(old, name), join(target, name));
+      }
+      done.push(`put back the checkpoints a save cut short had moved aside (${basename(old)})`);
+    } else if (statOrNull(old) || statOrNull(fresh)) {
+      done.push(`removed the working folders of a save cut short (${stamp})`);
+    }
+    fs.rmSync(old, { recursive: true, force: true });
+    fs.rmSync(fresh, { recursive: true, force: true });
+  }
+  return done.join('; ');
+}
 
 /**
  * Checks that `--save DIR` can take this run's checkpoints: DIR is new, empty, or holds only
  * entries this run writes itself (e.g. the folder it resumes from), so a later --resume never
  * mixes two runs' layouts; and that replaceDir can write in it and remove the entries it replaces
- * (through a symbolic link, the folder it points to is used). Working folders a save cut short
- * left behind do not count: the next save removes them.
+ * (through a symbolic link, the folder it points to is used). Working folders of a save cut short
+ * do not count (recoverSaveDir deals with them first).
  */
 export function planSaveDir(dir: string, entries: string[]): void {
   if (dir.trim() === '') throw new UsageError('--save needs a folder name');
@@ -227,64 +279,89 @@ export function planSaveDir(dir: string, entries: string[]): void {
     const shown = others.slice(0, 3).join(', ') + (others.length > 3 ? `, … (${others.length} in all)` : '');
     throw new UsageError(`--save: ${dir} already holds ${shown}, which this run would not write; choose a new or empty folder (or the --resume folder of the same experiment)`);
   }
-  // The entries it holds are replaced: the folder and every folder in it must let entries go.
+  // The entries it holds are replaced: the folder and every folder in it must let entries go, and
+  // in a sticky folder each entry must be the user's.
   const removable = (folder: string): void => {
+    const leftover = WORK_FOLDER.test(basename(folder)) ? `, a working folder another user's save left in ${dir},` : '';
     try {
       fs.accessSync(folder, fs.constants.W_OK | fs.constants.X_OK);
     } catch (error) {
-      throw new UsageError(`--save: cannot write in ${folder} (${code(error)}), so ${dir}'s checkpoints cannot be replaced; make it writable or choose a new folder`);
+      throw new UsageError(`--save: cannot write in ${folder}${leftover} (${code(error)}), so ${dir}'s checkpoints cannot be replaced; make it writable or choose a new folder`);
     }
     let inside: fs.Dirent[];
     try {
       inside = fs.readdirSync(folder, { withFileTypes: true });
     } catch (error) {
-      throw new UsageError(`--save: cannot read ${folder} (${code(error)}), so ${dir}'s checkpoints cannot be replaced; make it readable or choose a new folder`);
+      throw new UsageError(`--save: cannot read ${folder}${leftover} (${code(error)}), so ${dir}'s checkpoints cannot be replaced; make it readable or choose a new folder`);
     }
-    for (const entry of inside) if (entry.isDirectory()) removable(join(folder, entry.name));
+    for (const entry of inside) {
+      requireReplaceable('--save', join(folder, entry.name));
+      if (entry.isDirectory()) removable(join(folder, entry.name));
+    }
   };
   removable(dir);
 }
 
 /**
- * Replaces what folder `dir` holds (created if missing; through a symbolic link, the folder it
- * points to) with what `write` puts into a hidden working folder inside it. Once `write` is done,
- * the entries it replaces are moved into a second working folder, the new ones moved in (files
- * last, so the run record follows the checkpoints), and the old ones removed. A failure while
- * writing leaves the folder's entries as they were. The folder itself stays, with its mode, owner
- * and mount (a container's volume, the current directory). Working folders of a save cut short
- * are removed first. Errors name `flag`.
+ * Replaces the checkpoints folder `dir` holds (created if missing; through a symbolic link, the
+ * folder it points to) with what `write` puts into a working folder inside it. Once `write` is
+ * done, each entry it made replaces the one of that name: the old one is moved into a second
+ * working folder and the new one moved in, the run record last (a file renamed over the old one:
+ * the moment the save takes effect). A failure while writing or swapping leaves the previous
+ * entries as they were; a save cut short is finished or undone by recoverSaveDir. The folder
+ * itself stays, with its mode, owner and mount (a container's volume, the current directory).
+ * Errors name `flag`.
  */
 export async function replaceDir(flag: string, dir: string, write: (temp: string) => Promise<void>): Promise<void> {
   const stamp = `${process.pid}-${Date.now()}`;
-  let old: string | undefined;
+  let target: string;
   try {
     ensureDir(dir);
-    const target = fs.realpathSync(dir);
-    for (const name of fs.readdirSync(target)) if (WORK_FOLDER.test(name)) fs.rmSync(join(target, name), { recursive: true, force: true });
-    const temp = join(target, `.altreg-new-${stamp}`);
-    fs.mkdirSync(temp);
-    try {
-      await write(temp);
-      const made = fs.readdirSync(temp, { withFileTypes: true }).sort((a, b) => Number(a.isFile()) - Number(b.isFile()));
-      old = join(target, `.altreg-old-${stamp}`);
-      fs.mkdirSync(old);
-      const aside = old;
-      try {
-        for (const entry of made) if (statOrNull(join(target, entry.name), false)) fs.renameSync(join(target, entry.name), join(aside, entry.name));
-        for (const entry of made) fs.renameSync(join(temp, entry.name), join(target, entry.name));
-      } catch (error) {
-        // Put back what was moved aside and not replaced yet, as far as it goes.
-        for (const name of fs.readdirSync(aside)) if (!statOrNull(join(target, name), false)) fs.renameSync(join(aside, name), join(target, name));
-        if (fs.readdirSync(aside).length === 0) fs.rmdirSync(aside);
-        throw error;
-      }
-    } finally {
-      fs.rmSync(temp, { recursive: true, force: true });
-    }
+    recoverSaveDir(dir);
+    target = fs.realpathSync(dir);
   } catch (error) {
     throw new Error(`${flag}: cannot write ${dir} (${code(error)})`);
   }
+  const fresh = join(target, `.altreg-new-${stamp}`);
+  const old = join(target, `.altreg-old-${stamp}`);
+  const aside: string[] = [];
+  const moved: string[] = [];
   try {
+    fs.mkdirSync(fresh);
+    await write(fresh);
+    // Folders, then files, then the run record.
+    const rank = (e: fs.Dirent) => (e.name === RUN_RECORD ? 2 : e.isDirectory() ? 0 : 1);
+    const made = fs.readdirSync(fresh, { withFileTypes: true }).sort((a, b) => rank(a) - rank(b));
+    fs.mkdirSync(old);
+    for (const entry of made) {
+      const here = join(target, entry.name);
+      if (entry.name !== RUN_RECORD && statOrNull(here, false)) {
+        try {
+          fs.renameSync(here, join(old, entry.name));
+          aside.push(entry.name);
+        } catch (error) {
+          // overlayfs cannot move a folder of a lower layer: removed in place, it cannot come back.
+          if (code(error) !== 'EXDEV') throw error;
+          fs.rmSync(here, { recursive: true, force: true });
+        }
+      }
+      fs.renameSync(join(fresh, entry.name), here);
+      moved.push(entry.name);
+    }
+  } catch (error) {
+    // Undo: the new entries out, the old ones back.
+    try {
+      for (const name of moved) if (name !== RUN_RECORD) fs.rmSync(join(target, name), { recursive: true, force: true });
+      for (const name of aside) fs.renameSync(join(old, name), join(target, name));
+    } catch {
+      // What could not be put back stays in the working folder, for recoverSaveDir.
+    }
+    fs.rmSync(fresh, { recursive: true, force: true });
+    if (aside.every((name) => statOrNull(join(target, name), false))) fs.rmSync(old, { recursive: true, force: true });
+    throw new Error(`${flag}: cannot write ${dir} (${code(error)})`);
+  }
+  try {
+    fs.rmSync(fresh, { recursive: true, force: true });
     fs.rmSync(old, { recursive: true, force: true });
   } catch (error) {
     throw new Error(`${flag}: the new checkpoints are in ${dir}, but the previous ones, moved to ${old}, cannot be removed (${code(error)})`);
