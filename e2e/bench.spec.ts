@@ -26,6 +26,7 @@ test('the benchmark page times matmul for sizes 64..512', async ({ page }) => {
   const timed = await page.locator('#bench-rows td.gpu-gflops').allTextContents();
   expect(timed.map(Number)).toEqual(bench.rows.map((r) => Number(r.gpuGflops!.toFixed(2))));
   await expect(page.locator('#bench-chart canvas')).toHaveCount(1);
+  for (const r of bench.rows) console.log(`${r.name}: ${r.gflops.toFixed(2)} GFLOP/s wall clock, ${r.gpuGflops!.toFixed(2)} by GPU timestamps`);
 });
 
 test('the benchmark page times an Iris-shaped training epoch against TF.js', async ({ page }) => {
