@@ -328,8 +328,8 @@ async function runExperimentCommand(
     const save = flags.save;
     const run: RunRecord = { format: 'altreg-cli-run', version: 1, epochs: resumedEpochs + flags.epochs, flags: record };
     try {
-      // The folder is replaced whole, so it never holds checkpoints of two runs (a failed save
-      // leaves the previous one as it was).
+      // Every checkpoint is replaced, the run record last, so the folder never holds two runs'
+      // checkpoints (a failed save leaves the previous ones as they were; see replaceDir).
       await replaceDir('--save', save, async (temp) => {
         for (const [a, arm] of result.arms.entries()) {
           for (const [s, fold] of arm.folds.entries()) await saveCheckpoint(checkpointDir(temp, arms, a, s, folds), fold.run.checkpoint());

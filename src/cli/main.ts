@@ -64,7 +64,7 @@ function experimentOptions(command: Command): Command {
     .option('--no-standardize', 'do not standardize features (by default fitted on each training part only)')
     .option('--seed <n>', 'seed of splits, initialization, shuffles and random schedules', integer('--seed', 0), 0)
     .addOption(new Option('--device <which>', 'auto: the GPU if one is found, else the CPU reference trainer').choices(['auto', 'gpu', 'cpu']).default('auto'))
-    .option('--save <dir>', 'save a checkpoint of every trained model under DIR: a new or empty folder, or one of this same experiment, which is replaced as a whole (atomically)')
+    .option('--save <dir>', 'save a checkpoint of every trained model under DIR: a new or empty folder, or one of this same experiment, whose checkpoints are replaced (written into a working folder inside DIR first, then moved into place)')
     .option('--resume <dir>', 'continue the models saved under DIR by --save for --epochs more epochs (the flags that shape data, folds and models must be the same)')
     .option('--json <file>', 'write the full results and per-epoch history as JSON (written atomically; - for stdout, the report then on stderr)')
     .option('--quiet', 'no progress output')
