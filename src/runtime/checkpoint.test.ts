@@ -106,6 +106,9 @@ describe('resume refuses a different configuration', () => {
     const o = await options('cpu', { lambda: 0.02, schedule: 'alternate' });
     const run = await train({ ...o, epochs: 2 });
     const weights = checkpointWeights(run.checkpoint());
+    // Something that is not a checkpoint is said to be so (it was a TypeError).
+    expect(() => checkpointWeights({} as never)).toThrow(new CheckpointError('checkpoint.manifest: not a JSON object'));
+    expect(() => checkpointWeights({ ...run.checkpoint(), params: run.checkpoint().params.subarray(0, 5) })).toThrow(CheckpointError);
     expect(Object.keys(weights)).toEqual(Object.keys(run.weights));
     for (const name of Object.keys(weights)) expect(Array.from(weights[name]), name).toEqual(Array.from(run.weights[name]));
     const next = await train({ ...o, epochs: 1, optimizer: { lr: 0.01 }, init: { weights } });

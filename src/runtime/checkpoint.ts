@@ -100,6 +100,8 @@ function checkManifest(m: unknown, source: string): CheckpointManifest {
  * `run.weights` gives them: what `init: { weights }` takes to start a new run from them.
  */
 export function checkpointWeights(c: Checkpoint): Record<string, Float32Array> {
+  // The checks saving makes: a checkpoint object that is not one fails here, not later in train().
+  checkCheckpoint(c);
   const { features, classes, model } = c.manifest.config;
   return toNamedTensors(mlpLayout(features, classes, model), c.params);
 }
