@@ -144,7 +144,7 @@ describe('parseCsv', () => {
 
   it('suggests the label option when a column holds no numbers at all', () => {
     expect(csvError('species,a,b\nx,1,2\ny,3,4\n').message).toBe(
-      'iris.csv line 2, column 1 ("species"): "x" is not a number (column "species" holds no numbers; if it is the label column, name it with the label option, --label in the CLI; the label column now is "b")',
+      'iris.csv line 2, column 1 ("species"): "x" is not a number (column "species" holds no numbers; if it is the label column, choose it as such: the label column now is "b")',
     );
   });
 

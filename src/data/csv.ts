@@ -117,7 +117,7 @@ export function parseCsv(text: string, options: CsvOptions = {}): Dataset {
   // A column without a single number is likely the label column, left unnamed.
   const labelHint = (c: number): string =>
     dataRows.every(({ fields }) => fields.length !== header.length || !DECIMAL.test(fields[c].trim()))
-      ? ` (column "${header[c]}" holds no numbers; if it is the label column, name it with the label option, --label in the CLI; the label column now is "${header[labelColumn]}")`
+      ? ` (column "${header[c]}" holds no numbers; if it is the label column, choose it as such: the label column now is "${header[labelColumn]}")`
       : '';
   const x = new Float32Array(dataRows.length * features);
   const labels: string[] = new Array(dataRows.length);
