@@ -121,13 +121,12 @@ export function timestampSeconds(begin: bigint, end: bigint): number | undefined
 
 /**
  * Timestamps at the beginning and end of one compute pass, resolved into a buffer and read
- * after the pass is done. Made once per contender; null where the device has no
+ * after the pass is done (Gpu.readBytes). Made once per contender; null where the device has no
  * `timestamp-query` (requestGpu({ timestamps: true }) asks for it).
  */
 export class PassTimer {
   private readonly querySet: GPUQuerySet;
   private readonly resolved: GPUBuffer;
-  private readonly readback: GPUBuffer;
 
   static create(gpu: Gpu, label: string): PassTimer | null {
     return gpu.hasTimestamps ? new PassTimer(gpu, label) : null;
@@ -139,7 +138,6 @@ export class PassTimer {
   ) {
     this.querySet = gpu.device.createQuerySet({ label: `${label} timestamps`, type: 'timestamp', count: 2 });
     this.resolved = gpu.createBuffer(`${label} timestamps`, 16, GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC);
-    this.readback = gpu.createBuffer(`${label} timestamps readback`, 16, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
   }
 
   /** For the pass's descriptor. */
@@ -147,27 +145,20 @@ export class PassTimer {
     return { querySet: this.querySet, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 };
   }
 
-  /** After the pass, on the same encoder: resolves both timestamps into the readback buffer. */
+  /** After the pass, on the same encoder: resolves both timestamps into a buffer. */
   resolve(encoder: GPUCommandEncoder): void {
     encoder.resolveQuerySet(this.querySet, 0, 2, this.resolved, 0);
-    encoder.copyBufferToBuffer(this.resolved, 0, this.readback, 0, 16);
   }
 
-  /** The pass's duration in seconds, once its submission is done. */
+  /** The pass's duration in seconds, once its submission is done (read back outside the timed run). */
   async read(): Promise<number | undefined> {
-    await this.gpu.guard(this.readback.mapAsync(GPUMapMode.READ));
-    try {
-      const [begin, end] = new BigUint64Array(this.readback.getMappedRange(0, 16));
-      return timestampSeconds(begin, end);
-    } finally {
-      this.readback.unmap();
-    }
+    const [begin, end] = new BigUint64Array(await this.gpu.readBytes(this.resolved, 0, 16));
+    return timestampSeconds(begin, end);
   }
 
   destroy(): void {
     this.querySet.destroy();
     this.gpu.destroyBuffer(this.resolved);
-    this.gpu.destroyBuffer(this.readback);
   }
 }
 

@@ -297,8 +297,9 @@ describe('altreg CLI', () => {
       '\nMissing control: constant@0.0075 is plain L2 as strong on average as alternate, over 2 epochs. Without it, a gain over plain L2 at the same λ may only mean that λ was too strong. A new comparison can list it in --schedules (a resumed one keeps its arms).\n',
     );
     expect(JSON.parse(readFileSync(join(dir, 'altreg-run.json'), 'utf8')).epochs).toBe(2);
-    // The folder was replaced whole: nothing of the swap is left beside it.
+    // Nothing of the save's working folders is left, beside the folder or in it.
     expect(readdirSync(temp).filter((name) => name.startsWith('cmp'))).toEqual(['cmp']);
+    expect(readdirSync(dir).filter((name) => name.startsWith('.altreg-'))).toEqual([]);
 
     // The data is recorded by its values, not its name: same file name and shape, other values.
     const data = join(temp, 'same-name');
@@ -363,6 +364,7 @@ describe('altreg CLI', () => {
     expect(resumed.code, resumed.stderr).toBe(0);
     expect([epochs(), recorded()]).toEqual([[4, 4, 4], 4]);
     expect(readdirSync(open).filter((name) => name.startsWith('whole'))).toEqual(['whole']);
+    expect(readdirSync(dir).filter((name) => name.startsWith('.altreg-'))).toEqual([]);
 
     // /proc takes no folders (Node's recursive mkdir would spin there forever); root may write there, so as root.
     const proc = altreg('train', '--data', 'iris', '--epochs', '1', '--device', 'cpu', '--save', '/proc/altreg-checkpoints');

@@ -20,7 +20,7 @@ import { sharedGpu, type Gpu } from '../runtime/gpu.js';
 import type { PenaltyConfig } from '../runtime/penalty.js';
 import { parseSchedule, scheduleLabel, ScheduleError } from '../runtime/schedule.js';
 import { UsageError } from './errors.js';
-import { ensureDir, isStdout, planOutputFile, planSaveDir, recoverSaveDir, replaceDir, writeStdout } from './output.js';
+import { ensureDir, isStdout, planOutputFile, planSaveDir, recoverSaveDir, replaceDir, RUN_FILE, writeStdout } from './output.js';
 import { createProgress } from './progress.js';
 import { applySavedTuning, saveTuning, tuningCacheFile } from './tuning-cache.js';
 
@@ -93,13 +93,11 @@ function saveEntries(arms: Arm[], splits: number, folds: boolean): string[] {
 }
 
 /**
- * The record --save writes beside the checkpoints: the flags that fix the data, the folds and
- * the models, and the epochs trained so far. --resume must be given the same flags (--epochs,
- * --device and the output flags may differ), else its folds would differ from those the
- * checkpoints trained on.
+ * The record --save writes beside the checkpoints (RUN_FILE): the flags that fix the data, the
+ * folds and the models, and the epochs trained so far. --resume must be given the same flags
+ * (--epochs, --device and the output flags may differ), else its folds would differ from those
+ * the checkpoints trained on.
  */
-const RUN_FILE = 'altreg-run.json';
-
 interface RunRecord {
   format: 'altreg-cli-run';
   version: 1;

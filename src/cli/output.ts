@@ -201,8 +201,8 @@ export function planOutputFile(flag: string, file: string, keep: Protected = {})
  */
 const WORK_FOLDER = /^\.altreg-(new|old)-(\d+)-(\d+)$/;
 
-/** The run record a --save folder holds beside its checkpoints (commands.ts's RUN_FILE). */
-const RUN_RECORD = 'altreg-run.json';
+/** The run record a --save folder holds beside its checkpoints (see commands.ts's RunRecord). */
+export const RUN_FILE = 'altreg-run.json';
 
 function alive(pid: number): boolean {
   if (pid === process.pid) return true;
@@ -235,7 +235,7 @@ export function recoverSaveDir(dir: string): string {
   for (const stamp of stamps) {
     const fresh = join(target, `.altreg-new-${stamp}`);
     const old = join(target, `.altreg-old-${stamp}`);
-    if (statOrNull(old) && statOrNull(join(fresh, RUN_RECORD))) {
+    if (statOrNull(old) && statOrNull(join(fresh, RUN_FILE))) {
       for (const name of fs.readdirSync(old)) {
         fs.rmSync(join(target, name), { recursive: true, force: true });
         fs.renameSync(join(old, name), join(target, name));
@@ -330,12 +330,12 @@ export async function replaceDir(flag: string, dir: string, write: (temp: string
     fs.mkdirSync(fresh);
     await write(fresh);
     // Folders, then files, then the run record.
-    const rank = (e: fs.Dirent) => (e.name === RUN_RECORD ? 2 : e.isDirectory() ? 0 : 1);
+    const rank = (e: fs.Dirent) => (e.name === RUN_FILE ? 2 : e.isDirectory() ? 0 : 1);
     const made = fs.readdirSync(fresh, { withFileTypes: true }).sort((a, b) => rank(a) - rank(b));
     fs.mkdirSync(old);
     for (const entry of made) {
       const here = join(target, entry.name);
-      if (entry.name !== RUN_RECORD && statOrNull(here, false)) {
+      if (entry.name !== RUN_FILE && statOrNull(here, false)) {
         try {
           fs.renameSync(here, join(old, entry.name));
           aside.push(entry.name);
@@ -351,7 +351,7 @@ export async function replaceDir(flag: string, dir: string, write: (temp: string
   } catch (error) {
     // Undo: the new entries out, the old ones back.
     try {
-      for (const name of moved) if (name !== RUN_RECORD) fs.rmSync(join(target, name), { recursive: true, force: true });
+      for (const name of moved) if (name !== RUN_FILE) fs.rmSync(join(target, name), { recursive: true, force: true });
       for (const name of aside) fs.renameSync(join(old, name), join(target, name));
     } catch {
       // What could not be put back stays in the working folder, for recoverSaveDir.

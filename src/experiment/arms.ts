@@ -92,8 +92,8 @@ export function missingControls(arms: ArmText[], lambda: number, layout: MlpLayo
   const missing = new Map<string, MissingControl>();
   for (const arm of arms) {
     const control = matchedControl(arm, lambda, layout, targets, epochs, seed);
-    if (!control || keys.has(armKey(control, lambda))) continue;
-    const key = armKey(control, lambda);
+    const key = control && armKey(control, lambda);
+    if (!control || !key || keys.has(key)) continue;
     const found = missing.get(key);
     if (found) found.arms.push(arm);
     else missing.set(key, { arm, control, arms: [arm] });
@@ -118,14 +118,14 @@ function listNames(names: string[]): string {
  * on average as alternate, over 300 epochs. Without it, a gain over plain L2 at the same λ may only
  * mean that λ was too strong.` (plural for several). Empty for none. Callers add how to add them.
  */
-export function describeMissingControls(missing: { arm: ArmText; control: ArmText; arms?: ArmText[] }[], epochs: number): string {
+export function describeMissingControls(missing: MissingControl[], epochs: number): string {
   if (missing.length === 0) return '';
   const parts = missing.map((m, i) => {
-    const controlled = listNames((m.arms ?? [m.arm]).map((a) => a.name));
+    const controlled = listNames(m.arms.map((a) => a.name));
     return i === 0 ? `${m.control.name} is plain L2 as strong on average as ${controlled}` : `${m.control.name} as ${controlled}`;
   });
   // Semicolons between controls where one of them names several arms: "rotate and parity; …".
-  const listed = missing.some((m) => (m.arms?.length ?? 1) > 1) ? parts.join('; ') : listNames(parts);
+  const listed = missing.some((m) => m.arms.length > 1) ? parts.join('; ') : listNames(parts);
   const [s, it] = parts.length === 1 ? ['', 'it'] : ['s', 'them'];
   return `Missing control${s}: ${listed}, over ${epochs} epochs. Without ${it}, a gain over plain L2 at the same λ may only mean that λ was too strong.`;
 }

@@ -45,21 +45,21 @@ function checkCheckpoint(c: Checkpoint): MlpLayout {
  */
 export function checkpointBlocksProblem(layout: MlpLayout, c: { params?: unknown; optimizer?: { m?: unknown; v?: unknown } }, field: string): string | null {
   const tensors = layout.tensors.map((t) => `${t.name} [${t.shape.join(', ')}]`).join(', ');
+  // Value i of a block, named by its tensor and its index there.
+  const at = (name: string, i: number, what: string) => {
+    const t = layout.tensors.find((t) => i < t.offset + t.length)!;
+    return `${field}.${name}: tensor '${t.name}' holds ${what} at index ${i - t.offset}`;
+  };
   const blocks: [string, unknown][] = [['params', c.params], ['optimizer.m', c.optimizer?.m], ['optimizer.v', c.optimizer?.v]];
   for (const [name, block] of blocks) {
     if (!(block instanceof Float32Array)) return `${field}.${name} must be a Float32Array of ${layout.perModel} values (${tensors}), got ${describeValue(block)}`;
     if (block.length !== layout.perModel) return `${field}.${name} has ${block.length} value${block.length === 1 ? '' : 's'}; the model needs ${layout.perModel} (${tensors})`;
-    try {
-      fromNamedTensors(layout, toNamedTensors(layout, block), `${field}.${name}`);
-    } catch (error) {
-      return (error as Error).message;
-    }
+    const bad = block.findIndex((x) => !Number.isFinite(x));
+    if (bad >= 0) return at(name, bad, 'a non-finite value');
   }
-  const v = c.optimizer!.v as Float32Array;
-  const negative = v.findIndex((x) => x < 0);
-  if (negative < 0) return null;
-  const t = layout.tensors.find((t) => negative < t.offset + t.length)!;
-  return `${field}.optimizer.v: tensor '${t.name}' holds a negative value at index ${negative - t.offset}; Adam's second moments are ≥ 0`;
+  // Adam divides by √v.
+  const negative = (c.optimizer!.v as Float32Array).findIndex((x) => x < 0);
+  return negative < 0 ? null : `${at('optimizer.v', negative, 'a negative value')}; Adam's second moments are ≥ 0`;
 }
 
 /** The two files of a checkpoint, as bytes; throws a CheckpointError for one that loading would refuse. */
@@ -77,6 +77,11 @@ export function encodeCheckpoint(c: Checkpoint): { weights: Uint8Array; manifest
   return { weights, manifest: JSON.stringify(c.manifest, null, 2) + '\n' };
 }
 
+/** A random generator's saved state: 4 u32 words. */
+export function isGeneratorState(s: unknown): boolean {
+  return Array.isArray(s) && s.length === 4 && s.every((w) => Number.isInteger(w) && w >= 0 && w < 2 ** 32);
+}
+
 function checkManifest(m: unknown, source: string): CheckpointManifest {
   const fail = (what: string): never => {
     throw new CheckpointError(`${source}: ${what}`);
@@ -89,8 +94,7 @@ function checkManifest(m: unknown, source: string): CheckpointManifest {
   if (!c || !Number.isInteger(c.features) || !Number.isInteger(c.classes) || !c.model) fail('config.features, config.classes and config.model are required');
   if (!Number.isInteger(x.epoch) || x.epoch < 0 || !Number.isInteger(x.step) || x.step < 0) fail('epoch and step must be integers ≥ 0');
   const p = x.planner;
-  const isState = (s: unknown) => Array.isArray(s) && s.length === 4 && s.every((w) => Number.isInteger(w) && w >= 0 && w < 2 ** 32);
-  if (!p || p.epoch !== x.epoch || !isState(p.shuffle) || !isState(p.schedule)) fail('planner must hold the epoch and two generator states of 4 u32 words');
+  if (!p || p.epoch !== x.epoch || !isGeneratorState(p.shuffle) || !isGeneratorState(p.schedule)) fail('planner must hold the epoch and two generator states of 4 u32 words');
   if (!Array.isArray(x.history)) fail('history must be an array');
   return x;
 }
@@ -101,9 +105,7 @@ function checkManifest(m: unknown, source: string): CheckpointManifest {
  */
 export function checkpointWeights(c: Checkpoint): Record<string, Float32Array> {
   // The checks saving makes: a checkpoint object that is not one fails here, not later in train().
-  checkCheckpoint(c);
-  const { features, classes, model } = c.manifest.config;
-  return toNamedTensors(mlpLayout(features, classes, model), c.params);
+  return toNamedTensors(checkCheckpoint(c), c.params);
 }
 
 /** Parses and validates a checkpoint's two files against each other. */

@@ -9,7 +9,7 @@ import type { LossSums } from '../kernels/softmax-xent.js';
 import type { MlpLayout } from '../model/mlp.js';
 import { penaltyCoefficients, penaltyValue, targetSegments, type ResolvedPenalty } from './penalty.js';
 import { Random, type RandomState } from './random.js';
-import { resolveSchedule, Schedule, ScheduleError, targetedTensors, type ScheduleSpec, type Targets } from './schedule.js';
+import { Schedule, ScheduleError, targetedTensors, type ScheduleSpec, type Targets } from './schedule.js';
 
 /** A labelled data set: x is rows × features, row-major. */
 export interface TrainData {
@@ -108,7 +108,7 @@ function modelSchedule(layout: MlpLayout, penalty: { targets?: Targets; schedule
 export function scheduleShares(layout: MlpLayout, penalty: { targets?: Targets; schedule?: ScheduleSpec }, seed: number, epochs: number): { tensors: string[]; shares: number[] } {
   if (!Number.isSafeInteger(epochs) || epochs < 1) throw new ScheduleError(`epochs must be an integer ≥ 1, got ${epochs}`);
   const { tensors, schedule } = modelSchedule(layout, penalty, seed);
-  const spec = resolveSchedule(penalty.schedule ?? 'constant', 'penalty.schedule');
+  const spec = schedule.spec;
   if (typeof spec === 'object' && 'random' in spec) return { tensors, shares: tensors.map(() => spec.random) };
   // Counted epoch by epoch, as the trainer draws them, without keeping a million masks.
   const on = tensors.map(() => 0);

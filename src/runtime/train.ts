@@ -7,7 +7,7 @@ import type { Dataset } from '../data/datasets.js';
 import { requireHyper, type AdamHyper } from '../kernels/adam.js';
 import { KernelInputError } from '../kernels/common.js';
 import { fromNamedTensors, glorotInit, mlpLayout, toNamedTensors, validateModel, ModelConfigError, type MlpLayout, type ModelConfig } from '../model/mlp.js';
-import { checkpointBlocksProblem } from './checkpoint.js';
+import { checkpointBlocksProblem, isGeneratorState } from './checkpoint.js';
 import { trainOnCpu } from './cpu-trainer.js';
 import { evaluateModels, predictModel, type Prediction } from './evaluate.js';
 import { GpuError, sharedGpu, type AdapterDescription, type Gpu } from './gpu.js';
@@ -353,8 +353,7 @@ function checkResume(field: string, c: Checkpoint, now: RunConfig, layout: MlpLa
   if (problem) fail(problem);
   if (!Number.isSafeInteger(c.optimizer.step) || c.optimizer.step < 0) fail(`${field}.optimizer.step must be an integer ≥ 0 (Adam steps taken), got ${describe(c.optimizer.step)}`);
   const p = c.planner;
-  const isState = (s: unknown) => Array.isArray(s) && s.length === 4 && s.every((w) => Number.isInteger(w) && w >= 0 && w < 2 ** 32);
-  if (!Number.isSafeInteger(p.epoch) || p.epoch < 0 || !isState(p.shuffle) || !isState(p.schedule)) {
+  if (!Number.isSafeInteger(p.epoch) || p.epoch < 0 || !isGeneratorState(p.shuffle) || !isGeneratorState(p.schedule)) {
     fail(`${field}.planner must hold the epoch (an integer ≥ 0) and two generator states of 4 u32 words (shuffle, schedule)`);
   }
   if (!Array.isArray(c.manifest.history)) fail(`${field}.manifest.history must be an array of epoch records, got ${describe(c.manifest.history)}`);
