@@ -13,7 +13,7 @@ import { createMetrics } from '../kernels/metrics.js';
 import { LOSS_GROUP_WORDS, createSoftmaxXent, encodeSlotCall, readLossGroup, statsSlotBytes, type LossSums, type SlotCall } from '../kernels/softmax-xent.js';
 import { createSumSq } from '../kernels/sumsq.js';
 import type { MlpLayout } from '../model/mlp.js';
-import type { Gpu } from './gpu.js';
+import { GpuError, type Gpu } from './gpu.js';
 import {
   EpochPlanner,
   affineTable,
@@ -27,6 +27,7 @@ import {
   type EpochPlan,
   type EpochRecord,
   type Evaluation,
+  type ModelPlan,
   type TrainData,
 } from './plan.js';
 
@@ -200,15 +201,97 @@ interface Chunk {
   readback: GPUBuffer;
 }
 
-/** Trains every model of the plan on the GPU. All GPU memory is freed before it returns. */
+/**
+ * The plan's models split into groups whose per-model buffers (a batch's rows and activations,
+ * parameters and Adam moments, an epoch's permutation, validation and test rows) fit one storage
+ * binding each: most often a single group. Throws a GpuError when one model alone does not fit.
+ */
+export function modelGroups(gpu: Gpu, plan: BatchPlan): ModelPlan[][] {
+  const { layout } = plan;
+  const limits = gpu.device.limits;
+  const binding = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
+  const widest = Math.max(layout.features, ...layout.layers.map((l) => l.outputs));
+  const most = (key: 'trainRows' | 'validationRows' | 'testRows') => Math.max(0, ...plan.models.map((m) => m[key]?.length ?? 0));
+  const values = (n: number) => `${n} row${n === 1 ? '' : 's'} of up to ${widest} values`;
+  // Words per model of each kind of buffer, with what to call it when one model is too big.
+  const needs: [string, number][] = [
+    [`batch of ${values(plan.batchSize)}`, plan.batchSize * widest],
+    [`${layout.perModel} parameters`, layout.perModel],
+    [`permutation of ${most('trainRows')} training rows`, most('trainRows')],
+    [`validation set of ${values(most('validationRows'))}`, most('validationRows') * widest],
+    [`test set of ${values(most('testRows'))}`, most('testRows') * widest],
+    [`confusion matrix of ${layout.classes} classes`, layout.classes * layout.classes],
+  ];
+  const [what, words] = needs.reduce((a, b) => (b[1] > a[1] ? b : a));
+  const fit = Math.floor(binding / (words * 4));
+  if (fit < 1) throw new GpuError(`one model's ${what} needs ${words * 4} bytes, more than ${gpu.name}'s storage binding of ${binding} bytes`);
+  const count = Math.ceil(plan.models.length / fit);
+  const size = Math.ceil(plan.models.length / count);
+  return Array.from({ length: count }, (_, g) => plan.models.slice(g * size, (g + 1) * size));
+}
+
+/**
+ * Trains every model of the plan on the GPU. Models that do not fit one trainer's bindings
+ * together are trained by several trainers in lockstep: each chunk of epochs is submitted to all
+ * of them, so every epoch is reported once for all models, as with one trainer. All GPU memory
+ * is freed before it returns.
+ */
 export async function trainOnGpu(gpu: Gpu, plan: BatchPlan, onEpoch?: EpochListener, signal?: AbortSignal): Promise<BatchResult> {
   signal?.throwIfAborted();
-  const trainer = await gpu.build('building the trainer', () => new GpuTrainer(gpu, plan));
+  const groups = modelGroups(gpu, plan);
+  let dataset: GpuDataset | null = null;
+  const trainers: GpuTrainer[] = [];
   try {
-    return await trainer.run(onEpoch, signal);
+    await gpu.build('building the trainer', () => {
+      dataset = new GpuDataset(gpu, plan.data);
+      let first = 0;
+      for (const models of groups) {
+        trainers.push(new GpuTrainer(gpu, { ...plan, models }, dataset, first));
+        first += models.length;
+      }
+    });
+    return await runTrainers(gpu, plan, trainers, onEpoch, signal);
   } finally {
-    trainer.destroy();
+    for (const t of trainers) t.destroy();
+    (dataset as GpuDataset | null)?.destroy();
   }
+}
+
+async function runTrainers(gpu: Gpu, plan: BatchPlan, trainers: GpuTrainer[], onEpoch?: EpochListener, signal?: AbortSignal): Promise<BatchResult> {
+  for (const t of trainers) t.gatherEvaluationRows();
+  const histories: EpochRecord[][] = plan.models.map(() => []);
+  const slots = Math.min(...trainers.map((t) => t.slots));
+  const pending: Chunk[][] = [];
+  let planned = 0;
+  let chunkEpochs = 1;
+  let lastDone = performance.now();
+  let flip = 0;
+  while (planned < plan.epochs || pending.length > 0) {
+    // Keep two chunks in flight: the GPU works on the next while this one is read.
+    signal?.throwIfAborted();
+    while (pending.length < 2 && planned < plan.epochs) {
+      const count = Math.min(chunkEpochs, slots, plan.epochs - planned);
+      pending.push(trainers.map((t) => t.submitChunk(planned, count, flip)));
+      flip ^= 1;
+      planned += count;
+    }
+    const chunks = pending.shift()!;
+    const words = await Promise.all(trainers.map((t, g) => t.readChunk(chunks[g])));
+    for (let i = 0; i < chunks[0].epochs.length; i++) {
+      // Epoch by epoch and model by model: the first divergence is reported, as by one trainer.
+      const records = trainers.flatMap((t, g) => t.records(chunks[g], words[g], i));
+      records.forEach((r, m) => histories[m].push(r));
+      // Awaited: an async listener finishes (or fails the run) before the next epoch's call.
+      await onEpoch?.(records[0].epoch, records);
+    }
+    const now = performance.now();
+    const perEpoch = (now - lastDone) / chunks[0].epochs.length;
+    lastDone = now;
+    chunkEpochs = Math.max(1, Math.min(slots, Math.round(TARGET_CHUNK_MS / Math.max(perEpoch, 0.01))));
+  }
+  const results: BatchResult['models'] = [];
+  for (const t of trainers) results.push(...(await t.finish(histories)).models);
+  return { models: results };
 }
 
 class GpuTrainer {
@@ -218,13 +301,13 @@ class GpuTrainer {
   private readonly models: number;
   private readonly steps: number;
   private readonly maxRows: number;
-  private readonly slots: number;
+  /** Epoch slots: the most epochs one chunk can hold. */
+  readonly slots: number;
   private readonly permSlotBytes: number;
   private readonly coefSlotBytes: number;
   private readonly statsSlotBytes: number;
   private readonly recordWords: number;
   private readonly planners: EpochPlanner[];
-  private readonly dataset: GpuDataset;
   private readonly params: GPUBuffer;
   private readonly m: GPUBuffer;
   private readonly v: GPUBuffer;
@@ -245,9 +328,15 @@ class GpuTrainer {
   private readonly test: GpuRowSet | null;
   private readonly testStats: GPUBuffer | null;
 
+  /**
+   * Trains `plan.models`, reading x and y from `dataset` (shared by all trainers of a run, not
+   * destroyed here); `first` is the index of its first model in the whole run (for errors).
+   */
   constructor(
     private readonly gpu: Gpu,
     private readonly plan: BatchPlan,
+    private readonly dataset: GpuDataset,
+    private readonly first: number,
   ) {
     const { layout, data } = plan;
     this.layout = layout;
@@ -268,7 +357,6 @@ class GpuTrainer {
     // Enough epoch slots for a chunk, within 64 MiB of permutations.
     this.slots = Math.max(1, Math.min(MAX_SLOTS, plan.epochs, Math.floor((64 << 20) / this.permSlotBytes)));
 
-    this.dataset = new GpuDataset(gpu, data);
     const { params: init, m, v, counters } = initialState(plan);
     this.params = own(gpu.createStorage('params', init));
     this.m = own(gpu.createStorage('adam m', m));
@@ -368,8 +456,10 @@ class GpuTrainer {
     this.validation?.encodeEvaluate(pass, slot); // validation loss and accuracy
   }
 
-  private submitChunk(first: number, count: number, readback: GPUBuffer): Chunk {
+  /** Queues the epochs `first`…`first + count - 1` (count ≤ slots), read back into readback `flip`. */
+  submitChunk(first: number, count: number, flip: number): Chunk {
     const { gpu } = this;
+    const readback = this.readbacks[flip];
     const epochs: EpochPlan[][] = [];
     const slots: number[] = [];
     for (let i = 0; i < count; i++) {
@@ -401,58 +491,39 @@ class GpuTrainer {
     return { epochs, slots, readback };
   }
 
-  private records(chunk: Chunk, words: Uint32Array): EpochRecord[][] {
+  /** The records of the chunk's `i`th epoch, one per model; throws DivergenceError on a bad loss. */
+  records(chunk: Chunk, words: Uint32Array, i: number): EpochRecord[] {
     const S = this.layout.tensors.length;
-    return chunk.epochs.map((plans, i) => {
-      const base = (i * this.statsSlotBytes) / 4;
-      return plans.map((p, m) => {
-        const at = base + m * this.recordWords;
-        const norms = new Float32Array(words.buffer, words.byteOffset + (at + NORM_FIELD) * 4, S);
-        const val = this.validation ? readLossGroup(words, at + VAL_FIELD) : null;
-        return epochRecord(this.layout, this.planners[m], p, m, readLossGroup(words, at + TRAIN_FIELD), val, norms);
-      });
+    const base = (i * this.statsSlotBytes) / 4;
+    return chunk.epochs[i].map((p, m) => {
+      const at = base + m * this.recordWords;
+      const norms = new Float32Array(words.buffer, words.byteOffset + (at + NORM_FIELD) * 4, S);
+      const val = this.validation ? readLossGroup(words, at + VAL_FIELD) : null;
+      return epochRecord(this.layout, this.planners[m], p, this.first + m, readLossGroup(words, at + TRAIN_FIELD), val, norms);
     });
   }
 
-  async run(onEpoch?: EpochListener, signal?: AbortSignal): Promise<BatchResult> {
-    const { gpu, plan } = this;
-    if (this.validation || this.test) {
-      gpu.submit('gather evaluation rows', (pass) => {
-        this.validation?.encodeGather(pass);
-        this.test?.encodeGather(pass);
-      });
-    }
-    const histories: EpochRecord[][] = plan.models.map(() => []);
-    const pending: Chunk[] = [];
-    let planned = 0;
-    let chunkEpochs = 1;
-    let lastDone = performance.now();
-    let flip = 0;
-    while (planned < plan.epochs || pending.length > 0) {
-      // Keep two chunks in flight: the GPU works on the next while this one is read.
-      signal?.throwIfAborted();
-      while (pending.length < 2 && planned < plan.epochs) {
-        const count = Math.min(chunkEpochs, this.slots, plan.epochs - planned);
-        pending.push(this.submitChunk(planned, count, this.readbacks[flip]));
-        flip ^= 1;
-        planned += count;
-      }
-      const chunk = pending.shift()!;
-      const bytes = chunk.epochs.length * this.statsSlotBytes;
-      await gpu.guard(chunk.readback.mapAsync(GPUMapMode.READ, 0, bytes));
-      const words = new Uint32Array(chunk.readback.getMappedRange(0, bytes).slice(0));
-      chunk.readback.unmap();
-      for (const records of this.records(chunk, words)) {
-        records.forEach((r, m) => histories[m].push(r));
-        // Awaited: an async listener finishes (or fails the run) before the next epoch's call.
-        await onEpoch?.(records[0].epoch, records);
-      }
-      const now = performance.now();
-      const perEpoch = (now - lastDone) / chunk.epochs.length;
-      lastDone = now;
-      chunkEpochs = Math.max(1, Math.min(this.slots, Math.round(TARGET_CHUNK_MS / Math.max(perEpoch, 0.01))));
-    }
+  /** Waits for the chunk and copies its stats slots out of the readback buffer. */
+  async readChunk(chunk: Chunk): Promise<Uint32Array> {
+    const bytes = chunk.epochs.length * this.statsSlotBytes;
+    await this.gpu.guard(chunk.readback.mapAsync(GPUMapMode.READ, 0, bytes));
+    const words = new Uint32Array(chunk.readback.getMappedRange(0, bytes).slice(0));
+    chunk.readback.unmap();
+    return words;
+  }
 
+  /** Gathers the validation and test rows (once, before the first epoch). */
+  gatherEvaluationRows(): void {
+    if (!this.validation && !this.test) return;
+    this.gpu.submit('gather evaluation rows', (pass) => {
+      this.validation?.encodeGather(pass);
+      this.test?.encodeGather(pass);
+    });
+  }
+
+  /** After the last epoch: the test evaluation and each model's final state. `histories` holds every model of the run. */
+  async finish(histories: EpochRecord[][]): Promise<BatchResult> {
+    const { gpu, plan } = this;
     let tests: Evaluation[] | null = null;
     if (this.test && this.testStats) {
       gpu.device.queue.writeBuffer(this.testStats, 0, new Uint32Array(this.testStats.size / 4));
@@ -467,12 +538,11 @@ class GpuTrainer {
     const m = await gpu.readFloat32(this.m, 0, B * P);
     const v = await gpu.readFloat32(this.v, 0, B * P);
     const counters = await gpu.readUint32(this.counters, 0, B * COUNTER_WORDS);
-    return batchResult(plan, { params, m, v, counters }, this.planners, histories, tests);
+    return batchResult(plan, { params, m, v, counters }, this.planners, histories.slice(this.first, this.first + B), tests);
   }
 
   destroy(): void {
     for (const c of this.calls) c.destroy();
     for (const b of this.buffers) this.gpu.destroyBuffer(b);
-    this.dataset.destroy();
   }
 }

@@ -4,6 +4,10 @@ import { describe, expect, it } from 'vitest';
 import { loadDataset } from '../data/datasets.js';
 import { testGpu } from '../testing/gpu.js';
 import { relativeError } from '../testing/random.js';
+import { mlpLayout } from '../model/mlp.js';
+import { modelGroups } from './gpu-trainer.js';
+import { GpuError, type Gpu } from './gpu.js';
+import { DivergenceError, type BatchPlan, type EpochRecord } from './plan.js';
 import { SCHEDULE_NAMES, type ScheduleSpec } from './schedule.js';
 import { train, trainBatch, type BatchOptions } from './train.js';
 
@@ -97,26 +101,88 @@ describe('GPU trainer = CPU reference trainer', () => {
   });
 });
 
+/** `real`'s device, reporting a storage binding limit of `bytes` (Dawn still allows its own). */
+function withBindingLimit(real: Gpu, bytes: number): Gpu {
+  const limits = new Proxy(real.device.limits, {
+    get: (target, key) => (key === 'maxStorageBufferBindingSize' ? bytes : Reflect.get(target, key)),
+  });
+  const device = new Proxy(real.device, {
+    get(target, key) {
+      if (key === 'limits') return limits;
+      const value = Reflect.get(target, key);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+  return Object.create(real, { device: { value: device } }) as Gpu;
+}
+
 describe('a data set larger than one storage binding', () => {
   it('is split into shards that the gather reads in turn: same training as the CPU reference', async () => {
-    const real = await testGpu();
-    // The same device, reporting a binding limit of 16 Iris rows: x goes up in 10 shards.
-    const limits = new Proxy(real.device.limits, {
-      get: (target, key) => (key === 'maxStorageBufferBindingSize' ? 16 * 4 * 4 : Reflect.get(target, key)),
-    });
-    const device = new Proxy(real.device, {
-      get(target, key) {
-        if (key === 'limits') return limits;
-        const value = Reflect.get(target, key);
-        return typeof value === 'function' ? value.bind(target) : value;
-      },
-    });
-    const gpu = Object.create(real, { device: { value: device } }) as typeof real;
+    // A binding limit of 64 Iris rows: x goes up in 3 shards.
+    const gpu = withBindingLimit(await testGpu(), 64 * 4 * 4);
     const iris = await loadDataset('iris');
     const options = { data: iris, model: { hidden: [8], activation: 'relu' as const }, epochs: 10, batchSize: 16, seed: 4, penalty: { lambda: 0.01, schedule: 'alternate' as const } };
     const g = await train({ ...options, device: 'gpu', gpu });
     const c = await train({ ...options, device: 'cpu' });
     g.history.forEach((h, e) => expect(Math.abs(h.loss - c.history[e].loss) / c.history[e].loss, `epoch ${e}`).toBeLessThanOrEqual(1e-4));
     expect(relativeError(g.params, c.params)).toBeLessThanOrEqual(1e-3);
+  });
+});
+
+describe('models that do not fit one storage binding together', () => {
+  const batch = async (gpu: Gpu, onEpoch?: (epoch: number, records: EpochRecord[]) => void) => {
+    const iris = await loadDataset('iris');
+    const ms = models(iris.rows, { lambda: 0.05, mode: 'coupled' }, SCHEDULES).map((m, i) => ({
+      ...m,
+      // Uneven training sets: the groups' epochs have different step counts.
+      trainRows: m.trainRows.subarray(0, m.trainRows.length - 9 * i),
+      testRows: Uint32Array.from({ length: 10 + i }, (_, r) => (r * 7 + 3) % iris.rows),
+    }));
+    return trainBatch({ data: iris, model: { hidden: [10], activation: 'relu' }, models: ms, epochs: 12, batchSize: 16, optimizer: { lr: 0.01 }, device: 'gpu', gpu, onEpoch });
+  };
+
+  it('train in groups, in lockstep: every epoch reported once for all models, results as in one group', async () => {
+    const real = await testGpu();
+    const whole = await batch(real);
+    // 1 KiB: each model's validation rows (21 × 10 values) fill a binding alone, so every model
+    // is its own group; x goes up in 3 shards.
+    const small = withBindingLimit(real, 1024);
+    const iris = await loadDataset('iris');
+    const plan = { layout: mlpLayout(4, 3, { hidden: [10], activation: 'relu' }), batchSize: 16, data: iris } as unknown as BatchPlan;
+    expect(modelGroups(small, { ...plan, models: [{ trainRows: new Uint32Array(120), validationRows: new Uint32Array(22) }, { trainRows: new Uint32Array(120) }] } as BatchPlan).length).toBe(2);
+    const calls: [number, number][] = [];
+    const before = real.liveBuffers;
+    const grouped = await batch(small, (epoch, records) => void calls.push([epoch, records.length]));
+    expect(real.liveBuffers).toBe(before);
+    expect(calls).toEqual(Array.from({ length: 12 }, (_, e) => [e, SCHEDULES.length]));
+    grouped.models.forEach((g, i) => {
+      const w = whole.models[i];
+      expect(g.name).toBe(w.name);
+      expect(g.history, g.name).toEqual(w.history);
+      expect(g.params, g.name).toEqual(w.params);
+      expect(g.optimizer, g.name).toEqual(w.optimizer);
+      expect(g.test, g.name).toEqual(w.test);
+      expect(g.test!.rows).toBe(10 + i);
+    });
+  });
+
+  it('a model of a later group that diverges is named by its index in the whole batch', async () => {
+    const iris = await loadDataset('iris');
+    const rows = Uint32Array.from({ length: 150 }, (_, i) => i);
+    // Model 2's features scaled by 1e37: its logits overflow in the first epoch.
+    const scale = (k: number) => ({ scale: new Float32Array(4).fill(k), shift: new Float32Array(4) });
+    const ms = [0, 1, 2].map((i) => ({ trainRows: rows, validationRows: rows.subarray(0, 40), name: `m${i}`, standardize: scale(i === 2 ? 1e37 : 1) }));
+    const error = await trainBatch({ data: iris, model: { hidden: [10], activation: 'relu' }, models: ms, epochs: 3, device: 'gpu', gpu: withBindingLimit(await testGpu(), 2048) }).catch((e) => e);
+    expect(error).toBeInstanceOf(DivergenceError);
+    expect([error.model, error.modelName, error.epoch]).toEqual([2, 'm2', 0]);
+  });
+
+  it('one model too big for a binding: a GpuError naming what, before any GPU buffer', async () => {
+    const real = await testGpu();
+    const before = real.liveBuffers;
+    await expect(batch(withBindingLimit(real, 512))).rejects.toThrow(
+      new GpuError(`one model's validation set of 21 rows of up to 10 values needs 840 bytes, more than ${real.name}'s storage binding of 512 bytes`),
+    );
+    expect(real.liveBuffers).toBe(before);
   });
 });
