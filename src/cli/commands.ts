@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { parseCsv } from '../data/csv.js';
-import { SplitError } from '../data/split.js';
+import { SplitError, type SplitStep } from '../data/split.js';
 import { DATASET_NAMES, loadDataset, type Dataset, type DatasetName } from '../data/datasets.js';
 import { armKey, describeLambda, describeMissingControls, missingControls, parseArms, type ArmText } from '../experiment/arms.js';
 import { experimentSplits, runExperiment, type Arm, type ExperimentOptions, type ExperimentResult } from '../experiment/crossval.js';
@@ -16,7 +16,7 @@ import { mlpLayout } from '../model/mlp.js';
 import { formatTuning, tuneMatmul } from '../kernels/tune.js';
 import { loadCheckpoint, MANIFEST_FILE, saveCheckpoint, WEIGHTS_FILE, writeFileAtomic } from '../runtime/checkpoint.js';
 import type { Checkpoint } from '../runtime/train.js';
-import { sharedGpu, type Gpu } from '../runtime/gpu.js';
+import { GpuError, sharedGpu, type Gpu } from '../runtime/gpu.js';
 import type { PenaltyConfig } from '../runtime/penalty.js';
 import { parseSchedule, scheduleLabel, ScheduleError } from '../runtime/schedule.js';
 import { UsageError } from './errors.js';
@@ -235,9 +235,10 @@ async function pickDevice(choice: ExperimentFlags['device'], inline: boolean): P
     return await sharedGpu(inline ? { llvmpipeThreads: 0 } : {});
   } catch (error) {
     if (choice === 'gpu') throw error;
-    // The error usually says "no WebGPU adapter" itself; other failures (Dawn missing) do not.
+    // A no-adapter error says "no WebGPU adapter" itself; other failures (Dawn missing) do not.
     const message = (error as Error).message;
-    process.stderr.write(`altreg: ${/no WebGPU adapter/i.test(message) ? message : `no WebGPU adapter (${message})`}; training on the CPU reference trainer\n`);
+    const noAdapter = error instanceof GpuError && error.code === 'no-adapter';
+    process.stderr.write(`altreg: ${noAdapter ? message : `no WebGPU adapter (${message})`}; training on the CPU reference trainer\n`);
     return null;
   }
 }
@@ -389,13 +390,16 @@ function splitsFor(options: ExperimentOptions, flags: ExperimentFlags): number {
     return experimentSplits(options).length;
   } catch (error) {
     if (!(error instanceof SplitError)) throw error;
-    const steps: Record<string, string> = {
+    const steps: Record<SplitStep, string | null> = {
       stratifiedSplit: 'the 80/20 holdout split',
       stratifiedKFold: `the ${flags.folds}-fold split`,
+      repeatedStratifiedKFold: null, // experimentSplits repeats stratifiedKFold itself
       validationSplit: `--validation ${flags.validation} of each training part`,
     };
-    const message = error.message.replace(/^(\w+): /, (whole, where: string) => (steps[where] ? `${flags.data} (${steps[where]}): ` : whole)).replace('a fraction of 0 asks for none', '--validation 0 holds none out');
-    throw new SplitError(message);
+    const step = steps[error.step];
+    if (step === null) throw error;
+    const wayOut = error.reason === 'no-validation-rows' ? '; --validation 0 holds none out' : '';
+    throw new UsageError(`${flags.data} (${step}): ${error.detail}${wayOut}`);
   }
 }
 

@@ -12,5 +12,6 @@ export {
   validationSplit,
   type RepeatedFold,
   type Split,
+  type SplitStep,
 } from './split.js';
 export { applyStandardizer, fitStandardizer, type Standardizer } from './standardize.js';

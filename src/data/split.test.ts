@@ -218,3 +218,35 @@ describe('validationSplit', () => {
     );
   });
 });
+
+describe('SplitError', () => {
+  const thrown = (fn: () => unknown): SplitError => {
+    try {
+      fn();
+    } catch (error) {
+      if (error instanceof SplitError) return error;
+      throw error;
+    }
+    throw new Error('no SplitError thrown');
+  };
+
+  it('names the split function in step and says the rest in detail, so callers need not parse the message', () => {
+    const y = labels([10, 3, 8]);
+    const cases: [SplitError, string, string][] = [
+      [thrown(() => stratifiedSplit(y, 3, 0, 0)), 'stratifiedSplit', 'testFraction must be strictly between 0 and 1, got 0'],
+      [thrown(() => stratifiedKFold(y, 3, 1, 0)), 'stratifiedKFold', 'k must be an integer ≥ 2, got 1'],
+      [thrown(() => repeatedStratifiedKFold(y, 3, 2, 0, 0)), 'repeatedStratifiedKFold', 'repeats must be an integer ≥ 1, got 0'],
+      [thrown(() => validationSplit(y, Uint32Array.of(4, 4), 3)), 'validationSplit', 'row 4 appears twice in rowsIdx (again at index 1)'],
+    ];
+    for (const [error, step, detail] of cases) {
+      expect([error.step, error.detail, error.reason]).toEqual([step, detail, undefined]);
+      expect(error.message).toBe(`${step}: ${detail}`);
+    }
+    // A test side with single-row classes has no way out to name; the validation side's is asking for none.
+    expect(thrown(() => stratifiedSplit(Uint32Array.of(0, 1, 2), 3, 0.5, 0)).reason).toBeUndefined();
+    const validation = thrown(() => validationSplit(Uint32Array.of(0, 1, 2), Uint32Array.of(0, 1, 2), 3, 0.5, 0));
+    expect([validation.step, validation.reason]).toEqual(['validationSplit', 'no-validation-rows']);
+    expect(validation.detail).toBe('all 3 classes have a single row, so a stratified split puts none on the validation side; at least one class needs 2 rows');
+    expect(validation.message).toBe(`validationSplit: ${validation.detail}; a fraction of 0 asks for none`);
+  });
+});

@@ -5,9 +5,29 @@
 
 import { Random } from '../runtime/random.js';
 
-/** Bad arguments to a split (fraction, fold count, labels); thrown before anything is drawn. */
+/** The split function a SplitError comes from; its message starts with this name. */
+export type SplitStep = 'stratifiedSplit' | 'stratifiedKFold' | 'repeatedStratifiedKFold' | 'validationSplit';
+
+/**
+ * Bad arguments to a split (fraction, fold count, labels); thrown before anything is drawn. The
+ * message is `${step}: ${detail}`, with the way out that a `reason` names appended; callers that
+ * say it in their own terms (the CLI names the data and the flag) build theirs from the fields.
+ */
 export class SplitError extends Error {
   override name = 'SplitError';
+  constructor(
+    /** The split function that refused (the message's first word). */
+    readonly step: SplitStep,
+    /** What is wrong, without the `step: ` prefix and without the way out a `reason` adds. */
+    readonly detail: string,
+    /**
+     * `'no-validation-rows'`: every class has a single row, so a validation split can draw none;
+     * asking for no validation rows (fraction 0) is the way out, which the message says.
+     */
+    readonly reason?: 'no-validation-rows',
+  ) {
+    super(`${step}: ${detail}${reason === 'no-validation-rows' ? '; a fraction of 0 asks for none' : ''}`);
+  }
 }
 
 export interface Split {
@@ -53,13 +73,14 @@ export function stratifiedSplit(y: Uint32Array, classes: number, testFraction: n
  */
 export function stratifiedKFold(y: Uint32Array, classes: number, k: number, seed: number): Split[] {
   const where = 'stratifiedKFold';
-  if (!Number.isInteger(k) || k < 2) throw new SplitError(`${where}: k must be an integer ≥ 2, got ${k}`);
+  if (!Number.isInteger(k) || k < 2) throw new SplitError(where, `k must be an integer ≥ 2, got ${k}`);
   const rowsOf = rowsByClass(where, y, classes);
   const smallest = Math.min(...rowsOf.map((rows) => rows.length));
   rowsOf.forEach((rows, c) => {
     if (rows.length < k) {
       throw new SplitError(
-        `${where}: class ${c} has ${rows.length} row${rows.length === 1 ? '' : 's'}, fewer than k = ${k}; ` +
+        where,
+        `class ${c} has ${rows.length} row${rows.length === 1 ? '' : 's'}, fewer than k = ${k}; ` +
           `every class needs at least k rows so that each test fold holds one of each ` +
           `(the smallest class has ${smallest} row${smallest === 1 ? '' : 's'})`,
       );
@@ -96,7 +117,7 @@ export function repeatedStratifiedKFold(
   seed: number,
 ): RepeatedFold[] {
   if (!Number.isInteger(repeats) || repeats < 1) {
-    throw new SplitError(`repeatedStratifiedKFold: repeats must be an integer ≥ 1, got ${repeats}`);
+    throw new SplitError('repeatedStratifiedKFold', `repeats must be an integer ≥ 1, got ${repeats}`);
   }
   const out: RepeatedFold[] = [];
   for (let repeat = 0; repeat < repeats; repeat++) {
@@ -124,11 +145,11 @@ export function validationSplit(
   const rowsOf: number[][] = Array.from({ length: classes }, () => []);
   const seen = new Uint8Array(y.length);
   rowsIdx.forEach((row, i) => {
-    if (row >= y.length) throw new SplitError(`${where}: rowsIdx[${i}] = ${row} is not a row (y has ${y.length} rows)`);
-    if (seen[row]) throw new SplitError(`${where}: row ${row} appears twice in rowsIdx (again at index ${i})`);
+    if (row >= y.length) throw new SplitError(where, `rowsIdx[${i}] = ${row} is not a row (y has ${y.length} rows)`);
+    if (seen[row]) throw new SplitError(where, `row ${row} appears twice in rowsIdx (again at index ${i})`);
     seen[row] = 1;
     const c = y[row];
-    if (c >= classes) throw new SplitError(`${where}: y[${row}] = ${c}, but classes = ${classes} (ids 0..${classes - 1})`);
+    if (c >= classes) throw new SplitError(where, `y[${row}] = ${c}, but classes = ${classes} (ids 0..${classes - 1})`);
     rowsOf[c].push(row);
   });
   const { train, test } = splitRows(where, rowsOf, fraction, new Random(seed), 'validation');
@@ -159,14 +180,15 @@ export function approximateMode(counts: number[], draws: number, r: Random): num
 }
 
 // The shared core of stratifiedSplit and validationSplit; `side` names the held-out part.
-function splitRows(where: string, rowsOf: number[][], fraction: number, r: Random, side: string): { train: number[]; test: number[] } {
+function splitRows(where: SplitStep, rowsOf: number[][], fraction: number, r: Random, side: 'test' | 'validation'): { train: number[]; test: number[] } {
   const counts = rowsOf.map((rows) => rows.length);
   const n = counts.reduce((a, b) => a + b, 0);
   const nTest = Math.ceil(fraction * n);
   const nTrain = n - nTest;
   if (nTrain < 1 || nTest < 1) {
     throw new SplitError(
-      `${where}: ${side} fraction ${fraction} of ${n} rows leaves ${nTrain} train and ${nTest} ${side} rows; ` +
+      where,
+      `${side} fraction ${fraction} of ${n} rows leaves ${nTrain} train and ${nTest} ${side} rows; ` +
         `both sides need at least one row`,
     );
   }
@@ -176,9 +198,11 @@ function splitRows(where: string, rowsOf: number[][], fraction: number, r: Rando
   if (testCounts.every((t) => t === 0)) {
     // Only when every class has a single row: stratifying keeps each class in training.
     throw new SplitError(
-      `${where}: all ${counts.length} classes have a single row, so a stratified split puts none on the ${side} side; ` +
+      where,
+      `all ${counts.length} classes have a single row, so a stratified split puts none on the ${side} side; ` +
         `at least one class needs 2 rows` +
-        (side === 'test' ? ' (a label column with a different value in every row is usually the wrong column)' : '; a fraction of 0 asks for none'),
+        (side === 'test' ? ' (a label column with a different value in every row is usually the wrong column)' : ''),
+      side === 'test' ? undefined : 'no-validation-rows',
     );
   }
 
@@ -214,22 +238,22 @@ function keepBothSides(counts: number[], testCounts: number[], nTest: number): v
   }
 }
 
-function rowsByClass(where: string, y: Uint32Array, classes: number): number[][] {
+function rowsByClass(where: SplitStep, y: Uint32Array, classes: number): number[][] {
   requireClasses(where, classes);
   const rowsOf: number[][] = Array.from({ length: classes }, () => []);
   y.forEach((c, row) => {
-    if (c >= classes) throw new SplitError(`${where}: y[${row}] = ${c}, but classes = ${classes} (ids 0..${classes - 1})`);
+    if (c >= classes) throw new SplitError(where, `y[${row}] = ${c}, but classes = ${classes} (ids 0..${classes - 1})`);
     rowsOf[c].push(row);
   });
   return rowsOf;
 }
 
-function requireClasses(where: string, classes: number): void {
-  if (!Number.isInteger(classes) || classes < 1) throw new SplitError(`${where}: classes must be an integer ≥ 1, got ${classes}`);
+function requireClasses(where: SplitStep, classes: number): void {
+  if (!Number.isInteger(classes) || classes < 1) throw new SplitError(where, `classes must be an integer ≥ 1, got ${classes}`);
 }
 
-function requireFraction(where: string, field: string, value: number): void {
-  if (!(value > 0 && value < 1)) throw new SplitError(`${where}: ${field} must be strictly between 0 and 1, got ${value}`);
+function requireFraction(where: SplitStep, field: string, value: number): void {
+  if (!(value > 0 && value < 1)) throw new SplitError(where, `${field} must be strictly between 0 and 1, got ${value}`);
 }
 
 function sorted(rows: number[]): Uint32Array {

@@ -58,6 +58,16 @@ describe('requestGpu', () => {
     }
   });
 
+  it('finding no adapter is a GpuError with code no-adapter; other failures have no code', async () => {
+    const none = { requestAdapter: async () => null } as unknown as GPU;
+    const error = await requestGpu({ navigatorGpu: none }).catch((e) => e);
+    expect(error).toBeInstanceOf(GpuError);
+    expect([error.code, error.message]).toEqual(['no-adapter', 'navigator.gpu found no WebGPU adapter']);
+    const bad = await requestGpu({ llvmpipeThreads: -1 }).catch((e) => e);
+    expect(bad).toBeInstanceOf(GpuError);
+    expect(bad.code).toBeUndefined();
+  });
+
   it('a lost device turns waiting into a thrown error, not a hang', async () => {
     const gpu = await requestGpu();
     const buffer = gpu.createStorage('x', new Float32Array(4));

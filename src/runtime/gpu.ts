@@ -42,6 +42,13 @@ export interface GpuOptions {
 /** Thrown when the GPU is lost, reports a validation error, or none can be found; or for bad GpuOptions. */
 export class GpuError extends Error {
   override name = 'GpuError';
+  constructor(
+    message: string,
+    /** `'no-adapter'`: no WebGPU adapter was found (the message says where it looked); absent for every other failure. */
+    readonly code?: 'no-adapter',
+  ) {
+    super(message);
+  }
 }
 
 const GPU_OPTION_KEYS = Object.keys({ backend: 1, dawnFlags: 1, navigatorGpu: 1, timestamps: 1, llvmpipeThreads: 1 } satisfies Record<keyof GpuOptions, 1>);
@@ -319,13 +326,13 @@ async function requestNodeGpu(options: GpuOptions): Promise<Gpu> {
     const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
     if (adapter) return openDevice(gpu, adapter, `dawn-${backendName(adapter.info)}`, 'core', options);
     tried.push(options.backend === 'vulkan' ? 'Vulkan' : 'the default backend');
-    if (options.backend === 'vulkan') throw new GpuError(`no WebGPU adapter: tried ${tried.join(', ')}`);
+    if (options.backend === 'vulkan') throw new GpuError(`no WebGPU adapter: tried ${tried.join(', ')}`, 'no-adapter');
   }
   const gles = dawn.create(['backend=opengles', ...flags]);
   const adapter = await gles.requestAdapter({ featureLevel: 'compatibility' } as GPURequestAdapterOptions);
   if (adapter) return openDevice(gles, adapter, 'dawn-opengles', 'compatibility', options);
   tried.push('OpenGL ES (needs Debian packages libegl1 libegl-mesa0 libgles2)');
-  throw new GpuError(`no WebGPU adapter: tried ${tried.join(', ')}`);
+  throw new GpuError(`no WebGPU adapter: tried ${tried.join(', ')}`, 'no-adapter');
 }
 
 async function hasVulkanLoader(): Promise<boolean> {
@@ -363,7 +370,7 @@ export async function requestGpu(options: GpuOptions = {}): Promise<Gpu> {
   const navGpu = options.navigatorGpu ?? (typeof navigator !== 'undefined' ? (navigator as Navigator & { gpu?: GPU }).gpu : undefined);
   if (navGpu) {
     const adapter = await navGpu.requestAdapter({ powerPreference: 'high-performance' });
-    if (!adapter) throw new GpuError('navigator.gpu found no WebGPU adapter');
+    if (!adapter) throw new GpuError('navigator.gpu found no WebGPU adapter', 'no-adapter');
     return openDevice(navGpu, adapter, 'browser', 'core', options);
   }
   if (isNode()) return requestNodeGpu(options);
