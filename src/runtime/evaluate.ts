@@ -4,8 +4,8 @@
 import { LOSS_GROUP_WORDS, readLossGroup, statsSlotBytes } from '../kernels/softmax-xent.js';
 import type { MlpLayout } from '../model/mlp.js';
 import { evaluateCpu } from './cpu-trainer.js';
-import { GpuError, type Gpu } from './gpu.js';
-import { GpuDataset, GpuRowSet } from './gpu-trainer.js';
+import type { Gpu } from './gpu.js';
+import { GpuDataset, GpuRowSet, rowsPerBinding } from './gpu-trainer.js';
 import type { Evaluation, TrainData } from './plan.js';
 
 export interface Prediction {
@@ -54,9 +54,8 @@ export async function evaluateModels(
   const block = new Float32Array(models * layout.perModel);
   params.forEach((p, i) => block.set(p, i * layout.perModel));
   if (!gpu) return evaluateCpu(layout, data, block, rowsPerModel, affine).evaluations;
-  const widest = Math.max(layout.features, ...layout.layers.map((l) => l.outputs));
-  const chunkRows = Math.floor(bindingBytes / (models * widest * 4));
-  if (chunkRows < 1) throw new GpuError(`evaluating ${models} models of ${widest} values per row needs more than ${gpu.name}'s storage binding of ${bindingBytes} bytes`);
+  // One chunk at a time (a GpuRowSet would hold every part at once): memory for one chunk only.
+  const chunkRows = rowsPerBinding(gpu, layout, models, bindingBytes);
   const { dataset, paramBuffer, affineBuffer } = await gpu.build('building the evaluation', () => ({
     dataset: new GpuDataset(gpu, data),
     paramBuffer: gpu.createStorage('eval params', block),

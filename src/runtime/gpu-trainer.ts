@@ -75,20 +75,27 @@ function forwardCalls(gpu: Gpu, layout: MlpLayout, models: number, rows: number,
 }
 
 /**
+ * Rows per model that fit one storage binding of `bindingBytes` in every per-row buffer of
+ * `models` models (gathered rows, each layer's activations); throws a GpuError below one.
+ */
+export function rowsPerBinding(gpu: Gpu, layout: MlpLayout, models: number, bindingBytes: number): number {
+  const widest = Math.max(layout.features, ...layout.layers.map((l) => l.outputs));
+  const rows = Math.floor(bindingBytes / (models * widest * 4));
+  if (rows < 1) throw new GpuError(`evaluating ${models} models of ${widest} values per row needs more than ${gpu.name}'s storage binding of ${bindingBytes} bytes`);
+  return rows;
+}
+
+type StatsTarget = { buffer: GPUBuffer; recordWords: number; field: number; slots: number };
+
+/**
  * A fixed set of rows per model (validation or test), gathered and standardized once, then
- * evaluated on the current parameters whenever asked: forward plus metrics.
+ * evaluated on the current parameters whenever asked: forward plus metrics. Rows go in parts
+ * small enough that every per-row buffer (gathered rows, each layer's activations) of all models
+ * fits one storage binding; every part adds its sums into the same stats slot and confusion.
  */
 export class GpuRowSet {
-  readonly width: number;
   readonly counts: number[];
-  private readonly buffers: GPUBuffer[] = [];
-  private readonly calls: { destroy(): void }[] = [];
-  private readonly gather: GatherCall;
-  private readonly forward: KernelCall[];
-  private readonly metrics: SlotCall;
-  readonly logits: GPUBuffer;
-  readonly predictions: GPUBuffer;
-  readonly labels: GPUBuffer;
+  private readonly parts: RowPart[] = [];
   readonly confusion: GPUBuffer | null;
 
   constructor(
@@ -98,8 +105,91 @@ export class GpuRowSet {
     rowsPerModel: Uint32Array[],
     affine: GPUBuffer | null,
     params: GPUBuffer,
-    stats: { buffer: GPUBuffer; recordWords: number; field: number; slots: number },
+    stats: StatsTarget,
     withConfusion: boolean,
+    bindingBytes = Math.min(gpu.device.limits.maxStorageBufferBindingSize, gpu.device.limits.maxBufferSize),
+  ) {
+    const models = rowsPerModel.length;
+    this.counts = rowsPerModel.map((r) => r.length);
+    const partRows = rowsPerBinding(gpu, layout, models, bindingBytes);
+    this.confusion = withConfusion ? gpu.createStorage('confusion', models * layout.classes * layout.classes * 4) : null;
+    const parts = Math.max(1, ...this.counts.map((n) => Math.ceil(n / partRows)));
+    for (let p = 0; p < parts; p++) {
+      const rows = rowsPerModel.map((r) => r.subarray(p * partRows, (p + 1) * partRows));
+      this.parts.push(new RowPart(gpu, layout, dataset, rows, affine, params, stats, this.confusion));
+    }
+  }
+
+  /** Gathers the rows (once, before any evaluation). */
+  encodeGather(pass: GPUComputePassEncoder): void {
+    for (const part of this.parts) encodeGather(pass, part.gather, 0, 0);
+  }
+
+  /** Forward on the current parameters, then metrics added into stats slot `slot`. */
+  encodeEvaluate(pass: GPUComputePassEncoder, slot: number): void {
+    for (const part of this.parts) {
+      for (const call of part.forward) encodeCall(pass, call);
+      encodeSlotCall(pass, part.metrics, slot);
+    }
+  }
+
+  /** Reads the evaluation written by the last encodeEvaluate; `sums` are its stats, per model. */
+  async read(sums: LossSums[]): Promise<Evaluation[]> {
+    const C = this.layout.classes;
+    const models = this.counts.length;
+    const read = await Promise.all(this.parts.map((part) => part.read()));
+    const confusion = this.confusion ? await this.gpu.readUint32(this.confusion, 0, models * C * C) : null;
+    return this.counts.map((n, m) => {
+      const join = <T extends Float32Array | Uint32Array>(pick: (r: (typeof read)[number]) => T, width: number, make: (n: number) => T): T => {
+        const out = make(n * width);
+        let at = 0;
+        read.forEach((r, p) => {
+          const rows = this.parts[p].counts[m];
+          out.set(pick(r).subarray(m * this.parts[p].width * width, (m * this.parts[p].width + rows) * width), at);
+          at += rows * width;
+        });
+        return out;
+      };
+      return {
+        rows: n,
+        logits: join((r) => r.logits, C, (k) => new Float32Array(k)),
+        predictions: join((r) => r.predictions, 1, (k) => new Uint32Array(k)),
+        labels: join((r) => r.labels, 1, (k) => new Uint32Array(k)),
+        confusion: confusion ? confusion.slice(m * C * C, (m + 1) * C * C) : new Uint32Array(C * C),
+        loss: sums[m].loss / Math.max(1, sums[m].count),
+        accuracy: sums[m].correct / Math.max(1, sums[m].count),
+      };
+    });
+  }
+
+  destroy(): void {
+    for (const part of this.parts) part.destroy();
+    this.gpu.destroyBuffer(this.confusion);
+  }
+}
+
+/** One part of a GpuRowSet: up to `width` rows per model, with its own buffers and calls. */
+class RowPart {
+  readonly width: number;
+  readonly counts: number[];
+  private readonly buffers: GPUBuffer[] = [];
+  private readonly calls: { destroy(): void }[] = [];
+  readonly gather: GatherCall;
+  readonly forward: KernelCall[];
+  readonly metrics: SlotCall;
+  private readonly logits: GPUBuffer;
+  private readonly predictions: GPUBuffer;
+  private readonly labels: GPUBuffer;
+
+  constructor(
+    private readonly gpu: Gpu,
+    private readonly layout: MlpLayout,
+    dataset: GpuDataset,
+    rowsPerModel: Uint32Array[],
+    affine: GPUBuffer | null,
+    params: GPUBuffer,
+    stats: StatsTarget,
+    confusion: GPUBuffer | null,
   ) {
     const models = rowsPerModel.length;
     const F = layout.features;
@@ -119,7 +209,6 @@ export class GpuRowSet {
     const acts = layout.layers.map((l) => own(gpu.createStorage('row set activations', models * this.width * l.outputs * 4)));
     this.logits = acts[acts.length - 1];
     this.predictions = own(gpu.createStorage('row set predictions', models * this.width * 4));
-    this.confusion = withConfusion ? own(gpu.createStorage('confusion', models * layout.classes * layout.classes * 4)) : null;
     const table = own(createIndexTable(gpu, 'row set step', 1));
     this.gather = createGather(gpu, {
       models,
@@ -150,39 +239,20 @@ export class GpuRowSet {
       labels: this.labels,
       counters: counterBuffer,
       predictions: this.predictions,
-      ...(this.confusion ? { confusion: this.confusion } : {}),
+      ...(confusion ? { confusion } : {}),
       stats,
     });
     this.calls.push(this.metrics);
   }
 
-  /** Gathers the rows (once, before any evaluation). */
-  encodeGather(pass: GPUComputePassEncoder): void {
-    encodeGather(pass, this.gather, 0, 0);
-  }
-
-  /** Forward on the current parameters, then metrics into stats slot `slot`. */
-  encodeEvaluate(pass: GPUComputePassEncoder, slot: number): void {
-    for (const call of this.forward) encodeCall(pass, call);
-    encodeSlotCall(pass, this.metrics, slot);
-  }
-
-  /** Reads the evaluation written by the last encodeEvaluate. */
-  async read(sums: LossSums[]): Promise<Evaluation[]> {
-    const C = this.layout.classes;
-    const logits = await this.gpu.readFloat32(this.logits, 0, this.counts.length * this.width * C);
-    const predictions = await this.gpu.readUint32(this.predictions, 0, this.counts.length * this.width);
-    const labels = await this.gpu.readUint32(this.labels, 0, this.counts.length * this.width);
-    const confusion = this.confusion ? await this.gpu.readUint32(this.confusion, 0, this.counts.length * C * C) : null;
-    return this.counts.map((n, m) => ({
-      rows: n,
-      logits: logits.slice(m * this.width * C, (m * this.width + n) * C),
-      predictions: predictions.slice(m * this.width, m * this.width + n),
-      labels: labels.slice(m * this.width, m * this.width + n),
-      confusion: confusion ? confusion.slice(m * C * C, (m + 1) * C * C) : new Uint32Array(C * C),
-      loss: sums[m].loss / Math.max(1, sums[m].count),
-      accuracy: sums[m].correct / Math.max(1, sums[m].count),
-    }));
+  /** Logits, predictions and labels of every model, [model][width] rows each. */
+  async read(): Promise<{ logits: Float32Array; predictions: Uint32Array; labels: Uint32Array }> {
+    const n = this.counts.length * this.width;
+    return {
+      logits: await this.gpu.readFloat32(this.logits, 0, n * this.layout.classes),
+      predictions: await this.gpu.readUint32(this.predictions, 0, n),
+      labels: await this.gpu.readUint32(this.labels, 0, n),
+    };
   }
 
   destroy(): void {
@@ -203,23 +273,20 @@ interface Chunk {
 
 /**
  * The plan's models split into groups whose per-model buffers (a batch's rows and activations,
- * parameters and Adam moments, an epoch's permutation, validation and test rows) fit one storage
- * binding each: most often a single group. Throws a GpuError when one model alone does not fit.
+ * parameters and Adam moments, an epoch's permutation) fit one storage binding each: most often a single group. Throws a GpuError when one model alone does not fit.
  */
 export function modelGroups(gpu: Gpu, plan: BatchPlan): ModelPlan[][] {
   const { layout } = plan;
   const limits = gpu.device.limits;
   const binding = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
   const widest = Math.max(layout.features, ...layout.layers.map((l) => l.outputs));
-  const most = (key: 'trainRows' | 'validationRows' | 'testRows') => Math.max(0, ...plan.models.map((m) => m[key]?.length ?? 0));
-  const values = (n: number) => `${n} row${n === 1 ? '' : 's'} of up to ${widest} values`;
+  const most = (key: 'trainRows') => Math.max(0, ...plan.models.map((m) => m[key]?.length ?? 0));
   // Words per model of each kind of buffer, with what to call it when one model is too big.
+  // Validation and test rows go in parts (GpuRowSet); a part of one row per model fits where a batch does.
   const needs: [string, number][] = [
-    [`batch of ${values(plan.batchSize)}`, plan.batchSize * widest],
+    [`batch of ${plan.batchSize} rows of up to ${widest} values`, plan.batchSize * widest],
     [`${layout.perModel} parameters`, layout.perModel],
     [`permutation of ${most('trainRows')} training rows`, most('trainRows')],
-    [`validation set of ${values(most('validationRows'))}`, most('validationRows') * widest],
-    [`test set of ${values(most('testRows'))}`, most('testRows') * widest],
     [`confusion matrix of ${layout.classes} classes`, layout.classes * layout.classes],
   ];
   const [what, words] = needs.reduce((a, b) => (b[1] > a[1] ? b : a));
