@@ -376,7 +376,7 @@ describe('onEpoch may be async', () => {
       onEpoch,
     });
 
-    it(`${device}: a throw or a rejection rejects train() with that error and frees GPU memory`, async () => {
+    it(`${device}: a throw or a rejection rejects train() with that error${device === 'gpu' ? ' and frees GPU memory' : ''}`, async () => {
       const gpu = await testGpu();
       const before = gpu.liveBuffers;
       const thrown = new Error('thrown at epoch 1');
@@ -384,7 +384,7 @@ describe('onEpoch may be async', () => {
         if (h.epoch === 1) throw thrown;
       })).catch((e) => e);
       expect(sync).toBe(thrown);
-      expect(gpu.liveBuffers).toBe(before);
+      if (device === 'gpu') expect(gpu.liveBuffers).toBe(before);
       // Not awaited, a rejection used to escape as an unhandled rejection and train() resolved.
       const rejected = new Error('rejected at epoch 2');
       const seen: number[] = [];
@@ -395,7 +395,7 @@ describe('onEpoch may be async', () => {
       })).catch((e) => e);
       expect(async).toBe(rejected);
       expect(seen).toEqual([0, 1, 2]);
-      expect(gpu.liveBuffers).toBe(before);
+      if (device === 'gpu') expect(gpu.liveBuffers).toBe(before);
     });
 
     it(`${device}: each call is awaited before the next, and train() resolves after the last`, async () => {
@@ -448,7 +448,7 @@ describe('an already aborted signal', () => {
 
 describe('cancellation and standardization', () => {
   for (const device of ['cpu', 'gpu'] as const) {
-    it(`${device}: an aborted signal stops training with its reason and frees GPU memory`, async () => {
+    it(`${device}: an aborted signal stops training with its reason${device === 'gpu' ? ' and frees GPU memory' : ''}`, async () => {
       const gpu = await testGpu();
       const iris = await loadDataset('iris');
       const before = gpu.liveBuffers;
@@ -469,7 +469,8 @@ describe('cancellation and standardization', () => {
       expect(error.message).toBe('stop here');
       expect(seen.length).toBeGreaterThanOrEqual(3);
       expect(seen.length).toBeLessThan(5000);
-      expect(gpu.liveBuffers).toBe(before);
+      // The CPU trainer makes no GPU buffers: only the GPU case can leak.
+      if (device === 'gpu') expect(gpu.liveBuffers).toBe(before);
     });
   }
 
