@@ -109,6 +109,7 @@ describe('altreg CLI', () => {
     expect(header(small).endsWith(', compute on this thread (LP_NUM_THREADS=0)')).toBe(llvmpipe && (user ?? '0') === '0');
     expect(header(large).endsWith(', compute on this thread (LP_NUM_THREADS=0)')).toBe(llvmpipe && user === '0');
     expect(header(large)).toContain('15 models (3 arms × 5 folds) on digits');
+    expect(large.stdout).toContain('Schedules compared on digits (32 hidden, relu, Adam lr 0.001, λ 0.01, coupled/keras, 1 epoch, batch 16)');
   });
 
   it('an unknown flag: exit 2 and one line naming it', () => {

@@ -491,7 +491,7 @@ export async function runCompare(flags: ExperimentFlags & { schedules: string; r
   const arms = parsed.map((a) => ({ name: a.name, penalty: { ...penaltyOf(flags), lambda: a.lambda ?? flags.l2, schedule: a.schedule } }));
   const reported = flags.report === undefined ? (arms.length === 1 ? 0 : undefined) : reportedArm(flags.report, parsed, flags.l2);
   return runExperimentCommand(flags, 'compare', arms, (r, data, resumedEpochs) => {
-    const epochs = resumedEpochs > 0 ? `${resumedEpochs + flags.epochs} epochs (${flags.epochs} after resuming)` : `${flags.epochs} epochs`;
+    const epochs = resumedEpochs > 0 ? `${resumedEpochs + flags.epochs} epochs (${flags.epochs} after resuming)` : `${flags.epochs} epoch${flags.epochs === 1 ? '' : 's'}`;
     let text = `Schedules compared on ${data.name} (${flags.hidden.join('-')} hidden, ${flags.activation}, Adam lr ${flags.lr}, ${describeLambda(parsed, flags.l2)}, ${flags.penalty}/${flags.convention}, ${epochs}, batch ${flags.batchSize}):\n\n${formatComparison(r)}\n`;
     text += missingControlsNote(parsed, flags, data, resumedEpochs + flags.epochs, resumedEpochs > 0);
     if (reported !== undefined) {

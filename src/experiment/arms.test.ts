@@ -86,6 +86,7 @@ describe('parseArms', () => {
     expect(describeMissingControls(missingControls(parseArms('rotate, alternate, parity', 'f', 0.01), 0.01, one, 'kernels', 300), 300)).toBe(
       'Missing controls: constant@0.005 is plain L2 as strong on average as rotate and parity; constant@0.0075 as alternate, over 300 epochs. Without them, a gain over plain L2 at the same λ may only mean that λ was too strong.',
     );
+    expect(describeMissingControls(missingControls(parseArms('rotate', 'f', 0.01), 0.01, one, 'kernels', 1), 1)).toContain('constant@0.005 is plain L2 as strong on average as rotate, over 1 epoch. Without it');
     // Listed already, however spelled (constant at the comparison's λ included): nothing missing.
     expect(missing('alternate, constant@7.5e-3, rotate@0.02, constant')).toEqual([]);
     expect(missing('rotate@0.02, alternate@0.02', 0.02)).toEqual(['constant@0.01 for rotate@0.02', 'constant@0.015 for alternate@0.02']);
