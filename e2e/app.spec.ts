@@ -727,3 +727,15 @@ test.describe('without WebGPU', () => {
     expect((await stat(shot)).size).toBeGreaterThan(10_000);
   });
 });
+
+test('one epoch is "1 epoch": mask note, Train, Compare and its missing control', async ({ page }) => {
+  await openApp(page);
+  await configure(page, { dataset: 'iris', hidden: '10', epochs: '1', folds: '2', 'schedule-kind': 'rotate', 'compare-schedules': 'none, rotate', device: 'gpu' });
+  await expect(page.locator('#mask-note')).toHaveText(/^rotate: 2 targeted tensors × 1 epoch\./);
+  await page.click('#train');
+  await expect(page.locator('#status')).toHaveText(/^Done: 1 epoch on /, { timeout: 150_000 });
+  await page.click('#compare');
+  await expect(page.locator('#status')).toHaveAttribute('data-state', 'done', { timeout: 150_000 });
+  await expect(page.locator('#compare-summary')).toContainText(', 1 epoch, batch 32, seed 0)');
+  await expect(page.locator('#compare-controls')).toContainText('as rotate, over 1 epoch. Without it');
+});

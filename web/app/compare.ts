@@ -6,7 +6,7 @@
 import { correctedTest, describeLambda, describeMissingControls, missingControls, mlpLayout, parseArms, formatComparison, formatMeanStd, formatPairedDifference, runExperiment, type ArmText, type Dataset, type ExperimentOptions, type ExperimentResult, type Gpu } from '../../src/index.js';
 import type { CompareConfig, SharedConfig } from './config.js';
 import { VALIDATION_FRACTION } from './data.js';
-import { el } from './dom.js';
+import { el, plural } from './dom.js';
 import { deviceOptions, Stoppable } from './training.js';
 
 /** Decimals of the table, formatComparison's default. */
@@ -77,7 +77,7 @@ export function describeSetup(config: SharedConfig, compare: CompareConfig, data
   const model = config.hidden.length > 0 ? `${config.hidden.join('-')} hidden, ${config.activation}` : 'no hidden layer';
   return (
     `Schedules compared on ${dataLabel} (${compare.folds}-fold; ${model}, Adam lr ${config.lr}, ${describeLambda(compare.schedules, config.lambda)}, ${config.mode}/${config.convention} on ${config.targets}, ` +
-    `${config.epochs} epochs, batch ${config.batchSize}, seed ${config.seed})`
+    `${plural(config.epochs, 'epoch')}, batch ${config.batchSize}, seed ${config.seed})`
   );
 }
 

@@ -44,6 +44,11 @@ export function download(fileName: string, data: BlobPart, type: string): void {
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
 
+/** `n` and `word`, with an s unless n is 1: `1 epoch`, `3 epochs`. */
+export function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
 /** A number for tables: fixed decimals, or '–' when missing. */
 export function fmt(value: number | undefined | null, digits = 4): string {
   return value === undefined || value === null || !Number.isFinite(value) ? '–' : value.toFixed(digits);

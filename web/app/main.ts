@@ -10,7 +10,7 @@ import { TrainingCharts } from './charts.js';
 import { comparisonText, describeSetup, experimentOptions, explainComparison, renderComparison, ScheduleComparison, missingControlsText, watchOverflow, withMatchedControls } from './compare.js';
 import { COMPARE_FIELDS, CONFIG_FIELDS, ConfigError, readCompare, readConfig, readShared, syncScheduleParam, type AppConfig, type CompareConfig, type SharedConfig } from './config.js';
 import { describeDataset, loadShipped, parseCsvFile, prepareData, tooFewRows, type DataSource } from './data.js';
-import { byId, duration, el, fmt, reveal, showMessage } from './dom.js';
+import { byId, duration, el, fmt, plural, reveal, showMessage } from './dom.js';
 import { RunHistory } from './history.js';
 import { MaskGrid, previewMasks } from './mask-grid.js';
 import { renderConfusion, renderReport, testReport } from './report.js';
@@ -308,7 +308,7 @@ function addMatchedControls(): void {
     return;
   }
   field.value = result.text;
-  showMessage(note, `Added ${result.added.join('; ')} (plain L2 at the schedule's average strength over ${form.shared.epochs} epochs).`);
+  showMessage(note, `Added ${result.added.join('; ')} (plain L2 at the schedule's average strength over ${plural(form.shared.epochs, 'epoch')}).`);
   checkForm();
 }
 
@@ -378,7 +378,7 @@ async function startTraining(): Promise<void> {
     finished = { config, data, run, test, report, adapter: run.adapter, seconds };
     showResults(finished);
     runs.add({ dataset: label, config, device: run.device, status: 'done', history: run.history, testAccuracy: test.accuracy, seconds });
-    setPhase('done', `Done: ${run.history.length} epochs on ${where} in ${duration(seconds)}; test accuracy ${fmt(test.accuracy)}.`);
+    setPhase('done', `Done: ${plural(run.history.length, 'epoch')} on ${where} in ${duration(seconds)}; test accuracy ${fmt(test.accuracy)}.`);
     // The headline result; the confusion matrix and the report follow it below.
     reveal(ui.testAccuracy);
   } catch (error) {
@@ -387,7 +387,7 @@ async function startTraining(): Promise<void> {
     if (error instanceof StopRequested) {
       // train() has ended, so the history holds every epoch trained, the ones in flight at Stop too.
       if (t.history.length > 0) runs.add({ dataset: label, config, device: snapshot.device, status: 'stopped', history: t.history, testAccuracy: null, seconds });
-      setPhase('stopped', `Stopped by user after ${t.history.length} of ${config.epochs} epochs.`);
+      setPhase('stopped', `Stopped by user after ${t.history.length} of ${plural(config.epochs, 'epoch')}.`);
     } else {
       fail(error);
       setPhase('error', 'Training failed (see the message below).');
@@ -506,7 +506,7 @@ async function verify(): Promise<void> {
   } catch (error) {
     if (error instanceof StopRequested) {
       ui.verifyResult.dataset.state = 'stopped';
-      showMessage(ui.verifyResult, `Verification stopped by user after ${t.history.length} of ${f.config.epochs} epochs; nothing compared.`);
+      showMessage(ui.verifyResult, `Verification stopped by user after ${t.history.length} of ${plural(f.config.epochs, 'epoch')}; nothing compared.`);
       setPhase('stopped', 'Verification stopped by user.');
     } else {
       ui.verifyResult.dataset.state = 'error';

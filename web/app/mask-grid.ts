@@ -4,7 +4,7 @@
 // fills its column in. A cell whose applied mask differs from the preview is marked.
 
 import { mlpLayout, scheduleLabel, scheduleMasks, type ModelConfig, type ScheduleSpec, type Targets } from '../../src/index.js';
-import { el } from './dom.js';
+import { el, plural } from './dom.js';
 
 /** Columns drawn at most; longer runs show their first epochs. */
 export const MAX_GRID_EPOCHS = 1000;
@@ -64,7 +64,7 @@ export class MaskGrid {
     this.note.textContent =
       preview.tensors.length === 0
         ? 'No targeted tensors.'
-        : `${preview.schedule}: ${preview.tensors.length} targeted tensor${preview.tensors.length === 1 ? '' : 's'} × ${preview.epochs} epochs${tail}. Light: planned; dark: applied.`;
+        : `${preview.schedule}: ${preview.tensors.length} targeted tensor${preview.tensors.length === 1 ? '' : 's'} × ${plural(preview.epochs, 'epoch')}${tail}. Light: planned; dark: applied.`;
   }
 
   /** Removes the grid and its note (no valid dataset or configuration to preview). */
