@@ -66,11 +66,56 @@ export function parseCsv(text: string, options: CsvOptions = {}): Dataset {
   }
 
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1); // a UTF-8 byte order mark
-  const lineOf = lineFinder(text);
+  const { lineOf, lines } = lineFinder(text);
 
-  // Rows with the line each starts on (papaparse's cursor is the offset just after a row).
-  const rows: { fields: string[]; line: number }[] = [];
+  // Each row is checked and converted as papaparse hands it over (the cursor is the offset just
+  // after a row): the first row is the header, and no row's fields are kept, only its numbers and
+  // its label, so a large file needs little more memory than its text and its float32 matrix.
+  let header: string[] | null = null;
+  let headerLine = 0;
+  let labelColumn = 0;
+  let featureColumns: number[] = [];
+  let features = 0;
+  let x = new Float32Array(0);
+  const labels: string[] = [];
   let rowStart = 0;
+  const headerRow = (fields: string[], line: number) => {
+    const names = fields.map((h) => h.trim());
+    if (names.length < 2) {
+      const separator = /;/.test(names[0]) ? 'semicolons' : /\t/.test(names[0]) ? 'tabs' : undefined;
+      const hint = separator === undefined ? '' : ` (fields are separated by commas only; this header has ${separator})`;
+      fail(`the header has ${names.length} column; expected at least one feature column and a label column${hint}`, line);
+    }
+    names.forEach((h, i) => {
+      if (h === '') fail('empty column name in the header; every column needs a name', line, i + 1);
+      const first = names.indexOf(h);
+      if (first !== i) fail(`column name "${h}" appears twice (columns ${first + 1} and ${i + 1})`, line, i + 1);
+    });
+    if (names.every((h) => DECIMAL.test(h))) fail('the first row holds only numbers; a header row naming the columns is required', line);
+    labelColumn = findLabelColumn(names, options.label, (m) => fail(m));
+    featureColumns = names.map((_, i) => i).filter((i) => i !== labelColumn);
+    features = featureColumns.length;
+    // Every later line may be a row: a matrix for all of them, trimmed at the end.
+    x = new Float32Array((lines - line) * features);
+    header = names;
+    headerLine = line;
+  };
+  const dataRow = (fields: string[], line: number, names: string[]) => {
+    if (fields.length !== names.length) fail(`expected ${names.length} fields (as in the header), found ${fields.length}`, line);
+    const at = labels.length * features;
+    for (let f = 0; f < features; f++) {
+      const c = featureColumns[f];
+      const cell = fields[c].trim();
+      if (cell === '') fail('empty cell; expected a number', line, c + 1, names[c]);
+      if (!DECIMAL.test(cell)) fail(`${quote(cell)} is not a number${labelHint(text, names, c, labelColumn)}`, line, c + 1, names[c]);
+      const value = Number(cell);
+      if (!Number.isFinite(Math.fround(value))) fail(`${cell} is outside the float32 range (±3.4e38)`, line, c + 1, names[c]);
+      x[at + f] = value;
+    }
+    const label = fields[labelColumn].trim();
+    if (label === '') fail('empty label; every row needs a class', line, labelColumn + 1, names[labelColumn]);
+    labels.push(label);
+  };
   Papa.parse<string[]>(text, {
     delimiter: ',',
     skipEmptyLines: false,
@@ -87,68 +132,28 @@ export function parseCsv(text: string, options: CsvOptions = {}): Dataset {
       }
       const fields = result.data;
       if (fields.length === 1 && fields[0].trim() === '') return; // a blank line
-      rows.push({ fields, line });
+      if (header === null) headerRow(fields, line);
+      else dataRow(fields, line, header);
     },
   });
 
-  if (rows.length === 0) fail('the text is empty; expected a header row and at least one data row');
-  const header = rows[0].fields.map((h) => h.trim());
-  const headerLine = rows[0].line;
-  if (header.length < 2) {
-    const separator = /;/.test(header[0]) ? 'semicolons' : /\t/.test(header[0]) ? 'tabs' : undefined;
-    const hint = separator === undefined ? '' : ` (fields are separated by commas only; this header has ${separator})`;
-    fail(`the header has ${header.length} column; expected at least one feature column and a label column${hint}`, headerLine);
-  }
-  header.forEach((h, i) => {
-    if (h === '') fail('empty column name in the header; every column needs a name', headerLine, i + 1);
-    const first = header.indexOf(h);
-    if (first !== i) fail(`column name "${h}" appears twice (columns ${first + 1} and ${i + 1})`, headerLine, i + 1);
-  });
-  if (header.every((h) => DECIMAL.test(h))) {
-    fail('the first row holds only numbers; a header row naming the columns is required', headerLine);
-  }
-  if (rows.length === 1) fail('no data rows after the header', headerLine);
-
-  const labelColumn = findLabelColumn(header, options.label, (m) => fail(m));
-  const featureColumns = header.map((_, i) => i).filter((i) => i !== labelColumn);
-  const features = featureColumns.length;
-  const dataRows = rows.slice(1);
-
-  // A column without a single number is likely the label column, left unnamed.
-  const labelHint = (c: number): string =>
-    dataRows.every(({ fields }) => fields.length !== header.length || !DECIMAL.test(fields[c].trim()))
-      ? ` (column "${header[c]}" holds no numbers; if it is the label column, choose it as such: the label column now is "${header[labelColumn]}")`
-      : '';
-  const x = new Float32Array(dataRows.length * features);
-  const labels: string[] = new Array(dataRows.length);
-  dataRows.forEach(({ fields, line }, r) => {
-    if (fields.length !== header.length) {
-      fail(`expected ${header.length} fields (as in the header), found ${fields.length}`, line);
-    }
-    featureColumns.forEach((c, f) => {
-      const cell = fields[c].trim();
-      if (cell === '') fail('empty cell; expected a number', line, c + 1, header[c]);
-      if (!DECIMAL.test(cell)) fail(`${quote(cell)} is not a number${labelHint(c)}`, line, c + 1, header[c]);
-      const value = Number(cell);
-      if (!Number.isFinite(Math.fround(value))) fail(`${cell} is outside the float32 range (±3.4e38)`, line, c + 1, header[c]);
-      x[r * features + f] = value;
-    });
-    const label = fields[labelColumn].trim();
-    if (label === '') fail('empty label; every row needs a class', line, labelColumn + 1, header[labelColumn]);
-    labels[r] = label;
-  });
+  // (Assigned in the step callback, which TypeScript does not follow.)
+  const names = header as string[] | null;
+  if (names === null) return fail('the text is empty; expected a header row and at least one data row');
+  if (labels.length === 0) fail('no data rows after the header', headerLine);
+  if (x.length > labels.length * features) x = x.slice(0, labels.length * features);
 
   const { classNames, classKey } = classesOf(labels);
   if (classNames.length < 2) {
     fail(
-      `the label column "${header[labelColumn]}" has only one class (${quote(classNames[0])}) in ` +
+      `the label column "${names[labelColumn]}" has only one class (${quote(classNames[0])}) in ` +
         `${labels.length} rows; classification needs at least 2 classes`,
     );
   }
   const idOf = new Map(classNames.map((name, id) => [classKey(name), id]));
   // A first row of numbers with a label of the later rows is data: the file has no header.
-  const headerLabel = header[labelColumn];
-  if (featureColumns.every((c) => DECIMAL.test(header[c])) && labels.some((label) => classKey(label) === classKey(headerLabel))) {
+  const headerLabel = names[labelColumn];
+  if (featureColumns.every((c) => DECIMAL.test(names[c])) && labels.some((label) => classKey(label) === classKey(headerLabel))) {
     fail(
       `the first row looks like data, not a header (its features are numbers and its label ${quote(headerLabel)} is a class of ` +
         'later rows); a header row naming the columns is required',
@@ -161,10 +166,10 @@ export function parseCsv(text: string, options: CsvOptions = {}): Dataset {
     name: source.replace(/\.csv$/i, ''),
     x,
     y,
-    rows: dataRows.length,
+    rows: labels.length,
     features,
     classes: classNames.length,
-    featureNames: featureColumns.map((c) => header[c]),
+    featureNames: featureColumns.map((c) => names[c]),
     classNames,
   };
 }
@@ -222,14 +227,14 @@ function quote(cell: string): string {
 }
 
 /** Maps a character offset to its 1-based line, counting CRLF, LF and CR as one break each. */
-function lineFinder(text: string): (offset: number) => number {
+function lineFinder(text: string): { lineOf: (offset: number) => number; lines: number } {
   const starts = [0];
   for (let i = 0; i < text.length; i++) {
     const ch = text.charCodeAt(i);
     if (ch === 13 && text.charCodeAt(i + 1) === 10) i++;
     if (ch === 10 || ch === 13) starts.push(i + 1);
   }
-  return (offset) => {
+  const lineOf = (offset: number) => {
     let lo = 0;
     let hi = starts.length - 1;
     while (lo < hi) {
@@ -239,4 +244,26 @@ function lineFinder(text: string): (offset: number) => number {
     }
     return lo + 1;
   };
+  return { lineOf, lines: starts.length };
+}
+
+/**
+ * For a cell that is not a number, in column `c`: a hint when no data row holds a number there,
+ * the column being likely the label column left unnamed. Reads the text again (only on this error).
+ */
+function labelHint(text: string, header: string[], c: number, labelColumn: number): string {
+  let number = false;
+  let first = true;
+  Papa.parse<string[]>(text, {
+    delimiter: ',',
+    skipEmptyLines: 'greedy',
+    step: (result, parser) => {
+      if (first) first = false;
+      else if (result.data.length === header.length && DECIMAL.test(result.data[c].trim())) {
+        number = true;
+        parser.abort();
+      }
+    },
+  });
+  return number ? '' : ` (column "${header[c]}" holds no numbers; if it is the label column, choose it as such: the label column now is "${header[labelColumn]}")`;
 }
