@@ -5,7 +5,7 @@
 // that are read back once per chunk of epochs, while the next chunk already runs.
 
 import { createAdam } from '../kernels/adam.js';
-import { createIndexTable, encodeCall, type KernelCall } from '../kernels/common.js';
+import { createIndexTable, encodeCall, isCpuAdapter, type KernelCall } from '../kernels/common.js';
 import { COUNTER_WORDS, createGather, encodeGather, permSlotBytes, type DataShard, type GatherCall } from '../kernels/gather.js';
 import { coefSlotBytes } from '../kernels/l2-grad.js';
 import { createDenseForward, createDenseInputGrad, createDenseWeightGrad } from '../kernels/matmul.js';
@@ -261,6 +261,33 @@ class RowPart {
   }
 }
 
+/**
+ * Cuts training into submissions of about SUBMIT_MS on CPU adapters, where submit() returns only
+ * when the work is done: between them the event loop runs (timers, Ctrl-C) and an abort is seen,
+ * instead of after whole epochs that can take a minute. Steps per submission follow the time
+ * the last submission took per step, starting from one.
+ */
+class Pacer {
+  steps = 1;
+
+  constructor(private readonly signal?: AbortSignal) {}
+
+  submit(gpu: Gpu, commands: GPUCommandBuffer, steps: number): void {
+    const start = performance.now();
+    gpu.device.queue.submit([commands]);
+    const perStep = (performance.now() - start) / Math.max(1, steps);
+    // Short submissions (an epoch end alone, or little work) say nothing about a step's time.
+    if (steps >= this.steps) this.steps = Math.max(1, Math.round(SUBMIT_MS / Math.max(perStep, 1e-3)));
+  }
+
+  async pause(): Promise<void> {
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    this.signal?.throwIfAborted();
+  }
+}
+
+const SUBMIT_MS = 100;
+
 /** Epochs per chunk are chosen so a chunk takes about this long (ms): often enough for charts. */
 const TARGET_CHUNK_MS = 150;
 const MAX_SLOTS = 64;
@@ -329,16 +356,23 @@ async function runTrainers(gpu: Gpu, plan: BatchPlan, trainers: GpuTrainer[], on
   const histories: EpochRecord[][] = plan.models.map(() => []);
   const slots = Math.min(...trainers.map((t) => t.slots));
   const pending: Chunk[][] = [];
+  // Dawn on a CPU adapter (llvmpipe) runs a submission inside submit(): a second chunk in flight
+  // would only delay the first one's report, and a long epoch is cut into submissions with pauses
+  // between them. (A browser's GPU process runs them apart from the page.)
+  const pacer = isCpuAdapter(gpu) && gpu.adapter.backend !== 'browser' ? new Pacer(signal) : null;
+  const inFlight = pacer ? 1 : 2;
   let planned = 0;
   let chunkEpochs = 1;
   let lastDone = performance.now();
   let flip = 0;
   while (planned < plan.epochs || pending.length > 0) {
-    // Keep two chunks in flight: the GPU works on the next while this one is read.
+    // On GPUs, two chunks in flight: the GPU works on the next while this one is read.
     signal?.throwIfAborted();
-    while (pending.length < 2 && planned < plan.epochs) {
+    while (pending.length < inFlight && planned < plan.epochs) {
       const count = Math.min(chunkEpochs, slots, plan.epochs - planned);
-      pending.push(trainers.map((t) => t.submitChunk(planned, count, flip)));
+      const chunks: Chunk[] = [];
+      for (const t of trainers) chunks.push(await t.submitChunk(planned, count, flip, pacer));
+      pending.push(chunks);
       flip ^= 1;
       planned += count;
     }
@@ -523,8 +557,11 @@ class GpuTrainer {
     this.validation?.encodeEvaluate(pass, slot); // validation loss and accuracy
   }
 
-  /** Queues the epochs `first`…`first + count - 1` (count ≤ slots), read back into readback `flip`. */
-  submitChunk(first: number, count: number, flip: number): Chunk {
+  /**
+   * Queues the epochs `first`…`first + count - 1` (count ≤ slots), read back into readback
+   * `flip`: in one submission, or with a pacer in submissions of `pacer.steps` steps.
+   */
+  async submitChunk(first: number, count: number, flip: number, pacer: Pacer | null): Promise<Chunk> {
     const { gpu } = this;
     const readback = this.readbacks[flip];
     const epochs: EpochPlan[][] = [];
@@ -545,16 +582,31 @@ class GpuTrainer {
       epochs.push(plans);
       slots.push(slot);
     }
-    const encoder = gpu.device.createCommandEncoder({ label: `epochs ${first}..${first + count - 1}` });
+    const label = `epochs ${first}..${first + count - 1}`;
+    let encoder = gpu.device.createCommandEncoder({ label });
     for (const slot of slots) encoder.clearBuffer(this.stats, slot * this.statsSlotBytes, this.statsSlotBytes);
-    const pass = encoder.beginComputePass({ label: 'train' });
+    let pass = encoder.beginComputePass({ label: 'train' });
+    let encoded = 0;
     for (const slot of slots) {
-      for (let step = 0; step < this.steps; step++) this.encodeStep(pass, slot, step);
+      for (let step = 0; step < this.steps; step++) {
+        if (pacer && encoded === pacer.steps) {
+          // Submitted so far; the rest of the chunk in the next submission, after a pause.
+          pass.end();
+          pacer.submit(gpu, encoder.finish(), encoded);
+          await pacer.pause();
+          encoder = gpu.device.createCommandEncoder({ label });
+          pass = encoder.beginComputePass({ label: 'train' });
+          encoded = 0;
+        }
+        this.encodeStep(pass, slot, step);
+        encoded++;
+      }
       this.encodeEpochEnd(pass, slot);
     }
     pass.end();
     slots.forEach((slot, i) => encoder.copyBufferToBuffer(this.stats, slot * this.statsSlotBytes, readback, i * this.statsSlotBytes, this.statsSlotBytes));
-    gpu.device.queue.submit([encoder.finish()]);
+    if (pacer) pacer.submit(gpu, encoder.finish(), encoded);
+    else gpu.device.queue.submit([encoder.finish()]);
     return { epochs, slots, readback };
   }
 

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { loadDataset } from '../data/datasets.js';
 import { testGpu } from '../testing/gpu.js';
 import { relativeError } from '../testing/random.js';
+import { isCpuAdapter } from '../kernels/common.js';
 import { mlpLayout } from '../model/mlp.js';
 import { modelGroups } from './gpu-trainer.js';
 import { GpuError, type Gpu } from './gpu.js';
@@ -188,5 +189,36 @@ describe('models that do not fit one storage binding together', () => {
       new GpuError(`one model's batch of 16 rows of up to 10 values needs 640 bytes, more than ${real.name}'s storage binding of 512 bytes`),
     );
     expect(real.liveBuffers).toBe(before);
+  });
+});
+
+describe('Dawn on a CPU adapter (submit() runs the work)', () => {
+  it('an epoch goes in several submissions with the event loop between them: an abort from a timer stops it within the epoch', async () => {
+    const gpu = await testGpu();
+    if (!isCpuAdapter(gpu)) return expect(gpu.adapter.backend).not.toBe('dawn-opengles');
+    const iris = await loadDataset('iris');
+    const submits: number[] = [];
+    const queue = gpu.device.queue;
+    const submit = queue.submit;
+    queue.submit = (buffers) => (submits.push(performance.now()), submit.call(queue, buffers));
+    try {
+      const controller = new AbortController();
+      const seen: number[] = [];
+      const before = gpu.liveBuffers;
+      // Fires at the first pause: after the first submission, within the first epoch's 13 steps.
+      setTimeout(() => controller.abort(new Error('stopped by a timer')), 0);
+      const error = await train({ data: iris, model: { hidden: [10], activation: 'relu' }, epochs: 3, batchSize: 12, device: 'gpu', gpu, signal: controller.signal, onEpoch: (h) => void seen.push(h.epoch) }).catch((e) => e);
+      expect(error.message).toBe('stopped by a timer');
+      expect(seen).toEqual([]);
+      expect(gpu.liveBuffers).toBe(before);
+      // Without the abort: every epoch reported, each after several submissions.
+      submits.length = 0;
+      const run = await train({ data: iris, model: { hidden: [10], activation: 'relu' }, epochs: 3, batchSize: 12, device: 'gpu', gpu, onEpoch: (h) => void seen.push(h.epoch) });
+      expect(seen).toEqual([0, 1, 2]);
+      expect(run.history).toHaveLength(3);
+      expect(submits.length).toBeGreaterThan(3);
+    } finally {
+      queue.submit = submit;
+    }
   });
 });
