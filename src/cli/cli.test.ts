@@ -1,12 +1,13 @@
 // The built CLI, spawned as users run it: exit codes, messages, reports, JSON, checkpoints.
 import { spawnSync } from 'node:child_process';
-import { chmodSync, closeSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { constants } from 'node:buffer';
+import { chmodSync, closeSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { missingControls, parseArms } from '../experiment/arms.js';
 import { mlpLayout } from '../model/mlp.js';
-import { DEMO_ARGS, SMALL_STEP_MULTIPLY_ADDS, stepMultiplyAdds } from './commands.js';
+import { checkCsvSize, DEMO_ARGS, READ_NOTE_BYTES, SMALL_STEP_MULTIPLY_ADDS, stepMultiplyAdds } from './commands.js';
 
 const cli = join(import.meta.dirname, '../../dist/cli.js');
 const temp = mkdtempSync(join(tmpdir(), 'altreg-cli-'));
@@ -293,6 +294,9 @@ describe('altreg CLI', () => {
     expect(again.code, again.stderr).toBe(0);
     expect(again.stderr).toContain('altreg: training 6 models (3 arms × 2 folds), resumed after 1 epoch, on iris');
     expect(again.stdout).toContain(', 2 epochs (1 after resuming), batch 16)');
+    // Progress counts the epochs of the whole run, as the heading does.
+    expect(again.stderr).toMatch(/\n6 models: epoch 2\/2: loss /);
+    expect(again.stderr).not.toMatch(/epoch 1\/1/);
     // The note on missing controls counts every epoch, and a resumed comparison cannot add arms.
     expect(again.stdout).toContain(
       '\nMissing control: constant@0.0075 is plain L2 as strong on average as alternate, over 2 epochs. Without it, a gain over plain L2 at the same λ may only mean that λ was too strong. A new comparison can list it in --schedules (a resumed one keeps its arms).\n',
@@ -465,6 +469,71 @@ describe('altreg CLI', () => {
     // Progress without a terminal: one model's lines say so.
     const one = altreg('train', '--data', 'iris', '--epochs', '2', '--device', 'cpu');
     expect(one.stderr).toMatch(/\n1 model: epoch 2\/2: loss \d\.\d{4}, train acc \d\.\d{3}, val acc \d\.\d{3}\n/);
+  });
+
+  it('large CSVs: --resume, --save and --json are checked before the data is read; a note while it is read; one too large for Node said so', () => {
+    // A data file that does not exist: each output's error comes first, so the data was not read.
+    const missing = join(temp, 'not-there.csv');
+    const file = join(temp, 'plain-file');
+    writeFileSync(file, 'x\n');
+    const first: [string[], string][] = [
+      [['--resume', join(temp, 'no-such-run')], `altreg: --resume: ${join(temp, 'no-such-run')} does not exist`],
+      [['--resume', file], `altreg: --resume: ${file} is a file, not a folder; give the folder a --save wrote`],
+      [['--save', '/proc/altreg-checkpoints'], "altreg: --save: /proc is on the kernel's proc file system, which holds no files of ours; choose a folder on a disk"],
+      [['--save', file], `altreg: --save: ${file} exists and is not a folder`],
+      [['--json', '/proc/altreg.json'], "altreg: --json: /proc is on the kernel's proc file system, which holds no files of ours; choose a folder on a disk"],
+      [['--json', temp], `altreg: --json: ${temp} is a folder; give a file name`],
+    ];
+    for (const [flags, message] of first) {
+      const r = altreg('compare', '--data', missing, '--folds', '5', '--epochs', '1', ...flags);
+      expect([r.code, r.stderr.trim(), r.stdout], flags.join(' ')).toEqual([2, message, '']);
+    }
+    expect(altreg('train', '--data', missing).stderr.trim()).toBe(`altreg: cannot read ${missing} (ENOENT)`);
+
+    // Over READ_NOTE_BYTES (20 MB), a note before the seconds of reading; here the parse then
+    // stops at a bad cell, so nothing trains.
+    const big = join(temp, 'big.csv');
+    const row = '0.125,0.250,x\n';
+    writeFileSync(big, 'a,b,label\n0.5,wide,y\n' + row.repeat(Math.ceil(READ_NOTE_BYTES / row.length)));
+    const size = statSync(big).size;
+    expect(size).toBeGreaterThan(READ_NOTE_BYTES);
+    const noted = altreg('train', '--data', big, '--epochs', '1');
+    expect([noted.code, noted.stderr.split('\n')]).toEqual([2, [`altreg: reading ${big} (${Math.round(size / 1e6)} MB)…`, 'altreg: big.csv line 2, column 2 ("b"): "wide" is not a number']]);
+    expect(altreg('train', '--data', big, '--epochs', '1', '--quiet').stderr.trim()).toBe('altreg: big.csv line 2, column 2 ("b"): "wide" is not a number');
+    rmSync(big);
+
+    // Node reads no file of MAX_STRING_LENGTH bytes or more into a string: refused from its size
+    // (a sparse file: no disk used), before any note or read.
+    const huge = join(temp, 'huge.csv');
+    writeFileSync(huge, '');
+    truncateSync(huge, 600_000_000);
+    const tooLarge = altreg('train', '--data', huge, '--epochs', '1');
+    expect([tooLarge.code, tooLarge.stderr.trim()]).toEqual([2, `altreg: cannot read ${huge}: it is 600 MB, and a CSV must be under 536,870,888 bytes (about 512 MiB, Node's longest string)`]);
+    rmSync(huge);
+    expect(() => checkCsvSize('x.csv', constants.MAX_STRING_LENGTH - 1)).not.toThrow();
+    expect(() => checkCsvSize('x.csv', constants.MAX_STRING_LENGTH)).toThrow(/^cannot read x\.csv: it is 537 MB, and a CSV must be under/);
+  });
+
+  it('--json writes each array of numbers on one line: a confusion matrix of 20 classes is one line a fold', () => {
+    const csv = join(temp, 'c20.csv');
+    writeFileSync(csv, 'a,b,label\n' + Array.from({ length: 200 }, (_, i) => `${i % 20}.5,${(i * 7) % 13},c${i % 20}`).join('\n') + '\n');
+    const json = join(temp, 'c20.json');
+    const r = altreg('compare', '--data', csv, '--schedules', 'none,alternate', '--folds', '2', '--epochs', '2', '--device', 'cpu', '--quiet', '--json', json);
+    expect(r.code, r.stderr).toBe(0);
+    const text = readFileSync(json, 'utf8');
+    const result = JSON.parse(text);
+    // The old format (a number a line) parses to the same value and is far larger.
+    const old = JSON.stringify(result, null, 1) + '\n';
+    expect(JSON.parse(old)).toEqual(result);
+    expect(text.replace(/\s/g, '')).toBe(old.replace(/\s/g, ''));
+    const confusions = text.split('\n').filter((line) => line.trimStart().startsWith('"confusion"'));
+    expect(confusions).toHaveLength(4);
+    for (const line of confusions) expect(line).toMatch(/^ +"confusion": \[\d+(,\d+){399}\],$/);
+    expect(text).toMatch(/\n {7}"mask": \[(true|false),(true|false)\],\n/);
+    // A count a line took a line and 6 spaces more for each of the 4 × 400 counts (and two for
+    // the brackets); the per-class reports (objects) keep their lines.
+    expect(old.length - text.length).toBeGreaterThan(4 * 400 * 7);
+    expect(text.split('\n').length).toBeLessThanOrEqual(old.split('\n').length - 4 * 401);
   });
 
   it('--help on every command', () => {

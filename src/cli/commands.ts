@@ -3,7 +3,8 @@
 // JSON results and checkpoints (atomically, and only after training succeeded).
 
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { constants as bufferConstants } from 'node:buffer';
+import { existsSync, readFileSync, statSync, type Stats } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { parseCsv } from '../data/csv.js';
 import { SplitError, type SplitStep } from '../data/split.js';
@@ -20,7 +21,7 @@ import { GpuError, sharedGpu, type Gpu } from '../runtime/gpu.js';
 import type { PenaltyConfig } from '../runtime/penalty.js';
 import { parseSchedule, scheduleLabel, ScheduleError } from '../runtime/schedule.js';
 import { UsageError } from './errors.js';
-import { ensureDir, isStdout, planOutputFile, planSaveDir, recoverSaveDir, replaceDir, RUN_FILE, writeStdout } from './output.js';
+import { ensureDir, isStdout, jsonText, planOutputFile, planSaveDir, recoverSaveDir, replaceDir, RUN_FILE, writeStdout } from './output.js';
 import { createProgress } from './progress.js';
 import { applySavedTuning, saveTuning, tuningCacheFile } from './tuning-cache.js';
 
@@ -52,6 +53,24 @@ export interface ExperimentFlags {
 /** The main job: 10-fold CV on Iris, none vs constant vs alternating L2 vs constant L2 at alternating's mean strength (4-10-3, Adam 0.001, λ 0.01). */
 export const DEMO_ARGS = ['compare', '--data', 'iris', '--schedules', 'none,constant,alternate,constant@0.0075', '--folds', '10', '--hidden', '10', '--activation', 'relu', '--lr', '0.001', '--l2', '0.01', '--epochs', '300', '--batch-size', '16', '--report', 'alternate'];
 
+/** CSV files larger than this get a note before they are read, which takes seconds (3.6 s for 141 MB). */
+export const READ_NOTE_BYTES = 20_000_000;
+
+/**
+ * A CSV is read into one string, which Node caps at MAX_STRING_LENGTH (2²⁹ − 24 on 64-bit, just
+ * under 512 MiB; readFileSync refuses a file of that many bytes too, with ERR_STRING_TOO_LONG): a
+ * larger file is refused from its size, without reading it.
+ */
+export function checkCsvSize(file: string, bytes: number): void {
+  const max = bufferConstants.MAX_STRING_LENGTH;
+  if (bytes < max) return;
+  throw new UsageError(`cannot read ${file}: it is ${megabytes(bytes)}, and a CSV must be under ${max.toLocaleString('en-US')} bytes (about ${Math.round(max / 2 ** 20)} MiB, Node's longest string)`);
+}
+
+function megabytes(bytes: number): string {
+  return `${Math.round(bytes / 1e6)} MB`;
+}
+
 async function loadData(flags: ExperimentFlags): Promise<Dataset> {
   if ((DATASET_NAMES as readonly string[]).includes(flags.data)) {
     if (flags.label !== undefined) throw new UsageError(`--label applies to CSV files; '${flags.data}' is a shipped data set`);
@@ -60,11 +79,23 @@ async function loadData(flags: ExperimentFlags): Promise<Dataset> {
   if (!flags.data.toLowerCase().endsWith('.csv')) {
     throw new UsageError(`--data must be one of ${DATASET_NAMES.join(', ')} or a .csv file, got '${flags.data}'`);
   }
+  const cannotRead = (error: unknown) => new UsageError(`cannot read ${flags.data} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+  let size: Stats;
+  try {
+    size = statSync(flags.data);
+  } catch (error) {
+    throw cannotRead(error);
+  }
+  // A pipe or device has no size: it is read as it comes.
+  if (size.isFile()) {
+    checkCsvSize(flags.data, size.size);
+    if (size.size > READ_NOTE_BYTES && !flags.quiet) process.stderr.write(`altreg: reading ${flags.data} (${megabytes(size.size)})…\n`);
+  }
   let text: string;
   try {
     text = readFileSync(flags.data, 'utf8');
   } catch (error) {
-    throw new UsageError(`cannot read ${flags.data} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+    throw cannotRead(error);
   }
   const label = flags.label === undefined ? undefined : /^\d+$/.test(flags.label) ? Number(flags.label) : flags.label;
   return parseCsv(text, { name: basename(flags.data), ...(label !== undefined ? { label } : {}) });
@@ -162,22 +193,29 @@ function flagDifferences(record: RunRecord, current: Record<string, string>): st
 }
 
 /**
- * Checks that DIR was saved by `--save` of this very experiment: the same command and flags
- * (--epochs, --device and the output flags may differ); returns its run record. The checkpoints
- * themselves are checked once loaded (checkResumedModels).
+ * Checks that DIR was saved by `altreg COMMAND … --save` and returns its run record; what needs
+ * no data, so that a wrong folder is said before the data is read. checkResumeFlags then checks
+ * the flags, the checkpoints are checked once loaded (checkResumedModels).
  */
-function checkResume(dir: string, current: Record<string, string>): RunRecord {
+function openResume(dir: string, command: 'train' | 'compare', quiet: boolean | undefined): RunRecord {
+  if (dir.trim() === '') throw new UsageError('--resume needs the folder a --save wrote');
+  if (!existsSync(dir)) throw new UsageError(`--resume: ${dir} does not exist`);
+  recoverBeforeUse('--resume', dir, quiet);
   if (!statSync(dir).isDirectory()) throw new UsageError(`--resume: ${dir} is a file, not a folder; give the folder a --save wrote`);
   const record = readRunRecord('--resume', dir);
   if (!record) {
     throw new UsageError(`--resume: ${dir} has no ${RUN_FILE}, so it was not saved by \`altreg … --save\` (a checkpoint saved by the library continues with the library's train({ resume }))`);
   }
-  if (record.flags.command !== current.command) {
+  if (record.flags.command !== command) {
     throw new UsageError(`--resume: ${dir} was saved by \`altreg ${record.flags.command}\`; resume it with ${record.flags.command} and the same flags`);
   }
+  return record;
+}
+
+/** Checks that DIR's run was trained with this run's flags (--epochs, --device and the output flags may differ). */
+function checkResumeFlags(dir: string, record: RunRecord, current: Record<string, string>): void {
   const differ = flagDifferences(record, current);
   if (differ) throw new UsageError(`--resume: ${dir} was trained with other flags (${differ}); resume with the flags it was trained with (--epochs, --device and the output flags may differ)`);
-  return record;
 }
 
 /** A model's layers, as `4 → 10 → 3`. */
@@ -250,6 +288,23 @@ async function runExperimentCommand(
   print: (r: ExperimentResult, data: Dataset, resumedEpochs: number) => string,
 ): Promise<number> {
   if (flags.folds === undefined && flags.repeats !== 1) throw new UsageError('--repeats repeats k-fold cross-validation with new shuffles: it needs --folds');
+  const folds = flags.folds !== undefined;
+  // The folders and files named by --resume, --save and --json are checked before the data is
+  // read (seconds for a large CSV): what needs the data (its flags' record, the checkpoints'
+  // shapes, the folds) after.
+  const resumed = flags.resume !== undefined ? openResume(flags.resume, command, flags.quiet) : null;
+  let saved: RunRecord | null = null;
+  if (flags.save !== undefined) {
+    recoverBeforeUse('--save', flags.save, flags.quiet);
+    // The splits experimentSplits makes of data that can be split (splitsFor checks that below).
+    planSaveDir(flags.save, saveEntries(arms, folds ? flags.folds! * flags.repeats : 1, folds));
+    // A folder that another experiment saved into is not overwritten by this one.
+    saved = readRunRecord('--save', flags.save);
+    if (saved && saved.flags.command !== command) throw new UsageError(`--save: ${flags.save} holds another experiment (saved by \`altreg ${saved.flags.command}\`); choose a new or empty folder`);
+  }
+  const csv = !(DATASET_NAMES as readonly string[]).includes(flags.data);
+  const writeJson =
+    flags.json !== undefined ? planOutputFile('--json', flags.json, { files: csv ? { '--data': flags.data } : {}, folders: flags.save !== undefined ? { '--save': flags.save } : {} }) : null;
   const dataset = await loadData(flags);
   const options: ExperimentOptions = {
     dataset,
@@ -267,32 +322,18 @@ async function runExperimentCommand(
   // The folds are made again by runExperiment; making them here finds data that cannot be split
   // before any GPU work.
   const splits = splitsFor(options, flags);
-  const folds = flags.folds !== undefined;
   const record = runFlags(flags, dataset, arms, command);
   let resumedEpochs = 0;
-  if (flags.resume !== undefined) {
-    const dir = flags.resume;
-    if (dir.trim() === '') throw new UsageError('--resume needs the folder a --save wrote');
-    if (!existsSync(dir)) throw new UsageError(`--resume: ${dir} does not exist`);
-    recoverBeforeUse('--resume', dir, flags.quiet);
-    const run = checkResume(dir, record);
-    const resumed = await Promise.all(arms.map((_, a) => Promise.all(Array.from({ length: splits }, (_, s) => loadCheckpoint(checkpointDir(dir, arms, a, s, folds))))));
-    checkResumedModels(dir, run, resumed.flatMap((checkpoints, a) => checkpoints.map((checkpoint, s) => ({ dir: checkpointDir(dir, arms, a, s, folds), checkpoint }))), dataset, flags);
-    resumedEpochs = run.epochs;
-    options.resume = (a, s) => resumed[a][s];
+  if (resumed) {
+    const dir = flags.resume!;
+    checkResumeFlags(dir, resumed, record);
+    const checkpoints = await Promise.all(arms.map((_, a) => Promise.all(Array.from({ length: splits }, (_, s) => loadCheckpoint(checkpointDir(dir, arms, a, s, folds))))));
+    checkResumedModels(dir, resumed, checkpoints.flatMap((models, a) => models.map((checkpoint, s) => ({ dir: checkpointDir(dir, arms, a, s, folds), checkpoint }))), dataset, flags);
+    resumedEpochs = resumed.epochs;
+    options.resume = (a, s) => checkpoints[a][s];
   }
-  // Output targets are checked now, so that a bad path does not surface after the training.
-  if (flags.save !== undefined) {
-    recoverBeforeUse('--save', flags.save, flags.quiet);
-    planSaveDir(flags.save, saveEntries(arms, splits, folds));
-    // A folder that another experiment saved into is not overwritten by this one.
-    const saved = readRunRecord('--save', flags.save);
-    const differ = saved ? (saved.flags.command !== record.command ? `saved by \`altreg ${saved.flags.command}\`` : flagDifferences(saved, record)) : '';
-    if (differ) throw new UsageError(`--save: ${flags.save} holds another experiment (${differ}); choose a new or empty folder`);
-  }
-  const csv = !(DATASET_NAMES as readonly string[]).includes(flags.data);
-  const writeJson =
-    flags.json !== undefined ? planOutputFile('--json', flags.json, { files: csv ? { '--data': flags.data } : {}, folders: flags.save !== undefined ? { '--save': flags.save } : {} }) : null;
+  const differ = saved ? flagDifferences(saved, record) : '';
+  if (differ) throw new UsageError(`--save: ${flags.save} holds another experiment (${differ}); choose a new or empty folder`);
   // Everything above checked the input; only now is a GPU asked for.
   const models = arms.length * splits;
   const inline = stepMultiplyAdds(models, flags.batchSize, [dataset.features, ...flags.hidden, dataset.classes]) <= SMALL_STEP_MULTIPLY_ADDS;
@@ -311,7 +352,8 @@ async function runExperimentCommand(
     const thread = gpu && /llvmpipe/i.test(gpu.name) && process.env.LP_NUM_THREADS === '0' ? ', compute on this thread (LP_NUM_THREADS=0)' : '';
     process.stderr.write(`altreg: training ${what} on ${describeData(dataset)}, ${gpu ? gpu.name : 'the CPU reference trainer'}${tiles}${thread}\n`);
   }
-  const progress = createProgress(flags.epochs * modes, `${models} model${models > 1 ? 's' : ''}`, !!flags.quiet);
+  // The epochs of the whole run, as the heading and the report count them (a resumed run's first is resumedEpochs + 1).
+  const progress = createProgress((resumedEpochs + flags.epochs) * modes, `${models} model${models > 1 ? 's' : ''}`, !!flags.quiet, process.stderr, resumedEpochs * modes);
   options.onEpoch = (epoch, records) => progress.epoch(epoch, records);
   let result: ExperimentResult;
   try {
@@ -342,7 +384,8 @@ async function runExperimentCommand(
   }
   if (writeJson) {
     try {
-      await writeJson(JSON.stringify(resultJson(result, dataset, flags), null, 1) + '\n');
+      // Arrays of numbers (confusion matrices, histories' masks) on one line each: see jsonText.
+      await writeJson(jsonText(resultJson(result, dataset, flags)) + '\n');
       if (!flags.quiet) process.stderr.write(`altreg: wrote ${wroteWhat(flags.json!)}\n`);
     } catch (error) {
       failures.push((error as Error).message);

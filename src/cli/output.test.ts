@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
-import { recoverSaveDir, replaceDir } from './output.js';
+import { jsonText, recoverSaveDir, replaceDir } from './output.js';
 
 // Moving a new entry from the working folder to this path fails (a step of the swap that
 // planSaveDir cannot rule out beforehand).
@@ -168,5 +168,57 @@ describe('replaceDir', () => {
     expect(readFileSync(join(dir, 'fold-0', 'manifest.json'), 'utf8')).toBe('new\n');
     expect(readdirSync(join(temp, 'linked')).sort()).toEqual(['link', 'real']);
     expect(existsSync(join(dir, 'altreg-run.json'))).toBe(true);
+  });
+});
+
+describe('jsonText (the --json file)', () => {
+  // A result's shape: a 20-class fold's confusion matrix (flat, 400 counts), its report, its history.
+  const classes = 20;
+  const confusion = Array.from({ length: classes * classes }, (_, i) => (i % (classes + 1) === 0 ? 7 : i % 3));
+  const result = {
+    tool: 'altreg',
+    adapter: undefined,
+    data: { name: 'c20.csv', classes: Array.from({ length: classes }, (_, c) => `c${c}`) },
+    config: { hidden: [64, 32], quiet: undefined, standardize: true },
+    arms: [
+      {
+        name: 'alternate',
+        versusFirst: null,
+        folds: [0, 1].map((fold) => ({
+          fold,
+          logLoss: Number.NaN,
+          confusion,
+          rows: [[1, 2.5, -3e-7], [], [true, null]],
+          report: Array.from({ length: classes }, (_, c) => ({ label: `c${c}`, precision: 0.5, support: 7 })),
+          history: [{ epoch: 0, loss: 0.25, mask: [true, false], weightNorms: { w0: 1.5 } }],
+          empty: {},
+          skipped: () => 1,
+        })),
+      },
+    ],
+  };
+
+  it('parses to the value JSON.stringify gives, each array of numbers on one line, the rest indented', () => {
+    const text = jsonText(result);
+    const old = JSON.stringify(result, null, 1);
+    expect(JSON.parse(text)).toEqual(JSON.parse(old));
+    expect(text.replace(/\s/g, '')).toBe(old.replace(/\s/g, ''));
+    const lines = text.split('\n');
+    // The confusion matrix is one line, its 400 counts; a matrix as rows takes one line a row.
+    expect(lines.filter((l) => l.startsWith('     "confusion": ['))).toEqual([`     "confusion": ${JSON.stringify(confusion)},`, `     "confusion": ${JSON.stringify(confusion)},`]);
+    expect(lines).toContain('     "rows": [');
+    expect(lines).toContain('      [1,2.5,-3e-7],');
+    expect(lines).toContain('      [],');
+    expect(lines).toContain('      [true,null]');
+    expect(lines).toContain('       "mask": [true,false],');
+    // Objects stay one field a line, indented by one space a level.
+    expect(lines.slice(0, 4)).toEqual(['{', ' "tool": "altreg",', ' "data": {', '  "name": "c20.csv",']);
+    expect(lines).toContain('     "logLoss": null,');
+    expect(lines).toContain('     "empty": {}');
+    expect(text.length).toBeLessThan(old.length);
+    expect(lines.length).toBeLessThan(old.split('\n').length / 3);
+    // A matrix alone: a count a line cost 4 times the bytes (9 more a count at this depth).
+    const matrix = { arms: [{ folds: [{ confusion }] }] };
+    expect(jsonText(matrix).length * 4).toBeLessThan(JSON.stringify(matrix, null, 1).length);
   });
 });

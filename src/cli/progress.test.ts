@@ -34,6 +34,24 @@ describe('progress lines (stderr not a terminal)', () => {
   });
 });
 
+describe('a resumed run', () => {
+  it('counts the epochs of the whole run: 100 more after 300 go from 301/400 to 400/400', () => {
+    const lines: string[] = [];
+    const stream = Object.assign(new Writable({ write: (chunk, _, done) => (lines.push(String(chunk)), done()) }), { isTTY: false }) as unknown as NodeJS.WriteStream;
+    const progress = createProgress(400, '3 models', false, stream, 300);
+    for (let e = 300; e < 400; e++) progress.epoch(e, [record(0.5)]);
+    // A line every tenth of the whole run, the last at its end.
+    expect(lines.map((l) => l.split(':')[1])).toEqual([' epoch 320/400', ' epoch 360/400', ' epoch 400/400']);
+    // The bar starts at the epochs trained before, and the last redraw (at stop) shows the run's end.
+    const resumedOnce = fakeTerminal();
+    const bar = createProgress(2, '1 model', false, resumedOnce.stream, 1);
+    expect(resumedOnce.written()).toContain('epoch 1/2');
+    bar.epoch(1, [record(0.5)]);
+    bar.stop();
+    expect(resumedOnce.written()).toContain('epoch 2/2');
+  });
+});
+
 /** A terminal that keeps what is written to it. */
 function fakeTerminal(): { stream: NodeJS.WriteStream; written: () => string } {
   const chunks: string[] = [];

@@ -18,9 +18,13 @@ function mean(values: number[]): number {
 /** Without a terminal, a line at least this often (besides every tenth of the run). */
 export const LINE_SECONDS = 10;
 
-/** `total` epochs over all batches; `label` names what trains (e.g. "30 models"); `stream` is stderr but in tests. */
-export function createProgress(total: number, label: string, quiet: boolean, stream: NodeJS.WriteStream = process.stderr): Progress {
-  let done = 0;
+/**
+ * `total` epochs over all batches; `label` names what trains (e.g. "30 models"); `stream` is stderr
+ * but in tests. A resumed run counts the epochs of the whole run: `start` of them were trained
+ * before (and are in `total`), so its first epoch shows as `start + 1`, as its heading counts them.
+ */
+export function createProgress(total: number, label: string, quiet: boolean, stream: NodeJS.WriteStream = process.stderr, start = 0): Progress {
+  let done = start;
   if (quiet) return { epoch: () => undefined, stop: () => undefined };
   const summary = (records: EpochRecord[]) => {
     const val = records.filter((r) => r.valAccuracy !== undefined);
@@ -33,7 +37,7 @@ export function createProgress(total: number, label: string, quiet: boolean, str
       { format: `${label} |{bar}| epoch {value}/{total} | {summary} | {duration_formatted}`, stream, hideCursor: true, clearOnComplete: false },
       cliProgress.Presets.shades_classic,
     );
-    bar.start(total, 0, { summary: '' });
+    bar.start(total, start, { summary: '' });
     // cli-progress's own gracefulExit stops the bar on a signal but then keeps the process
     // running: here the signal is sent again once the bar is stopped, to end the process as it would have.
     const stop = () => {
