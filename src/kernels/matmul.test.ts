@@ -3,6 +3,7 @@ import type { Gpu } from '../runtime/gpu.js';
 import { testGpu } from '../testing/gpu.js';
 import { poisoned, randomFloats, relativeError } from '../testing/random.js';
 import { checkDenseProduct, type DenseProduct } from './selfcheck-matmul.js';
+import type { DenseShape } from './matmul.js';
 import { KernelInputError, encodeCall, isCpuAdapter } from './common.js';
 import {
   DEFAULT_TILES,
@@ -10,10 +11,13 @@ import {
   activate,
   chooseTiles,
   createDenseForward,
+  createDenseInputGrad,
+  createDenseWeightGrad,
   createMatmul,
   directTiles,
   fitTiles,
   matmulCpu,
+  maxMatmulK,
   resolveMatmul,
   type MatmulDims,
   type MatmulTiles,
@@ -270,6 +274,65 @@ describe('matmul strategies (tiled and direct) on any adapter', () => {
       expect(() => createMatmul(gpu, {}, { batch: 1, m: 8, n: 8, k: 8 }, ops, { ...directTiles(8), blockRows: 12 })).toThrow(/tiles.blockRows must be 16 or 8, got 12/);
     } finally {
       gpu.destroyBuffer(big);
+    }
+  });
+});
+
+describe("matmul on CPU adapters: llvmpipe ends an invocation's loops after 65,535 iterations", () => {
+  it('at the largest K accepted, every dense product matches float64: 16×16 blocks (interior and edge) and row lanes', async () => {
+    const gpu = await testGpu();
+    if (!isCpuAdapter(gpu)) {
+      expect(maxMatmulK(gpu)).toBe(Number.POSITIVE_INFINITY);
+      return;
+    }
+    const k = maxMatmulK(gpu);
+    // 6 loop iterations per 4 k; measured here, products first go wrong from K 43,453 to 43,636.
+    expect(k).toBe(39_732);
+    // 270 columns: 17 workgroups of 16, the first 16 interior; 13 columns: row lanes of 8 rows.
+    // Odd K (not a multiple of 4) reads A by the element.
+    const cases: [DenseProduct, DenseShape][] = [
+      ['forward', { batch: 1, rows: 19, inputs: k, outputs: 270 }],
+      ['forward', { batch: 1, rows: 41, inputs: k - 1, outputs: 13 }],
+      ['inputGrad', { batch: 1, rows: 19, inputs: 270, outputs: k }],
+      ['weightGrad', { batch: 1, rows: k, inputs: 18, outputs: 270 }],
+      ['weightGrad', { batch: 1, rows: k, inputs: 40, outputs: 13 }],
+    ];
+    for (const [product, shape] of cases) {
+      const r = await checkDenseProduct(gpu, product, shape, 'relu');
+      // float32 sums of 40,000 terms; a sum the limit cut short is off by tens of percent.
+      expect(r.error, r.name).toBeLessThanOrEqual(1e-4);
+    }
+  });
+
+  it('refuses the first K past it, naming the call, K and what it is, and the largest K', async () => {
+    const gpu = await testGpu();
+    if (!isCpuAdapter(gpu)) return;
+    const k = maxMatmulK(gpu) + 1;
+    const buffer = gpu.createStorage('operands', 2 * (k + 2) * 4);
+    const op = { buffer };
+    const limit = `the largest K supported on ${gpu.name} is 39732, since it ends an invocation's loops after 65,535 iterations`;
+    try {
+      const one = { batch: 1, rows: 1, inputs: 1, outputs: 1 };
+      const call = (f: () => unknown) => () => f();
+      expect(call(() => createDenseForward(gpu, { ...one, inputs: k }, 'relu', { x: op, params: op, y: op }))).toThrow(KernelInputError);
+      expect(call(() => createDenseForward(gpu, { ...one, inputs: k }, 'relu', { x: op, params: op, y: op }))).toThrow(
+        `matmul(bias-activation; batch 1, M 1, N 1, K 39733): K 39733 (the layer's inputs) needs up to 60004 loop iterations per invocation with the direct strategy; ${limit}`,
+      );
+      expect(call(() => createDenseInputGrad(gpu, { ...one, outputs: k }, 'relu', { dz: op, params: op, input: op, dx: op }))).toThrow(
+        `K 39733 (the layer's outputs) needs up to 60004 loop iterations`,
+      );
+      expect(call(() => createDenseWeightGrad(gpu, { ...one, rows: k }, { x: op, dz: op, grad: op }))).toThrow(`K 39733 (the batch's rows) needs up to 60004`);
+      expect(call(() => createMatmul(gpu, {}, { batch: 1, m: 1, n: 1, k }, { a: op, b: op, c: op }))).toThrow(`K 39733 (the inner dimension)`);
+      // One below passes the check (and builds).
+      createDenseWeightGrad(gpu, { ...one, rows: k - 1 }, { x: op, dz: op, grad: op }).destroy();
+      // The tiled strategy loops more per k: its limit is lower.
+      const tiledMax = maxMatmulK(gpu, DEFAULT_TILES);
+      expect(tiledMax).toBe(15_888);
+      expect(call(() => createMatmul(gpu, {}, { batch: 1, m: 1, n: 1, k: tiledMax + 1 }, { a: op, b: op, c: op }, DEFAULT_TILES))).toThrow(
+        /K 15889 \(the inner dimension\) needs up to 60010 loop iterations per invocation with the tiled strategy; the largest K supported on .* is 15888/,
+      );
+    } finally {
+      gpu.destroyBuffer(buffer);
     }
   });
 });

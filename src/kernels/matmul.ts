@@ -9,6 +9,7 @@
 import matmulCode from '../../shaders/matmul.wgsl?raw';
 import type { Gpu } from '../runtime/gpu.js';
 import {
+  CPU_LOOP_BUDGET,
   KernelInputError,
   bindGroupLayout,
   computePipeline,
@@ -349,6 +350,52 @@ function vec4Aligned(o: { offset: number; ld: number; batchStride: number }, buf
   return o.offset % 4 === 0 && o.ld % 4 === 0 && (batch === 1 || o.batchStride % 4 === 0) && buffer.size % 16 === 0;
 }
 
+/**
+ * Loop iterations outside the K loop, per invocation, at most: the store of a 16×16 block of C
+ * by the element (16 × (16 + 2) + 1, see matmulLoopIterations) and the setup and epilogue loops
+ * the compiler keeps. Measured on llvmpipe: at most 357 (row lanes of 16 rows × 16 columns).
+ */
+const FIXED_LOOPS = 400;
+
+/**
+ * Loop iterations one invocation of a product with these (fitted) tiles runs for inner dimension
+ * `k`, an upper bound, as llvmpipe counts them against its limit: every pass through a loop
+ * counts, the one that finds it finished too (a loop of n iterations costs n + 1), and a loop
+ * inside a branch no invocation takes still costs that one pass (both sides of a branch run,
+ * masked). Loops with constant trip counts that the compiler unrolls cost nothing.
+ * - direct, interior tiles: per 4 k, the step loop (1) and the loop over its 4 k (5), which
+ *   llvmpipe keeps as a loop for blocks of 24 or more vec4 accumulators (16×16 blocks; row lanes
+ *   of 16 rows and 8 or more columns, or 8 rows and 12 or more) and unrolls for smaller ones
+ *   (counted all the same); edge tiles take one k per pass (1 per k). Row lanes (direct_rows)
+ *   likewise: 6 per 4 k at most.
+ * - tiled: per BK-deep slice, the slice loop (1), each staging loop twice (the checked one and
+ *   stage_inner's, each of its share of the slice per invocation plus the final pass) and the loop
+ *   over the slice's k (BK + 1).
+ * Measured on llvmpipe: direct, 6 per 4 k (the forward, input and weight gradient products, 16×16
+ * blocks and row lanes, first go wrong at K 43,453 to 43,636; edge tiles alone at 65,380; row
+ * lanes of 8 or 16 vec4 accumulators at 261,757 to 261,949); tiled 16×16 BK 8, 8×8 BK 8 and
+ * 16×8 BK 32: 22, 30 and 86 per slice on edge tiles, under this bound's 30, 46 and 134.
+ */
+export function matmulLoopIterations(tiles: MatmulTiles, k: number): number {
+  if (tiles.direct) return 6 * Math.ceil(k / 4) + FIXED_LOOPS;
+  const threads = tiles.wgX * tiles.wgY;
+  const stage = (rows: number) => 2 * (Math.ceil((rows * tiles.bk) / threads) + 1);
+  const perSlice = 1 + stage(tiles.wgY * TILED_ROWS) + stage(tiles.wgX * TILED_COLS) + tiles.bk + 1;
+  return perSlice * Math.ceil(k / tiles.bk) + FIXED_LOOPS;
+}
+
+/**
+ * The largest K a product with these tiles may have on this adapter: on CPU adapters, the most
+ * whose loops stay within CPU_LOOP_BUDGET (39,732 with the direct strategy); unlimited on GPUs.
+ */
+export function maxMatmulK(gpu: Gpu, tiles?: MatmulTiles): number {
+  if (!isCpuAdapter(gpu)) return Number.POSITIVE_INFINITY;
+  const t = fitTiles(gpu, tiles ?? strategyTiles(matmulStrategy(gpu), { batch: 1, m: 1, n: 1, k: 1 }));
+  const step = t.direct ? 4 : t.bk;
+  const perStep = matmulLoopIterations(t, step) - FIXED_LOOPS;
+  return Math.max(0, Math.floor((CPU_LOOP_BUDGET - FIXED_LOOPS) / perStep)) * step;
+}
+
 /** Prepares one matmul dispatch (pipeline, uniform, bind group); encode it with encodeCall. */
 export function createMatmul(
   gpu: Gpu,
@@ -357,8 +404,29 @@ export function createMatmul(
   operands: MatmulOperands,
   tiles?: MatmulTiles,
 ): KernelCall {
+  return buildMatmul(gpu, variant, dims, operands, tiles, 'the inner dimension');
+}
+
+/** createMatmul, with what K is (for the loop limit's message: "the layer's inputs", ...). */
+function buildMatmul(
+  gpu: Gpu,
+  variant: MatmulVariant,
+  dims: MatmulDims,
+  operands: MatmulOperands,
+  tiles: MatmulTiles | undefined,
+  kIs: string,
+): KernelCall {
   const layout = resolveMatmul(variant, dims, operands);
   const t = fitTiles(gpu, tiles ?? chooseTiles(gpu, dims));
+  // llvmpipe silently ends an invocation's loops after 65,535 iterations: C would come back
+  // partly summed or unwritten.
+  const iterations = matmulLoopIterations(t, dims.k);
+  if (isCpuAdapter(gpu) && iterations > CPU_LOOP_BUDGET) {
+    throw new KernelInputError(
+      `${describe(variant, dims)}: K ${dims.k} (${kIs}) needs up to ${iterations} loop iterations per invocation with the ${t.direct ? 'direct' : 'tiled'} strategy; ` +
+        `the largest K supported on ${gpu.name} is ${maxMatmulK(gpu, t)}, since it ends an invocation's loops after 65,535 iterations`,
+    );
+  }
   if (t.direct && t.wgY !== 1) {
     throw new KernelInputError(`${describe(variant, dims)}: the direct strategy needs tiles.wgY = 1, got ${t.wgY}`);
   }
@@ -529,7 +597,7 @@ export function createDenseForward(
 ): KernelCall {
   const paramsOffset = ops.params.offset ?? 0;
   const paramsStride = ops.params.batchStride ?? (shape.inputs + 1) * shape.outputs;
-  return createMatmul(
+  return buildMatmul(
     gpu,
     denseForwardVariant(activation),
     denseForwardDims(shape),
@@ -540,6 +608,7 @@ export function createDenseForward(
       bias: { offset: paramsOffset + shape.inputs * shape.outputs, batchStride: paramsStride },
     },
     tiles,
+    "the layer's inputs",
   );
 }
 
@@ -561,7 +630,7 @@ export function createDenseInputGrad(
   ops: { dz: Operand; params: Operand; input: Operand; dx: Operand },
   tiles?: MatmulTiles,
 ): KernelCall {
-  return createMatmul(
+  return buildMatmul(
     gpu,
     denseInputGradVariant(activationBelow),
     denseInputGradDims(shape),
@@ -572,6 +641,7 @@ export function createDenseInputGrad(
       aux: ops.input,
     },
     tiles,
+    "the layer's outputs",
   );
 }
 
@@ -587,7 +657,7 @@ export function createDenseWeightGrad(
   ops: { x: Operand; dz: Operand; grad: Operand },
   tiles?: MatmulTiles,
 ): KernelCall {
-  return createMatmul(gpu, DENSE_WEIGHT_GRAD_VARIANT, denseWeightGradDims(shape), { a: ops.x, b: ops.dz, c: ops.grad }, tiles);
+  return buildMatmul(gpu, DENSE_WEIGHT_GRAD_VARIANT, denseWeightGradDims(shape), { a: ops.x, b: ops.dz, c: ops.grad }, tiles, "the batch's rows");
 }
 
 // CPU twins of the dense products, on tightly packed batches.

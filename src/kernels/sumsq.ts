@@ -35,6 +35,15 @@ export interface SumSqSpec {
   lanes?: boolean;
 }
 
+/**
+ * The longest segment (tensor) createSumSq sums on this adapter: on CPU adapters each of a
+ * workgroup's 256 invocations loops over 1/256 of it, within CPU_LOOP_BUDGET (15,360,000);
+ * unlimited on GPUs.
+ */
+export function maxSumSqSegment(gpu: Gpu): number {
+  return isCpuAdapter(gpu) ? WG * CPU_LOOP_BUDGET : Number.POSITIVE_INFINITY;
+}
+
 export function createSumSq(gpu: Gpu, spec: SumSqSpec): SlotCall {
   const name = `sumsq(models ${spec.models}, parameters ${spec.segments.perModel}, segments ${spec.segments.starts.length})`;
   requireCount(name, 'models', spec.models);

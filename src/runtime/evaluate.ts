@@ -1,11 +1,13 @@
 // Evaluation and prediction with trained parameters, on the GPU (temporary buffers, all freed
 // before returning) or with the CPU twins. Probabilities are a stable softmax of the logits.
 
+import { KernelInputError } from '../kernels/common.js';
 import { LOSS_GROUP_WORDS, readLossGroup, statsSlotBytes } from '../kernels/softmax-xent.js';
 import type { MlpLayout } from '../model/mlp.js';
 import { evaluateCpu } from './cpu-trainer.js';
 import type { Gpu } from './gpu.js';
 import { GpuDataset, GpuRowSet, rowsPerBinding } from './gpu-trainer.js';
+import { cpuAdapterProblem } from './limits.js';
 import type { Evaluation, TrainData } from './plan.js';
 
 export interface Prediction {
@@ -54,6 +56,9 @@ export async function evaluateModels(
   const block = new Float32Array(models * layout.perModel);
   params.forEach((p, i) => block.set(p, i * layout.perModel));
   if (!gpu) return evaluateCpu(layout, data, block, rowsPerModel, affine).evaluations;
+  // As training refuses it (train() and Run.predict name the option first).
+  const problem = cpuAdapterProblem(gpu, layout);
+  if (problem) throw new KernelInputError(problem);
   // One chunk at a time (a GpuRowSet would hold every part at once): memory for one chunk only.
   const chunkRows = rowsPerBinding(gpu, layout, models, bindingBytes);
   const { dataset, paramBuffer, affineBuffer } = await gpu.build('building the evaluation', () => ({

@@ -2,11 +2,12 @@
 // a diverging run stops with an error naming the epoch; 200 runs leak no GPU buffer.
 import { describe, expect, it, vi } from 'vitest';
 import { loadDataset } from '../data/datasets.js';
-import { cachedObjectCount } from '../kernels/common.js';
+import { cachedObjectCount, isCpuAdapter } from '../kernels/common.js';
+import { DEFAULT_TILES, setMatmulStrategy } from '../kernels/matmul.js';
 import { GpuError, sharedGpu, type Gpu } from './gpu.js';
 import { testGpu } from '../testing/gpu.js';
 import { stratifiedKFold } from '../data/split.js';
-import { DivergenceError } from './plan.js';
+import { DivergenceError, type TrainData } from './plan.js';
 import { ScheduleError } from './schedule.js';
 import { train, trainBatch, TrainOptionsError, type BatchOptions, type TrainOptions } from './train.js';
 
@@ -499,4 +500,82 @@ describe('cancellation and standardization', () => {
       expect((await a.evaluate(iris.x, iris.y)).accuracy).toBeGreaterThan(0.85);
     });
   }
+});
+
+describe('shapes a CPU adapter cannot run are refused before any GPU work, naming the option', () => {
+  /** The test device, failing the test if any work is asked of it (its adapter and limits may be read). */
+  async function workless(): Promise<Gpu> {
+    const work = new Set(['build', 'createBuffer', 'createStorage', 'submit', 'readBytes', 'readFloat32', 'readUint32']);
+    return new Proxy(await testGpu(), {
+      get: (target, key) => (work.has(String(key)) ? () => { throw new Error(`GPU work (${String(key)}) before the shapes were checked`); } : Reflect.get(target, key)),
+    });
+  }
+  const synthetic = (rows: number, features: number): TrainData => ({
+    x: Float32Array.from({ length: rows * features }, (_, i) => (i % 7) / 7),
+    y: Uint32Array.from({ length: rows }, (_, i) => i % 2),
+    features,
+    classes: 2,
+  });
+  const cpuTrains = "or train with device: 'cpu' (the CPU reference trainer has no such limit)";
+
+  it('a batch of more rows than a matrix product may sum over, after capping it to the training rows', async () => {
+    const gpu = await workless();
+    if (!isCpuAdapter(gpu)) return;
+    const on = `on ${gpu.name}, which ends an invocation's loops after 65,535 iterations`;
+    const o = { data: synthetic(60_000, 2), model: { hidden: [3], activation: 'relu' as const }, epochs: 1, device: 'gpu' as const, gpu };
+    const error = await train({ ...o, batchSize: 50_000 }).catch((e) => e);
+    expect(error).toBeInstanceOf(TrainOptionsError);
+    expect(error.message).toBe(`batchSize 50000: the weight gradients sum over a batch's rows, at most 39,732 ${on}; use batchSize ≤ 39732, ${cpuTrains}`);
+    await expect(train({ ...o, batchSize: 1_000_000 })).rejects.toThrow(`batchSize 1000000 (capped to the 60,000 rows of the largest training set): the weight gradients`);
+    // A million capped to 30,000 training rows passes (and goes on to the GPU work).
+    await expect(train({ ...o, data: synthetic(30_000, 2), batchSize: 1_000_000 })).rejects.toThrow('GPU work (build) before the shapes were checked');
+    await expect(train({ ...o, device: 'auto', batchSize: 50_000 })).rejects.toThrow(TrainOptionsError);
+    const run = await train({ ...o, device: 'cpu', batchSize: 50_000 });
+    expect(run.history).toHaveLength(1);
+  });
+
+  it("more features or a wider hidden layer than a matrix product's inner dimension may be", async () => {
+    const gpu = await workless();
+    if (!isCpuAdapter(gpu)) return;
+    const on = `on ${gpu.name}, which ends an invocation's loops after 65,535 iterations`;
+    const iris = await loadDataset('iris');
+    const wide = await train({ data: synthetic(4, 45_000), model: { hidden: [2], activation: 'relu' }, epochs: 1, device: 'gpu', gpu }).catch((e) => e);
+    expect(wide).toBeInstanceOf(TrainOptionsError);
+    expect(wide.message).toBe(`data.features = 45000: the inputs of layer 0 are the inner dimension of a matrix product, at most 39,732 ${on}; it must be at most 39,732 here, ${cpuTrains}`);
+    await expect(train({ data: iris, model: { hidden: [8, 60_000], activation: 'relu' }, epochs: 1, device: 'gpu', gpu })).rejects.toThrow(
+      `model.hidden[1] = 60000: the inputs of layer 2 are the inner dimension of a matrix product, at most 39,732 ${on}; it must be at most 39,732 here, ${cpuTrains}`,
+    );
+    // Trained with device: 'cpu' instead.
+    const run = await train({ data: synthetic(4, 45_000), model: { hidden: [2], activation: 'relu' }, epochs: 1, device: 'cpu' });
+    expect(run.history).toHaveLength(1);
+  });
+
+  it('a kernel of more weights than one workgroup sums Σw² of', async () => {
+    const gpu = await workless();
+    if (!isCpuAdapter(gpu)) return;
+    const error = await train({ data: synthetic(2, 4000), model: { hidden: [4000], activation: 'relu' }, epochs: 1, device: 'gpu', gpu }).catch((e) => e);
+    expect(error).toBeInstanceOf(TrainOptionsError);
+    expect(error.message).toBe(
+      `model.hidden[0] = 4000 with 4,000 inputs (data.features): a kernel of 16,000,000 weights, more than the 15,360,000 whose Σw² one workgroup sums on ${gpu.name}, ` +
+        `which ends an invocation's loops after 65,535 iterations; use a narrower layer, ${cpuTrains}`,
+    );
+  });
+
+  it('predict(x) and evaluate(x, y) refuse a model the device cannot evaluate any more (its matmul strategy changed)', async () => {
+    const gpu = await testGpu();
+    if (!isCpuAdapter(gpu)) return;
+    const data = synthetic(8, 20_000);
+    const run = await train({ data, model: { hidden: [2], activation: 'relu' }, epochs: 1, device: 'gpu', gpu });
+    // The tiled strategy loops more per k: at most 15,888 inputs.
+    setMatmulStrategy(gpu, { strategy: 'tiled', tiles: DEFAULT_TILES });
+    try {
+      const message = 'data.features = 20000: the inputs of layer 0 are the inner dimension of a matrix product, at most 15,888 on';
+      await expect(run.predict(data.x)).rejects.toThrow(TrainOptionsError);
+      await expect(run.predict(data.x)).rejects.toThrow(`predict(x): ${message}`);
+      await expect(run.evaluate(data.x, data.y)).rejects.toThrow(`evaluate(x, y): ${message}`);
+    } finally {
+      setMatmulStrategy(gpu, undefined);
+    }
+    expect((await run.predict(data.x)).classes).toHaveLength(8);
+  });
 });

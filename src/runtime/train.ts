@@ -12,11 +12,13 @@ import { trainOnCpu } from './cpu-trainer.js';
 import { evaluateModels, predictModel, type Prediction } from './evaluate.js';
 import { GpuError, sharedGpu, type AdapterDescription, type Gpu } from './gpu.js';
 import { trainOnGpu } from './gpu-trainer.js';
+import { cpuAdapterProblem } from './limits.js';
 import { describeValue as describe, unknownKeyMessage } from './options.js';
 import { PENALTY_KEYS, PenaltyConfigError, resolvePenalty, type PenaltyConfig, type ResolvedPenalty } from './penalty.js';
 import {
   DivergenceError,
   STREAM_INIT,
+  epochShape,
   type BatchPlan,
   type EpochListener,
   type EpochRecord,
@@ -273,6 +275,8 @@ function initParams(layout: MlpLayout, init: InitConfig | undefined, seed: numbe
 
 interface Resolved {
   plan: BatchPlan;
+  /** The batchSize option, which checkpoints record (plan.batchSize may be capped from it). */
+  batchSize: number;
   device: DeviceChoice;
   names: string[];
   targets: string[][];
@@ -430,8 +434,13 @@ function resolveBatch(o: BatchOptions, entry: (i: number) => string): Resolved {
       ...(resume ? { resume: { optimizer: resume.optimizer, planner: resume.planner } } : {}),
     });
   });
+  // A batchSize above the largest training set makes each model's whole set one batch, as a
+  // batchSize of that set's rows does: the plan takes the latter (same steps, same results) and
+  // sizes no buffers for rows that do not exist.
+  const largestSet = Math.max(...models.map((m) => m.trainRows.length));
   return {
-    plan: { data: o.data, layout, models, epochs, batchSize, shuffle, optimizer, mode: models[0].penalty.mode },
+    plan: { data: o.data, layout, models, epochs, batchSize: Math.min(batchSize, largestSet), shuffle, optimizer, mode: models[0].penalty.mode },
+    batchSize,
     device,
     names: o.models.map((m, i) => m.name ?? `model ${i}`),
     targets: models.map((m) => targetedTensors(layout, m.penalty.targets)),
@@ -447,7 +456,7 @@ function manifestBase(r: Resolved, i: number): Omit<CheckpointManifest, 'epoch' 
   return {
     format: 'altreg-checkpoint',
     version: 1,
-    config: runConfig(plan.data, r.model, plan.optimizer, m.penalty, plan.batchSize, plan.shuffle, m.seed, m.standardize),
+    config: runConfig(plan.data, r.model, plan.optimizer, m.penalty, r.batchSize, plan.shuffle, m.seed, m.standardize),
   };
 }
 
@@ -517,6 +526,12 @@ async function runPlan(r: Resolved, options: CommonOptions, onEpoch?: EpochListe
   // An aborted signal stops the run before a device is opened or a trainer built.
   options.signal?.throwIfAborted();
   const gpu = await pickGpu(r.device, options.gpu);
+  // On a CPU adapter, shapes whose kernels would outrun its loop limit, named as options.
+  if (gpu) {
+    const { plan } = r;
+    const problem = cpuAdapterProblem(gpu, plan.layout, { rows: plan.batchSize, asked: r.batchSize, largestSet: epochShape(plan).maxRows });
+    if (problem) fail(problem);
+  }
   const result = gpu ? await trainOnGpu(gpu, r.plan, onEpoch, options.signal) : await trainOnCpu(r.plan, onEpoch, options.signal);
   return { result, gpu };
 }
@@ -580,6 +595,12 @@ export class Run {
     return a;
   }
 
+  /** Refuses a model the run's device cannot evaluate (its matmul strategy changed since training). */
+  private checkGpu(context: string): void {
+    const problem = this.gpu && cpuAdapterProblem(this.gpu, this.layout);
+    if (problem) fail(context + problem);
+  }
+
   /** Trained tensors by name: `dense_0/kernel` [in, out] row-major, `dense_0/bias`, ... */
   get weights(): Record<string, Float32Array> {
     return toNamedTensors(this.layout, this.params);
@@ -591,6 +612,7 @@ export class Run {
     if (!(x instanceof Float32Array)) fail(`predict(x): x must be a Float32Array (rows × ${plural(F, 'feature')}, row-major), got ${describe(x)}`);
     if (x.length === 0 || x.length % F !== 0) fail(`predict(x): x has ${plural(x.length, 'value')}, not a whole number (≥ 1) of rows of ${plural(F, 'feature')}`);
     checkFinite(x, F, 'x', 'predict(x): ');
+    this.checkGpu('predict(x): ');
     return predictModel(this.gpu, this.layout, this.params, x, this.affine());
   }
 
@@ -598,6 +620,7 @@ export class Run {
   async evaluate(x: Float32Array, y: Uint32Array): Promise<Evaluation> {
     const data = { x, y, features: this.layout.features, classes: this.layout.classes };
     validateData(data, '', undefined, undefined, 'evaluate(x, y): ');
+    this.checkGpu('evaluate(x, y): ');
     const [evaluation] = await evaluateModels(this.gpu, this.layout, [this.params], data, [Uint32Array.from({ length: y.length }, (_, i) => i)], this.affine());
     return evaluation;
   }

@@ -222,3 +222,24 @@ describe('Dawn on a CPU adapter (submit() runs the work)', () => {
     }
   });
 });
+
+describe('a batchSize larger than the training set', () => {
+  it('trains exactly as a batch of the whole set, on both devices, with buffers for the rows that exist; checkpoints keep the batchSize asked for', async () => {
+    const iris = await loadDataset('iris');
+    // 64 KiB per storage binding: one batch of Iris's 150 rows fits, one of a million does not.
+    const gpu = withBindingLimit(await testGpu(), 64 << 10);
+    const options = { data: iris, model: { hidden: [10], activation: 'relu' as const }, epochs: 8, seed: 5, optimizer: { lr: 0.05 }, penalty: { lambda: 0.01, schedule: 'alternate' as const } };
+    for (const device of [{ device: 'gpu' as const, gpu }, { device: 'cpu' as const }]) {
+      const whole = await train({ ...options, ...device, batchSize: iris.rows });
+      const huge = await train({ ...options, ...device, batchSize: 1_000_000 });
+      expect(huge.device).toBe(device.device);
+      expect(huge.history, device.device).toEqual(whole.history);
+      expect(huge.params, device.device).toEqual(whole.params);
+      expect(huge.checkpoint().manifest.config.batchSize).toBe(1_000_000);
+      expect(whole.checkpoint().manifest.config.batchSize).toBe(150);
+      // Resuming compares the batchSize asked for.
+      const more = await train({ ...options, ...device, batchSize: 1_000_000, epochs: 1, resume: huge.checkpoint() });
+      expect(more.history).toHaveLength(9);
+    }
+  });
+});
