@@ -536,6 +536,18 @@ describe('altreg CLI', () => {
     expect(text.split('\n').length).toBeLessThanOrEqual(old.split('\n').length - 4 * 401);
   });
 
+  it('a shape llvmpipe cannot run is named by its flag, before training', () => {
+    const csv = join(temp, 'tall.csv');
+    writeFileSync(csv, 'a,b,label\n' + Array.from({ length: 60000 }, (_, i) => `${i % 7},${i % 5},${i % 3}`).join('\n') + '\n');
+    const r = altreg('train', '--data', csv, '--batch-size', '50000', '--epochs', '1', '--device', 'gpu');
+    if (!/llvmpipe|swiftshader/i.test(r.stderr)) return expect(r.code, r.stderr).toBe(0);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^altreg: --batch-size 50000 \(capped to the 43,200 rows of the largest training set\): the weight gradients sum over a batch's rows, at most [\d,]+ on .*; use --batch-size ≤ \d+, or train with --device cpu \(the CPU reference trainer has no such limit\)$/m);
+    expect(r.stderr).not.toContain('altreg: training');
+    const wide = altreg('train', '--data', csv, '--hidden', '50000', '--epochs', '1', '--device', 'gpu');
+    expect(wide.stderr).toMatch(/^altreg: --hidden 50000 \(layer 1: 50000\): the inputs of layer 1 are the inner dimension of a matrix product, .*or train with --device cpu/m);
+  });
+
   it('--help on every command', () => {
     for (const command of [[], ['train'], ['compare'], ['demo'], ['tune'], ['selfcheck']]) {
       const r = altreg(...command, '--help');

@@ -18,6 +18,7 @@ import { formatTuning, tuneMatmul } from '../kernels/tune.js';
 import { loadCheckpoint, MANIFEST_FILE, saveCheckpoint, WEIGHTS_FILE, writeFileAtomic } from '../runtime/checkpoint.js';
 import type { Checkpoint } from '../runtime/train.js';
 import { GpuError, sharedGpu, type Gpu } from '../runtime/gpu.js';
+import { cpuAdapterProblem, type LimitNames } from '../runtime/limits.js';
 import type { PenaltyConfig } from '../runtime/penalty.js';
 import { parseSchedule, scheduleLabel, ScheduleError } from '../runtime/schedule.js';
 import { UsageError } from './errors.js';
@@ -321,7 +322,8 @@ async function runExperimentCommand(
   };
   // The folds are made again by runExperiment; making them here finds data that cannot be split
   // before any GPU work.
-  const splits = splitsFor(options, flags);
+  const splitList = splitsFor(options, flags);
+  const splits = splitList.length;
   const record = runFlags(flags, dataset, arms, command);
   let resumedEpochs = 0;
   if (resumed) {
@@ -345,6 +347,11 @@ async function runExperimentCommand(
     const saved = applySavedTuning(gpu);
     if (saved.tuning) tiles = `, matmul ${describeStrategy(saved.tuning.best)} (tuned)`;
     else if (!saved.reason.startsWith('no tuning') && !flags.quiet) process.stderr.write(`altreg: default matmul tiles: ${saved.reason}\n`);
+    // Shapes this adapter cannot run, named by their flags (the library would name its options).
+    const largest = Math.max(...splitList.map((s) => s.train.length));
+    const layout = mlpLayout(dataset.features, dataset.classes, options.model);
+    const problem = cpuAdapterProblem(gpu, layout, { rows: Math.min(flags.batchSize, largest), asked: flags.batchSize, largestSet: largest }, cliLimitNames(flags, dataset));
+    if (problem) throw new UsageError(problem);
   } else options.device = 'cpu';
   const modes = new Set(arms.map((a) => a.penalty.mode)).size;
   if (!flags.quiet) {
@@ -428,9 +435,20 @@ function wroteWhat(json: string): string {
  * The number of (repeat, fold) splits, made as runExperiment will make them; a split the data
  * cannot give is said in terms of the data and the flags rather than the split's function.
  */
-function splitsFor(options: ExperimentOptions, flags: ExperimentFlags): number {
+/** The flags that set what cpuAdapterProblem's messages name. */
+function cliLimitNames(flags: ExperimentFlags, dataset: Dataset): LimitNames {
+  const features = `${dataset.name}'s ${dataset.features} features`;
+  return {
+    width: (layout, l) => (l === 0 ? features : l === layout.widths.length - 1 ? `${dataset.name}'s ${dataset.classes} classes` : `--hidden ${flags.hidden.join(',')} (layer ${l}: ${layout.widths[l]})`),
+    features,
+    batchSize: '--batch-size',
+    cpu: '--device cpu',
+  };
+}
+
+function splitsFor(options: ExperimentOptions, flags: ExperimentFlags): ReturnType<typeof experimentSplits> {
   try {
-    return experimentSplits(options).length;
+    return experimentSplits(options);
   } catch (error) {
     if (!(error instanceof SplitError)) throw error;
     const steps: Record<SplitStep, string | null> = {

@@ -11,21 +11,31 @@ import type { Gpu } from './gpu.js';
 
 const count = (n: number) => n.toLocaleString('en-US');
 
-/** What width l of layout.widths is, as an option: `data.features = 5000`, `model.hidden[0] = 64`. */
-function widthName(layout: MlpLayout, l: number): string {
-  if (l === 0) return `data.features = ${layout.features}`;
-  if (l === layout.widths.length - 1) return `data.classes = ${layout.classes}`;
-  return `model.hidden[${l - 1}] = ${layout.widths[l]}`;
+/** How the messages name the options: the library's by default; the CLI passes its flags. */
+export interface LimitNames {
+  /** Width l of layout.widths (0: the features, last: the classes). */
+  width(layout: MlpLayout, l: number): string;
+  /** The features, where a first layer's kernel is too large. */
+  features: string;
+  batchSize: string;
+  /** The option that trains on the CPU reference trainer. */
+  cpu: string;
 }
 
-const REMEDY = "or train with device: 'cpu' (the CPU reference trainer has no such limit)";
+export const LIBRARY_NAMES: LimitNames = {
+  width: (layout, l) => (l === 0 ? `data.features = ${layout.features}` : l === layout.widths.length - 1 ? `data.classes = ${layout.classes}` : `model.hidden[${l - 1}] = ${layout.widths[l]}`),
+  features: 'data.features',
+  batchSize: 'batchSize',
+  cpu: "device: 'cpu'",
+};
 
 /**
  * Why `gpu` cannot run this model (with batches of `batch.rows` rows, when training), or null.
  * `batch.asked` is the batchSize option, which the rows may be capped from.
  */
-export function cpuAdapterProblem(gpu: Gpu, layout: MlpLayout, batch?: { rows: number; asked: number; largestSet: number }): string | null {
+export function cpuAdapterProblem(gpu: Gpu, layout: MlpLayout, batch?: { rows: number; asked: number; largestSet: number }, names: LimitNames = LIBRARY_NAMES): string | null {
   const maxK = maxMatmulK(gpu);
+  const remedy = `or train with ${names.cpu} (the CPU reference trainer has no such limit)`;
   const on = `${gpu.name}, which ends an invocation's loops after 65,535 iterations`;
   // A layer's product sums over its inputs (forward, evaluation) and, when training, the input
   // gradient of each layer above the first over that layer's outputs.
@@ -35,20 +45,20 @@ export function cpuAdapterProblem(gpu: Gpu, layout: MlpLayout, batch?: { rows: n
     const asOutputs = batch !== undefined && l >= 2;
     if ((asInputs || asOutputs) && widths[l] > maxK) {
       const role = asInputs ? `the inputs of layer ${l}` : `the outputs of layer ${l - 1}`;
-      return `${widthName(layout, l)}: ${role} are the inner dimension of a matrix product, at most ${count(maxK)} on ${on}; it must be at most ${count(maxK)} here, ${REMEDY}`;
+      return `${names.width(layout, l)}: ${role} are the inner dimension of a matrix product, at most ${count(maxK)} on ${on}; it must be at most ${count(maxK)} here, ${remedy}`;
     }
   }
   if (batch && batch.rows > maxK) {
     const capped = batch.rows === batch.asked ? '' : ` (capped to the ${count(batch.largestSet)} rows of the largest training set)`;
-    return `batchSize ${batch.asked}${capped}: the weight gradients sum over a batch's rows, at most ${count(maxK)} on ${on}; use batchSize ≤ ${maxK}, ${REMEDY}`;
+    return `${names.batchSize} ${batch.asked}${capped}: the weight gradients sum over a batch's rows, at most ${count(maxK)} on ${on}; use ${names.batchSize} ≤ ${maxK}, ${remedy}`;
   }
   // Training only: the epochs' weight norms.
   const maxTensor = batch ? maxSumSqSegment(gpu) : Number.POSITIVE_INFINITY;
   for (let l = 0; l < layout.layers.length; l++) {
     const { inputs, outputs } = layout.layers[l];
     if (inputs * outputs > maxTensor) {
-      const from = l === 0 ? `${count(inputs)} inputs (data.features)` : `${count(inputs)} inputs`;
-      return `${widthName(layout, l + 1)} with ${from}: a kernel of ${count(inputs * outputs)} weights, more than the ${count(maxTensor)} whose Σw² one workgroup sums on ${on}; use a narrower layer, ${REMEDY}`;
+      const from = l === 0 ? `${count(inputs)} inputs (${names.features})` : `${count(inputs)} inputs`;
+      return `${names.width(layout, l + 1)} with ${from}: a kernel of ${count(inputs * outputs)} weights, more than the ${count(maxTensor)} whose Σw² one workgroup sums on ${on}; use a narrower layer, ${remedy}`;
     }
   }
   return null;
