@@ -6,7 +6,7 @@ import { LOSS_GROUP_WORDS, readLossGroup, statsSlotBytes } from '../kernels/soft
 import type { MlpLayout } from '../model/mlp.js';
 import { evaluateCpu } from './cpu-trainer.js';
 import type { Gpu } from './gpu.js';
-import { GpuDataset, GpuRowSet, rowsPerBinding } from './gpu-trainer.js';
+import { bindingBytes, GpuDataset, GpuRowSet, rowsPerBinding } from './gpu-trainer.js';
 import { cpuAdapterProblem } from './limits.js';
 import type { Evaluation, TrainData } from './plan.js';
 
@@ -41,7 +41,7 @@ function identityAffine(models: number, features: number): Float32Array {
  * Evaluates model i (parameters params[i]) on rows rowsPerModel[i] of `data`, each row
  * transformed by the model's affine ([scale, shift] per feature; identity by default). Rows are
  * evaluated in chunks small enough that every per-row buffer (the gathered rows, each layer's
- * activations) fits one storage binding of `bindingBytes` (the device's limit by default).
+ * activations) fits one storage binding of `binding` (the device's limit by default).
  */
 export async function evaluateModels(
   gpu: Gpu | null,
@@ -50,7 +50,7 @@ export async function evaluateModels(
   data: TrainData,
   rowsPerModel: Uint32Array[],
   affine = identityAffine(params.length, data.features),
-  bindingBytes = gpu?.device.limits.maxStorageBufferBindingSize ?? 0,
+  binding = gpu ? bindingBytes(gpu) : 0,
 ): Promise<Evaluation[]> {
   const models = params.length;
   const block = new Float32Array(models * layout.perModel);
@@ -60,7 +60,7 @@ export async function evaluateModels(
   const problem = cpuAdapterProblem(gpu, layout);
   if (problem) throw new KernelInputError(problem);
   // One chunk at a time (a GpuRowSet would hold every part at once): memory for one chunk only.
-  const chunkRows = rowsPerBinding(gpu, layout, models, bindingBytes);
+  const chunkRows = rowsPerBinding(gpu, layout, models, binding);
   const { dataset, paramBuffer, affineBuffer } = await gpu.build('building the evaluation', () => ({
     dataset: new GpuDataset(gpu, data),
     paramBuffer: gpu.createStorage('eval params', block),

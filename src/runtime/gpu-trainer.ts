@@ -36,6 +36,12 @@ const TRAIN_FIELD = 0;
 const VAL_FIELD = LOSS_GROUP_WORDS;
 const NORM_FIELD = 2 * LOSS_GROUP_WORDS;
 
+/** The most bytes one buffer bound as storage may hold on `gpu`. */
+export function bindingBytes(gpu: Gpu): number {
+  const limits = gpu.device.limits;
+  return Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
+}
+
 /** A data set on the GPU: x split into shards that each fit one storage binding, and labels. */
 export class GpuDataset {
   readonly shards: DataShard[] = [];
@@ -48,8 +54,7 @@ export class GpuDataset {
   ) {
     const { features } = data;
     this.rows = data.y.length;
-    const limits = gpu.device.limits;
-    const maxRows = Math.max(1, Math.floor(Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize) / (features * 4)));
+    const maxRows = Math.max(1, Math.floor(bindingBytes(gpu) / (features * 4)));
     for (let first = 0; first < this.rows; first += maxRows) {
       const rows = Math.min(maxRows, this.rows - first);
       this.shards.push({ buffer: gpu.createStorage('x shard', data.x.subarray(first * features, (first + rows) * features)), firstRow: first, rows });
@@ -107,11 +112,10 @@ export class GpuRowSet {
     params: GPUBuffer,
     stats: StatsTarget,
     withConfusion: boolean,
-    bindingBytes = Math.min(gpu.device.limits.maxStorageBufferBindingSize, gpu.device.limits.maxBufferSize),
   ) {
     const models = rowsPerModel.length;
     this.counts = rowsPerModel.map((r) => r.length);
-    const partRows = rowsPerBinding(gpu, layout, models, bindingBytes);
+    const partRows = rowsPerBinding(gpu, layout, models, bindingBytes(gpu));
     this.confusion = withConfusion ? gpu.createStorage('confusion', models * layout.classes * layout.classes * 4) : null;
     const parts = Math.max(1, ...this.counts.map((n) => Math.ceil(n / partRows)));
     for (let p = 0; p < parts; p++) {
@@ -304,8 +308,7 @@ interface Chunk {
  */
 export function modelGroups(gpu: Gpu, plan: BatchPlan): ModelPlan[][] {
   const { layout } = plan;
-  const limits = gpu.device.limits;
-  const binding = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
+  const binding = bindingBytes(gpu);
   const widest = Math.max(layout.features, ...layout.layers.map((l) => l.outputs));
   const most = (key: 'trainRows') => Math.max(0, ...plan.models.map((m) => m[key]?.length ?? 0));
   // Words per model of each kind of buffer, with what to call it when one model is too big.
