@@ -362,6 +362,7 @@ async function runExperimentCommand(
   // The epochs of the whole run, as the heading and the report count them (a resumed run's first is resumedEpochs + 1).
   const progress = createProgress((resumedEpochs + flags.epochs) * modes, `${models} model${models > 1 ? 's' : ''}`, !!flags.quiet, process.stderr, resumedEpochs * modes);
   options.onEpoch = (epoch, records) => progress.epoch(epoch, records);
+  options.onStep = (_, step, steps) => progress.step(step, steps);
   let result: ExperimentResult;
   try {
     result = await runExperiment(options);

@@ -34,6 +34,34 @@ describe('progress lines (stderr not a terminal)', () => {
   });
 });
 
+describe('a long epoch', () => {
+  it('without a terminal: a step line after LINE_SECONDS without an epoch; on a terminal: the step beside the epoch', () => {
+    vi.useFakeTimers({ toFake: ['performance'] });
+    const lines: string[] = [];
+    const stream = Object.assign(new Writable({ write: (chunk, _, done) => (lines.push(String(chunk)), done()) }), { isTTY: false }) as unknown as NodeJS.WriteStream;
+    const progress = createProgress(30, '2 models', false, stream);
+    progress.epoch(0, [record(0.5)]);
+    lines.length = 0;
+    progress.step(100, 938);
+    vi.advanceTimersByTime(LINE_SECONDS * 1000 - 1);
+    progress.step(200, 938);
+    expect(lines).toEqual([]);
+    vi.advanceTimersByTime(1);
+    progress.step(300, 938);
+    expect(lines).toEqual(['2 models: epoch 2/30: step 300/938\n']);
+    // The clock restarts at a line: the next step line comes LINE_SECONDS later.
+    vi.advanceTimersByTime(LINE_SECONDS * 1000 - 1);
+    progress.step(400, 938);
+    expect(lines).toHaveLength(1);
+
+    const terminal = fakeTerminal();
+    const bar = createProgress(30, '2 models', false, terminal.stream);
+    bar.step(120, 938);
+    bar.stop();
+    expect(terminal.written()).toContain('epoch 0/30 · step 120/938');
+  });
+});
+
 describe('a resumed run', () => {
   it('counts the epochs of the whole run: 100 more after 300 go from 301/400 to 400/400', () => {
     const lines: string[] = [];

@@ -8,6 +8,8 @@ import type { EpochRecord } from '../runtime/plan.js';
 
 export interface Progress {
   epoch(epoch: number, records: EpochRecord[]): void;
+  /** Within a long epoch (the library's onStep): `step` of its `steps` done. */
+  step(step: number, steps: number): void;
   stop(): void;
 }
 
@@ -25,7 +27,7 @@ export const LINE_SECONDS = 10;
  */
 export function createProgress(total: number, label: string, quiet: boolean, stream: NodeJS.WriteStream = process.stderr, start = 0): Progress {
   let done = start;
-  if (quiet) return { epoch: () => undefined, stop: () => undefined };
+  if (quiet) return { epoch: () => undefined, step: () => undefined, stop: () => undefined };
   const summary = (records: EpochRecord[]) => {
     const val = records.filter((r) => r.valAccuracy !== undefined);
     const parts = [`loss ${mean(records.map((r) => r.loss)).toFixed(4)}`, `train acc ${mean(records.map((r) => r.trainAccuracy)).toFixed(3)}`];
@@ -34,10 +36,10 @@ export function createProgress(total: number, label: string, quiet: boolean, str
   };
   if (stream.isTTY) {
     const bar = new cliProgress.SingleBar(
-      { format: `${label} |{bar}| epoch {value}/{total} | {summary} | {duration_formatted}`, stream, hideCursor: true, clearOnComplete: false },
+      { format: `${label} |{bar}| epoch {value}/{total}{step} | {summary} | {duration_formatted}`, stream, hideCursor: true, clearOnComplete: false },
       cliProgress.Presets.shades_classic,
     );
-    bar.start(total, start, { summary: '' });
+    bar.start(total, start, { summary: '', step: '' });
     // cli-progress's own gracefulExit stops the bar on a signal but then keeps the process
     // running: here the signal is sent again once the bar is stopped, to end the process as it would have.
     const stop = () => {
@@ -56,7 +58,10 @@ export function createProgress(total: number, label: string, quiet: boolean, str
     return {
       epoch(_, records) {
         done++;
-        bar.update(done, { summary: summary(records) });
+        bar.update(done, { summary: summary(records), step: '' });
+      },
+      step(step, steps) {
+        bar.update(done, { step: ` · step ${step}/${steps}` });
       },
       stop,
     };
@@ -71,6 +76,13 @@ export function createProgress(total: number, label: string, quiet: boolean, str
         last = now;
         stream.write(`${label}: epoch ${done}/${total}: ${summary(records)}${records.length > 1 ? ' (mean over models)' : ''}\n`);
       }
+    },
+    step(step, steps) {
+      // A long epoch: a line at least every LINE_SECONDS still.
+      const now = performance.now();
+      if (now - last < LINE_SECONDS * 1000) return;
+      last = now;
+      stream.write(`${label}: epoch ${done + 1}/${total}: step ${step}/${steps}\n`);
     },
     stop: () => undefined,
   };

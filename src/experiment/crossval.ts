@@ -54,6 +54,8 @@ export interface ExperimentOptions {
    * awaited before the next call; a throw or rejection stops the experiment with it.
    */
   onEpoch?: (epoch: number, records: EpochRecord[], batch: number, batches: number) => unknown;
+  /** Progress inside long epochs (trainBatch's `onStep`), in batch i of n. */
+  onStep?: (epoch: number, step: number, steps: number, batch: number, batches: number) => void;
   /** Stops the experiment (trainBatch's `signal`): it rejects with the signal's reason. */
   signal?: AbortSignal;
 }
@@ -93,7 +95,7 @@ export interface ExperimentResult {
 
 const EXPERIMENT_KEYS = Object.keys({
   dataset: 1, model: 1, arms: 1, folds: 1, repeats: 1, testFraction: 1, validationFraction: 1, standardize: 1, epochs: 1,
-  batchSize: 1, optimizer: 1, seed: 1, device: 1, gpu: 1, resume: 1, onEpoch: 1, signal: 1,
+  batchSize: 1, optimizer: 1, seed: 1, device: 1, gpu: 1, resume: 1, onEpoch: 1, onStep: 1, signal: 1,
 } satisfies Record<keyof ExperimentOptions, 1>);
 
 /**
@@ -126,6 +128,7 @@ function checkExperiment(o: ExperimentOptions, withArms: boolean): void {
   if (o.testFraction !== undefined && !(o.testFraction > 0 && o.testFraction < 1)) fail(`testFraction must be strictly between 0 and 1, got ${JSON.stringify(o.testFraction)}`);
   if (o.validationFraction !== undefined && !(o.validationFraction >= 0 && o.validationFraction < 1)) fail(`validationFraction must be in [0, 1), got ${JSON.stringify(o.validationFraction)}`);
   checkCallback('onEpoch', o.onEpoch);
+  checkCallback('onStep', o.onStep);
   checkCallback('resume', o.resume);
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) fail(`signal must be an AbortSignal (new AbortController().signal), got ${describeValue(o.signal)}`);
 }
@@ -202,6 +205,7 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRes
       ...(o.device ? { device: o.device } : {}),
       ...(o.gpu ? { gpu: o.gpu } : {}),
       onEpoch: (epoch, records) => o.onEpoch?.(epoch, records, b, modes.length),
+      ...(o.onStep ? { onStep: (epoch: number, step: number, steps: number) => o.onStep!(epoch, step, steps, b, modes.length) } : {}),
       ...(o.signal ? { signal: o.signal } : {}),
     });
     device = run.device;

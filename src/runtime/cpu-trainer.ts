@@ -19,7 +19,7 @@ import {
   epochShape,
   type BatchPlan,
   type BatchResult,
-  type EpochListener,
+  type TrainerHooks,
   type EpochRecord,
   type Evaluation,
   type TrainData,
@@ -134,7 +134,7 @@ export function evaluateCpu(layout: MlpLayout, data: TrainData, params: Float32A
 }
 
 /** Trains every model of the plan on the CPU; same batches, masks and math as the GPU trainer. */
-export async function trainOnCpu(plan: BatchPlan, onEpoch?: EpochListener, signal?: AbortSignal): Promise<BatchResult> {
+export async function trainOnCpu(plan: BatchPlan, { onEpoch, onStep, signal }: TrainerHooks = {}): Promise<BatchResult> {
   const { layout, data } = plan;
   const B = plan.models.length;
   const P = layout.perModel;
@@ -160,8 +160,9 @@ export async function trainOnCpu(plan: BatchPlan, onEpoch?: EpochListener, signa
   const histories: EpochRecord[][] = plan.models.map(() => []);
   // Let a page (or other work) breathe: yield to the event loop every ~25 ms of training.
   let lastYield = performance.now();
-  const breathe = async () => {
+  const breathe = async (epoch: number, step: number) => {
     if (performance.now() - lastYield < 25) return;
+    onStep?.(epoch, step, steps);
     await new Promise((resolve) => setTimeout(resolve, 0));
     lastYield = performance.now();
     signal?.throwIfAborted();
@@ -190,7 +191,7 @@ export async function trainOnCpu(plan: BatchPlan, onEpoch?: EpochListener, signa
       });
       backwardCpu(layout, B, bs, params, xb, acts, dz, grads);
       adamCpu(B, layout.segments, plan.mode, plan.optimizer, coefSlot, counters, { weights: params, grads, m, v });
-      await breathe();
+      await breathe(epochs[0].epoch, step + 1);
     }
     const sq = sumSqCpu(B, layout.segments, params);
     const val = validation ? evaluateCpu(layout, data, params, validation, affine).sums : null;

@@ -23,7 +23,8 @@ import {
   epochShape,
   type BatchPlan,
   type BatchResult,
-  type EpochListener,
+  type StepListener,
+  type TrainerHooks,
   type EpochPlan,
   type EpochRecord,
   type Evaluation,
@@ -274,7 +275,19 @@ class RowPart {
 class Pacer {
   steps = 1;
 
-  constructor(private readonly signal?: AbortSignal) {}
+  private offset = 0;
+  private total = 0;
+
+  constructor(
+    private readonly signal?: AbortSignal,
+    private readonly onStep?: StepListener,
+  ) {}
+
+  /** Steps reported as `offset` + the trainer's own, of `total` an epoch (several groups). */
+  count(offset: number, total: number): void {
+    this.offset = offset;
+    this.total = total;
+  }
 
   submit(gpu: Gpu, commands: GPUCommandBuffer, steps: number): void {
     const start = performance.now();
@@ -284,7 +297,9 @@ class Pacer {
     if (steps >= this.steps) this.steps = Math.max(1, Math.round(SUBMIT_MS / Math.max(perStep, 1e-3)));
   }
 
-  async pause(): Promise<void> {
+  /** Between two submissions: `step` steps of `epoch` are queued (and, on these adapters, done). */
+  async pause(epoch: number, step: number): Promise<void> {
+    this.onStep?.(epoch, this.offset + step, this.total);
     await new Promise((resolve) => setTimeout(resolve, 0));
     this.signal?.throwIfAborted();
   }
@@ -333,8 +348,8 @@ export function modelGroups(gpu: Gpu, plan: BatchPlan): ModelPlan[][] {
  * of them, so every epoch is reported once for all models, as with one trainer. All GPU memory
  * is freed before it returns.
  */
-export async function trainOnGpu(gpu: Gpu, plan: BatchPlan, onEpoch?: EpochListener, signal?: AbortSignal): Promise<BatchResult> {
-  signal?.throwIfAborted();
+export async function trainOnGpu(gpu: Gpu, plan: BatchPlan, hooks: TrainerHooks = {}): Promise<BatchResult> {
+  hooks.signal?.throwIfAborted();
   const groups = modelGroups(gpu, plan);
   let dataset: GpuDataset | null = null;
   const trainers: GpuTrainer[] = [];
@@ -347,14 +362,14 @@ export async function trainOnGpu(gpu: Gpu, plan: BatchPlan, onEpoch?: EpochListe
         first += models.length;
       }
     });
-    return await runTrainers(gpu, plan, trainers, onEpoch, signal);
+    return await runTrainers(gpu, plan, trainers, hooks);
   } finally {
     for (const t of trainers) t.destroy();
     (dataset as GpuDataset | null)?.destroy();
   }
 }
 
-async function runTrainers(gpu: Gpu, plan: BatchPlan, trainers: GpuTrainer[], onEpoch?: EpochListener, signal?: AbortSignal): Promise<BatchResult> {
+async function runTrainers(gpu: Gpu, plan: BatchPlan, trainers: GpuTrainer[], { onEpoch, onStep, signal }: TrainerHooks): Promise<BatchResult> {
   for (const t of trainers) t.gatherEvaluationRows();
   const histories: EpochRecord[][] = plan.models.map(() => []);
   const slots = Math.min(...trainers.map((t) => t.slots));
@@ -362,7 +377,7 @@ async function runTrainers(gpu: Gpu, plan: BatchPlan, trainers: GpuTrainer[], on
   // Dawn on a CPU adapter (llvmpipe) runs a submission inside submit(): a second chunk in flight
   // would only delay the first one's report, and a long epoch is cut into submissions with pauses
   // between them. (A browser's GPU process runs them apart from the page.)
-  const pacer = isCpuAdapter(gpu) && gpu.adapter.backend !== 'browser' ? new Pacer(signal) : null;
+  const pacer = isCpuAdapter(gpu) && gpu.adapter.backend !== 'browser' ? new Pacer(signal, onStep) : null;
   const inFlight = pacer ? 1 : 2;
   let planned = 0;
   let chunkEpochs = 1;
@@ -374,7 +389,14 @@ async function runTrainers(gpu: Gpu, plan: BatchPlan, trainers: GpuTrainer[], on
     while (pending.length < inFlight && planned < plan.epochs) {
       const count = Math.min(chunkEpochs, slots, plan.epochs - planned);
       const chunks: Chunk[] = [];
-      for (const t of trainers) chunks.push(await t.submitChunk(planned, count, flip, pacer));
+      // Steps of an epoch count across the groups: group g's step s is step (steps before g) + s.
+      const steps = trainers.reduce((n, t) => n + t.steps, 0);
+      let before = 0;
+      for (const t of trainers) {
+        pacer?.count(before, steps);
+        chunks.push(await t.submitChunk(planned, count, flip, pacer));
+        before += t.steps;
+      }
       pending.push(chunks);
       flip ^= 1;
       planned += count;
@@ -403,7 +425,8 @@ class GpuTrainer {
   private readonly calls: { destroy(): void }[] = [];
   private readonly layout: MlpLayout;
   private readonly models: number;
-  private readonly steps: number;
+  /** Steps of one epoch. */
+  readonly steps: number;
   private readonly maxRows: number;
   /** Epoch slots: the most epochs one chunk can hold. */
   readonly slots: number;
@@ -590,13 +613,13 @@ class GpuTrainer {
     for (const slot of slots) encoder.clearBuffer(this.stats, slot * this.statsSlotBytes, this.statsSlotBytes);
     let pass = encoder.beginComputePass({ label: 'train' });
     let encoded = 0;
-    for (const slot of slots) {
+    for (const [i, slot] of slots.entries()) {
       for (let step = 0; step < this.steps; step++) {
         if (pacer && encoded === pacer.steps) {
           // Submitted so far; the rest of the chunk in the next submission, after a pause.
           pass.end();
           pacer.submit(gpu, encoder.finish(), encoded);
-          await pacer.pause();
+          await pacer.pause(first + i, step);
           encoder = gpu.device.createCommandEncoder({ label });
           pass = encoder.beginComputePass({ label: 'train' });
           encoded = 0;

@@ -249,6 +249,20 @@ export interface BatchResult {
  */
 export type EpochListener = (epoch: number, records: EpochRecord[]) => unknown;
 
+/**
+ * Progress inside an epoch: `step` of its `steps` steps are done. Called where a trainer pauses
+ * within an epoch (the CPU reference trainer; Dawn on a CPU adapter, between submissions), so only
+ * long epochs are reported this way; not awaited.
+ */
+export type StepListener = (epoch: number, step: number, steps: number) => void;
+
+/** What a trainer reports to and is stopped by. */
+export interface TrainerHooks {
+  onEpoch?: EpochListener;
+  onStep?: StepListener;
+  signal?: AbortSignal;
+}
+
 /** Per-model [scale, shift] rows as the gather kernel (and its twin) read them. */
 export function affineTable(plan: BatchPlan): Float32Array {
   const F = plan.data.features;

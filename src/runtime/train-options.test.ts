@@ -78,7 +78,7 @@ describe('unknown keys are refused by path, with the valid keys and a near one',
   const PENALTY = 'valid keys of penalty: lambda, mode, convention, targets, schedule';
   const cases: [string, (o: TrainOptions) => object, RegExp][] = [
     ['penalty.lamda', (o) => ({ ...o, penalty: { lamda: 0.1 } }), new RegExp(`^unknown option penalty\\.lamda \\(did you mean penalty\\.lambda\\?\\); ${PENALTY}$`)],
-    ['lr at the top level', (o) => ({ ...o, lr: 0.1 }), /^unknown option lr \(did you mean optimizer\.lr\?\); valid options: model, epochs, batchSize, shuffle, optimizer, device, gpu, signal, data, validation, init, seed, penalty, standardize, onEpoch, resume$/],
+    ['lr at the top level', (o) => ({ ...o, lr: 0.1 }), /^unknown option lr \(did you mean optimizer\.lr\?\); valid options: model, epochs, batchSize, shuffle, optimizer, device, gpu, signal, onStep, data, validation, init, seed, penalty, standardize, onEpoch, resume$/],
     ['lambda at the top level', (o) => ({ ...o, lambda: 0.1 }), /^unknown option lambda \(did you mean penalty\.lambda\?\)/],
     ['batchsize', (o) => ({ ...o, batchsize: 8 }), /^unknown option batchsize \(did you mean batchSize\?\)/],
     ['optimizer.learningRate', (o) => ({ ...o, optimizer: { learningRate: 0.1 } }), /^unknown option optimizer\.learningRate; valid keys of optimizer: kind, lr, beta1, beta2, epsilon$/],
@@ -108,7 +108,7 @@ describe('unknown keys are refused by path, with the valid keys and a near one',
     );
     await expect(batch({ models: [{ trainRows: rows, penalty: { lamda: 0.1 } as never }] })).rejects.toThrow(/^unknown option models\[0\]\.penalty\.lamda \(did you mean models\[0\]\.penalty\.lambda\?\)/);
     await expect(batch({ models: [{ trainRows: rows, lambda: 0.1 } as never] })).rejects.toThrow(/^unknown option models\[0\]\.lambda \(did you mean models\[0\]\.penalty\.lambda\?\)/);
-    await expect(batch({ penalty: { lambda: 0.1 } } as never)).rejects.toThrow(/^unknown option penalty \(did you mean models\[i\]\.penalty\?\); valid options: model, epochs, batchSize, shuffle, optimizer, device, gpu, signal, data, models, onEpoch$/);
+    await expect(batch({ penalty: { lambda: 0.1 } } as never)).rejects.toThrow(/^unknown option penalty \(did you mean models\[i\]\.penalty\?\); valid options: model, epochs, batchSize, shuffle, optimizer, device, gpu, signal, onStep, data, models, onEpoch$/);
     await expect(batch({ optimizer: { lr: 0.1, beta: 0.9 } as never })).rejects.toThrow(/^unknown option optimizer\.beta; valid keys of optimizer/);
   });
 

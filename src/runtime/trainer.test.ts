@@ -221,6 +221,36 @@ describe('Dawn on a CPU adapter (submit() runs the work)', () => {
       queue.submit = submit;
     }
   });
+
+  it('onStep reports the steps done between submissions; a throw in it stops training', async () => {
+    const gpu = await testGpu();
+    if (!isCpuAdapter(gpu)) return expect(gpu.adapter.backend).not.toBe('dawn-opengles');
+    const iris = await loadDataset('iris');
+    const o = { data: iris, model: { hidden: [10], activation: 'relu' as const }, epochs: 2, batchSize: 12, device: 'gpu' as const, gpu };
+    const steps: [number, number, number][] = [];
+    await train({ ...o, onStep: (epoch, step, of) => void steps.push([epoch, step, of]) });
+    // The first submission is one step (the pacer knows no step's time yet).
+    expect(steps[0]).toEqual([0, 1, 13]);
+    for (const [epoch, step, of] of steps) expect(epoch >= 0 && epoch < 2 && step >= 1 && step < of && of === 13).toBe(true);
+    const before = gpu.liveBuffers;
+    const stop = new Error('enough');
+    await expect(train({ ...o, onStep: () => { throw stop; } })).rejects.toBe(stop);
+    expect(gpu.liveBuffers).toBe(before);
+  });
+});
+
+describe('the CPU reference trainer', () => {
+  it('onStep reports the steps of a long epoch in order', async () => {
+    const rows = 4000;
+    const data = { x: Float32Array.from({ length: rows * 40 }, (_, i) => Math.sin(i)), y: Uint32Array.from({ length: rows }, (_, i) => i % 3), features: 40, classes: 3 };
+    const seen: [number, number, number][] = [];
+    await train({ data, model: { hidden: [32], activation: 'relu' }, epochs: 1, batchSize: 1, device: 'cpu', onStep: (epoch, step, steps) => void seen.push([epoch, step, steps]) });
+    expect(seen.length).toBeGreaterThan(0);
+    seen.forEach(([epoch, step, steps], i) => {
+      expect([epoch, steps]).toEqual([0, rows]);
+      expect(step).toBeGreaterThan(i > 0 ? seen[i - 1][1] : 0);
+    });
+  });
 });
 
 describe('a batchSize larger than the training set', () => {
