@@ -110,6 +110,9 @@ describe('altreg CLI', () => {
     expect(header(small).endsWith(', compute on this thread (LP_NUM_THREADS=0)')).toBe(llvmpipe && (user ?? '0') === '0');
     expect(header(large).endsWith(', compute on this thread (LP_NUM_THREADS=0)')).toBe(llvmpipe && user === '0');
     expect(header(large)).toContain('15 models (3 arms × 5 folds) on digits');
+    // A batch larger than the data trains the training rows: small still.
+    const capped = altreg('train', '--data', 'iris', '--batch-size', '100000', '--epochs', '1');
+    expect(header(capped).endsWith(', compute on this thread (LP_NUM_THREADS=0)')).toBe(llvmpipe && (user ?? '0') === '0');
     expect(large.stdout).toContain('Schedules compared on digits (32 hidden, relu, Adam lr 0.001, λ 0.01, coupled/keras, 1 epoch, batch 16)');
   });
 

@@ -338,7 +338,9 @@ async function runExperimentCommand(
   if (differ) throw new UsageError(`--save: ${flags.save} holds another experiment (${differ}); choose a new or empty folder`);
   // Everything above checked the input; only now is a GPU asked for.
   const models = arms.length * splits;
-  const inline = stepMultiplyAdds(models, flags.batchSize, [dataset.features, ...flags.hidden, dataset.classes]) <= SMALL_STEP_MULTIPLY_ADDS;
+  // The batch trains at most the largest training set's rows (train() caps it so).
+  const largest = Math.max(...splitList.map((s) => s.train.length));
+  const inline = stepMultiplyAdds(models, Math.min(flags.batchSize, largest), [dataset.features, ...flags.hidden, dataset.classes]) <= SMALL_STEP_MULTIPLY_ADDS;
   const gpu = await pickDevice(flags.device, inline);
   let tiles = '';
   if (gpu) {
@@ -348,7 +350,6 @@ async function runExperimentCommand(
     if (saved.tuning) tiles = `, matmul ${describeStrategy(saved.tuning.best)} (tuned)`;
     else if (!saved.reason.startsWith('no tuning') && !flags.quiet) process.stderr.write(`altreg: default matmul tiles: ${saved.reason}\n`);
     // Shapes this adapter cannot run, named by their flags (the library would name its options).
-    const largest = Math.max(...splitList.map((s) => s.train.length));
     const layout = mlpLayout(dataset.features, dataset.classes, options.model);
     const problem = cpuAdapterProblem(gpu, layout, { rows: Math.min(flags.batchSize, largest), asked: flags.batchSize, largestSet: largest }, cliLimitNames(flags, dataset));
     if (problem) throw new UsageError(problem);
@@ -432,10 +433,6 @@ function wroteWhat(json: string): string {
   return isStdout(json) ? 'the JSON to stdout' : json;
 }
 
-/**
- * The number of (repeat, fold) splits, made as runExperiment will make them; a split the data
- * cannot give is said in terms of the data and the flags rather than the split's function.
- */
 /** The flags that set what cpuAdapterProblem's messages name. */
 function cliLimitNames(flags: ExperimentFlags, dataset: Dataset): LimitNames {
   const features = `${dataset.name}'s ${dataset.features} features`;
@@ -447,6 +444,10 @@ function cliLimitNames(flags: ExperimentFlags, dataset: Dataset): LimitNames {
   };
 }
 
+/**
+ * The (repeat, fold) splits, made as runExperiment will make them; a split the data cannot give
+ * is said in terms of the data and the flags rather than the split's function.
+ */
 function splitsFor(options: ExperimentOptions, flags: ExperimentFlags): ReturnType<typeof experimentSplits> {
   try {
     return experimentSplits(options);

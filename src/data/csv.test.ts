@@ -120,6 +120,12 @@ describe('parseCsv', () => {
     expect(e.line).toBe(1);
   });
 
+  it('reports the first problem in file order: the header before later rows', () => {
+    // The header is checked as it is read, so a bad label option or a duplicate name comes first.
+    expect(csvError('a,b,c\n', { label: 'x' }).message).toMatch(/^csv: no label column named "x"; columns are 0: "a"/);
+    expect(csvError('a,a,label\n1,2,x\n"3,4,y\n').message).toBe('iris.csv line 1, column 2: column name "a" appears twice (columns 1 and 2)');
+  });
+
   it('requires a header row', () => {
     expect(csvError('5.1,3.5,1.4,0.2,0\n4.9,3,1.4,0.2,1\n').message).toBe(
       'iris.csv line 1: the first row holds only numbers; a header row naming the columns is required',

@@ -1,13 +1,11 @@
 // Evaluation and prediction with trained parameters, on the GPU (temporary buffers, all freed
 // before returning) or with the CPU twins. Probabilities are a stable softmax of the logits.
 
-import { KernelInputError } from '../kernels/common.js';
 import { LOSS_GROUP_WORDS, readLossGroup, statsSlotBytes } from '../kernels/softmax-xent.js';
 import type { MlpLayout } from '../model/mlp.js';
 import { evaluateCpu } from './cpu-trainer.js';
 import type { Gpu } from './gpu.js';
-import { bindingBytes, GpuDataset, GpuRowSet, rowsPerBinding } from './gpu-trainer.js';
-import { cpuAdapterProblem } from './limits.js';
+import { bindingBytes, concatArrays, GpuDataset, GpuRowSet, rowsPerBinding } from './gpu-trainer.js';
 import type { Evaluation, TrainData } from './plan.js';
 
 export interface Prediction {
@@ -56,9 +54,6 @@ export async function evaluateModels(
   const block = new Float32Array(models * layout.perModel);
   params.forEach((p, i) => block.set(p, i * layout.perModel));
   if (!gpu) return evaluateCpu(layout, data, block, rowsPerModel, affine).evaluations;
-  // As training refuses it (train() and Run.predict name the option first).
-  const problem = cpuAdapterProblem(gpu, layout);
-  if (problem) throw new KernelInputError(problem);
   // One chunk at a time (a GpuRowSet would hold every part at once): memory for one chunk only.
   const chunkRows = rowsPerBinding(gpu, layout, models, binding);
   const { dataset, paramBuffer, affineBuffer } = await gpu.build('building the evaluation', () => ({
@@ -99,15 +94,7 @@ export async function evaluateModels(
 /** One evaluation of the rows of several chunks: arrays joined, counts added, means weighted by rows. */
 function joinEvaluations(chunks: Evaluation[]): Evaluation {
   const rows = chunks.reduce((n, e) => n + e.rows, 0);
-  const join = <T extends Float32Array | Uint32Array>(make: (n: number) => T, pick: (e: Evaluation) => T): T => {
-    const out = make(chunks.reduce((n, e) => n + pick(e).length, 0));
-    let at = 0;
-    for (const e of chunks) {
-      out.set(pick(e), at);
-      at += pick(e).length;
-    }
-    return out;
-  };
+  const join = <T extends Float32Array | Uint32Array>(make: (n: number) => T, pick: (e: Evaluation) => T): T => concatArrays(chunks.map(pick), make);
   const confusion = new Uint32Array(chunks[0].confusion.length);
   for (const e of chunks) e.confusion.forEach((v, i) => (confusion[i] += v));
   const mean = (pick: (e: Evaluation) => number) => chunks.reduce((s, e) => s + pick(e) * e.rows, 0) / Math.max(1, rows);

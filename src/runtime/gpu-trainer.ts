@@ -80,12 +80,28 @@ function forwardCalls(gpu: Gpu, layout: MlpLayout, models: number, rows: number,
   );
 }
 
+/** The arrays one after the other, in a new array from `make`. */
+export function concatArrays<T extends Float32Array | Uint32Array>(arrays: T[], make: (length: number) => T): T {
+  const out = make(arrays.reduce((n, a) => n + a.length, 0));
+  let at = 0;
+  for (const a of arrays) {
+    out.set(a, at);
+    at += a.length;
+  }
+  return out;
+}
+
+/** Values per row of the widest per-row buffer: the features or a layer's outputs. */
+function widestRow(layout: MlpLayout): number {
+  return Math.max(layout.features, ...layout.layers.map((l) => l.outputs));
+}
+
 /**
  * Rows per model that fit one storage binding of `bindingBytes` in every per-row buffer of
  * `models` models (gathered rows, each layer's activations); throws a GpuError below one.
  */
 export function rowsPerBinding(gpu: Gpu, layout: MlpLayout, models: number, bindingBytes: number): number {
-  const widest = Math.max(layout.features, ...layout.layers.map((l) => l.outputs));
+  const widest = widestRow(layout);
   const rows = Math.floor(bindingBytes / (models * widest * 4));
   if (rows < 1) throw new GpuError(`evaluating ${models} models of ${widest} values per row needs more than ${gpu.name}'s storage binding of ${bindingBytes} bytes`);
   return rows;
@@ -145,16 +161,12 @@ export class GpuRowSet {
     const read = await Promise.all(this.parts.map((part) => part.read()));
     const confusion = this.confusion ? await this.gpu.readUint32(this.confusion, 0, models * C * C) : null;
     return this.counts.map((n, m) => {
-      const join = <T extends Float32Array | Uint32Array>(pick: (r: (typeof read)[number]) => T, width: number, make: (n: number) => T): T => {
-        const out = make(n * width);
-        let at = 0;
-        read.forEach((r, p) => {
-          const rows = this.parts[p].counts[m];
-          out.set(pick(r).subarray(m * this.parts[p].width * width, (m * this.parts[p].width + rows) * width), at);
-          at += rows * width;
-        });
-        return out;
-      };
+      // Model m's rows of every part, in order.
+      const join = <T extends Float32Array | Uint32Array>(pick: (r: (typeof read)[number]) => T, width: number, make: (n: number) => T): T =>
+        concatArrays(
+          read.map((r, p) => pick(r).subarray(m * this.parts[p].width * width, (m * this.parts[p].width + this.parts[p].counts[m]) * width) as T),
+          make,
+        );
       return {
         rows: n,
         logits: join((r) => r.logits, C, (k) => new Float32Array(k)),
@@ -277,29 +289,35 @@ class Pacer {
 
   private offset = 0;
   private total = 0;
+  private report = true;
 
   constructor(
     private readonly signal?: AbortSignal,
     private readonly onStep?: StepListener,
   ) {}
 
-  /** Steps reported as `offset` + the trainer's own, of `total` an epoch (several groups). */
-  count(offset: number, total: number): void {
+  /**
+   * Steps reported as `offset` + the trainer's own, of `total` an epoch (several groups); none
+   * when `report` is false (groups that take turns over several epochs would go backwards).
+   */
+  count(offset: number, total: number, report: boolean): void {
     this.offset = offset;
     this.total = total;
+    this.report = report;
   }
 
   submit(gpu: Gpu, commands: GPUCommandBuffer, steps: number): void {
     const start = performance.now();
     gpu.device.queue.submit([commands]);
-    const perStep = (performance.now() - start) / Math.max(1, steps);
-    // Short submissions (an epoch end alone, or little work) say nothing about a step's time.
-    if (steps >= this.steps) this.steps = Math.max(1, Math.round(SUBMIT_MS / Math.max(perStep, 1e-3)));
+    const elapsed = performance.now() - start;
+    // A short tail (an epoch end alone, little work) says nothing about a step's time; a full
+    // submission, or any long one, does (so a low estimate is corrected too).
+    if (steps >= this.steps || elapsed >= SUBMIT_MS / 10) this.steps = Math.max(1, Math.round((SUBMIT_MS * Math.max(1, steps)) / Math.max(elapsed, 1e-3)));
   }
 
   /** Between two submissions: `step` steps of `epoch` are queued (and, on these adapters, done). */
   async pause(epoch: number, step: number): Promise<void> {
-    this.onStep?.(epoch, this.offset + step, this.total);
+    if (this.report) this.onStep?.(epoch, this.offset + step, this.total);
     await new Promise((resolve) => setTimeout(resolve, 0));
     this.signal?.throwIfAborted();
   }
@@ -319,20 +337,22 @@ interface Chunk {
 
 /**
  * The plan's models split into groups whose per-model buffers (a batch's rows and activations,
- * parameters and Adam moments, an epoch's permutation) fit one storage binding each: most often a single group. Throws a GpuError when one model alone does not fit.
+ * parameters and Adam moments, an epoch's permutation, the test confusion matrix) fit one storage
+ * binding each: most often a single group. Throws a GpuError when one model alone does not fit.
  */
 export function modelGroups(gpu: Gpu, plan: BatchPlan): ModelPlan[][] {
   const { layout } = plan;
   const binding = bindingBytes(gpu);
-  const widest = Math.max(layout.features, ...layout.layers.map((l) => l.outputs));
-  const most = (key: 'trainRows') => Math.max(0, ...plan.models.map((m) => m[key]?.length ?? 0));
+  const widest = widestRow(layout);
+  const trainRows = Math.max(...plan.models.map((m) => m.trainRows.length));
+  const confusion = plan.models.some((m) => (m.testRows?.length ?? 0) > 0) ? layout.classes * layout.classes : 0;
   // Words per model of each kind of buffer, with what to call it when one model is too big.
   // Validation and test rows go in parts (GpuRowSet); a part of one row per model fits where a batch does.
   const needs: [string, number][] = [
     [`batch of ${plan.batchSize} rows of up to ${widest} values`, plan.batchSize * widest],
     [`${layout.perModel} parameters`, layout.perModel],
-    [`permutation of ${most('trainRows')} training rows`, most('trainRows')],
-    [`confusion matrix of ${layout.classes} classes`, layout.classes * layout.classes],
+    [`permutation of ${trainRows} training rows`, trainRows],
+    [`confusion matrix of ${layout.classes} classes`, confusion],
   ];
   const [what, words] = needs.reduce((a, b) => (b[1] > a[1] ? b : a));
   const fit = Math.floor(binding / (words * 4));
@@ -374,10 +394,11 @@ async function runTrainers(gpu: Gpu, plan: BatchPlan, trainers: GpuTrainer[], { 
   const histories: EpochRecord[][] = plan.models.map(() => []);
   const slots = Math.min(...trainers.map((t) => t.slots));
   const pending: Chunk[][] = [];
-  // Dawn on a CPU adapter (llvmpipe) runs a submission inside submit(): a second chunk in flight
-  // would only delay the first one's report, and a long epoch is cut into submissions with pauses
-  // between them. (A browser's GPU process runs them apart from the page.)
-  const pacer = isCpuAdapter(gpu) && gpu.adapter.backend !== 'browser' ? new Pacer(signal, onStep) : null;
+  // Dawn's OpenGL ES backend on a CPU adapter (llvmpipe) runs a submission inside submit(): a
+  // second chunk in flight would only delay the first one's report, and a long epoch is cut into
+  // submissions with pauses between them. (Vulkan drivers and a browser's GPU process run them
+  // apart from the caller.)
+  const pacer = isCpuAdapter(gpu) && gpu.adapter.backend === 'dawn-opengles' ? new Pacer(signal, onStep) : null;
   const inFlight = pacer ? 1 : 2;
   let planned = 0;
   let chunkEpochs = 1;
@@ -393,7 +414,7 @@ async function runTrainers(gpu: Gpu, plan: BatchPlan, trainers: GpuTrainer[], { 
       const steps = trainers.reduce((n, t) => n + t.steps, 0);
       let before = 0;
       for (const t of trainers) {
-        pacer?.count(before, steps);
+        pacer?.count(before, steps, count === 1 || trainers.length === 1);
         chunks.push(await t.submitChunk(planned, count, flip, pacer));
         before += t.steps;
       }
