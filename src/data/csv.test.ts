@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { classificationReport } from '../metrics/classification.js';
 import { CsvError, DatasetError, parseCsv, requireRowsPerClass } from './csv.js';
+import { stratifiedKFold } from './split.js';
 
 const IRIS_HEAD = 'sepal_length,sepal_width,petal_length,petal_width,label\n';
 
@@ -210,5 +212,20 @@ describe('requireRowsPerClass', () => {
       'single: class "y" (id 1) has 1 row, fewer than the 2 folds asked for; every class needs at least 2 rows ' +
         '(k-fold needs 2 rows of every class, so this dataset can only be split as a holdout)',
     );
+  });
+
+  it('a label column of ids (200,000 classes of one row): the message, not a RangeError from spreading the counts', () => {
+    const rows = 200_000;
+    const ids = parseCsv('a,id\n' + Array.from({ length: rows }, (_, i) => `${i % 7},id${i}`).join('\n'), { name: 'ids.csv' });
+    expect(ids.classes).toBe(rows);
+    expect(() => requireRowsPerClass(ids, 5)).toThrow(
+      'ids: class "id0" (id 0) has 1 row, fewer than the 5 folds asked for; every class needs at least 5 rows ' +
+        '(every row is a class of its own: a label column with a different value in every row is usually the wrong column)',
+    );
+    expect(() => stratifiedKFold(ids.y, ids.classes, 5, 0)).toThrow(/^stratifiedKFold: class 0 has 1 row, fewer than k = 5; .*\(the smallest class has 1 row\)$/);
+    // A report of that many classes formats too (its name column measured by a loop).
+    const report = classificationReport(ids.y, ids.y);
+    expect(report.classes).toHaveLength(rows);
+    expect(report.text).toContain("     199999 ");
   });
 });

@@ -181,12 +181,19 @@ export function parseCsv(text: string, options: CsvOptions = {}): Dataset {
 export function requireRowsPerClass(dataset: Dataset, folds: number): void {
   const counts = new Array<number>(dataset.classes).fill(0);
   for (const id of dataset.y) counts[id]++;
+  // A loop, not Math.min(...counts): a label column of ids has as many classes as rows, more
+  // arguments than a call takes.
+  const smallest = counts.reduce((a, b) => Math.min(a, b), Number.POSITIVE_INFINITY);
   counts.forEach((count, id) => {
     if (count < folds) {
       throw new DatasetError(
         `${dataset.name}: class "${dataset.classNames[id]}" (id ${id}) has ${count} row${count === 1 ? '' : 's'}, ` +
           `fewer than the ${folds} folds asked for; every class needs at least ${folds} rows ` +
-          (Math.min(...counts) >= 2 ? `(use at most ${Math.min(...counts)} folds for this dataset)` : '(k-fold needs 2 rows of every class, so this dataset can only be split as a holdout)'),
+          (smallest >= 2
+            ? `(use at most ${smallest} folds for this dataset)`
+            : dataset.classes === dataset.rows
+              ? '(every row is a class of its own: a label column with a different value in every row is usually the wrong column)'
+              : '(k-fold needs 2 rows of every class, so this dataset can only be split as a holdout)'),
       );
     }
   });

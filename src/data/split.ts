@@ -75,7 +75,8 @@ export function stratifiedKFold(y: Uint32Array, classes: number, k: number, seed
   const where = 'stratifiedKFold';
   if (!Number.isInteger(k) || k < 2) throw new SplitError(where, `k must be an integer ≥ 2, got ${k}`);
   const rowsOf = rowsByClass(where, y, classes);
-  const smallest = Math.min(...rowsOf.map((rows) => rows.length));
+  // A loop, not Math.min(...): there may be as many classes as rows.
+  const smallest = rowsOf.reduce((n, rows) => Math.min(n, rows.length), Number.POSITIVE_INFINITY);
   rowsOf.forEach((rows, c) => {
     if (rows.length < k) {
       throw new SplitError(

@@ -205,7 +205,8 @@ export function classificationReport(yTrue: Labels, yPred: Labels, options: Repo
   // scikit-learn's layout: the name right-aligned in a column as wide as the longest name or
   // "weighted avg" and a space, then four cells of one space plus the value right-aligned in
   // width 9; a blank line after the header and after the class rows.
-  const width = Math.max(...names.map(textLength), 'weighted avg'.length, digits);
+  // A loop, not Math.max(...): a report may have more classes than a call takes arguments.
+  const width = names.reduce((w, name) => Math.max(w, textLength(name)), Math.max('weighted avg'.length, digits));
   const line = (name: string, cells: string[]) => padLeft(name, width) + ' ' + cells.map((c) => ' ' + padLeft(c, 9)).join('') + '\n';
   const fixed = (v: number) => formatFixed(v, digits);
   const scoreLine = (name: string, a: Omit<ReportRow, 'name'>) => line(name, [a.precision, a.recall, a.f1].map(fixed).concat(String(a.support)));
