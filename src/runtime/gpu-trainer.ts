@@ -279,22 +279,31 @@ class RowPart {
 }
 
 /**
- * Cuts training into submissions of about SUBMIT_MS on CPU adapters, where submit() returns only
- * when the work is done: between them the event loop runs (timers, Ctrl-C) and an abort is seen,
- * instead of after whole epochs that can take a minute. Steps per submission follow the time
- * the last submission took per step, starting from one.
+ * How long submissions are: on a backend that runs the work inside submit() (Dawn's OpenGL ES on
+ * llvmpipe), about BLOCKING_SUBMIT_MS, with the event loop between them (timers, Ctrl-C) and an
+ * abort seen, instead of after whole epochs that can take a minute. Steps per submission follow
+ * the time the last submission took per step, starting from one. Elsewhere (GPUs, a browser's
+ * GPU process) a submission returns at once and epochs go whole, unless one proves longer than
+ * `pacing.longEpochMs` (a slow adapter, a huge model): then about `pacing.submitMs` each, one
+ * queued ahead of the one awaited, so that Stop and onStep act within the epoch.
  */
 class Pacer {
-  steps = 1;
-
+  /** Steps per submission (Infinity: whole chunks). */
+  steps: number;
   private offset = 0;
   private total = 0;
   private report = true;
+  private queued: Promise<void> | null = null;
 
   constructor(
+    private readonly gpu: Gpu,
+    /** submit() runs the work. */
+    readonly blocking: boolean,
     private readonly signal?: AbortSignal,
     private readonly onStep?: StepListener,
-  ) {}
+  ) {
+    this.steps = blocking ? 1 : Number.POSITIVE_INFINITY;
+  }
 
   /**
    * Steps reported as `offset` + the trainer's own, of `total` an epoch (several groups); none
@@ -306,24 +315,42 @@ class Pacer {
     this.report = report;
   }
 
-  submit(gpu: Gpu, commands: GPUCommandBuffer, steps: number): void {
+  submit(commands: GPUCommandBuffer, steps: number): void {
     const start = performance.now();
-    gpu.device.queue.submit([commands]);
+    this.gpu.device.queue.submit([commands]);
+    if (!this.blocking) return;
     const elapsed = performance.now() - start;
     // A short tail (an epoch end alone, little work) says nothing about a step's time; a full
     // submission, or any long one, does (so a low estimate is corrected too).
-    if (steps >= this.steps || elapsed >= SUBMIT_MS / 10) this.steps = Math.max(1, Math.round((SUBMIT_MS * Math.max(1, steps)) / Math.max(elapsed, 1e-3)));
+    if (steps >= this.steps || elapsed >= BLOCKING_SUBMIT_MS / 10) this.steps = Math.max(1, Math.round((BLOCKING_SUBMIT_MS * Math.max(1, steps)) / Math.max(elapsed, 1e-3)));
   }
 
-  /** Between two submissions: `step` steps of `epoch` are queued (and, on these adapters, done). */
+  /** Without blocking submissions: an epoch of `steps` steps took `ms`, read back. */
+  observe(ms: number, steps: number): void {
+    if (!this.blocking) this.steps = ms > pacing.longEpochMs ? Math.max(1, Math.round((pacing.submitMs * steps) / ms)) : Number.POSITIVE_INFINITY;
+  }
+
+  /** Between two submissions: `step` steps of `epoch` are queued (and done, but the last one when not blocking). */
   async pause(epoch: number, step: number): Promise<void> {
-    if (this.report) this.onStep?.(epoch, this.offset + step, this.total);
-    await new Promise((resolve) => setTimeout(resolve, 0));
+    if (this.blocking) {
+      if (this.report) this.onStep?.(epoch, this.offset + step, this.total);
+      await new Promise((resolve) => setTimeout(resolve, 0));
+    } else {
+      // The submission before this one is awaited; this one keeps the GPU busy meanwhile.
+      const previous = this.queued;
+      this.queued = this.gpu.device.queue.onSubmittedWorkDone();
+      await previous;
+      const done = step - this.steps;
+      if (this.report && done > 0) this.onStep?.(epoch, this.offset + done, this.total);
+    }
     this.signal?.throwIfAborted();
   }
 }
 
-const SUBMIT_MS = 100;
+const BLOCKING_SUBMIT_MS = 100;
+
+/** Where submissions do not block: when an epoch counts as long, and how long its submissions are then (tests lower both). */
+export const pacing = { longEpochMs: 1000, submitMs: 250 };
 
 /** Epochs per chunk are chosen so a chunk takes about this long (ms): often enough for charts. */
 const TARGET_CHUNK_MS = 150;
@@ -398,8 +425,8 @@ async function runTrainers(gpu: Gpu, plan: BatchPlan, trainers: GpuTrainer[], { 
   // second chunk in flight would only delay the first one's report, and a long epoch is cut into
   // submissions with pauses between them. (Vulkan drivers and a browser's GPU process run them
   // apart from the caller.)
-  const pacer = isCpuAdapter(gpu) && gpu.adapter.backend === 'dawn-opengles' ? new Pacer(signal, onStep) : null;
-  const inFlight = pacer ? 1 : 2;
+  const pacer = new Pacer(gpu, isCpuAdapter(gpu) && gpu.adapter.backend === 'dawn-opengles', signal, onStep);
+  const inFlight = pacer.blocking ? 1 : 2;
   let planned = 0;
   let chunkEpochs = 1;
   let lastDone = performance.now();
@@ -414,7 +441,7 @@ async function runTrainers(gpu: Gpu, plan: BatchPlan, trainers: GpuTrainer[], { 
       const steps = trainers.reduce((n, t) => n + t.steps, 0);
       let before = 0;
       for (const t of trainers) {
-        pacer?.count(before, steps, count === 1 || trainers.length === 1);
+        pacer.count(before, steps, count === 1 || trainers.length === 1);
         chunks.push(await t.submitChunk(planned, count, flip, pacer));
         before += t.steps;
       }
@@ -434,6 +461,7 @@ async function runTrainers(gpu: Gpu, plan: BatchPlan, trainers: GpuTrainer[], { 
     const now = performance.now();
     const perEpoch = (now - lastDone) / chunks[0].epochs.length;
     lastDone = now;
+    pacer.observe(perEpoch, trainers.reduce((n, t) => n + t.steps, 0));
     chunkEpochs = Math.max(1, Math.min(slots, Math.round(TARGET_CHUNK_MS / Math.max(perEpoch, 0.01))));
   }
   const results: BatchResult['models'] = [];
@@ -606,9 +634,9 @@ class GpuTrainer {
 
   /**
    * Queues the epochs `first`…`first + count - 1` (count ≤ slots), read back into readback
-   * `flip`: in one submission, or with a pacer in submissions of `pacer.steps` steps.
+   * `flip`: in submissions of `pacer.steps` steps (one, unless epochs are long or submit() blocks).
    */
-  async submitChunk(first: number, count: number, flip: number, pacer: Pacer | null): Promise<Chunk> {
+  async submitChunk(first: number, count: number, flip: number, pacer: Pacer): Promise<Chunk> {
     const { gpu } = this;
     const readback = this.readbacks[flip];
     const epochs: EpochPlan[][] = [];
@@ -636,10 +664,10 @@ class GpuTrainer {
     let encoded = 0;
     for (const [i, slot] of slots.entries()) {
       for (let step = 0; step < this.steps; step++) {
-        if (pacer && encoded === pacer.steps) {
+        if (encoded === pacer.steps) {
           // Submitted so far; the rest of the chunk in the next submission, after a pause.
           pass.end();
-          pacer.submit(gpu, encoder.finish(), encoded);
+          pacer.submit(encoder.finish(), encoded);
           await pacer.pause(first + i, step);
           encoder = gpu.device.createCommandEncoder({ label });
           pass = encoder.beginComputePass({ label: 'train' });
@@ -652,8 +680,7 @@ class GpuTrainer {
     }
     pass.end();
     slots.forEach((slot, i) => encoder.copyBufferToBuffer(this.stats, slot * this.statsSlotBytes, readback, i * this.statsSlotBytes, this.statsSlotBytes));
-    if (pacer) pacer.submit(gpu, encoder.finish(), encoded);
-    else gpu.device.queue.submit([encoder.finish()]);
+    pacer.submit(encoder.finish(), encoded);
     return { epochs, slots, readback };
   }
 

@@ -64,13 +64,13 @@ export interface CommonOptions {
   device?: DeviceChoice;
   /** A device to use instead of the shared one (e.g. the page's). */
   gpu?: Gpu;
-  /** Aborting stops training between epochs (CPU) or chunks of epochs (GPU); GPU memory is freed. */
+  /** Aborting stops training at the next pause (see onStep) or epoch; GPU memory is freed. */
   signal?: AbortSignal;
   /**
    * Progress inside long epochs: `step` of the epoch's `steps` are done. Called where the trainer
-   * pauses within an epoch, about every 25 ms on the CPU reference trainer and 100 ms on a CPU
-   * adapter such as llvmpipe; a GPU runs whole epochs at a time, so there only onEpoch reports.
-   * Not awaited; a throw stops training as one in onEpoch does.
+   * pauses within an epoch: about every 25 ms on the CPU reference trainer, 100 ms on llvmpipe,
+   * and 250 ms on GPUs once an epoch has taken over a second (shorter epochs go whole, and only
+   * onEpoch reports). Not awaited; a throw stops training as one in onEpoch does.
    */
   onStep?: (epoch: number, step: number, steps: number) => void;
 }

@@ -6,7 +6,7 @@ import { testGpu } from '../testing/gpu.js';
 import { relativeError } from '../testing/random.js';
 import { isCpuAdapter } from '../kernels/common.js';
 import { mlpLayout } from '../model/mlp.js';
-import { modelGroups } from './gpu-trainer.js';
+import { modelGroups, pacing } from './gpu-trainer.js';
 import { GpuError, type Gpu } from './gpu.js';
 import { DivergenceError, type BatchPlan, type EpochRecord } from './plan.js';
 import { SCHEDULE_NAMES, type ScheduleSpec } from './schedule.js';
@@ -227,6 +227,49 @@ describe('Dawn on a CPU adapter (submit() runs the work)', () => {
     const stop = new Error('enough');
     await expect(train({ ...o, onStep: () => { throw stop; } })).rejects.toBe(stop);
     expect(gpu.liveBuffers).toBe(before);
+  });
+});
+
+describe('where submit() does not run the work (GPUs, browsers)', () => {
+  it('epochs go whole until one proves long; then Stop and onStep act within an epoch', async () => {
+    const real = await testGpu();
+    // The same device, presented as a browser's: its submissions are taken as not blocking.
+    const gpu = Object.create(real, { adapter: { value: { ...real.adapter, backend: 'browser' } } }) as Gpu;
+    const iris = await loadDataset('iris');
+    const o = { data: iris, model: { hidden: [10], activation: 'relu' as const }, epochs: 6, batchSize: 12, device: 'gpu' as const, gpu };
+    const steps: [number, number][] = [];
+    const whole = await train({ ...o, onStep: (epoch, step) => void steps.push([epoch, step]) });
+    expect(steps).toEqual([]);
+    const saved = { ...pacing };
+    Object.assign(pacing, { longEpochMs: 0, submitMs: 0 });
+    try {
+      // Every epoch counts as long: after the first read back, one step per submission.
+      const paced = await train({ ...o, onStep: (epoch, step) => void steps.push([epoch, step]) });
+      expect(paced.history).toEqual(whole.history);
+      expect(paced.params).toEqual(whole.params);
+      expect(steps.length).toBeGreaterThan(0);
+      const controller = new AbortController();
+      const seen: number[] = [];
+      const before = real.liveBuffers;
+      let at: [number, number] | null = null;
+      const error = await train({
+        ...o,
+        signal: controller.signal,
+        onEpoch: (h) => void seen.push(h.epoch),
+        onStep: (epoch, step) => {
+          at ??= [epoch, step];
+          controller.abort(new Error('stop'));
+        },
+      }).catch((e) => e);
+      expect(error.message).toBe('stop');
+      // Stopped inside the epoch it was told in: that epoch was never reported.
+      expect(at![1]).toBeGreaterThan(0);
+      expect(at![1]).toBeLessThan(13);
+      expect(seen).not.toContain(at![0]);
+      expect(real.liveBuffers).toBe(before);
+    } finally {
+      Object.assign(pacing, saved);
+    }
   });
 });
 
