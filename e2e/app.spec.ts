@@ -1,8 +1,9 @@
 // The training app (web/index.html) in headless Chromium: Iris on SwiftShader's WebGPU end to
 // end (curves, masks, confusion matrix, report, checkpoint, CPU verification and its verdict), a
 // malformed CSV, Stop, the form's checks (each button held up only by the fields it uses), Compare
-// schedules (Enter, what it replaces on screen), a narrow window, and the CPU fallback without
-// WebGPU. Every wait is on explicit page state.
+// schedules (Enter, what it replaces on screen), a narrow window, the CPU fallback without
+// WebGPU, and large data (hundreds of classes, files too big to read, slow parses, a drop during a
+// run). Every wait is on explicit page state.
 import { readFile, stat } from 'node:fs/promises';
 import { expect, test, type Page } from '@playwright/test';
 
@@ -738,4 +739,217 @@ test('one epoch is "1 epoch": mask note, Train, Compare and its missing control'
   await expect(page.locator('#status')).toHaveAttribute('data-state', 'done', { timeout: 150_000 });
   await expect(page.locator('#compare-summary')).toContainText(', 1 epoch, batch 32, seed 0)');
   await expect(page.locator('#compare-controls')).toContainText('as rotate, over 1 epoch. Without it');
+});
+
+// ---- large datasets: many classes, big files ----
+
+/** A CSV of `classes` classes of `perClass` rows each, two features (class c's rows cluster near (c, c mod 13)). */
+function manyClasses(classes: number, perClass: number): Buffer {
+  const rows: string[] = [];
+  for (let i = 0; i < classes * perClass; i++) {
+    const c = i % classes;
+    rows.push(`${(c + 0.1 * (i % 3)).toFixed(2)},${((c % 13) + 0.05 * (i % 5)).toFixed(2)},c${c}`);
+  }
+  return Buffer.from(['f1,f2,label', ...rows].join('\n') + '\n');
+}
+
+/** Records every text #status shows (read when the change is seen, as a painted frame would show it) into window.__statusSeen. */
+async function watchStatus(page: Page): Promise<void> {
+  await page.evaluate(() => {
+    const seen: string[] = [];
+    (window as unknown as { __statusSeen: string[] }).__statusSeen = seen;
+    const status = document.getElementById('status')!;
+    const info = document.getElementById('dataset-info')!;
+    // One log of both, in order: the status's text and, tagged, each new dataset info.
+    new MutationObserver(() => seen.push(status.textContent ?? '')).observe(status, { childList: true, characterData: true, subtree: true });
+    new MutationObserver(() => seen.push(`info: ${info.textContent}`)).observe(info, { childList: true, characterData: true, subtree: true });
+  });
+}
+
+function statusSeen(page: Page): Promise<string[]> {
+  return page.evaluate(() => (window as unknown as { __statusSeen: string[] }).__statusSeen);
+}
+
+test('400 classes train and show their results (no spread of k² counts overflows the stack); the checkpoint downloads', async ({ page }) => {
+  await openApp(page);
+  await page.setInputFiles('#csv-file', { name: 'c400.csv', mimeType: 'text/csv', buffer: manyClasses(400, 3) });
+  await expect(page.locator('#dataset-info')).toContainText('c400.csv: 1200 rows, 2 features, 400 classes');
+  await configure(page, { epochs: '1', hidden: '8', device: 'gpu' });
+  await watchStatus(page);
+  await page.click('#train');
+  await expect(page.locator('#status')).toHaveAttribute('data-state', 'done', { timeout: 150_000 });
+  await expect(page.locator('#error')).toBeHidden();
+  // Between the last epoch and Done, the status says what the page is doing.
+  expect(await statusSeen(page)).toContain('Evaluating the test rows…');
+  await expect(page.locator('#results')).toBeVisible();
+  await expect(page.locator('#confusion-heatmap')).toHaveAttribute('data-classes', '400');
+  const s = await page.evaluate(() => window.__altreg!);
+  expect(s.confusion).toHaveLength(400);
+  expect(s.confusion!.flat().reduce((a, b) => a + b, 0)).toBe(s.testRows);
+  await expect(page.locator('#report-table tbody tr')).toHaveCount(400 + 3);
+  await expect(page.locator('#history-rows tr')).toHaveCount(1);
+  const [weights] = await Promise.all([page.waitForEvent('download'), page.click('#download-weights')]);
+  expect(weights.suggestedFilename()).toBe('weights.safetensors');
+  const [manifestDownload] = await Promise.all([page.waitForEvent('download'), page.click('#download-manifest')]);
+  expect(JSON.parse(await readFile((await manifestDownload.path())!, 'utf8')).format).toBe('altreg-checkpoint');
+  const [resultsDownload] = await Promise.all([page.waitForEvent('download'), page.click('#download-results')]);
+  const results = JSON.parse(await readFile((await resultsDownload.path())!, 'utf8'));
+  expect(results.test.confusion).toEqual(s.confusion);
+});
+
+test('300 classes: the confusion matrix is a heatmap with a note, the report scrolls in its box, and the page stays small', async ({ page }, testInfo) => {
+  await openApp(page);
+  await page.setInputFiles('#csv-file', { name: 'c300.csv', mimeType: 'text/csv', buffer: manyClasses(300, 3) });
+  await expect(page.locator('#dataset-info')).toContainText('300 classes');
+  await configure(page, { epochs: '1', hidden: '8', device: 'gpu' });
+  await page.click('#train');
+  await expect(page.locator('#status')).toHaveAttribute('data-state', 'done', { timeout: 150_000 });
+  await expect(page.locator('#results')).toBeVisible();
+  // A table would be 90,000 cells, thousands of pixels wide and tall.
+  await expect(page.locator('#confusion-table')).toHaveCount(0);
+  const elements = await page.locator('#results').evaluate((e) => e.querySelectorAll('*').length);
+  expect(elements, 'elements in the results').toBeLessThan(3000);
+  const height = await page.evaluate(() => document.documentElement.scrollHeight);
+  expect(height, 'page height (px)').toBeLessThan(4000);
+  await expect(page.locator('#confusion-note')).toBeVisible();
+  await expect(page.locator('#confusion-note')).toContainText('The full 300 × 300 matrix is in the results JSON download.');
+  const heatmap = page.locator('#confusion-heatmap');
+  await expect(heatmap).toBeVisible();
+  expect((await heatmap.boundingBox())!.width).toBeLessThanOrEqual(480);
+  // Hovering names the pair under the pointer: the top left pixel is true c0, predicted c0.
+  await heatmap.hover({ position: { x: 0.5, y: 0.5 } });
+  await expect(heatmap).toHaveAttribute('title', /^true c0, predicted c0: \d+$/);
+  // The report's 300 rows scroll within a bounded box; its text too.
+  const report = await page.locator('#report').evaluate((e) => ({ client: e.clientHeight, scroll: e.scrollHeight }));
+  expect(report.client).toBeLessThanOrEqual(500);
+  expect(report.scroll).toBeGreaterThan(report.client);
+  const text = await page.locator('#report-text').evaluate((e) => ({ client: e.clientHeight, scroll: e.scrollHeight }));
+  expect(text.client).toBeLessThanOrEqual(360);
+  expect(text.scroll).toBeGreaterThan(text.client);
+  await page.screenshot({ path: testInfo.outputPath('300-classes.png'), fullPage: true });
+});
+
+test('a failure in drawing the results keeps the trained run: what could be drawn, the downloads and the history stay', async ({ page }) => {
+  await openApp(page);
+  // Drawing the confusion matrix throws (emptying it still works).
+  await page.locator('#confusion').evaluate((box) => {
+    const empty = box.replaceChildren.bind(box);
+    box.replaceChildren = (...nodes: (Node | string)[]) => {
+      if (nodes.length > 0) throw new Error('injected: cannot draw the matrix');
+      empty();
+    };
+  });
+  await configure(page, { dataset: 'iris', epochs: '3', device: 'gpu' });
+  await page.click('#train');
+  const status = page.locator('#status');
+  await expect(status).toHaveAttribute('data-state', 'error', { timeout: 150_000 });
+  await expect(status).toContainText('Trained: 3 epochs on');
+  await expect(status).toContainText('but showing the results failed');
+  await expect(page.locator('#error')).toContainText('injected: cannot draw the matrix');
+  // Not half a state: the results are on screen as far as they go, with Verify beside them.
+  await expect(page.locator('#results')).toBeVisible();
+  await expect(page.locator('#test-accuracy')).toContainText('Test accuracy');
+  await expect(page.locator('#report-table tbody tr')).toHaveCount(3 + 3);
+  await expect(page.locator('#history-rows tr')).toHaveCount(1);
+  await expect(page.locator('#verify')).toBeEnabled();
+  const [manifestDownload] = await Promise.all([page.waitForEvent('download'), page.click('#download-manifest')]);
+  expect(JSON.parse(await readFile((await manifestDownload.path())!, 'utf8')).epoch).toBe(3);
+});
+
+/** Chooses a CSV through the file input whose File has `size` and `text` faked (a file over 512 MiB cannot be made here). */
+function chooseFakeFile(page: Page, name: string, fake: { size?: number; text?: 'empty' | 'reject' }): Promise<void> {
+  return page.locator('#csv-file').evaluate((input: HTMLInputElement, { name, fake }) => {
+    const file = new File(['f1,f2,label\n1,2,a\n3,4,b\n'], name, { type: 'text/csv' });
+    const w = window as unknown as { __textCalls: number };
+    w.__textCalls = 0;
+    if (fake.size !== undefined) Object.defineProperty(file, 'size', { value: fake.size });
+    if (fake.text) {
+      Object.defineProperty(file, 'text', {
+        value: () => {
+          w.__textCalls++;
+          // Chromium's File.text() for a file longer than V8's longest string; or a file gone since it was chosen.
+          return fake.text === 'empty' ? Promise.resolve('') : Promise.reject(new DOMException('The requested file could not be read.', 'NotReadableError'));
+        },
+      });
+    }
+    Object.defineProperty(input, 'files', { value: [file], configurable: true });
+    input.dispatchEvent(new Event('change'));
+  }, { name, fake });
+}
+
+test('a CSV too large to read as text, or one that cannot be read, says so; Ready is not claimed beside it', async ({ page }) => {
+  await openApp(page);
+  const error = page.locator('#data-error');
+  const status = page.locator('#status');
+  // Over 2^29 − 24 bytes: refused by its size, before reading (Chromium would read it as '').
+  await chooseFakeFile(page, 'huge.csv', { size: 540_000_000, text: 'empty' });
+  await expect(error).toHaveText('huge.csv is 540 MB; the browser cannot read a CSV over about 512 MiB as text: use a smaller file (fewer rows or columns).');
+  expect(await page.evaluate(() => (window as unknown as { __textCalls: number }).__textCalls), 'File.text() calls').toBe(0);
+  await expect(page.locator('#dataset')).toHaveValue('csv');
+  await expect(page.locator('#dataset option[value="csv"]')).toHaveText('CSV: huge.csv (invalid)');
+  await expect(page.locator('#train')).toBeDisabled();
+  await expect(status).toHaveText('No valid dataset: fix the file or choose another (see the message under Data).');
+
+  // A file read as '' although it is not empty: the same, not "the text is empty".
+  await chooseFakeFile(page, 'edge.csv', { text: 'empty' });
+  await expect(error).toContainText('edge.csv is 24 bytes; the browser cannot read a CSV over about 512 MiB as text');
+
+  // Reading fails: the error shows, and nothing stays waiting for the read.
+  await chooseFakeFile(page, 'gone.csv', { text: 'reject' });
+  await expect(error).toHaveText('cannot read gone.csv: The requested file could not be read.');
+  await page.selectOption('#dataset', 'iris');
+  await expect(error).toBeHidden();
+  await expect(page.locator('#train')).toBeEnabled();
+  await expect(status).toHaveText('Ready.');
+});
+
+test('a big CSV says it is being read before the page blocks to parse it, on a label column change too', async ({ page }) => {
+  await openApp(page);
+  // About 25 MB: 60 features of 60,000 rows.
+  const features = 60;
+  const lines = [[...Array(features).keys()].map((j) => `f${j}`).concat('label').join(',')];
+  for (let i = 0; i < 60_000; i++) lines.push([...Array(features).keys()].map((j) => ((i * 31 + j * 17) % 1000) / 1000).join(',') + `,c${i % 5}`);
+  const buffer = Buffer.from(lines.join('\n') + '\n');
+  const mb = (buffer.length / 1e6).toFixed(1);
+  await watchStatus(page);
+  await page.setInputFiles('#csv-file', { name: 'big.csv', mimeType: 'text/csv', buffer });
+  await expect(page.locator('#dataset-info')).toContainText('big.csv: 60000 rows', { timeout: 60_000 });
+  let seen = await statusSeen(page);
+  const reading = seen.indexOf(`Reading big.csv (${mb} MB)…`);
+  expect(reading, `status texts: ${JSON.stringify(seen)}`).toBeGreaterThanOrEqual(0);
+  expect(reading).toBeLessThan(seen.findIndex((t) => t.startsWith('info: big.csv')));
+  await expect(page.locator('#status')).toHaveText('Ready.');
+
+  // Another label column: parsed again, said first.
+  const before = seen.length;
+  await page.fill('#label-column', 'label');
+  await page.locator('#label-column').dispatchEvent('change');
+  await expect(page.locator('#dataset-info')).toContainText('big.csv: 60000 rows, 60 features', { timeout: 60_000 });
+  await expect.poll(async () => (await statusSeen(page)).slice(before).some((t) => t.startsWith('info: '))).toBe(true);
+  seen = (await statusSeen(page)).slice(before);
+  const again = seen.indexOf(`Reading big.csv (${mb} MB) again, label column "label"…`);
+  expect(again, `status texts: ${JSON.stringify(seen)}`).toBeGreaterThanOrEqual(0);
+  expect(again).toBeLessThan(seen.findIndex((t) => t.startsWith('info: ')));
+});
+
+test('a CSV dropped while training runs is not taken, and the page says so', async ({ page }) => {
+  await openApp(page);
+  await configure(page, { dataset: 'iris', epochs: '100000', device: 'cpu' });
+  await page.click('#train');
+  await expect.poll(() => page.evaluate(() => window.__altreg!.history.length)).toBeGreaterThan(0);
+  const drop = () =>
+    page.locator('#drop-zone').evaluate((zone) => {
+      const transfer = new DataTransfer();
+      transfer.items.add(new File(['a,b,label\n1,2,x\n3,4,y\n5,6,x\n6,7,y\n1,2,x\n3,4,y\n'], 'dropped.csv', { type: 'text/csv' }));
+      zone.dispatchEvent(new DragEvent('drop', { dataTransfer: transfer, bubbles: true, cancelable: true }));
+    });
+  await drop();
+  const note = page.locator('#data-note');
+  await expect(note).toHaveText('dropped.csv was not loaded: the dataset cannot change while training runs: drop it again once the run has ended.');
+  await expect(page.locator('#dataset-info')).toContainText('iris');
+  await page.click('#stop');
+  await expect(page.locator('#status')).toHaveAttribute('data-state', 'stopped', { timeout: 60_000 });
+  await drop();
+  await expect(page.locator('#dataset-info')).toContainText('dropped.csv: 6 rows');
+  await expect(note).toBeHidden();
 });

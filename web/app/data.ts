@@ -15,6 +15,7 @@ import {
   type Standardizer,
   type TrainData,
 } from '../../src/index.js';
+import { fileSize } from './dom.js';
 
 /** Share of the train part held out for per-epoch validation. */
 export const VALIDATION_FRACTION = 0.1;
@@ -40,6 +41,22 @@ export interface PreparedData {
 
 export async function loadShipped(name: DatasetName): Promise<DataSource> {
   return { dataset: await loadDataset(name), label: name, origin: 'shipped' };
+}
+
+/**
+ * The longest file read as text: V8's longest string is 2^29 − 24 characters, and Chromium's
+ * File.text() gives '' (no error) for a longer file, which would read as an empty CSV.
+ */
+export const MAX_TEXT_BYTES = 2 ** 29 - 24;
+
+/** Why a file of `size` bytes cannot be read as text, or null when it can. */
+export function tooLargeForText(fileName: string, size: number): string | null {
+  return size >= MAX_TEXT_BYTES ? tooLargeMessage(fileName, size) : null;
+}
+
+/** A file that is too large for the browser to read as text. */
+export function tooLargeMessage(fileName: string, size: number): string {
+  return `${fileName} is ${fileSize(size)}; the browser cannot read a CSV over about 512 MiB as text: use a smaller file (fewer rows or columns).`;
 }
 
 /** Parses a CSV file's text; throws the library's CsvError (with its line) on a bad file. */
@@ -82,8 +99,11 @@ export function tooFewRows(source: DataSource, testFraction: number): string {
   const d = source.dataset;
   const counts = new Array<number>(d.classes).fill(0);
   d.y.forEach((c) => counts[c]++);
-  const smallest = Math.min(...counts);
-  const name = d.classNames[counts.indexOf(smallest)];
+  // A loop, not Math.min(...counts): spreading thousands of classes overflows the stack.
+  let smallestClass = 0;
+  for (let c = 1; c < counts.length; c++) if (counts[c] < counts[smallestClass]) smallestClass = c;
+  const smallest = counts[smallestClass];
+  const name = d.classNames[smallestClass];
   return (
     `${source.label} has too few rows per class for a test and a validation split: ${d.rows} rows in ${d.classes} classes, the smallest ("${name}") has ${smallest}. ` +
     `The app holds out test rows (test fraction ${testFraction}), then ${VALIDATION_FRACTION * 100} % of the rest for validation, both stratified by class; ` +

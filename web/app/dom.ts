@@ -23,7 +23,8 @@ export function el<K extends keyof HTMLElementTagNameMap>(tag: K, spec: ElementS
   if (spec.text !== undefined) node.textContent = spec.text;
   if (spec.title !== undefined) node.title = spec.title;
   for (const [key, value] of Object.entries(spec.attrs ?? {})) node.setAttribute(key, value);
-  node.append(...children);
+  // One by one, not append(...children): a report of thousands of classes would spread thousands of arguments.
+  for (const child of children) node.append(child);
   return node;
 }
 
@@ -52,6 +53,29 @@ export function plural(n: number, word: string): string {
 /** A number for tables: fixed decimals, or '–' when missing. */
 export function fmt(value: number | undefined | null, digits = 4): string {
   return value === undefined || value === null || !Number.isFinite(value) ? '–' : value.toFixed(digits);
+}
+
+/** A file size for messages: "24 bytes", "940 kB", "23.5 MB", "540 MB" (decimal units, as file managers show them). */
+export function fileSize(bytes: number): string {
+  if (bytes < 1e3) return plural(bytes, 'byte');
+  if (bytes < 1e6) return `${Math.round(bytes / 1e3)} kB`;
+  return bytes < 1e8 ? `${(bytes / 1e6).toFixed(1)} MB` : `${Math.round(bytes / 1e6)} MB`;
+}
+
+/**
+ * Resolves once the browser has painted what the page just changed: long synchronous work (parsing
+ * a big CSV, evaluating many test rows) would otherwise freeze the page with the previous text on it.
+ * A hidden tab draws no frames: after 100 ms it resolves anyway.
+ */
+export function nextPaint(): Promise<void> {
+  return new Promise((resolve) => {
+    const fallback = setTimeout(resolve, 100);
+    requestAnimationFrame(() => {
+      clearTimeout(fallback);
+      // requestAnimationFrame runs before the paint; the timeout after it.
+      setTimeout(resolve, 0);
+    });
+  });
 }
 
 /** A duration for the status line: milliseconds under 0.1 s, where "0.0 s" would say nothing. */

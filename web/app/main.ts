@@ -9,8 +9,8 @@ import { CsvError, mlpLayout, requestGpu, ScheduleError, SplitError, type Datase
 import { TrainingCharts } from './charts.js';
 import { comparisonText, describeSetup, experimentOptions, explainComparison, renderComparison, ScheduleComparison, missingControlsText, watchOverflow, withMatchedControls } from './compare.js';
 import { COMPARE_FIELDS, CONFIG_FIELDS, ConfigError, readCompare, readConfig, readShared, syncScheduleParam, type AppConfig, type CompareConfig, type SharedConfig } from './config.js';
-import { describeDataset, loadShipped, parseCsvFile, prepareData, tooFewRows, type DataSource } from './data.js';
-import { byId, duration, el, fmt, plural, reveal, showMessage } from './dom.js';
+import { describeDataset, loadShipped, parseCsvFile, prepareData, tooFewRows, tooLargeForText, tooLargeMessage, type DataSource } from './data.js';
+import { byId, duration, el, fileSize, fmt, nextPaint, plural, reveal, showMessage } from './dom.js';
 import { RunHistory } from './history.js';
 import { MaskGrid, previewMasks } from './mask-grid.js';
 import { renderConfusion, renderReport, testReport } from './report.js';
@@ -30,6 +30,7 @@ const ui = {
   labelColumn: byId<HTMLInputElement>('label-column'),
   datasetInfo: byId('dataset-info'),
   dataError: byId('data-error'),
+  dataNote: byId('data-note'),
   configError: byId('config-error'),
   compareError: byId('compare-error'),
   device: byId<HTMLSelectElement>('device'),
@@ -43,6 +44,9 @@ const ui = {
   error: byId('error'),
   results: byId('results'),
   testAccuracy: byId('test-accuracy'),
+  confusion: byId('confusion'),
+  report: byId('report'),
+  reportText: byId('report-text'),
   verifyResult: byId('verify-result'),
   comparison: byId('comparison'),
 };
@@ -61,8 +65,13 @@ let source: DataSource | null = null;
  */
 let loads = 0;
 let loading = false;
-/** The last CSV file read, kept to re-read it with another label column. */
-let csvText: { text: string; name: string } | null = null;
+/**
+ * The last CSV file chosen, kept to re-read it with another label column: its text, or (text
+ * null) why it could not be read as text.
+ */
+let csvFile: { name: string; size: number; text: string | null; error: string | null } | null = null;
+/** From this size on, reading and parsing a CSV file takes long enough to say so first (a 94 MB file: seconds). */
+const SLOW_FILE_BYTES = 1_000_000;
 /** The training, verification or comparison that Stop ends; null while none runs. */
 let job: Training | ScheduleComparison | null = null;
 /** The finished run whose results are on screen; null while none are (Verify needs one). */
@@ -83,7 +92,6 @@ function setPhase(phase: AppPhase, text?: string): void {
   const running = phase === 'training' || phase === 'verifying' || phase === 'comparing';
   ui.fieldsets.forEach((f) => (f.disabled = running));
   ui.stop.disabled = !running;
-  ui.verify.disabled = busy() || !finished || finished.run.device !== 'gpu';
   refreshButtons();
   if (running) reveal(ui.status);
 }
@@ -101,11 +109,15 @@ function readyText(): string {
   return gpu ? 'Ready.' : 'Ready (CPU reference trainer).';
 }
 
-/** Each button needs a dataset (not one still loading) and valid values in the fields it uses (see `form`). */
+/**
+ * Each button needs a dataset (not one still loading) and valid values in the fields it uses (see
+ * `form`); Verify a finished GPU run on screen, and no load pending (the load would clear that run).
+ */
 function refreshButtons(): void {
   const off = busy() || loading || source === null;
   ui.train.disabled = off || !form.train;
   ui.compare.disabled = off || !form.shared || !form.compare;
+  ui.verify.disabled = busy() || loading || !finished || finished.run.device !== 'gpu';
 }
 
 function fail(error: unknown): void {
@@ -159,6 +171,10 @@ function clearRun(): void {
   charts.clear();
   finished = null;
   ui.results.hidden = true;
+  // Emptied, so that a run whose results fail to show halfway never shows the last run's beside its own.
+  ui.confusion.replaceChildren();
+  ui.report.replaceChildren();
+  ui.reportText.textContent = '';
   showMessage(ui.verifyResult, null);
   ui.verifyResult.dataset.state = 'none';
   showMessage(ui.error, null);
@@ -175,10 +191,12 @@ function clearComparison(): void {
 function setSource(next: DataSource | null, error: string | null): void {
   source = next;
   showMessage(ui.dataError, error);
+  showMessage(ui.dataNote, null);
   ui.datasetInfo.textContent = next ? describeDataset(next) : '';
   clearRun();
   clearComparison();
-  if (!busy()) setPhase('ready', readyText());
+  // Not "Ready." beside a data error: nothing can run until another dataset is chosen.
+  if (!busy()) setPhase('ready', next ? readyText() : 'No valid dataset: fix the file or choose another (see the message under Data).');
   updatePreview();
 }
 
@@ -209,12 +227,16 @@ async function chooseShipped(name: DatasetName): Promise<void> {
   setSource(next, error);
 }
 
-/** Shows the CSV as the chosen dataset, or its error (and no dataset). */
-function readCsv(): void {
-  if (!csvText) return;
-  // A shipped dataset still loading is no longer wanted.
-  loads++;
-  loading = false;
+/**
+ * Shows the CSV as the chosen dataset, or its error (and no dataset). A big file says so in the
+ * status and lets it paint first: parsing blocks the page (seconds for 100 MB). `again`: the same
+ * file re-read (another label column, or chosen again in the dataset list).
+ */
+async function readCsv(again = true): Promise<void> {
+  const file = csvFile;
+  if (!file) return;
+  // A shipped dataset still loading is no longer wanted; Train and Compare wait for this one.
+  const latest = startLoad();
   let option = ui.dataset.querySelector<HTMLOptionElement>('option[value="csv"]');
   if (!option) {
     option = el('option', { attrs: { value: 'csv' } });
@@ -222,15 +244,36 @@ function readCsv(): void {
   }
   ui.dataset.value = 'csv';
   syncLabelColumn();
+  if (file.text !== null && file.size >= SLOW_FILE_BYTES) {
+    const label = ui.labelColumn.value.trim();
+    const how = again ? ` again, label column ${label === '' ? 'the last' : `"${label}"`}` : '';
+    await showReading(`Reading ${file.name} (${fileSize(file.size)})${how}…`);
+    if (!latest()) return;
+  }
+  loading = false;
+  if (file.text === null) {
+    option.textContent = `CSV: ${file.name} (invalid)`;
+    setSource(null, file.error);
+    return;
+  }
   try {
-    const parsed = parseCsvFile(csvText.text, csvText.name, ui.labelColumn.value);
-    option.textContent = `CSV: ${csvText.name}`;
+    const parsed = parseCsvFile(file.text, file.name, ui.labelColumn.value);
+    option.textContent = `CSV: ${file.name}`;
     setSource(parsed, null);
   } catch (error) {
-    option.textContent = `CSV: ${csvText.name} (invalid)`;
-    const message = error instanceof CsvError ? error.message : `cannot read ${csvText.name}: ${(error as Error).message}`;
-    setSource(null, message + separatorHint(csvText.text));
+    option.textContent = `CSV: ${file.name} (invalid)`;
+    const message = error instanceof CsvError ? error.message : `cannot read ${file.name}: ${(error as Error).message}`;
+    setSource(null, message + separatorHint(file.text));
   }
+}
+
+/**
+ * Says in the status what is being read, and waits until that is painted (the parse after it
+ * blocks the page). Never while a job runs: the dataset cannot change then (see takeFile).
+ */
+async function showReading(text: string): Promise<void> {
+  setPhase('ready', text);
+  await nextPaint();
 }
 
 /** A hint for a file whose header row has no comma but ';' or tabs: the library reads commas only. */
@@ -241,16 +284,41 @@ function separatorHint(text: string): string {
   return separator ? `\nThe header row separates its columns with ${separator}; this app reads comma-separated files only (save the file as CSV with commas).` : '';
 }
 
+/** Why a file dropped now is not taken: the dataset cannot change under a running job (or before the page has started). */
+function notNow(): string {
+  const what = { training: 'training runs', verifying: 'the verification runs', comparing: 'the comparison runs' } as Partial<Record<AppPhase, string>>;
+  const running = what[snapshot.phase];
+  return running ? `the dataset cannot change while ${running}: drop it again once the run has ended` : 'the page is still starting: drop it again once it says Ready';
+}
+
 async function takeFile(file: File | undefined): Promise<void> {
-  if (!file || busy()) return;
-  const latest = startLoad();
-  const text = await file.text();
-  if (!latest()) return;
-  loading = false;
-  csvText = { text, name: file.name };
+  if (!file) return;
+  if (busy()) {
+    // Only a drop gets here (the file input is off with the form): say why nothing happens.
+    showMessage(ui.dataNote, `${file.name} was not loaded: ${notNow()}.`);
+    return;
+  }
+  showMessage(ui.dataNote, null);
   // Choosing the same file again (after switching to a shipped dataset) must fire a new change event.
   ui.csvFile.value = '';
-  readCsv();
+  const latest = startLoad();
+  // Checked before reading: Chromium reads a file too long for a string as '' (see MAX_TEXT_BYTES).
+  let error = tooLargeForText(file.name, file.size);
+  let text: string | null = null;
+  if (!error) {
+    if (file.size >= SLOW_FILE_BYTES) await showReading(`Reading ${file.name} (${fileSize(file.size)})…`);
+    try {
+      text = await file.text();
+      // A file read as '' that is more than a UTF-8 byte order mark was too long for a string after all.
+      if (text === '' && file.size > 3) error = tooLargeMessage(file.name, file.size);
+    } catch (e) {
+      // E.g. NotReadableError: the file changed or went away since it was chosen.
+      error = `cannot read ${file.name}: ${(e as Error).message || String(e)}`;
+    }
+  }
+  if (!latest()) return;
+  csvFile = error ? { name: file.name, size: file.size, text: null, error } : { name: file.name, size: file.size, text, error: null };
+  await readCsv(false);
 }
 
 // ---- configuration and mask preview ----
@@ -372,13 +440,24 @@ async function startTraining(): Promise<void> {
       progress(`Training on ${where}: epoch ${r.epoch + 1}/${config.epochs} · loss ${fmt(r.loss)} · val loss ${fmt(r.valLoss)} · val accuracy ${fmt(r.valAccuracy, 3)}`);
     });
     charts.redraw();
+    // The last epoch's line would stay up while many test rows are evaluated.
+    progress('Evaluating the test rows…');
+    await nextPaint();
     const test = await run.evaluate(data.test.x, data.test.y);
     const report = testReport(test, d.classNames);
     const seconds = (performance.now() - started) / 1000;
     finished = { config, data, run, test, report, adapter: run.adapter, seconds };
-    showResults(finished);
     runs.add({ dataset: label, config, device: run.device, status: 'done', history: run.history, testAccuracy: test.accuracy, seconds });
-    setPhase('done', `Done: ${plural(run.history.length, 'epoch')} on ${where} in ${duration(seconds)}; test accuracy ${fmt(test.accuracy)}.`);
+    const trained = `${plural(run.history.length, 'epoch')} on ${where} in ${duration(seconds)}; test accuracy ${fmt(test.accuracy)}`;
+    // The run is trained and kept (history, downloads, Verify): a failure to draw its results
+    // shows what could be drawn and says so, never hides the run.
+    const problem = showResults(finished);
+    if (problem) {
+      fail(problem);
+      setPhase('error', `Trained: ${trained}, but showing the results failed (see the message below); the downloads hold them.`);
+    } else {
+      setPhase('done', `Done: ${trained}.`);
+    }
     // The headline result; the confusion matrix and the report follow it below.
     reveal(ui.testAccuracy);
   } catch (error) {
@@ -457,20 +536,32 @@ async function startCompare(): Promise<void> {
   }
 }
 
-function showResults(f: FinishedRun): void {
+/**
+ * Shows a finished run's test-set results: the accuracy, the downloads and the snapshot first,
+ * then the confusion matrix and the report, each drawn as far as it goes. Returns the first
+ * error in drawing them (null: all shown).
+ */
+function showResults(f: FinishedRun): unknown {
   const d = f.data.source.dataset;
   const k = d.classes;
   const correct = f.test.predictions.reduce((n, p, i) => n + (p === f.test.labels[i] ? 1 : 0), 0);
   ui.testAccuracy.textContent = `Test accuracy: ${fmt(f.test.accuracy)} (${correct} of ${f.test.rows} rows) · test loss ${fmt(f.test.loss)}`;
   ui.testAccuracy.dataset.value = String(f.test.accuracy);
-  renderConfusion(byId('confusion'), f.test, d.classNames);
-  renderReport(byId('report'), byId('report-text'), f.report);
   showMessage(ui.verifyResult, null);
   ui.verifyResult.dataset.state = 'none';
   ui.results.hidden = false;
   snapshot.testRows = f.test.rows;
   snapshot.testAccuracy = f.test.accuracy;
   snapshot.confusion = Array.from({ length: k }, (_, t) => Array.from(f.test.confusion.subarray(t * k, (t + 1) * k)));
+  let problem: unknown = null;
+  for (const draw of [() => renderConfusion(ui.confusion, f.test, d.classNames), () => renderReport(ui.report, ui.reportText, f.report)]) {
+    try {
+      draw();
+    } catch (error) {
+      problem ??= error;
+    }
+  }
+  return problem;
 }
 
 /**
@@ -572,11 +663,11 @@ function listen(): void {
   ui.dataset.addEventListener('change', () => {
     syncLabelColumn();
     const value = ui.dataset.value;
-    if (value === 'csv') readCsv();
+    if (value === 'csv') void readCsv();
     else void chooseShipped(value as DatasetName);
   });
   ui.csvFile.addEventListener('change', () => void takeFile(ui.csvFile.files?.[0]));
-  ui.labelColumn.addEventListener('change', readCsv);
+  ui.labelColumn.addEventListener('change', () => void readCsv());
   ui.dropZone.addEventListener('dragover', (event) => {
     event.preventDefault();
     ui.dropZone.classList.add('over');

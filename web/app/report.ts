@@ -1,15 +1,44 @@
-// Test-set results after a run: the confusion matrix as a heatmap table (rows: true class,
-// columns: predicted) and the classification report (scikit-learn's layout) as a table and as
-// its text. Class names come from the dataset (possibly a user's CSV): textContent only.
+// Test-set results after a run: the confusion matrix (rows: true class, columns: predicted) as a
+// heatmap table, or above TABLE_MAX_CLASSES classes as a canvas heatmap with the most confused
+// pairs listed, and the classification report (scikit-learn's layout) as a table and as its text.
+// Class names come from the dataset (possibly a user's CSV): textContent only.
 
 import { classificationReport, type ClassificationReport, type Evaluation } from '../../src/index.js';
 import { el, fmt } from './dom.js';
 
-/** The confusion matrix [true][predicted] as a table whose cell shade grows with its count. */
+/**
+ * The most classes whose confusion matrix is a table: k² cells, so 50 classes are 2,500 cells
+ * already; 300 classes would be 90,000 elements, thousands of pixels wide and tall.
+ */
+export const TABLE_MAX_CLASSES = 50;
+/** The heatmap's side in CSS pixels; more classes than this share pixels (blocks of classes summed). */
+const HEATMAP_SIZE = 480;
+/** How many of the largest off-diagonal counts the heatmap lists by name. */
+const MOST_CONFUSED = 10;
+
+/** The largest value, at least 1 (a loop: Math.max(...values) overflows the stack for k² counts of some 400 classes). */
+function largest(values: ArrayLike<number>): number {
+  let max = 1;
+  for (let i = 0; i < values.length; i++) if (values[i] > max) max = values[i];
+  return max;
+}
+
+/** A cell's shade: blue on the diagonal, red off it; its strength is the count relative to the largest. */
+function shade(count: number, max: number): number {
+  return count === 0 ? 0 : 0.15 + 0.85 * (count / max);
+}
+
+/** The confusion matrix [true][predicted]: a table up to TABLE_MAX_CLASSES classes, a heatmap above. */
 export function renderConfusion(container: HTMLElement, evaluation: Evaluation, classNames: string[]): void {
+  if (classNames.length > TABLE_MAX_CLASSES) renderHeatmap(container, evaluation, classNames);
+  else renderTable(container, evaluation, classNames);
+}
+
+/** The matrix as a table whose cell shade grows with its count. */
+function renderTable(container: HTMLElement, evaluation: Evaluation, classNames: string[]): void {
   const k = classNames.length;
   const counts = evaluation.confusion;
-  const max = Math.max(1, ...counts);
+  const max = largest(counts);
   const head = el('tr', {}, [el('th', { text: 'true \\ predicted', className: 'corner' }), ...classNames.map((n) => el('th', { text: n, attrs: { scope: 'col' } }))]);
   const rows = classNames.map((name, t) =>
     el('tr', {}, [
@@ -21,8 +50,7 @@ export function renderConfusion(container: HTMLElement, evaluation: Evaluation, 
           title: `true ${name}, predicted ${predicted}: ${count}`,
           attrs: { 'data-count': String(count), 'data-true': String(t), 'data-predicted': String(p) },
         });
-        // Blue for the diagonal, red off it; the shade is the count relative to the largest.
-        const alpha = count === 0 ? 0 : 0.15 + 0.85 * (count / max);
+        const alpha = shade(count, max);
         cell.style.background = t === p ? `rgba(31, 119, 180, ${alpha})` : `rgba(214, 39, 40, ${alpha})`;
         if (alpha > 0.55) cell.style.color = '#fff';
         return cell;
@@ -31,6 +59,69 @@ export function renderConfusion(container: HTMLElement, evaluation: Evaluation, 
   );
   const table = el('table', { className: 'confusion', attrs: { id: 'confusion-table' } }, [el('thead', {}, [head]), el('tbody', {}, rows)]);
   container.replaceChildren(table);
+}
+
+/**
+ * The matrix as a canvas of one pixel per (true, predicted) pair, or per block of classes when
+ * there are more than HEATMAP_SIZE, shaded as the table's cells; a hover names the pair and its
+ * count. The most confused pairs follow by name; the full matrix is in the results JSON.
+ */
+function renderHeatmap(container: HTMLElement, evaluation: Evaluation, classNames: string[]): void {
+  const k = classNames.length;
+  const counts = evaluation.confusion;
+  const side = Math.min(k, HEATMAP_SIZE);
+  // Classes [first[b], first[b + 1]) share pixel row and column b.
+  const first = Array.from({ length: side + 1 }, (_, b) => Math.ceil((b * k) / side));
+  const binOf = new Uint32Array(k);
+  for (let b = 0; b < side; b++) binOf.fill(b, first[b], first[b + 1]);
+  const sums = new Float64Array(side * side);
+  for (let t = 0; t < k; t++) for (let p = 0; p < k; p++) sums[binOf[t] * side + binOf[p]] += counts[t * k + p];
+  const max = largest(sums);
+  const canvas = el('canvas', { className: 'heatmap', attrs: { id: 'confusion-heatmap', 'data-classes': String(k), 'data-side': String(side) } });
+  canvas.width = side;
+  canvas.height = side;
+  canvas.style.width = `${HEATMAP_SIZE}px`;
+  const image = new ImageData(side, side);
+  for (let i = 0; i < side * side; i++) {
+    const diagonal = Math.floor(i / side) === i % side;
+    const rgb = diagonal ? [31, 119, 180] : [214, 39, 40];
+    const alpha = shade(sums[i], max);
+    // The colour over white, as the table's translucent cells show on the white page.
+    for (let c = 0; c < 3; c++) image.data[4 * i + c] = Math.round(255 - alpha * (255 - rgb[c]));
+    image.data[4 * i + 3] = 255;
+  }
+  canvas.getContext('2d')?.putImageData(image, 0, 0);
+  const names = (b: number) => (first[b + 1] - first[b] === 1 ? classNames[first[b]] : `${classNames[first[b]]} … ${classNames[first[b + 1] - 1]}`);
+  canvas.addEventListener('mousemove', (event) => {
+    const box = canvas.getBoundingClientRect();
+    const col = Math.min(side - 1, Math.max(0, Math.floor(((event.clientX - box.left) / box.width) * side)));
+    const row = Math.min(side - 1, Math.max(0, Math.floor(((event.clientY - box.top) / box.height) * side)));
+    canvas.title = `true ${names(row)}, predicted ${names(col)}: ${sums[row * side + col]}`;
+  });
+  const blocks = side < k ? ` Each pixel sums a block of about ${Math.round(k / side)} × ${Math.round(k / side)} classes.` : '';
+  const note = el('p', {
+    className: 'info',
+    attrs: { id: 'confusion-note' },
+    text: `${k} classes: the matrix is drawn as a heatmap, not a table (rows: true class in the dataset's order, columns: predicted; blue: correct, red: confused; hover for the counts).${blocks} The full ${k} × ${k} matrix is in the results JSON download.`,
+  });
+  container.replaceChildren(note, canvas, mostConfused(counts, classNames));
+}
+
+/** The largest off-diagonal counts as a list "true → predicted: count", or a line saying there are none. */
+function mostConfused(counts: ArrayLike<number>, classNames: string[]): HTMLElement {
+  const k = classNames.length;
+  const pairs: { t: number; p: number; count: number }[] = [];
+  for (let t = 0; t < k; t++) {
+    for (let p = 0; p < k; p++) if (t !== p && counts[t * k + p] > 0) pairs.push({ t, p, count: counts[t * k + p] });
+  }
+  if (pairs.length === 0) return el('p', { className: 'info', attrs: { id: 'confusion-top' }, text: 'No test row was confused with another class.' });
+  pairs.sort((a, b) => b.count - a.count || a.t - b.t || a.p - b.p);
+  const shown = pairs.slice(0, MOST_CONFUSED);
+  const more = pairs.length > shown.length ? ` (of ${pairs.length} confused pairs)` : '';
+  return el('div', { attrs: { id: 'confusion-top' } }, [
+    el('p', { className: 'info', text: `Most confused, true → predicted${more}:` }),
+    el('ol', {}, shown.map((x) => el('li', { text: `${classNames[x.t]} → ${classNames[x.p]}: ${x.count}` }))),
+  ]);
 }
 
 /** The report for the test rows, with class names as target names. */
