@@ -953,3 +953,20 @@ test('a CSV dropped while training runs is not taken, and the page says so', asy
   await expect(page.locator('#dataset-info')).toContainText('dropped.csv: 6 rows');
   await expect(note).toBeHidden();
 });
+
+test('a long epoch shows its steps in the status, in Train and in Compare (CPU reference trainer)', async ({ page }) => {
+  await openApp(page);
+  const rows = Array.from({ length: 4000 }, (_, i) => `${Array.from({ length: 20 }, (_, f) => ((i * 7 + f * 13) % 17) / 17).join(',')},c${i % 3}`);
+  const header = `${Array.from({ length: 20 }, (_, f) => `f${f}`).join(',')},label`;
+  await page.setInputFiles('#csv-file', { name: 'long.csv', mimeType: 'text/csv', buffer: Buffer.from([header, ...rows].join('\n') + '\n') });
+  await expect(page.locator('#dataset-info')).toContainText('long.csv: 4000 rows, 20 features, 3 classes');
+  await configure(page, { epochs: '1', hidden: '32', 'batch-size': '1', folds: '2', 'compare-schedules': 'none, constant', device: 'cpu' });
+  await watchStatus(page);
+  await page.click('#train');
+  await expect(page.locator('#status')).toHaveAttribute('data-state', 'done', { timeout: 150_000 });
+  await page.click('#compare');
+  await expect(page.locator('#status')).toHaveAttribute('data-state', 'done', { timeout: 150_000 });
+  const seen = await statusSeen(page);
+  expect(seen.some((s) => /^Training on the CPU reference trainer: epoch 1\/1 · step \d+\/\d+$/.test(s)), seen.join('\n')).toBe(true);
+  expect(seen.some((s) => /^Comparing 2 schedules × 2 folds on the CPU reference trainer: epoch 1\/1 · step \d+\/\d+$/.test(s)), seen.join('\n')).toBe(true);
+});

@@ -67,8 +67,8 @@ export class ScheduleComparison extends Stoppable {
   }
 
   /** Rejects with StopRequested when stopped, or with the library's own error. */
-  run(onEpoch: NonNullable<ExperimentOptions['onEpoch']>): Promise<ExperimentResult> {
-    return runExperiment({ ...this.options, ...deviceOptions(this.gpu), signal: this.signal, onEpoch });
+  run(onEpoch: NonNullable<ExperimentOptions['onEpoch']>, onStep?: ExperimentOptions['onStep']): Promise<ExperimentResult> {
+    return runExperiment({ ...this.options, ...deviceOptions(this.gpu), signal: this.signal, onEpoch, ...(onStep ? { onStep } : {}) });
   }
 }
 

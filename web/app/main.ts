@@ -438,7 +438,7 @@ async function startTraining(): Promise<void> {
       grid.markApplied(r.epoch, r.mask);
       snapshot.history.push(r);
       progress(`Training on ${where}: epoch ${r.epoch + 1}/${config.epochs} · loss ${fmt(r.loss)} · val loss ${fmt(r.valLoss)} · val accuracy ${fmt(r.valAccuracy, 3)}`);
-    });
+    }, (epoch, step, steps) => progress(`Training on ${where}: epoch ${epoch + 1}/${config.epochs} · step ${step}/${steps}`));
     charts.redraw();
     // The last epoch's line would stay up while many test rows are evaluated.
     progress('Evaluating the test rows…');
@@ -511,7 +511,7 @@ async function startCompare(): Promise<void> {
       snapshot.compareProgress = { epoch: epoch + 1, epochs: config.epochs, batch: batch + 1, batches };
       // One group of models: the app's schedules share the form's penalty mode.
       progress(`Comparing ${models} on ${where}: epoch ${epoch + 1}/${config.epochs}`);
-    });
+    }, (epoch, step, steps) => progress(`Comparing ${models} on ${where}: epoch ${epoch + 1}/${config.epochs} · step ${step}/${steps}`));
     const setup = describeSetup(config, compare, label);
     byId('compare-summary').textContent = `${setup}, on ${where} in ${duration(result.seconds)}.`;
     renderComparison(byId('compare-result'), result);

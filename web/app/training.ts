@@ -68,7 +68,7 @@ export class Training extends Stoppable {
   }
 
   /** Trains; rejects with StopRequested when stopped, or with the trainer's own error. */
-  run(onEpoch: (record: EpochRecord) => void): Promise<Run> {
+  run(onEpoch: (record: EpochRecord) => void, onStep?: TrainOptions['onStep']): Promise<Run> {
     return train({
       ...this.options,
       ...deviceOptions(this.gpu),
@@ -77,6 +77,7 @@ export class Training extends Stoppable {
         this.history.push(record);
         onEpoch(record);
       },
+      ...(onStep ? { onStep } : {}),
     });
   }
 }
