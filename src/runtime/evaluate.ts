@@ -70,7 +70,7 @@ export async function evaluateModels(
       const stats = gpu.createStorage('eval stats', statsSlotBytes(gpu, models, LOSS_GROUP_WORDS));
       let set: GpuRowSet | null = null;
       try {
-        set = await gpu.build('building the evaluation', () => new GpuRowSet(gpu, layout, dataset, rows, affineBuffer, paramBuffer, { buffer: stats, recordWords: LOSS_GROUP_WORDS, field: 0, slots: 1 }, true));
+        set = await gpu.build('building the evaluation', () => new GpuRowSet(gpu, layout, { dataset, affine: affineBuffer, params: paramBuffer, stats: { buffer: stats, recordWords: LOSS_GROUP_WORDS, field: 0, slots: 1 } }, rows, true));
         const built = set;
         gpu.submit('evaluate', (pass) => {
           built.encodeGather(pass);

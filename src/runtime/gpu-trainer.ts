@@ -109,6 +109,14 @@ export function rowsPerBinding(gpu: Gpu, layout: MlpLayout, models: number, bind
 
 type StatsTarget = { buffer: GPUBuffer; recordWords: number; field: number; slots: number };
 
+/** What a row set evaluates: rows of `dataset` (through `affine`), on `params`, into `stats`. */
+export interface RowSource {
+  dataset: GpuDataset;
+  affine: GPUBuffer | null;
+  params: GPUBuffer;
+  stats: StatsTarget;
+}
+
 /**
  * A fixed set of rows per model (validation or test), gathered and standardized once, then
  * evaluated on the current parameters whenever asked: forward plus metrics. Rows go in parts
@@ -123,11 +131,8 @@ export class GpuRowSet {
   constructor(
     private readonly gpu: Gpu,
     private readonly layout: MlpLayout,
-    dataset: GpuDataset,
+    source: RowSource,
     rowsPerModel: Uint32Array[],
-    affine: GPUBuffer | null,
-    params: GPUBuffer,
-    stats: StatsTarget,
     withConfusion: boolean,
   ) {
     const models = rowsPerModel.length;
@@ -137,7 +142,7 @@ export class GpuRowSet {
     const parts = Math.max(1, ...this.counts.map((n) => Math.ceil(n / partRows)));
     for (let p = 0; p < parts; p++) {
       const rows = rowsPerModel.map((r) => r.subarray(p * partRows, (p + 1) * partRows));
-      this.parts.push(new RowPart(gpu, layout, dataset, rows, affine, params, stats, this.confusion));
+      this.parts.push(new RowPart(gpu, layout, source, rows, this.confusion));
     }
   }
 
@@ -201,11 +206,8 @@ class RowPart {
   constructor(
     private readonly gpu: Gpu,
     private readonly layout: MlpLayout,
-    dataset: GpuDataset,
+    { dataset, affine, params, stats }: RowSource,
     rowsPerModel: Uint32Array[],
-    affine: GPUBuffer | null,
-    params: GPUBuffer,
-    stats: StatsTarget,
     confusion: GPUBuffer | null,
   ) {
     const models = rowsPerModel.length;
@@ -608,12 +610,18 @@ class GpuTrainer {
 
     const hasRows = (key: 'validationRows' | 'testRows') => plan.models.some((x) => (x[key]?.length ?? 0) > 0);
     this.validation = hasRows('validationRows')
-      ? ownCall(new GpuRowSet(gpu, layout, this.dataset, plan.models.map((x) => x.validationRows ?? new Uint32Array(0)), affine, this.params, { ...stats, field: VAL_FIELD }, false))
+      ? ownCall(new GpuRowSet(gpu, layout, { dataset: this.dataset, affine, params: this.params, stats: { ...stats, field: VAL_FIELD } }, plan.models.map((x) => x.validationRows ?? new Uint32Array(0)), false))
       : null;
     this.testStats = hasRows('testRows') ? own(gpu.createStorage('test stats', statsSlotBytes(gpu, B, LOSS_GROUP_WORDS))) : null;
     this.test = this.testStats
       ? ownCall(
-          new GpuRowSet(gpu, layout, this.dataset, plan.models.map((x) => x.testRows ?? new Uint32Array(0)), affine, this.params, { buffer: this.testStats, recordWords: LOSS_GROUP_WORDS, field: 0, slots: 1 }, true),
+          new GpuRowSet(
+            gpu,
+            layout,
+            { dataset: this.dataset, affine, params: this.params, stats: { buffer: this.testStats, recordWords: LOSS_GROUP_WORDS, field: 0, slots: 1 } },
+            plan.models.map((x) => x.testRows ?? new Uint32Array(0)),
+            true,
+          ),
         )
       : null;
   }
