@@ -55,7 +55,10 @@ export class GpuDataset {
   ) {
     const { features } = data;
     this.rows = data.y.length;
-    const maxRows = Math.max(1, Math.floor(bindingBytes(gpu) / (features * 4)));
+    const binding = bindingBytes(gpu);
+    // x goes up in shards; the labels are one binding (the gather reads them by row).
+    if (this.rows * 4 > binding) throw new GpuError(`the data's ${this.rows} labels need ${this.rows * 4} bytes, more than ${gpu.name}'s storage binding of ${binding} bytes; train on at most ${Math.floor(binding / 4)} rows at once`);
+    const maxRows = Math.max(1, Math.floor(binding / (features * 4)));
     for (let first = 0; first < this.rows; first += maxRows) {
       const rows = Math.min(maxRows, this.rows - first);
       this.shards.push({ buffer: gpu.createStorage('x shard', data.x.subarray(first * features, (first + rows) * features)), firstRow: first, rows });

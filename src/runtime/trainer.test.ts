@@ -130,6 +130,20 @@ describe('a data set larger than one storage binding', () => {
   });
 });
 
+describe('labels larger than one storage binding', () => {
+  it('a GpuError naming the rows, before any GPU buffer (x is sharded, the labels are not)', async () => {
+    const real = await testGpu();
+    const before = real.liveBuffers;
+    const iris = await loadDataset('iris');
+    // 100 training rows fit a 512-byte binding; the 150 rows' labels do not.
+    const models = [{ trainRows: Uint32Array.from({ length: 100 }, (_, i) => i) }];
+    const error = await trainBatch({ data: iris, model: { hidden: [4], activation: 'relu' }, models, epochs: 1, device: 'gpu', gpu: withBindingLimit(real, 512) }).catch((e) => e);
+    expect(error).toBeInstanceOf(GpuError);
+    expect(error.message).toBe(`the data's 150 labels need 600 bytes, more than ${real.name}'s storage binding of 512 bytes; train on at most 128 rows at once`);
+    expect(real.liveBuffers).toBe(before);
+  });
+});
+
 describe('models that do not fit one storage binding together', () => {
   const batch = async (gpu: Gpu, onEpoch?: (epoch: number, records: EpochRecord[]) => void) => {
     const iris = await loadDataset('iris');
