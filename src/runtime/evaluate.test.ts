@@ -21,6 +21,8 @@ describe('evaluateModels in chunks', () => {
     const chunked = await evaluateModels(gpu, layout, params, iris, rows, undefined, 2 * 10 * 4 * 7);
     expect(gpu.liveBuffers).toBe(before);
     const cpu = await evaluateModels(null, layout, params, iris, rows);
+    // On the CPU too, in chunks of 7 rows: the same evaluation as in one pass.
+    const cpuChunked = await evaluateModels(null, layout, params, iris, rows, undefined, 2 * 10 * 4 * 7);
     for (const m of [0, 1]) {
       const [a, b, c] = [whole[m], chunked[m], cpu[m]];
       expect(b.rows).toBe(rows[m].length);
@@ -32,6 +34,10 @@ describe('evaluateModels in chunks', () => {
       expect(b.accuracy).toBeCloseTo(a.accuracy, 12);
       expect(Math.abs(b.loss - c.loss) / c.loss).toBeLessThan(1e-5);
       expect(Math.abs(b.loss - a.loss) / a.loss).toBeLessThan(1e-6);
+      const d = cpuChunked[m];
+      expect({ ...d, loss: 0, accuracy: 0 }).toEqual({ ...c, loss: 0, accuracy: 0 });
+      expect(d.loss).toBeCloseTo(c.loss, 12);
+      expect(d.accuracy).toBeCloseTo(c.accuracy, 12);
     }
   });
 
@@ -41,5 +47,7 @@ describe('evaluateModels in chunks', () => {
     const layout = mlpLayout(4, 3, { hidden: [10], activation: 'relu' });
     const params = [glorotInit(layout, 0)];
     await expect(evaluateModels(gpu, layout, params, iris, [Uint32Array.of(0)], undefined, 16)).rejects.toThrow(/^evaluating 1 models of 10 values per row needs more than .+'s storage binding of 16 bytes$/);
+    // The CPU path chunks by the same measure (64 MiB by default).
+    await expect(evaluateModels(null, layout, params, iris, [Uint32Array.of(0)], undefined, 16)).rejects.toThrow(/^evaluating 1 models of 10 values per row needs more than a chunk of 16 bytes$/);
   });
 });

@@ -35,11 +35,15 @@ function identityAffine(models: number, features: number): Float32Array {
   return a;
 }
 
+/** Without a GPU, rows are evaluated in chunks whose per-row arrays take about this many bytes. */
+const CPU_CHUNK_BYTES = 64 << 20;
+
 /**
  * Evaluates model i (parameters params[i]) on rows rowsPerModel[i] of `data`, each row
  * transformed by the model's affine ([scale, shift] per feature; identity by default). Rows are
  * evaluated in chunks small enough that every per-row buffer (the gathered rows, each layer's
- * activations) fits one storage binding of `binding` (the device's limit by default).
+ * activations) fits one storage binding of `binding` (the device's limit by default; on the CPU,
+ * 64 MiB: gathering every row at once would copy the data several times over).
  */
 export async function evaluateModels(
   gpu: Gpu | null,
@@ -48,24 +52,26 @@ export async function evaluateModels(
   data: TrainData,
   rowsPerModel: Uint32Array[],
   affine = identityAffine(params.length, data.features),
-  binding = gpu ? bindingBytes(gpu) : 0,
+  binding = gpu ? bindingBytes(gpu) : CPU_CHUNK_BYTES,
 ): Promise<Evaluation[]> {
   const models = params.length;
   const block = new Float32Array(models * layout.perModel);
   params.forEach((p, i) => block.set(p, i * layout.perModel));
-  if (!gpu) return evaluateCpu(layout, data, block, rowsPerModel, affine).evaluations;
   // One chunk at a time (a GpuRowSet would hold every part at once): memory for one chunk only.
   const chunkRows = rowsPerBinding(gpu, layout, models, binding);
+  const chunks = Math.max(1, ...rowsPerModel.map((r) => Math.ceil(r.length / chunkRows)));
+  const chunk = (c: number) => rowsPerModel.map((r) => r.subarray(c * chunkRows, (c + 1) * chunkRows));
+  const join = (parts: Evaluation[][]) => (parts.length === 1 ? parts[0] : rowsPerModel.map((_, m) => joinEvaluations(parts.map((p) => p[m]))));
+  if (!gpu) return join(Array.from({ length: chunks }, (_, c) => evaluateCpu(layout, data, block, chunk(c), affine).evaluations));
   const { dataset, paramBuffer, affineBuffer } = await gpu.build('building the evaluation', () => ({
     dataset: new GpuDataset(gpu, data),
     paramBuffer: gpu.createStorage('eval params', block),
     affineBuffer: gpu.createStorage('eval affine', affine),
   }));
-  const chunks = Math.max(1, ...rowsPerModel.map((r) => Math.ceil(r.length / chunkRows)));
   const parts: Evaluation[][] = [];
   try {
     for (let c = 0; c < chunks; c++) {
-      const rows = rowsPerModel.map((r) => r.subarray(c * chunkRows, (c + 1) * chunkRows));
+      const rows = chunk(c);
       // Each chunk's sums start from a new (zeroed) stats buffer.
       const stats = gpu.createStorage('eval stats', statsSlotBytes(gpu, models, LOSS_GROUP_WORDS));
       let set: GpuRowSet | null = null;
@@ -88,7 +94,7 @@ export async function evaluateModels(
     gpu.destroyBuffer(affineBuffer);
     dataset.destroy();
   }
-  return parts.length === 1 ? parts[0] : rowsPerModel.map((_, m) => joinEvaluations(parts.map((p) => p[m])));
+  return join(parts);
 }
 
 /** One evaluation of the rows of several chunks: arrays joined, counts added, means weighted by rows. */

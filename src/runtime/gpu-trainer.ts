@@ -100,13 +100,14 @@ function widestRow(layout: MlpLayout): number {
 }
 
 /**
- * Rows per model that fit one storage binding of `bindingBytes` in every per-row buffer of
- * `models` models (gathered rows, each layer's activations); throws a GpuError below one.
+ * Rows per model that fit one storage binding of `bindingBytes` (without a GPU: a chunk of that
+ * size) in every per-row buffer of `models` models (gathered rows, each layer's activations);
+ * throws a GpuError below one.
  */
-export function rowsPerBinding(gpu: Gpu, layout: MlpLayout, models: number, bindingBytes: number): number {
+export function rowsPerBinding(gpu: Gpu | null, layout: MlpLayout, models: number, bindingBytes: number): number {
   const widest = widestRow(layout);
   const rows = Math.floor(bindingBytes / (models * widest * 4));
-  if (rows < 1) throw new GpuError(`evaluating ${models} models of ${widest} values per row needs more than ${gpu.name}'s storage binding of ${bindingBytes} bytes`);
+  if (rows < 1) throw new GpuError(`evaluating ${models} models of ${widest} values per row needs more than ${gpu ? `${gpu.name}'s storage binding` : 'a chunk'} of ${bindingBytes} bytes`);
   return rows;
 }
 
