@@ -289,9 +289,10 @@ class RowPart {
  * llvmpipe), about BLOCKING_SUBMIT_MS, with the event loop between them (timers, Ctrl-C) and an
  * abort seen, instead of after whole epochs that can take a minute. Steps per submission follow
  * the time the last submission took per step, starting from one. Elsewhere (GPUs, a browser's
- * GPU process) a submission returns at once and epochs go whole, unless one proves longer than
- * `pacing.longEpochMs` (a slow adapter, a huge model): then about `pacing.submitMs` each, one
- * queued ahead of the one awaited, so that Stop and onStep act within the epoch.
+ * GPU process) a submission returns at once and epochs go whole, unless the run's first step
+ * (timed alone) or an epoch shows them longer than `pacing.longEpochMs` (a slow adapter, a huge
+ * model): then about `pacing.submitMs` each, one queued ahead of the one awaited, so that Stop
+ * and onStep act within the epoch.
  */
 class Pacer {
   /** Steps per submission (Infinity: whole chunks). */
@@ -300,6 +301,8 @@ class Pacer {
   private total = 0;
   private report = true;
   private queued: Promise<void> | null = null;
+  /** Not blocking: whether a first step's time was measured (the first submission is that step). */
+  private probed = false;
 
   constructor(
     private readonly gpu: Gpu,
@@ -308,7 +311,9 @@ class Pacer {
     private readonly signal?: AbortSignal,
     private readonly onStep?: StepListener,
   ) {
-    this.steps = blocking ? 1 : Number.POSITIVE_INFINITY;
+    // Either way the first submission is one step: timed by submit() when it blocks, else by
+    // waiting for it (once a run), so that even a run's first epoch can be cut when it is long.
+    this.steps = 1;
   }
 
   /**
@@ -342,6 +347,15 @@ class Pacer {
       if (this.report) this.onStep?.(epoch, this.offset + step, this.total);
       await new Promise((resolve) => setTimeout(resolve, 0));
     } else {
+      if (!this.probed) {
+        // The first step, alone on the queue: its time says how long an epoch of `total` steps is.
+        const start = performance.now();
+        await this.gpu.device.queue.onSubmittedWorkDone();
+        this.probed = true;
+        this.observe((performance.now() - start) * Math.max(1, this.total), Math.max(1, this.total));
+        this.signal?.throwIfAborted();
+        return;
+      }
       // The submission before this one is awaited; this one keeps the GPU busy meanwhile.
       const previous = this.queued;
       this.queued = this.gpu.device.queue.onSubmittedWorkDone();

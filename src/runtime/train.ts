@@ -69,8 +69,8 @@ export interface CommonOptions {
   /**
    * Progress inside long epochs: `step` of the epoch's `steps` are done. Called where the trainer
    * pauses within an epoch: about every 25 ms on the CPU reference trainer, 100 ms on llvmpipe,
-   * and 250 ms on GPUs once an epoch has taken over a second (shorter epochs go whole, and only
-   * onEpoch reports). Not awaited; a throw stops training as one in onEpoch does.
+   * and 250 ms on GPUs when an epoch takes over a second (a run's first step is timed alone to
+   * tell; shorter epochs go whole, and only onEpoch reports). Not awaited; a throw stops training as one in onEpoch does.
    */
   onStep?: (epoch: number, step: number, steps: number) => void;
 }

@@ -245,7 +245,7 @@ describe('Dawn on a CPU adapter (submit() runs the work)', () => {
 });
 
 describe('where submit() does not run the work (GPUs, browsers)', () => {
-  it('epochs go whole until one proves long; then Stop and onStep act within an epoch', async () => {
+  it('epochs go whole unless the first step or an epoch shows them long; then Stop and onStep act within an epoch', async () => {
     const real = await testGpu();
     // The same device, presented as a browser's: its submissions are taken as not blocking.
     const gpu = Object.create(real, { adapter: { value: { ...real.adapter, backend: 'browser' } } }) as Gpu;
@@ -257,7 +257,7 @@ describe('where submit() does not run the work (GPUs, browsers)', () => {
     const saved = { ...pacing };
     Object.assign(pacing, { longEpochMs: 0, submitMs: 0 });
     try {
-      // Every epoch counts as long: after the first read back, one step per submission.
+      // Every epoch counts as long: one step per submission from the first.
       const paced = await train({ ...o, onStep: (epoch, step) => void steps.push([epoch, step]) });
       expect(paced.history).toEqual(whole.history);
       expect(paced.params).toEqual(whole.params);
@@ -276,7 +276,9 @@ describe('where submit() does not run the work (GPUs, browsers)', () => {
         },
       }).catch((e) => e);
       expect(error.message).toBe('stop');
-      // Stopped inside the epoch it was told in: that epoch was never reported.
+      // Stopped inside the epoch it was told in (the first: its first step is timed alone), which
+      // was never reported.
+      expect(at![0]).toBe(0);
       expect(at![1]).toBeGreaterThan(0);
       expect(at![1]).toBeLessThan(13);
       expect(seen).not.toContain(at![0]);
