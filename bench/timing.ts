@@ -124,7 +124,7 @@ export function timestampSeconds(begin: bigint, end: bigint): number | undefined
  * after the pass is done (Gpu.readBytes). Made once per contender; null where the device has no
  * `timestamp-query` (requestGpu({ timestamps: true }) asks for it).
  */
-export class PassTimer {
+class PassTimer {
   private readonly querySet: GPUQuerySet;
   private readonly resolved: GPUBuffer;
 

@@ -15,9 +15,10 @@ import { formatAveragedReport, formatComparison } from '../experiment/format.js'
 import { describeStrategy, type Activation } from '../kernels/matmul.js';
 import { mlpLayout } from '../model/mlp.js';
 import { formatTuning, tuneMatmul } from '../kernels/tune.js';
-import { loadCheckpoint, MANIFEST_FILE, saveCheckpoint, WEIGHTS_FILE, writeFileAtomic } from '../runtime/checkpoint.js';
+import { errorCode, loadCheckpoint, MANIFEST_FILE, saveCheckpoint, WEIGHTS_FILE, writeFileAtomic } from '../runtime/checkpoint.js';
 import type { Checkpoint } from '../runtime/train.js';
 import { GpuError, sharedGpu, type Gpu } from '../runtime/gpu.js';
+import { plural } from '../runtime/options.js';
 import { cpuAdapterProblem, type LimitNames } from '../runtime/limits.js';
 import type { PenaltyConfig } from '../runtime/penalty.js';
 import { parseSchedule, scheduleLabel, ScheduleError } from '../runtime/schedule.js';
@@ -80,7 +81,7 @@ async function loadData(flags: ExperimentFlags): Promise<Dataset> {
   if (!flags.data.toLowerCase().endsWith('.csv')) {
     throw new UsageError(`--data must be one of ${DATASET_NAMES.join(', ')} or a .csv file, got '${flags.data}'`);
   }
-  const cannotRead = (error: unknown) => new UsageError(`cannot read ${flags.data} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+  const cannotRead = (error: unknown) => new UsageError(`cannot read ${flags.data} (${errorCode(error)})`);
   let size: Stats;
   try {
     size = statSync(flags.data);
@@ -245,7 +246,7 @@ function checkResumedModels(dir: string, record: RunRecord, models: { dir: strin
   if (byEpoch.size > 1 || !byEpoch.has(record.epochs)) {
     const list = (dirs: string[]) => (dirs.length > 3 ? `${dirs.slice(0, 3).join(', ')}, … (${dirs.length} in all)` : dirs.join(', '));
     const found = [...byEpoch].map(([epoch, dirs]) => `${list(dirs)} at epoch ${epoch}`).join('; ');
-    throw new UsageError(`--resume: ${dir} does not hold one run's checkpoints: its ${RUN_FILE} records ${record.epochs} epoch${record.epochs === 1 ? '' : 's'}, but ${found}; resume from a folder that one --save wrote`);
+    throw new UsageError(`--resume: ${dir} does not hold one run's checkpoints: its ${RUN_FILE} records ${plural(record.epochs, 'epoch')}, but ${found}; resume from a folder that one --save wrote`);
   }
 }
 
@@ -351,17 +352,17 @@ async function runExperimentCommand(
     else if (!saved.reason.startsWith('no tuning') && !flags.quiet) process.stderr.write(`altreg: default matmul tiles: ${saved.reason}\n`);
     // Shapes this adapter cannot run, named by their flags (the library would name its options).
     const layout = mlpLayout(dataset.features, dataset.classes, options.model);
-    const problem = cpuAdapterProblem(gpu, layout, { rows: Math.min(flags.batchSize, largest), asked: flags.batchSize, largestSet: largest }, cliLimitNames(flags, dataset));
+    const problem = cpuAdapterProblem(gpu, layout, { asked: flags.batchSize, largestSet: largest }, cliLimitNames(flags, dataset));
     if (problem) throw new UsageError(problem);
   } else options.device = 'cpu';
   const modes = new Set(arms.map((a) => a.penalty.mode)).size;
   if (!flags.quiet) {
-    const what = `${models} model${models > 1 ? 's' : ''} (${arms.length} arm${arms.length > 1 ? 's' : ''} × ${splits} fold${splits > 1 ? 's' : ''})${resumedEpochs > 0 ? `, resumed after ${resumedEpochs} epoch${resumedEpochs === 1 ? '' : 's'},` : ''}`;
+    const what = `${plural(models, 'model')} (${plural(arms.length, 'arm')} × ${plural(splits, 'fold')})${resumedEpochs > 0 ? `, resumed after ${plural(resumedEpochs, 'epoch')},` : ''}`;
     const thread = gpu && /llvmpipe/i.test(gpu.name) && process.env.LP_NUM_THREADS === '0' ? ', compute on this thread (LP_NUM_THREADS=0)' : '';
     process.stderr.write(`altreg: training ${what} on ${describeData(dataset)}, ${gpu ? gpu.name : 'the CPU reference trainer'}${tiles}${thread}\n`);
   }
   // The epochs of the whole run, as the heading and the report count them (a resumed run's first is resumedEpochs + 1).
-  const progress = createProgress((resumedEpochs + flags.epochs) * modes, `${models} model${models > 1 ? 's' : ''}`, !!flags.quiet, process.stderr, resumedEpochs * modes);
+  const progress = createProgress((resumedEpochs + flags.epochs) * modes, plural(models, 'model'), !!flags.quiet, process.stderr, resumedEpochs * modes);
   options.onEpoch = (epoch, records) => progress.epoch(epoch, records);
   options.onStep = (_, step, steps) => progress.step(step, steps);
   let result: ExperimentResult;
@@ -386,7 +387,7 @@ async function runExperimentCommand(
         }
         await writeFileAtomic(join(temp, RUN_FILE), `${JSON.stringify(run, null, 2)}\n`);
       });
-      if (!flags.quiet) process.stderr.write(`altreg: saved ${models} checkpoint${models > 1 ? 's' : ''} under ${save}\n`);
+      if (!flags.quiet) process.stderr.write(`altreg: saved ${plural(models, 'checkpoint')} under ${save}\n`);
     } catch (error) {
       failures.push((error as Error).message);
     }
@@ -415,7 +416,7 @@ function recoverBeforeUse(flag: string, dir: string, quiet: boolean | undefined)
   try {
     done = recoverSaveDir(dir);
   } catch (error) {
-    throw new UsageError(`${flag}: ${dir} holds the working folders of a save that was cut short, and they cannot be dealt with (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); make ${dir} writable`);
+    throw new UsageError(`${flag}: ${dir} holds the working folders of a save that was cut short, and they cannot be dealt with (${errorCode(error)}); make ${dir} writable`);
   }
   if (done && !quiet) process.stderr.write(`altreg: ${flag} ${dir}: ${done}\n`);
 }
@@ -453,14 +454,13 @@ function splitsFor(options: ExperimentOptions, flags: ExperimentFlags): ReturnTy
     return experimentSplits(options);
   } catch (error) {
     if (!(error instanceof SplitError)) throw error;
-    const steps: Record<SplitStep, string | null> = {
+    const steps: Partial<Record<SplitStep, string>> = {
       stratifiedSplit: 'the 80/20 holdout split',
       stratifiedKFold: `the ${flags.folds}-fold split`,
-      repeatedStratifiedKFold: null, // experimentSplits repeats stratifiedKFold itself
       validationSplit: `--validation ${flags.validation} of each training part`,
     };
     const step = steps[error.step];
-    if (step === null) throw error;
+    if (step === undefined) throw error;
     const wayOut = error.reason === 'no-validation-rows' ? '; --validation 0 holds none out' : '';
     throw new UsageError(`${flags.data} (${step}): ${error.detail}${wayOut}`);
   }
@@ -554,7 +554,7 @@ export async function runCompare(flags: ExperimentFlags & { schedules: string; r
   const arms = parsed.map((a) => ({ name: a.name, penalty: { ...penaltyOf(flags), lambda: a.lambda ?? flags.l2, schedule: a.schedule } }));
   const reported = flags.report === undefined ? (arms.length === 1 ? 0 : undefined) : reportedArm(flags.report, parsed, flags.l2);
   return runExperimentCommand(flags, 'compare', arms, (r, data, resumedEpochs) => {
-    const epochs = resumedEpochs > 0 ? `${resumedEpochs + flags.epochs} epochs (${flags.epochs} after resuming)` : `${flags.epochs} epoch${flags.epochs === 1 ? '' : 's'}`;
+    const epochs = resumedEpochs > 0 ? `${resumedEpochs + flags.epochs} epochs (${flags.epochs} after resuming)` : plural(flags.epochs, 'epoch');
     let text = `Schedules compared on ${data.name} (${flags.hidden.join('-')} hidden, ${flags.activation}, Adam lr ${flags.lr}, ${describeLambda(parsed, flags.l2)}, ${flags.penalty}/${flags.convention}, ${epochs}, batch ${flags.batchSize}):\n\n${formatComparison(r)}\n`;
     text += missingControlsNote(parsed, flags, data, resumedEpochs + flags.epochs, resumedEpochs > 0);
     if (reported !== undefined) {
@@ -583,7 +583,7 @@ export async function runTune(flags: TuneFlags): Promise<number> {
     try {
       ensureDir(dirname(file));
     } catch (error) {
-      throw new UsageError(`cannot create the tuning cache folder ${dirname(file)} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); set ALTREG_CACHE_DIR to a writable folder, or pass --no-save`);
+      throw new UsageError(`cannot create the tuning cache folder ${dirname(file)} (${errorCode(error)}); set ALTREG_CACHE_DIR to a writable folder, or pass --no-save`);
     }
     planOutputFile('the tuning cache', file);
   }

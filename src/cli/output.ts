@@ -5,18 +5,14 @@
 
 import * as fs from 'node:fs';
 import { basename, dirname, join, resolve, sep } from 'node:path';
-import { writeFileAtomic } from '../runtime/checkpoint.js';
+import { errorCode, writeFileAtomic } from '../runtime/checkpoint.js';
 import { UsageError } from './errors.js';
-
-function code(error: unknown): string {
-  return (error as NodeJS.ErrnoException).code ?? (error as Error).message;
-}
 
 function statOrNull(path: string, follow = true): fs.Stats | null {
   try {
     return follow ? fs.statSync(path) : fs.lstatSync(path);
   } catch (error) {
-    if (code(error) === 'ENOENT' || code(error) === 'ENOTDIR') return null;
+    if (errorCode(error) === 'ENOENT' || errorCode(error) === 'ENOTDIR') return null;
     throw error;
   }
 }
@@ -76,7 +72,7 @@ function requireWritableAncestor(flag: string, path: string): void {
       try {
         fs.accessSync(dir, fs.constants.W_OK);
       } catch (error) {
-        throw new UsageError(`${flag}: cannot write in ${dir} (${code(error)})`);
+        throw new UsageError(`${flag}: cannot write in ${dir} (${errorCode(error)})`);
       }
       return;
     }
@@ -100,7 +96,7 @@ export function ensureDir(dir: string): void {
     try {
       fs.mkdirSync(d);
     } catch (error) {
-      if (code(error) !== 'EEXIST') throw error;
+      if (errorCode(error) !== 'EEXIST') throw error;
     }
   }
 }
@@ -151,7 +147,7 @@ export function planOutputFile(flag: string, file: string, keep: Protected = {})
     try {
       await write(data);
     } catch (error) {
-      throw new Error(`${flag}: cannot write ${file} (${code(error)})`);
+      throw new Error(`${flag}: cannot write ${file} (${errorCode(error)})`);
     }
   };
   const append = failing(async (data: string) => fs.writeFileSync(file, data, { flag: 'a' }));
@@ -168,7 +164,7 @@ export function planOutputFile(flag: string, file: string, keep: Protected = {})
     try {
       target = fs.realpathSync(file);
     } catch (error) {
-      if (code(error) === 'ELOOP') throw new UsageError(`${flag}: ${file} is a loop of symbolic links`);
+      if (errorCode(error) === 'ELOOP') throw new UsageError(`${flag}: ${file} is a loop of symbolic links`);
       // A dangling link: write the file it names.
       target = resolve(dirname(file), fs.readlinkSync(file));
     }
@@ -210,7 +206,7 @@ function alive(pid: number): boolean {
     process.kill(pid, 0);
     return true;
   } catch (error) {
-    return code(error) === 'EPERM';
+    return errorCode(error) === 'EPERM';
   }
 }
 
@@ -272,7 +268,7 @@ export function planSaveDir(dir: string, entries: string[]): void {
   try {
     names = fs.readdirSync(dir);
   } catch (error) {
-    throw new UsageError(`--save: cannot read ${dir} (${code(error)})`);
+    throw new UsageError(`--save: cannot read ${dir} (${errorCode(error)})`);
   }
   const others = names.filter((name) => !mine.has(name) && !WORK_FOLDER.test(name));
   if (others.length > 0) {
@@ -286,13 +282,13 @@ export function planSaveDir(dir: string, entries: string[]): void {
     try {
       fs.accessSync(folder, fs.constants.W_OK | fs.constants.X_OK);
     } catch (error) {
-      throw new UsageError(`--save: cannot write in ${folder}${leftover} (${code(error)}), so ${dir}'s checkpoints cannot be replaced; make it writable or choose a new folder`);
+      throw new UsageError(`--save: cannot write in ${folder}${leftover} (${errorCode(error)}), so ${dir}'s checkpoints cannot be replaced; make it writable or choose a new folder`);
     }
     let inside: fs.Dirent[];
     try {
       inside = fs.readdirSync(folder, { withFileTypes: true });
     } catch (error) {
-      throw new UsageError(`--save: cannot read ${folder}${leftover} (${code(error)}), so ${dir}'s checkpoints cannot be replaced; make it readable or choose a new folder`);
+      throw new UsageError(`--save: cannot read ${folder}${leftover} (${errorCode(error)}), so ${dir}'s checkpoints cannot be replaced; make it readable or choose a new folder`);
     }
     for (const entry of inside) {
       requireReplaceable('--save', join(folder, entry.name));
@@ -320,7 +316,7 @@ export async function replaceDir(flag: string, dir: string, write: (temp: string
     recoverSaveDir(dir);
     target = fs.realpathSync(dir);
   } catch (error) {
-    throw new Error(`${flag}: cannot write ${dir} (${code(error)})`);
+    throw new Error(`${flag}: cannot write ${dir} (${errorCode(error)})`);
   }
   const fresh = join(target, `.altreg-new-${stamp}`);
   const old = join(target, `.altreg-old-${stamp}`);
@@ -341,7 +337,7 @@ export async function replaceDir(flag: string, dir: string, write: (temp: string
           aside.push(entry.name);
         } catch (error) {
           // overlayfs cannot move a folder of a lower layer: removed in place, it cannot come back.
-          if (code(error) !== 'EXDEV') throw error;
+          if (errorCode(error) !== 'EXDEV') throw error;
           fs.rmSync(here, { recursive: true, force: true });
         }
       }
@@ -358,13 +354,13 @@ export async function replaceDir(flag: string, dir: string, write: (temp: string
     }
     fs.rmSync(fresh, { recursive: true, force: true });
     if (aside.every((name) => statOrNull(join(target, name), false))) fs.rmSync(old, { recursive: true, force: true });
-    throw new Error(`${flag}: cannot write ${dir} (${code(error)})`);
+    throw new Error(`${flag}: cannot write ${dir} (${errorCode(error)})`);
   }
   try {
     fs.rmSync(fresh, { recursive: true, force: true });
     fs.rmSync(old, { recursive: true, force: true });
   } catch (error) {
-    throw new Error(`${flag}: the new checkpoints are in ${dir}, but the previous ones, moved to ${old}, cannot be removed (${code(error)})`);
+    throw new Error(`${flag}: the new checkpoints are in ${dir}, but the previous ones, moved to ${old}, cannot be removed (${errorCode(error)})`);
   }
 }
 
@@ -377,7 +373,7 @@ export function writeStdout(text: string): Promise<void> {
   if (!stdoutWatched) process.stdout.on('error', () => undefined);
   stdoutWatched = true;
   return new Promise((done, fail) => {
-    process.stdout.write(text, (error) => (error ? fail(new Error(`cannot write to stdout (${code(error)})`)) : done()));
+    process.stdout.write(text, (error) => (error ? fail(new Error(`cannot write to stdout (${errorCode(error)})`)) : done()));
   });
 }
 

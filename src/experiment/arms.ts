@@ -6,6 +6,7 @@
 import { DECIMAL } from '../data/csv.js';
 import type { MlpLayout } from '../model/mlp.js';
 import { isLambda, LAMBDA_RANGE } from '../runtime/penalty.js';
+import { plural } from '../runtime/options.js';
 import { scheduleShares } from '../runtime/plan.js';
 import { parseSchedule, scheduleLabel, ScheduleError, type ParsedSchedule, type Targets } from '../runtime/schedule.js';
 
@@ -127,7 +128,7 @@ export function describeMissingControls(missing: MissingControl[], epochs: numbe
   // Semicolons between controls where one of them names several arms: "rotate and parity; …".
   const listed = missing.some((m) => m.arms.length > 1) ? parts.join('; ') : listNames(parts);
   const [s, it] = parts.length === 1 ? ['', 'it'] : ['s', 'them'];
-  return `Missing control${s}: ${listed}, over ${epochs} epoch${epochs === 1 ? '' : 's'}. Without ${it}, a gain over plain L2 at the same λ may only mean that λ was too strong.`;
+  return `Missing control${s}: ${listed}, over ${plural(epochs, 'epoch')}. Without ${it}, a gain over plain L2 at the same λ may only mean that λ was too strong.`;
 }
 
 function parseArm(text: string, field: string): ArmText {

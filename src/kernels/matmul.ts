@@ -376,7 +376,7 @@ const FIXED_LOOPS = 400;
  * lanes of 8 or 16 vec4 accumulators at 261,757 to 261,949); tiled 16×16 BK 8, 8×8 BK 8 and
  * 16×8 BK 32: 22, 30 and 86 per slice on edge tiles, under this bound's 30, 46 and 134.
  */
-export function matmulLoopIterations(tiles: MatmulTiles, k: number): number {
+function matmulLoopIterations(tiles: MatmulTiles, k: number): number {
   if (tiles.direct) return 6 * Math.ceil(k / 4) + FIXED_LOOPS;
   const threads = tiles.wgX * tiles.wgY;
   const stage = (rows: number) => 2 * (Math.ceil((rows * tiles.bk) / threads) + 1);
@@ -396,25 +396,17 @@ export function maxMatmulK(gpu: Gpu, tiles?: MatmulTiles): number {
   return Math.max(0, Math.floor((CPU_LOOP_BUDGET - FIXED_LOOPS) / perStep)) * step;
 }
 
-/** Prepares one matmul dispatch (pipeline, uniform, bind group); encode it with encodeCall. */
+/**
+ * Prepares one matmul dispatch (pipeline, uniform, bind group); encode it with encodeCall. `kIs`
+ * says what K is in the loop limit's message ("the layer's inputs", ...).
+ */
 export function createMatmul(
   gpu: Gpu,
   variant: MatmulVariant,
   dims: MatmulDims,
   operands: MatmulOperands,
   tiles?: MatmulTiles,
-): KernelCall {
-  return buildMatmul(gpu, variant, dims, operands, tiles, 'the inner dimension');
-}
-
-/** createMatmul, with what K is (for the loop limit's message: "the layer's inputs", ...). */
-function buildMatmul(
-  gpu: Gpu,
-  variant: MatmulVariant,
-  dims: MatmulDims,
-  operands: MatmulOperands,
-  tiles: MatmulTiles | undefined,
-  kIs: string,
+  kIs = 'the inner dimension',
 ): KernelCall {
   const layout = resolveMatmul(variant, dims, operands);
   const t = fitTiles(gpu, tiles ?? chooseTiles(gpu, dims));
@@ -597,7 +589,7 @@ export function createDenseForward(
 ): KernelCall {
   const paramsOffset = ops.params.offset ?? 0;
   const paramsStride = ops.params.batchStride ?? (shape.inputs + 1) * shape.outputs;
-  return buildMatmul(
+  return createMatmul(
     gpu,
     denseForwardVariant(activation),
     denseForwardDims(shape),
@@ -630,7 +622,7 @@ export function createDenseInputGrad(
   ops: { dz: Operand; params: Operand; input: Operand; dx: Operand },
   tiles?: MatmulTiles,
 ): KernelCall {
-  return buildMatmul(
+  return createMatmul(
     gpu,
     denseInputGradVariant(activationBelow),
     denseInputGradDims(shape),
@@ -657,7 +649,7 @@ export function createDenseWeightGrad(
   ops: { x: Operand; dz: Operand; grad: Operand },
   tiles?: MatmulTiles,
 ): KernelCall {
-  return buildMatmul(gpu, DENSE_WEIGHT_GRAD_VARIANT, denseWeightGradDims(shape), { a: ops.x, b: ops.dz, c: ops.grad }, tiles, "the batch's rows");
+  return createMatmul(gpu, DENSE_WEIGHT_GRAD_VARIANT, denseWeightGradDims(shape), { a: ops.x, b: ops.dz, c: ops.grad }, tiles, "the batch's rows");
 }
 
 // CPU twins of the dense products, on tightly packed batches.

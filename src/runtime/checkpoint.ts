@@ -5,7 +5,7 @@
 // Every file is written to a temporary name and renamed, so a checkpoint is never half-written.
 
 import { fromNamedTensors, mlpLayout, toNamedTensors, type MlpLayout } from '../model/mlp.js';
-import { describeValue } from './options.js';
+import { describeValue, plural } from './options.js';
 import { decodeSafetensors, encodeSafetensors, SafetensorsError, type NamedTensor } from './safetensors.js';
 import type { Checkpoint, CheckpointManifest } from './train.js';
 
@@ -53,7 +53,7 @@ export function checkpointBlocksProblem(layout: MlpLayout, c: { params?: unknown
   const blocks: [string, unknown][] = [['params', c.params], ['optimizer.m', c.optimizer?.m], ['optimizer.v', c.optimizer?.v]];
   for (const [name, block] of blocks) {
     if (!(block instanceof Float32Array)) return `${field}.${name} must be a Float32Array of ${layout.perModel} values (${tensors}), got ${describeValue(block)}`;
-    if (block.length !== layout.perModel) return `${field}.${name} has ${block.length} value${block.length === 1 ? '' : 's'}; the model needs ${layout.perModel} (${tensors})`;
+    if (block.length !== layout.perModel) return `${field}.${name} has ${plural(block.length, 'value')}; the model needs ${layout.perModel} (${tensors})`;
     const bad = block.findIndex((x) => !Number.isFinite(x));
     if (bad >= 0) return at(name, bad, 'a non-finite value');
   }
@@ -171,6 +171,11 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array): 
   }
 }
 
+/** A file-system error as messages show it: its code (ENOSPC, EACCES, …), else its message. */
+export function errorCode(error: unknown): string {
+  return (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+}
+
 /**
  * Saves a checkpoint into folder `dir` (created if needed). The weights are renamed into place
  * before the manifest, and loading checks that both agree, so a crash between the two renames
@@ -182,7 +187,6 @@ export async function saveCheckpoint(dir: string, c: Checkpoint): Promise<void> 
   if (typeof dir !== 'string' || dir === '') throw new CheckpointError(`saveCheckpoint(dir, checkpoint): dir must be a folder path, got ${describeValue(dir)}`);
   const { weights, manifest } = encodeCheckpoint(c);
   const { fs, join } = await nodeFs();
-  const code = (error: unknown) => (error as NodeJS.ErrnoException).code ?? (error as Error).message;
   if (fs.existsSync(dir) && !fs.statSync(dir).isDirectory()) {
     throw new CheckpointError(`${dir} is a file; a checkpoint is a folder (${WEIGHTS_FILE}, ${MANIFEST_FILE}): give a folder path`);
   }
@@ -190,7 +194,7 @@ export async function saveCheckpoint(dir: string, c: Checkpoint): Promise<void> 
   try {
     created = fs.mkdirSync(dir, { recursive: true });
   } catch (error) {
-    throw new CheckpointError(`${dir}: cannot create the checkpoint folder (${code(error)})`);
+    throw new CheckpointError(`${dir}: cannot create the checkpoint folder (${errorCode(error)})`);
   }
   for (const [name, data] of [[WEIGHTS_FILE, weights], [MANIFEST_FILE, manifest]] as const) {
     try {
@@ -198,7 +202,7 @@ export async function saveCheckpoint(dir: string, c: Checkpoint): Promise<void> 
     } catch (error) {
       // Only what this call created: an existing folder (and checkpoint) is left as it was.
       if (created !== undefined) fs.rmSync(created, { recursive: true, force: true });
-      throw new CheckpointError(`${dir}: cannot write ${name} (${code(error)})`);
+      throw new CheckpointError(`${dir}: cannot write ${name} (${errorCode(error)})`);
     }
   }
 }
@@ -210,7 +214,7 @@ export async function loadCheckpoint(dir: string): Promise<Checkpoint> {
     try {
       return fs.readFileSync(join(dir, name));
     } catch (error) {
-      throw new CheckpointError(`${dir}: cannot read ${name} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+      throw new CheckpointError(`${dir}: cannot read ${name} (${errorCode(error)})`);
     }
   };
   const manifest = read(MANIFEST_FILE).toString('utf8');

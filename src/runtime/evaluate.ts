@@ -5,7 +5,7 @@ import { LOSS_GROUP_WORDS, readLossGroup, statsSlotBytes } from '../kernels/soft
 import type { MlpLayout } from '../model/mlp.js';
 import { evaluateCpu } from './cpu-trainer.js';
 import type { Gpu } from './gpu.js';
-import { bindingBytes, concatArrays, GpuDataset, GpuRowSet, rowsPerBinding } from './gpu-trainer.js';
+import { bindingBytes, concatArrays, GpuDataset, GpuRowSet, rowChunks, rowsPerBinding } from './gpu-trainer.js';
 import type { Evaluation, TrainData } from './plan.js';
 
 export interface Prediction {
@@ -58,11 +58,9 @@ export async function evaluateModels(
   const block = new Float32Array(models * layout.perModel);
   params.forEach((p, i) => block.set(p, i * layout.perModel));
   // One chunk at a time (a GpuRowSet would hold every part at once): memory for one chunk only.
-  const chunkRows = rowsPerBinding(gpu, layout, models, binding);
-  const chunks = Math.max(1, ...rowsPerModel.map((r) => Math.ceil(r.length / chunkRows)));
-  const chunk = (c: number) => rowsPerModel.map((r) => r.subarray(c * chunkRows, (c + 1) * chunkRows));
+  const chunks = rowChunks(rowsPerModel, rowsPerBinding(gpu, layout, models, binding));
   const join = (parts: Evaluation[][]) => (parts.length === 1 ? parts[0] : rowsPerModel.map((_, m) => joinEvaluations(parts.map((p) => p[m]))));
-  if (!gpu) return join(Array.from({ length: chunks }, (_, c) => evaluateCpu(layout, data, block, chunk(c), affine).evaluations));
+  if (!gpu) return join(chunks.map((rows) => evaluateCpu(layout, data, block, rows, affine).evaluations));
   const { dataset, paramBuffer, affineBuffer } = await gpu.build('building the evaluation', () => ({
     dataset: new GpuDataset(gpu, data),
     paramBuffer: gpu.createStorage('eval params', block),
@@ -70,8 +68,7 @@ export async function evaluateModels(
   }));
   const parts: Evaluation[][] = [];
   try {
-    for (let c = 0; c < chunks; c++) {
-      const rows = chunk(c);
+    for (const rows of chunks) {
       // Each chunk's sums start from a new (zeroed) stats buffer.
       const stats = gpu.createStorage('eval stats', statsSlotBytes(gpu, models, LOSS_GROUP_WORDS));
       let set: GpuRowSet | null = null;

@@ -83,6 +83,12 @@ function forwardCalls(gpu: Gpu, layout: MlpLayout, models: number, rows: number,
   );
 }
 
+/** Each model's rows in chunks of at most `rows`: as many chunks as the longest list needs (at least one). */
+export function rowChunks(rowsPerModel: Uint32Array[], rows: number): Uint32Array[][] {
+  const chunks = Math.max(1, ...rowsPerModel.map((r) => Math.ceil(r.length / rows)));
+  return Array.from({ length: chunks }, (_, c) => rowsPerModel.map((r) => r.subarray(c * rows, (c + 1) * rows)));
+}
+
 /** The arrays one after the other, in a new array from `make`. */
 export function concatArrays<T extends Float32Array | Uint32Array>(arrays: T[], make: (length: number) => T): T {
   const out = make(arrays.reduce((n, a) => n + a.length, 0));
@@ -114,7 +120,7 @@ export function rowsPerBinding(gpu: Gpu | null, layout: MlpLayout, models: numbe
 type StatsTarget = { buffer: GPUBuffer; recordWords: number; field: number; slots: number };
 
 /** What a row set evaluates: rows of `dataset` (through `affine`), on `params`, into `stats`. */
-export interface RowSource {
+interface RowSource {
   dataset: GpuDataset;
   affine: GPUBuffer | null;
   params: GPUBuffer;
@@ -141,11 +147,8 @@ export class GpuRowSet {
   ) {
     const models = rowsPerModel.length;
     this.counts = rowsPerModel.map((r) => r.length);
-    const partRows = rowsPerBinding(gpu, layout, models, bindingBytes(gpu));
     this.confusion = withConfusion ? gpu.createStorage('confusion', models * layout.classes * layout.classes * 4) : null;
-    const parts = Math.max(1, ...this.counts.map((n) => Math.ceil(n / partRows)));
-    for (let p = 0; p < parts; p++) {
-      const rows = rowsPerModel.map((r) => r.subarray(p * partRows, (p + 1) * partRows));
+    for (const rows of rowChunks(rowsPerModel, rowsPerBinding(gpu, layout, models, bindingBytes(gpu)))) {
       this.parts.push(new RowPart(gpu, layout, source, rows, this.confusion));
     }
   }
@@ -391,7 +394,7 @@ export function modelGroups(gpu: Gpu, plan: BatchPlan): ModelPlan[][] {
   const { layout } = plan;
   const binding = bindingBytes(gpu);
   const widest = widestRow(layout);
-  const trainRows = Math.max(...plan.models.map((m) => m.trainRows.length));
+  const trainRows = epochShape(plan).maxRows;
   const confusion = plan.models.some((m) => (m.testRows?.length ?? 0) > 0) ? layout.classes * layout.classes : 0;
   // Words per model of each kind of buffer, with what to call it when one model is too big.
   // Validation and test rows go in parts (GpuRowSet); a part of one row per model fits where a batch does.
@@ -447,6 +450,8 @@ async function runTrainers(gpu: Gpu, plan: BatchPlan, trainers: GpuTrainer[], { 
   // apart from the caller.)
   const pacer = new Pacer(gpu, isCpuAdapter(gpu) && gpu.adapter.backend === 'dawn-opengles', signal, onStep);
   const inFlight = pacer.blocking ? 1 : 2;
+  // Steps of an epoch count across the groups: group g's step s is step (steps before g) + s.
+  const steps = trainers.reduce((n, t) => n + t.steps, 0);
   let planned = 0;
   let chunkEpochs = 1;
   let lastDone = performance.now();
@@ -457,8 +462,6 @@ async function runTrainers(gpu: Gpu, plan: BatchPlan, trainers: GpuTrainer[], { 
     while (pending.length < inFlight && planned < plan.epochs) {
       const count = Math.min(chunkEpochs, slots, plan.epochs - planned);
       const chunks: Chunk[] = [];
-      // Steps of an epoch count across the groups: group g's step s is step (steps before g) + s.
-      const steps = trainers.reduce((n, t) => n + t.steps, 0);
       let before = 0;
       for (const t of trainers) {
         pacer.count(before, steps, count === 1 || trainers.length === 1);
@@ -481,7 +484,7 @@ async function runTrainers(gpu: Gpu, plan: BatchPlan, trainers: GpuTrainer[], { 
     const now = performance.now();
     const perEpoch = (now - lastDone) / chunks[0].epochs.length;
     lastDone = now;
-    pacer.observe(perEpoch, trainers.reduce((n, t) => n + t.steps, 0));
+    pacer.observe(perEpoch, steps);
     chunkEpochs = Math.max(1, Math.min(slots, Math.round(TARGET_CHUNK_MS / Math.max(perEpoch, 0.01))));
   }
   const results: BatchResult['models'] = [];

@@ -22,7 +22,7 @@ export interface LimitNames {
   cpu: string;
 }
 
-export const LIBRARY_NAMES: LimitNames = {
+const LIBRARY_NAMES: LimitNames = {
   width: (layout, l) => (l === 0 ? `data.features = ${layout.features}` : l === layout.widths.length - 1 ? `data.classes = ${layout.classes}` : `model.hidden[${l - 1}] = ${layout.widths[l]}`),
   features: 'data.features',
   batchSize: 'batchSize',
@@ -30,10 +30,10 @@ export const LIBRARY_NAMES: LimitNames = {
 };
 
 /**
- * Why `gpu` cannot run this model (with batches of `batch.rows` rows, when training), or null.
- * `batch.asked` is the batchSize option, which the rows may be capped from.
+ * Why `gpu` cannot run this model, or null. When training, `batch` gives the batchSize option
+ * and the largest training set: a batch has the smaller of the two rows (train() caps it so).
  */
-export function cpuAdapterProblem(gpu: Gpu, layout: MlpLayout, batch?: { rows: number; asked: number; largestSet: number }, names: LimitNames = LIBRARY_NAMES): string | null {
+export function cpuAdapterProblem(gpu: Gpu, layout: MlpLayout, batch?: { asked: number; largestSet: number }, names: LimitNames = LIBRARY_NAMES): string | null {
   const maxK = maxMatmulK(gpu);
   const remedy = `or train with ${names.cpu} (the CPU reference trainer has no such limit)`;
   const on = `${gpu.name}, which ends an invocation's loops after 65,535 iterations`;
@@ -48,8 +48,9 @@ export function cpuAdapterProblem(gpu: Gpu, layout: MlpLayout, batch?: { rows: n
       return `${names.width(layout, l)}: ${role} are the inner dimension of a matrix product, at most ${count(maxK)} on ${on}; it must be at most ${count(maxK)} here, ${remedy}`;
     }
   }
-  if (batch && batch.rows > maxK) {
-    const capped = batch.rows === batch.asked ? '' : ` (capped to the ${count(batch.largestSet)} rows of the largest training set)`;
+  const rows = batch ? Math.min(batch.asked, batch.largestSet) : 0;
+  if (batch && rows > maxK) {
+    const capped = rows === batch.asked ? '' : ` (capped to the ${count(batch.largestSet)} rows of the largest training set)`;
     return `${names.batchSize} ${batch.asked}${capped}: the weight gradients sum over a batch's rows, at most ${count(maxK)} on ${on}; use ${names.batchSize} ≤ ${maxK}, ${remedy}`;
   }
   // Training only: the epochs' weight norms.

@@ -14,6 +14,11 @@ export function describeValue(value: unknown): string {
   return JSON.stringify(value) ?? String(value);
 }
 
+/** `n` and `word`, with an s unless n is 1: `1 epoch`, `3 epochs`. */
+export function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
 /** Levenshtein distance, for suggesting the option a misspelt key meant. */
 function editDistance(a: string, b: string): number {
   let row = Array.from({ length: b.length + 1 }, (_, j) => j);

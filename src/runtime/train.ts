@@ -11,9 +11,9 @@ import { checkpointBlocksProblem, isGeneratorState } from './checkpoint.js';
 import { trainOnCpu } from './cpu-trainer.js';
 import { evaluateModels, predictModel, type Prediction } from './evaluate.js';
 import { GpuError, sharedGpu, type AdapterDescription, type Gpu } from './gpu.js';
-import { trainOnGpu } from './gpu-trainer.js';
+import { concatArrays, trainOnGpu } from './gpu-trainer.js';
 import { cpuAdapterProblem } from './limits.js';
-import { describeValue as describe, unknownKeyMessage } from './options.js';
+import { describeValue as describe, plural, unknownKeyMessage } from './options.js';
 import { PENALTY_KEYS, PenaltyConfigError, resolvePenalty, type PenaltyConfig, type ResolvedPenalty } from './penalty.js';
 import {
   DivergenceError,
@@ -166,9 +166,6 @@ function fail(message: string): never {
   throw new TrainOptionsError(message);
 }
 
-function plural(n: number, word: string): string {
-  return `${n} ${word}${n === 1 ? '' : 's'}`;
-}
 
 /**
  * Refuses keys that are not options (see unknownKeyMessage): a misspelt one would otherwise be
@@ -537,7 +534,7 @@ async function runPlan(r: Resolved, options: CommonOptions, onEpoch?: EpochListe
   // On a CPU adapter, shapes whose kernels would outrun its loop limit, named as options.
   if (gpu) {
     const { plan } = r;
-    const problem = cpuAdapterProblem(gpu, plan.layout, { rows: plan.batchSize, asked: r.batchSize, largestSet: epochShape(plan).maxRows });
+    const problem = cpuAdapterProblem(gpu, plan.layout, { asked: r.batchSize, largestSet: epochShape(plan).maxRows });
     if (problem) fail(problem);
   }
   const hooks = { ...(onEpoch ? { onEpoch } : {}), ...(options.onStep ? { onStep: options.onStep } : {}), ...(options.signal ? { signal: options.signal } : {}) };
@@ -655,7 +652,7 @@ export async function train(options: TrainOptions): Promise<Run> {
   const v = options.validation;
   const data: TrainData = v
     ? {
-        x: concat(options.data.x, v.x),
+        x: concatArrays([options.data.x, v.x], (n) => new Float32Array(n)),
         y: Uint32Array.from([...options.data.y, ...v.y]),
         features: options.data.features,
         classes: options.data.classes,
@@ -679,11 +676,5 @@ export async function train(options: TrainOptions): Promise<Run> {
   return new Run(resolved.plan.layout, m.params, history, resolved.targets[0], gpu ? 'gpu' : 'cpu', gpu?.adapter ?? null, () => makeCheckpoint(base, m, history), gpu, options.standardize);
 }
 
-function concat(a: Float32Array, b: Float32Array): Float32Array {
-  const out = new Float32Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
-}
 
 export { GpuError };

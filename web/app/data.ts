@@ -47,7 +47,7 @@ export async function loadShipped(name: DatasetName): Promise<DataSource> {
  * The longest file read as text: V8's longest string is 2^29 − 24 characters, and Chromium's
  * File.text() gives '' (no error) for a longer file, which would read as an empty CSV.
  */
-export const MAX_TEXT_BYTES = 2 ** 29 - 24;
+const MAX_TEXT_BYTES = 2 ** 29 - 24;
 
 /** Why a file of `size` bytes cannot be read as text, or null when it can. */
 export function tooLargeForText(fileName: string, size: number): string | null {

@@ -244,10 +244,10 @@ async function readCsv(again = true): Promise<void> {
   }
   ui.dataset.value = 'csv';
   syncLabelColumn();
-  if (file.text !== null && file.size >= SLOW_FILE_BYTES) {
+  // A new file's "Reading …" is up already (takeFile); a new label column reads the text again.
+  if (again && file.text !== null && file.size >= SLOW_FILE_BYTES) {
     const label = ui.labelColumn.value.trim();
-    const how = again ? ` again, label column ${label === '' ? 'the last' : `"${label}"`}` : '';
-    await showReading(`Reading ${file.name} (${fileSize(file.size)})${how}…`);
+    await showReading(`Reading ${file.name} (${fileSize(file.size)}) again, label column ${label === '' ? 'the last' : `"${label}"`}…`);
     if (!latest()) return;
   }
   loading = false;
@@ -263,7 +263,7 @@ async function readCsv(again = true): Promise<void> {
   } catch (error) {
     option.textContent = `CSV: ${file.name} (invalid)`;
     const message = error instanceof CsvError ? error.message : `cannot read ${file.name}: ${(error as Error).message}`;
-    setSource(null, message + separatorHint(file.text));
+    setSource(null, message);
   }
 }
 
@@ -274,14 +274,6 @@ async function readCsv(again = true): Promise<void> {
 async function showReading(text: string): Promise<void> {
   setPhase('ready', text);
   await nextPaint();
-}
-
-/** A hint for a file whose header row has no comma but ';' or tabs: the library reads commas only. */
-function separatorHint(text: string): string {
-  const header = text.split(/\r?\n/).find((line) => line.trim() !== '') ?? '';
-  if (header.includes(',')) return '';
-  const separator = header.includes(';') ? 'semicolons' : header.includes('\t') ? 'tabs' : null;
-  return separator ? `\nThe header row separates its columns with ${separator}; this app reads comma-separated files only (save the file as CSV with commas).` : '';
 }
 
 /** Why a file dropped now is not taken: the dataset cannot change under a running job (or before the page has started). */

@@ -10,7 +10,7 @@ import { el, fmt } from './dom.js';
  * The most classes whose confusion matrix is a table: k² cells, so 50 classes are 2,500 cells
  * already; 300 classes would be 90,000 elements, thousands of pixels wide and tall.
  */
-export const TABLE_MAX_CLASSES = 50;
+const TABLE_MAX_CLASSES = 50;
 /** The heatmap's side in CSS pixels; more classes than this share pixels (blocks of classes summed). */
 const HEATMAP_SIZE = 480;
 /** How many of the largest off-diagonal counts the heatmap lists by name. */
