@@ -11,7 +11,7 @@ import { SplitError, type SplitStep } from '../data/split.js';
 import { DATASET_NAMES, loadDataset, type Dataset, type DatasetName } from '../data/datasets.js';
 import { armKey, describeLambda, describeMissingControls, missingControls, parseArms, type ArmText } from '../experiment/arms.js';
 import { experimentSplits, runExperiment, type Arm, type ExperimentOptions, type ExperimentResult } from '../experiment/crossval.js';
-import { formatAveragedReport, formatComparison } from '../experiment/format.js';
+import { formatAveragedReport, formatComparison, jsonText } from '../experiment/format.js';
 import { describeStrategy, type Activation } from '../kernels/matmul.js';
 import { mlpLayout } from '../model/mlp.js';
 import { formatTuning, tuneMatmul } from '../kernels/tune.js';
@@ -23,7 +23,7 @@ import { cpuAdapterProblem, type LimitNames } from '../runtime/limits.js';
 import type { PenaltyConfig } from '../runtime/penalty.js';
 import { parseSchedule, scheduleLabel, ScheduleError } from '../runtime/schedule.js';
 import { UsageError } from './errors.js';
-import { ensureDir, isStdout, jsonText, planOutputFile, planSaveDir, recoverSaveDir, replaceDir, RUN_FILE, writeStdout } from './output.js';
+import { ensureDir, isStdout, planOutputFile, planSaveDir, recoverSaveDir, replaceDir, RUN_FILE, writeStdout } from './output.js';
 import { createProgress } from './progress.js';
 import { applySavedTuning, saveTuning, tuningCacheFile } from './tuning-cache.js';
 

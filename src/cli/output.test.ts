@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
-import { jsonText, recoverSaveDir, replaceDir } from './output.js';
+import { jsonText } from '../experiment/format.js';
+import { recoverSaveDir, replaceDir } from './output.js';
 
 // Moving a new entry from the working folder to this path fails (a step of the swap that
 // planSaveDir cannot rule out beforehand).

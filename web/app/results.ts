@@ -3,7 +3,7 @@
 // weights.safetensors and manifest.json (the library's encodeCheckpoint, the same bytes the CLI
 // writes), so that a run can be resumed or inspected elsewhere.
 
-import { encodeCheckpoint, type AdapterDescription, type ClassificationReport, type Evaluation, type Run } from '../../src/index.js';
+import { encodeCheckpoint, jsonText, type AdapterDescription, type ClassificationReport, type Evaluation, type Run } from '../../src/index.js';
 import type { AppConfig } from './config.js';
 import type { PreparedData } from './data.js';
 import { download } from './dom.js';
@@ -52,7 +52,7 @@ export function resultsJson(f: FinishedRun): unknown {
 }
 
 export function downloadResults(f: FinishedRun): void {
-  download(`altreg-results-${f.data.source.dataset.name}.json`, JSON.stringify(resultsJson(f), null, 2) + '\n', 'application/json');
+  download(`altreg-results-${f.data.source.dataset.name}.json`, jsonText(resultsJson(f), 2) + '\n', 'application/json');
 }
 
 /** Downloads one of the checkpoint's two files. */
