@@ -51,8 +51,12 @@ describe('parseCsv', () => {
 
   it('rejects an unknown option key, naming it and the valid ones', () => {
     const e = csvError('a,b\n1,x\n2,y\n', { lable: 'a' } as Parameters<typeof parseCsv>[1]);
-    expect(e.message).toBe('csv: unknown option "lable"; valid options are label, name');
+    expect(e.message).toBe('csv: unknown option lable (did you mean label?); valid options: label, name');
     expect([e.line, e.column]).toEqual([undefined, undefined]);
+    // Options that are not an object are a CsvError too (null was a TypeError).
+    for (const [bad, got] of [[null, 'null'], ['label', '"label"'], [[0], 'Array']] as const) {
+      expect(csvError('a,b\n1,x\n', bad as never).message).toBe(`csv: options must be an object with keys label, name, got ${got}`);
+    }
   });
 
   it('takes the label column by name or by 0-based index', () => {

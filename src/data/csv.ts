@@ -4,6 +4,7 @@
 
 import Papa from 'papaparse';
 import type { Dataset } from './datasets.js';
+import { optionsProblem } from '../runtime/options.js';
 
 /** A CSV text that cannot be read as a dataset; `line` and `column` are 1-based (header = line 1). */
 export class CsvError extends Error {
@@ -55,15 +56,14 @@ export const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
  * An unknown option key (a misspelt `label`, say) is a CsvError rather than ignored.
  */
 export function parseCsv(text: string, options: CsvOptions = {}): Dataset {
-  const source = options.name ?? 'csv';
+  const source = (options as CsvOptions | null)?.name ?? 'csv';
   const fail = (message: string, line?: number, column?: number, columnName?: string): never => {
     let where = line === undefined ? '' : ` line ${line}`;
     if (column !== undefined) where += `, column ${column}` + (columnName === undefined ? '' : ` ("${columnName}")`);
     throw new CsvError(`${source}${where}: ${message}`, line, column);
   };
-  for (const key of Object.keys(options)) {
-    if (!OPTION_KEYS.includes(key)) fail(`unknown option "${key}"; valid options are ${OPTION_KEYS.join(', ')}`);
-  }
+  const problem = optionsProblem(options, OPTION_KEYS);
+  if (problem !== null) fail(problem);
 
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1); // a UTF-8 byte order mark
   const { lineOf, lines } = lineFinder(text);

@@ -15,7 +15,7 @@ import type { Gpu } from '../runtime/gpu.js';
 import type { PenaltyConfig } from '../runtime/penalty.js';
 import type { EpochRecord, Evaluation } from '../runtime/plan.js';
 import { Random } from '../runtime/random.js';
-import { describeValue } from '../runtime/options.js';
+import { describeValue, optionsProblem } from '../runtime/options.js';
 import { PENALTY_KEYS, resolvePenalty } from '../runtime/penalty.js';
 import { asOptionsError, checkCallback, checkKeys, TrainOptionsError, trainBatch, type BatchModel, type BatchModelRun, type Checkpoint, type DeviceChoice, type OptimizerConfig } from '../runtime/train.js';
 
@@ -106,8 +106,8 @@ function checkExperiment(o: ExperimentOptions, withArms: boolean): void {
   const fail = (message: string): never => {
     throw new TrainOptionsError(message);
   };
-  if (!o || typeof o !== 'object') fail('runExperiment(options): options must be an object');
-  checkKeys(o, '', EXPERIMENT_KEYS);
+  const problem = optionsProblem(o, EXPERIMENT_KEYS);
+  if (problem !== null) fail(`runExperiment: ${problem}`);
   if (!o.dataset || typeof o.dataset !== 'object' || !(o.dataset.y instanceof Uint32Array)) fail('dataset must be a Dataset (loadDataset, parseCsv)');
   if (withArms && (!Array.isArray(o.arms) || o.arms.length < 1)) fail('arms must list at least one arm { name, penalty }');
   (o.arms ?? []).forEach((arm, a) => {

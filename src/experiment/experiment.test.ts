@@ -92,7 +92,7 @@ describe('runExperiment checks its own options before any work', () => {
     const iris = await loadDataset('iris');
     const base: ExperimentOptions = { dataset: iris, model: { hidden: [4], activation: 'relu' }, arms: [{ name: 'none', penalty: { schedule: 'none' } }], epochs: 1, device: 'cpu' };
     const cases: [Partial<ExperimentOptions> & Record<string, unknown>, string | RegExp][] = [
-      [{ fold: 5 }, /^unknown option fold \(did you mean folds\?\); valid options: dataset, model, arms, folds/],
+      [{ fold: 5 }, /^runExperiment: unknown option fold \(did you mean folds\?\); valid options: dataset, model, arms, folds/],
       [{ arms: [] }, 'arms must list at least one arm { name, penalty }'],
       [{ arms: [{ name: 'x' } as never] }, "arms[0].penalty must be an object (e.g. { lambda: 0.01, schedule: 'alternate' })"],
       [{ arms: [{ name: 'x', penalty: { lamda: 1 } } as never] }, /^unknown option arms\[0\]\.penalty\.lamda \(did you mean arms\[0\]\.penalty\.lambda\?\)/],
@@ -113,6 +113,9 @@ describe('runExperiment checks its own options before any work', () => {
       if (typeof message === 'string') expect(error.message).toBe(message);
       else expect(error.message).toMatch(message);
     }
+    const notObject = await runExperiment(null as never).catch((e) => e);
+    expect(notObject).toBeInstanceOf(TrainOptionsError);
+    expect(notObject.message).toMatch(/^runExperiment: options must be an object with keys dataset, model, arms, .*, got null$/);
     // The splits alone need no arms.
     expect(experimentSplits({ dataset: iris, folds: 3 } as never)).toHaveLength(3);
   });

@@ -5,6 +5,7 @@
 // the tuner runs once per machine. Browser-safe: no Node imports.
 
 import type { Gpu } from '../runtime/gpu.js';
+import { fnv1a } from '../runtime/random.js';
 import { checkSampled, encodeCall, isCpuAdapter, KernelInputError, type KernelCall } from './common.js';
 import code from '../../shaders/matmul.wgsl?raw';
 import {
@@ -91,12 +92,7 @@ export function adapterKey(gpu: Gpu): string {
 
 /** FNV-1a of the matmul shader's text, as 8 hex digits. */
 export function kernelHash(text: string = code): string {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  return h.toString(16).padStart(8, '0');
+  return fnv1a(text);
 }
 
 /**

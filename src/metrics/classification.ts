@@ -3,7 +3,7 @@
 // macro and weighted averages, log loss, the text of `classification_report`, and mean ± std
 // summaries across folds. Class ids are 0..classes−1 throughout.
 
-import { describeValue, unknownKeyMessage } from '../runtime/options.js';
+import { describeValue, optionsProblem } from '../runtime/options.js';
 
 /** Bad inputs to a metric (lengths, class ids, options); thrown before anything is computed. */
 export class MetricsError extends Error {
@@ -367,11 +367,8 @@ function scores(yTrue: Labels, yPred: Labels, labels: number[], names: string[])
 
 // An options object holding only `valid` keys: a misspelt one (`digit`) would be ignored silently.
 function requireOptions(where: string, options: object, valid: readonly string[]): void {
-  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-    throw new MetricsError(`${where}: options must be an object with keys ${valid.join(', ')}, got ${describeValue(options)}`);
-  }
-  const unknown = unknownKeyMessage(options, '', valid);
-  if (unknown !== null) throw new MetricsError(`${where}: ${unknown}`);
+  const problem = optionsProblem(options, valid);
+  if (problem !== null) throw new MetricsError(`${where}: ${problem}`);
 }
 
 function requireClasses(where: string, classes: number, min: number): void {

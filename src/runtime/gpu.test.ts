@@ -55,6 +55,9 @@ describe('requestGpu', () => {
       const other = await fn({ powerPreference: 'low-power' } as never).catch((e) => e);
       expect(other).toBeInstanceOf(GpuError);
       expect(other.message).toBe(`${where}: unknown option powerPreference; ${valid}`);
+      const notObject = await fn(null as never).catch((e) => e);
+      expect(notObject).toBeInstanceOf(GpuError);
+      expect(notObject.message).toBe(`${where}: options must be an object with keys ${valid.slice('valid options: '.length)}, got null`);
     }
   });
 

@@ -4,7 +4,7 @@
 // device: counted buffer creation, readback, and turning device loss or validation errors
 // into thrown errors that name the adapter instead of hangs.
 
-import { describeValue, unknownKeyMessage } from './options.js';
+import { describeValue, optionsProblem } from './options.js';
 
 /** What was chosen, for printing at the start of every run. */
 export interface AdapterDescription {
@@ -356,9 +356,8 @@ export function isNode(): boolean {
 
 /** Refuses options that are not an object or hold a key that is not an option (a misspelt one would be ignored). */
 function checkGpuOptions(where: string, options: GpuOptions): void {
-  if (options === null || typeof options !== 'object') throw new GpuError(`${where}(options): options must be an object with keys ${GPU_OPTION_KEYS.join(', ')}, got ${describeValue(options)}`);
-  const unknown = unknownKeyMessage(options, '', GPU_OPTION_KEYS);
-  if (unknown !== null) throw new GpuError(`${where}: ${unknown}`);
+  const problem = optionsProblem(options, GPU_OPTION_KEYS);
+  if (problem !== null) throw new GpuError(`${where}: ${problem}`);
 }
 
 /**

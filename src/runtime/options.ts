@@ -39,6 +39,18 @@ function closest(key: string, valid: readonly string[]): string | undefined {
 }
 
 /**
+ * What is wrong with an options object, or null: not an object (a message naming the valid keys
+ * and what was given), or a key that is not an option (unknownKeyMessage). Each caller prefixes
+ * it with where it was called and throws its own error class.
+ */
+export function optionsProblem(options: unknown, valid: readonly string[], elsewhere: Record<string, readonly string[]> = {}): string | null {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    return `options must be an object with keys ${valid.join(', ')}, got ${describeValue(options)}`;
+  }
+  return unknownKeyMessage(options, '', valid, elsewhere);
+}
+
+/**
  * The message for the first key of `value` that is not in `valid`, or null when every key is
  * valid: a misspelt key would otherwise be ignored silently (`penalty: { lamda: 0.1 }` training
  * with no penalty). `field` is the object's path ('' for the top level); `elsewhere` names the

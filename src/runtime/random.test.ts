@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Random } from './random.js';
+import { fnv1a, Random } from './random.js';
 
 describe('Random (xoshiro128**)', () => {
   it('matches the reference sequence for state [1, 2, 3, 4]', () => {
@@ -33,5 +33,21 @@ describe('Random (xoshiro128**)', () => {
   it('shuffle is a permutation', () => {
     const a = new Random(5).shuffle(Uint32Array.from({ length: 100 }, (_, i) => i));
     expect([...a].sort((x, y) => x - y)).toEqual(Array.from({ length: 100 }, (_, i) => i));
+  });
+});
+
+describe('fnv1a', () => {
+  it('gives the published FNV-1a 32-bit values, for strings by code unit and typed arrays by byte', () => {
+    // Test vectors of the FNV reference (Fowler, Noll, Vo): '' → 811c9dc5, 'a' → e40c292c, 'foobar' → bf9cf968.
+    expect(fnv1a('')).toBe('811c9dc5');
+    expect(fnv1a('a')).toBe('e40c292c');
+    expect(fnv1a('foobar')).toBe('bf9cf968');
+    expect(fnv1a(new TextEncoder().encode('foobar'))).toBe('bf9cf968');
+    // Parts continue one hash; a view hashes only its own bytes.
+    expect(fnv1a('foo', new Uint8Array([0x62, 0x61, 0x72]))).toBe('bf9cf968');
+    const bytes = new TextEncoder().encode('xxfoobarxx');
+    expect(fnv1a(bytes.subarray(2, 8))).toBe('bf9cf968');
+    // Float32 data by its little-endian bytes (checkpoints' standardization tags depend on it).
+    expect(fnv1a(new Float32Array([1]))).toBe(fnv1a(new Uint8Array([0, 0, 0x80, 0x3f])));
   });
 });

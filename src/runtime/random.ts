@@ -16,6 +16,22 @@ function splitmix32(seed: number): () => number {
   };
 }
 
+/**
+ * FNV-1a (32-bit) over the parts in turn, as 8 hex digits: a string by its UTF-16 code units, a
+ * typed array by its bytes. For fingerprints (tuning keys, checkpoint tags), not for randomness.
+ */
+export function fnv1a(...parts: (string | ArrayBufferView)[]): string {
+  let h = 0x811c9dc5;
+  for (const part of parts) {
+    if (typeof part === 'string') {
+      for (let i = 0; i < part.length; i++) h = Math.imul(h ^ part.charCodeAt(i), 0x01000193) >>> 0;
+    } else {
+      for (const byte of new Uint8Array(part.buffer, part.byteOffset, part.byteLength)) h = Math.imul(h ^ byte, 0x01000193) >>> 0;
+    }
+  }
+  return h.toString(16).padStart(8, '0');
+}
+
 export class Random {
   private s: Uint32Array;
 

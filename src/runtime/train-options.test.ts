@@ -54,6 +54,13 @@ describe('bad options are refused before any GPU work', () => {
     ['an unknown device', (o) => ({ ...o, device: 'tpu' as never }), /device must be 'auto', 'gpu' or 'cpu', got "tpu"/],
     ['init weights of the wrong shape', (o) => ({ ...o, init: { weights: { 'dense_0/kernel': new Float32Array(3) } } }), /init.weights: unexpected tensor|init.weights: tensor 'dense_0\/kernel' has 3 values, shape \[4, 10\] needs 40/],
   ];
+  it('options that are not an object, naming the function and the valid keys', async () => {
+    for (const [bad, got] of [[null, 'null'], [[], 'Array'], ['iris', '"iris"']] as const) {
+      await expect(train(bad as never)).rejects.toThrow(new RegExp(`^train: options must be an object with keys model, epochs, .*, resume, got ${got}$`));
+      await expect(trainBatch(bad as never)).rejects.toThrow(new RegExp(`^trainBatch: options must be an object with keys model, .*, models, onEpoch, got ${got}$`));
+    }
+  });
+
   for (const [what, change, message] of cases) {
     it(what, async () => {
       const o = change(await base());
@@ -78,9 +85,9 @@ describe('unknown keys are refused by path, with the valid keys and a near one',
   const PENALTY = 'valid keys of penalty: lambda, mode, convention, targets, schedule';
   const cases: [string, (o: TrainOptions) => object, RegExp][] = [
     ['penalty.lamda', (o) => ({ ...o, penalty: { lamda: 0.1 } }), new RegExp(`^unknown option penalty\\.lamda \\(did you mean penalty\\.lambda\\?\\); ${PENALTY}$`)],
-    ['lr at the top level', (o) => ({ ...o, lr: 0.1 }), /^unknown option lr \(did you mean optimizer\.lr\?\); valid options: model, epochs, batchSize, shuffle, optimizer, device, gpu, signal, onStep, data, validation, init, seed, penalty, standardize, onEpoch, resume$/],
-    ['lambda at the top level', (o) => ({ ...o, lambda: 0.1 }), /^unknown option lambda \(did you mean penalty\.lambda\?\)/],
-    ['batchsize', (o) => ({ ...o, batchsize: 8 }), /^unknown option batchsize \(did you mean batchSize\?\)/],
+    ['lr at the top level', (o) => ({ ...o, lr: 0.1 }), /^train: unknown option lr \(did you mean optimizer\.lr\?\); valid options: model, epochs, batchSize, shuffle, optimizer, device, gpu, signal, onStep, data, validation, init, seed, penalty, standardize, onEpoch, resume$/],
+    ['lambda at the top level', (o) => ({ ...o, lambda: 0.1 }), /^train: unknown option lambda \(did you mean penalty\.lambda\?\)/],
+    ['batchsize', (o) => ({ ...o, batchsize: 8 }), /^train: unknown option batchsize \(did you mean batchSize\?\)/],
     ['optimizer.learningRate', (o) => ({ ...o, optimizer: { learningRate: 0.1 } }), /^unknown option optimizer\.learningRate; valid keys of optimizer: kind, lr, beta1, beta2, epsilon$/],
     ['model.dropout', (o) => ({ ...o, model: { ...o.model, dropout: 0.5 } }), /^unknown option model\.dropout; valid keys of model: hidden, activation$/],
     ['init.sed', (o) => ({ ...o, init: { sed: 3 } }), /^unknown option init\.sed \(did you mean init\.seed\?\); valid keys of init: seed, weights$/],
@@ -108,7 +115,7 @@ describe('unknown keys are refused by path, with the valid keys and a near one',
     );
     await expect(batch({ models: [{ trainRows: rows, penalty: { lamda: 0.1 } as never }] })).rejects.toThrow(/^unknown option models\[0\]\.penalty\.lamda \(did you mean models\[0\]\.penalty\.lambda\?\)/);
     await expect(batch({ models: [{ trainRows: rows, lambda: 0.1 } as never] })).rejects.toThrow(/^unknown option models\[0\]\.lambda \(did you mean models\[0\]\.penalty\.lambda\?\)/);
-    await expect(batch({ penalty: { lambda: 0.1 } } as never)).rejects.toThrow(/^unknown option penalty \(did you mean models\[i\]\.penalty\?\); valid options: model, epochs, batchSize, shuffle, optimizer, device, gpu, signal, onStep, data, models, onEpoch$/);
+    await expect(batch({ penalty: { lambda: 0.1 } } as never)).rejects.toThrow(/^trainBatch: unknown option penalty \(did you mean models\[i\]\.penalty\?\); valid options: model, epochs, batchSize, shuffle, optimizer, device, gpu, signal, onStep, data, models, onEpoch$/);
     await expect(batch({ optimizer: { lr: 0.1, beta: 0.9 } as never })).rejects.toThrow(/^unknown option optimizer\.beta; valid keys of optimizer/);
   });
 

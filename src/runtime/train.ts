@@ -13,7 +13,7 @@ import { evaluateModels, predictModel, type Prediction } from './evaluate.js';
 import { GpuError, sharedGpu, type AdapterDescription, type Gpu } from './gpu.js';
 import { concatArrays, trainOnGpu } from './gpu-trainer.js';
 import { cpuAdapterProblem } from './limits.js';
-import { describeValue as describe, plural, unknownKeyMessage } from './options.js';
+import { describeValue as describe, optionsProblem, plural, unknownKeyMessage } from './options.js';
 import { PENALTY_KEYS, PenaltyConfigError, resolvePenalty, type PenaltyConfig, type ResolvedPenalty } from './penalty.js';
 import {
   DivergenceError,
@@ -29,7 +29,7 @@ import {
   type PlannerState,
   type TrainData,
 } from './plan.js';
-import { Random } from './random.js';
+import { fnv1a, Random } from './random.js';
 import { functionMask, ScheduleError, scheduleLabel, targetedTensors } from './schedule.js';
 
 /** A bad option of train() or trainBatch(); thrown before any GPU work. */
@@ -293,9 +293,7 @@ type RunConfig = CheckpointManifest['config'];
 /** A short fingerprint of a model's standardization (FNV-1a over its float32 bytes), or 'none'. */
 function standardizeTag(s: { scale: Float32Array; shift: Float32Array } | undefined): string {
   if (!s) return 'none';
-  let h = 0x811c9dc5;
-  for (const a of [s.scale, s.shift]) for (const byte of new Uint8Array(a.buffer, a.byteOffset, a.byteLength)) h = Math.imul(h ^ byte, 0x01000193) >>> 0;
-  return `fnv1a:${h.toString(16).padStart(8, '0')}`;
+  return `fnv1a:${fnv1a(s.scale, s.shift)}`;
 }
 
 /** The configuration a checkpoint records, for its manifest and for comparing on resume. */
@@ -499,8 +497,8 @@ async function pickGpu(choice: DeviceChoice, given?: Gpu): Promise<Gpu | null> {
 
 /** Trains many models together (same shapes and data set; own rows, seeds and penalties). */
 export async function trainBatch(options: BatchOptions): Promise<BatchRun> {
-  if (!options || typeof options !== 'object') fail('trainBatch(options): options must be an object');
-  checkKeys(options, '', BATCH_KEYS, { optimizer: OPTIMIZER_KEYS, model: MODEL_KEYS, 'models[i]': ENTRY_KEYS, 'models[i].penalty': PENALTY_KEYS });
+  const problem = optionsProblem(options, BATCH_KEYS, { optimizer: OPTIMIZER_KEYS, model: MODEL_KEYS, 'models[i]': ENTRY_KEYS, 'models[i].penalty': PENALTY_KEYS });
+  if (problem !== null) fail(`trainBatch: ${problem}`);
   checkCallback('onEpoch', options.onEpoch);
   checkCallback('onStep', options.onStep);
   const r = resolveBatch(options, (i) => `models[${i}]`);
@@ -639,8 +637,8 @@ export class Run {
 
 /** Trains one model; see README for the options. */
 export async function train(options: TrainOptions): Promise<Run> {
-  if (!options || typeof options !== 'object') fail('train(options): options must be an object');
-  checkKeys(options, '', TRAIN_KEYS, { optimizer: OPTIMIZER_KEYS, penalty: PENALTY_KEYS, model: MODEL_KEYS });
+  const problem = optionsProblem(options, TRAIN_KEYS, { optimizer: OPTIMIZER_KEYS, penalty: PENALTY_KEYS, model: MODEL_KEYS });
+  if (problem !== null) fail(`train: ${problem}`);
   checkCallback('onEpoch', options.onEpoch);
   checkCallback('onStep', options.onStep);
   validateData(options.data, 'data');
