@@ -309,6 +309,24 @@ describe('altreg CLI', () => {
     expect(readdirSync(temp).filter((name) => name.startsWith('cmp'))).toEqual(['cmp']);
     expect(readdirSync(dir).filter((name) => name.startsWith('.altreg-'))).toEqual([]);
 
+    // --l2 is part of the experiment only where an arm trains with it: arms that each give their
+    // own λ resume under any --l2 (it was refused), an arm's λ still has to match.
+    const own = join(temp, 'own-lambda');
+    const perArm = ['compare', ...flags, '--schedules', 'none,constant@0.02,alternate@0.05'];
+    expect(altreg(...perArm, '--save', own).code).toBe(0);
+    expect(JSON.parse(readFileSync(join(own, 'altreg-run.json'), 'utf8')).flags['--l2']).toBeUndefined();
+    const otherL2 = altreg(...perArm, '--l2', '0.3', '--resume', own, '--save', own);
+    expect(otherL2.code, otherL2.stderr).toBe(0);
+    const otherArm = altreg('compare', ...flags, '--schedules', 'none,constant@0.03,alternate@0.05', '--resume', own);
+    expect([otherArm.code, otherArm.stderr.trim()]).toEqual([2, `altreg: --resume: ${own} was trained with other flags (--schedules none,constant@0.02,alternate@0.05 there, none,constant@0.03,alternate@0.05 here); resume with the flags it was trained with (--epochs, --device and the output flags may differ)`]);
+    // Where an arm takes --l2, it must match; a record that holds --l2 though no arm uses it (as
+    // earlier versions wrote) resumes.
+    const changedL2 = altreg('compare', ...flags, '--resume', dir, '--l2', '0.02');
+    expect([changedL2.code, changedL2.stderr.trim()]).toEqual([2, `altreg: --resume: ${dir} was trained with other flags (--l2 0.01 there, 0.02 here); resume with the flags it was trained with (--epochs, --device and the output flags may differ)`]);
+    const record = JSON.parse(readFileSync(join(own, 'altreg-run.json'), 'utf8'));
+    writeFileSync(join(own, 'altreg-run.json'), JSON.stringify({ ...record, flags: { ...record.flags, '--l2': '0.01' } }));
+    expect(altreg(...perArm, '--l2', '0.5', '--resume', own).code).toBe(0);
+
     // The data is recorded by its values, not its name: same file name and shape, other values.
     const data = join(temp, 'same-name');
     mkdirSync(data, { recursive: true });

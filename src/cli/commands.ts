@@ -147,9 +147,12 @@ function dataIdentity(d: Dataset): string {
   return `${describeData(d)}, sha256 ${hash.digest('hex').slice(0, 16)}`;
 }
 
-/** Each experiment flag that must match on --resume, as the user would type its value. */
-function runFlags(flags: ExperimentFlags, dataset: Dataset, arms: Arm[], command: 'train' | 'compare'): Record<string, string> {
-  return {
+/**
+ * Each experiment flag that must match on --resume, as the user would type its value. --l2 only
+ * where an arm trains with it: not when every arm is `none` or gives its own `@λ`.
+ */
+function runFlags(flags: ExperimentFlags, dataset: Dataset, arms: Arm[], command: 'train' | 'compare', usesL2: boolean): Record<string, string> {
+  const record: Record<string, string> = {
     command,
     '--data': dataIdentity(dataset),
     '--hidden': flags.hidden.join(','),
@@ -167,6 +170,8 @@ function runFlags(flags: ExperimentFlags, dataset: Dataset, arms: Arm[], command
     '--standardize': flags.standardize ? 'on' : 'off (--no-standardize)',
     '--seed': String(flags.seed),
   };
+  if (!usesL2) delete record['--l2'];
+  return record;
 }
 
 /** DIR's run record, or null when it has none; `flag` names the folder's flag in messages. */
@@ -186,9 +191,13 @@ function readRunRecord(flag: string, dir: string): RunRecord | null {
   return record;
 }
 
-/** How a run record's flags differ from this run's, as "flag X there, Y here"; '' when they agree. */
+/**
+ * How a run record's flags differ from this run's, as "flag X there, Y here"; '' when they agree.
+ * A flag the record has and this run does not record does not fix this run's models (--l2 when
+ * no arm uses it; records of earlier versions hold it regardless), so it is not compared.
+ */
 function flagDifferences(record: RunRecord, current: Record<string, string>): string {
-  return Object.keys({ ...record.flags, ...current })
+  return Object.keys(current)
     .filter((flag) => record.flags[flag] !== current[flag])
     .map((flag) => `${flag} ${record.flags[flag] ?? '(not given)'} there, ${current[flag] ?? '(not given)'} here`)
     .join('; ');
@@ -287,6 +296,7 @@ async function runExperimentCommand(
   flags: ExperimentFlags,
   command: 'train' | 'compare',
   arms: Arm[],
+  usesL2: boolean,
   print: (r: ExperimentResult, data: Dataset, resumedEpochs: number) => string,
 ): Promise<number> {
   if (flags.folds === undefined && flags.repeats !== 1) throw new UsageError('--repeats repeats k-fold cross-validation with new shuffles: it needs --folds');
@@ -325,7 +335,7 @@ async function runExperimentCommand(
   // before any GPU work.
   const splitList = splitsFor(options, flags);
   const splits = splitList.length;
-  const record = runFlags(flags, dataset, arms, command);
+  const record = runFlags(flags, dataset, arms, command, usesL2);
   let resumedEpochs = 0;
   if (resumed) {
     const dir = flags.resume!;
@@ -511,7 +521,7 @@ function armFor(flags: ExperimentFlags, schedule: string, field: string): Arm {
 export async function runTrain(flags: ExperimentFlags & { schedule: string }): Promise<number> {
   if (flags.schedule.includes('@')) throw new UsageError(`--schedule: schedule@λ names an arm of compare; train takes its λ from --l2 (e.g. --schedule ${flags.schedule.slice(0, flags.schedule.lastIndexOf('@')).trim() || 'constant'} --l2 ${flags.schedule.slice(flags.schedule.lastIndexOf('@') + 1).trim() || '0.01'})`);
   const arms = [armFor(flags, flags.schedule, '--schedule')];
-  return runExperimentCommand(flags, 'train', arms, (r, data) => {
+  return runExperimentCommand(flags, 'train', arms, arms[0].penalty.schedule !== 'none', (r, data) => {
     const arm = r.arms[0];
     const where = r.folds > 1 ? `mean ± std over ${r.repeats > 1 ? `${r.repeats}×` : ''}${r.folds}-fold cross-validation test folds` : 'holdout test set';
     const report = r.folds > 1 || r.repeats > 1 ? formatAveragedReport(arm.report) : arm.folds[0].report.text;
@@ -553,7 +563,8 @@ export async function runCompare(flags: ExperimentFlags & { schedules: string; r
   if (parsed.length < 1) throw new UsageError('--schedules needs at least one schedule, e.g. none,constant,alternate');
   const arms = parsed.map((a) => ({ name: a.name, penalty: { ...penaltyOf(flags), lambda: a.lambda ?? flags.l2, schedule: a.schedule } }));
   const reported = flags.report === undefined ? (arms.length === 1 ? 0 : undefined) : reportedArm(flags.report, parsed, flags.l2);
-  return runExperimentCommand(flags, 'compare', arms, (r, data, resumedEpochs) => {
+  const usesL2 = parsed.some((a) => a.schedule !== 'none' && a.lambda === undefined);
+  return runExperimentCommand(flags, 'compare', arms, usesL2, (r, data, resumedEpochs) => {
     const epochs = resumedEpochs > 0 ? `${resumedEpochs + flags.epochs} epochs (${flags.epochs} after resuming)` : plural(flags.epochs, 'epoch');
     let text = `Schedules compared on ${data.name} (${flags.hidden.join('-')} hidden, ${flags.activation}, Adam lr ${flags.lr}, ${describeLambda(parsed, flags.l2)}, ${flags.penalty}/${flags.convention}, ${epochs}, batch ${flags.batchSize}):\n\n${formatComparison(r)}\n`;
     text += missingControlsNote(parsed, flags, data, resumedEpochs + flags.epochs, resumedEpochs > 0);

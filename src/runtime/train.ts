@@ -339,10 +339,14 @@ function checkResume(field: string, c: Checkpoint, now: RunConfig, layout: MlpLa
     fail(`${field} must be a checkpoint (run.checkpoint() or loadCheckpoint(dir)), got ${describe(c)}`);
   }
   const saved = flatten(c.manifest.config);
+  // Without a penalty then and now (schedule 'none' or λ 0; the default), the penalty's settings change nothing.
+  const none = (schedule: unknown, lambda: unknown) => schedule === 'none' || lambda === 0;
+  const unpenalized = none(now.penalty.schedule, now.penalty.lambda) && none(saved.get('penalty.schedule'), saved.get('penalty.lambda'));
   for (const [path, value] of flatten(now)) {
     const before = saved.get(path);
     // Checkpoints saved before the standardization was recorded do not say which they had.
     if (path === 'standardize' && before === undefined) continue;
+    if (unpenalized && path.startsWith('penalty.')) continue;
     if (JSON.stringify(before) !== JSON.stringify(value)) {
       fail(
         `${field}: the checkpoint was trained with ${path} ${JSON.stringify(before)}, these options give ${JSON.stringify(value)}; ` +
