@@ -331,8 +331,18 @@ test('Compare schedules: the table holds runExperiment\'s numbers for the form\'
     expect(r[3], `${r[0]} log-loss`).toMatch(/^\d\.\d{3} ± \d\.\d{3}$/);
   }
   expect(cells[0].slice(4), 'the baseline has no difference to itself').toEqual(['—', '—']);
-  // A difference that rounds to zero has no sign from the library (never "-0.000").
-  for (const r of cells.slice(1)) for (const c of r.slice(4)) expect(c, `${r[0]} Δ`).toMatch(/^([+-](?!0\.000 )\d\.\d{3}|\+?0\.000) \(p (<0\.001|[01]\.\d{3}|n\/a)\)$/);
+  // Signed differences (never "-0.000"; one too small for 3 decimals in 2 significant digits),
+  // p, and the 95% confidence interval under them, which holds the difference.
+  const SIGNED = String.raw`(?:[+-](?!0\.000\b)\d\.\d{3}|[+-]\d\.\d0*[1-9]\d|[+-]\d\.\de-\d+|0\.000)`;
+  const DELTA = new RegExp(`^(${SIGNED}) \\(p (<0\\.001|[01]\\.\\d{3,}|n\\/a)\\)95% CI (${SIGNED}) … (${SIGNED})$`);
+  for (const r of cells.slice(1)) {
+    for (const c of r.slice(4)) {
+      expect(c, `${r[0]} Δ`).toMatch(DELTA);
+      const [, delta, , low, high] = DELTA.exec(c)!;
+      expect(Number(low), c).toBeLessThanOrEqual(Number(delta));
+      expect(Number(high), c).toBeGreaterThanOrEqual(Number(delta));
+    }
+  }
   await expect(page.locator('#compare-table thead')).toContainText('Δ accuracy vs none');
   // The schedule header sits over its names, on the left.
   await expect(page.locator('#compare-table thead th').first()).toHaveCSS('text-align', 'left');
@@ -341,7 +351,7 @@ test('Compare schedules: the table holds runExperiment\'s numbers for the form\'
   await expect(page.locator('#compare-controls')).toHaveText(
     'Missing control: constant@0.00075 is plain L2 as strong on average as alternate, over 30 epochs. Without it, a gain over plain L2 at the same λ may only mean that λ was too strong. Add matched controls (above) lists it for the next comparison.',
   );
-  for (const part of ['same 3 stratified folds with the same seeds', 'two-sided paired t-test over the folds, corrected for the training rows the folds share', 'p ≥ 0.05 means the difference is not distinguishable from fold-to-fold noise']) await expect(meaning).toContainText(part);
+  for (const part of ['same 3 stratified folds with the same seeds', 'two-sided paired t-test over the folds, corrected for the training rows the folds share', 'p ≥ 0.05 means the difference is not distinguishable from fold-to-fold noise, which is not evidence that there is none', 'The 6 tests are not adjusted for multiplicity']) await expect(meaning).toContainText(part);
 
   // The same experiment called directly in the page, with the library module the app loaded and
   // options written out here, on a device of the same adapter: the numbers must be identical.
@@ -381,8 +391,13 @@ test('Compare schedules: the table holds runExperiment\'s numbers for the form\'
   expect(app[0].folds).toHaveLength(settings.folds);
   expect(app).toEqual(direct);
 
-  // The table is formatComparison's table cell by cell, which the text block shows in full.
-  const textRows = text.split('\n').slice(2, 6).map((line) => line.trim().split(/ {2,}/));
+  // The table is formatComparison's table cell by cell, which the text block shows in full; the
+  // intervals under the Δ are its second table's.
+  const lines = text.split('\n');
+  const split = (line: string) => line.trim().split(/ {2,}/);
+  const intervals = lines.slice(lines.findIndex((l) => l.includes('95% CI')) + 2).slice(0, 3).map(split);
+  const textRows = lines.slice(2, 6).map(split).map((r, i) => (i === 0 ? r : [...r.slice(0, 4), `${r[4]}95% CI ${intervals[i - 1][1]}`, `${r[5]}95% CI ${intervals[i - 1][2]}`]));
+  expect(intervals.map((r) => r[0])).toEqual(['constant', 'alternate', 'constant@0.0005']);
   expect(cells).toEqual(textRows);
   await expect(page.locator('#compare-text')).toContainText(text);
   await expect(page.locator('#compare-text')).toContainText("Schedules compared on iris (3-fold; 10 hidden, relu, Adam lr 0.01, λ 0.001 or the arm's @λ, coupled/keras on kernels");

@@ -50,4 +50,22 @@ describe('README', () => {
     expect(existsSync(join(scratch, 'wine.json'))).toBe(true);
     expect(existsSync(join(scratch, 'ckpt', 'manifest.json'))).toBe(true);
   }, 600_000);
+
+  it("the demo's tables are the ones `npm run demo` prints (numbers to ±0.002: another adapter may round a last digit otherwise)", () => {
+    const shown = blocks('text').find((b) => b.startsWith('schedule ') && b.includes('95% CI'));
+    expect(shown).toBeDefined();
+    const r = spawnSync(process.execPath, [join(root, 'dist/cli.js'), 'demo'], { cwd: scratch, encoding: 'utf8', env, timeout: 180_000 });
+    expect(r.status, r.stderr).toBe(0);
+    const printed = r.stdout.split('\n');
+    const NUMBER = /[+-]?\d+\.\d+/g;
+    for (const line of shown!.trimEnd().split('\n')) {
+      if (line === '') continue;
+      // The printed line with the same words and layout, its numbers each within 0.002.
+      const same = printed.find((p) => p.replace(NUMBER, '#') === line.replace(NUMBER, '#'));
+      expect(same, `README line not printed by the demo:\n${line}`).toBeDefined();
+      const want = line.match(NUMBER) ?? [];
+      const got = same!.match(NUMBER) ?? [];
+      want.forEach((w, i) => expect(Math.abs(Number(w) - Number(got[i])), `${line}\n${same}`).toBeLessThanOrEqual(0.002 + 1e-12));
+    }
+  }, 180_000);
 });

@@ -7,7 +7,7 @@ import { sharedGpu } from '../runtime/gpu.js';
 import { TrainOptionsError } from '../runtime/train.js';
 import { experimentSplits, runExperiment, type ExperimentOptions, type ExperimentResult } from './crossval.js';
 import { pairedTTest, type PairedTest } from '../metrics/stats.js';
-import { formatAveragedReport, formatComparison, formatMeanStd, formatPairedDifference } from './format.js';
+import { formatAveragedReport, formatComparison, formatInterval, formatMeanStd, formatP, formatPairedDifference } from './format.js';
 
 // The shared device as it is, counted: an aborted experiment must not open one.
 vi.mock('../runtime/gpu.js', async (importOriginal) => {
@@ -190,7 +190,7 @@ describe('runExperiment: an async onEpoch and an aborted signal', () => {
 describe('experiment text', () => {
   const ms = (mean: number, std: number) => ({ mean, std });
   const row = (v: number) => ({ precision: ms(v, 0.1), recall: ms(v, 0.05), f1: ms(v, 0.02), support: ms(5, 0) });
-  const paired = (meanDiff: number, p: number) => ({ n: 3, meanDiff, stdDiff: 0.01, t: 1, df: 2, p });
+  const paired = (meanDiff: number, p: number, ci95 = [meanDiff - 0.02, meanDiff + 0.02]) => ({ n: 3, meanDiff, stdDiff: 0.01, t: 1, df: 2, p, ci95 });
   const result = {
     device: 'cpu',
     adapter: null,
@@ -211,7 +211,13 @@ describe('experiment text', () => {
         'none       0.900 ± 0.050  0.890 ± 0.060  0.250 ± 0.100                   —                  —',
         'alternate  0.950 ± 0.040  0.949 ± 0.041  0.200 ± 0.090    +0.050 (p 0.041)  -0.050 (p <0.001)',
         '',
-        'mean ± std over 3-fold cross-validation test folds; Δ: paired over the same folds, p from a two-sided paired t-test.',
+        'mean ± std over 3-fold cross-validation test folds; Δ = arm − none over the same folds (higher accuracy, lower log-loss is better), p from a two-sided paired t-test, the 2 tests not adjusted for multiplicity.',
+        '',
+        'schedule   Δ accuracy vs none, 95% CI  Δ log-loss, 95% CI',
+        '---------  --------------------------  ------------------',
+        'alternate             +0.030 … +0.070     -0.070 … -0.030',
+        '',
+        'p ≥ 0.05 is no evidence of a difference, and no evidence that there is none: the 95% confidence interval (same correction) is how large a difference the folds cannot rule out.',
       ].join('\n'),
     );
   });
@@ -219,22 +225,27 @@ describe('experiment text', () => {
   it('the footnote names the corrected test when the differences were tested with it', () => {
     const corrected = structuredClone(result);
     for (const t of Object.values(corrected.arms[1].versusFirst!)) t.testTrainRatio = 0.5;
-    expect(formatComparison(corrected).split('\n').at(-1)).toBe(
-      "mean ± std over 3-fold cross-validation test folds; Δ: paired over the same folds, p from a two-sided corrected resampled t-test (Nadeau & Bengio: the folds' training rows overlap).",
+    expect(formatComparison(corrected).split('\n')[5]).toBe(
+      "mean ± std over 3-fold cross-validation test folds; Δ = arm − none over the same folds (higher accuracy, lower log-loss is better), p from a two-sided corrected resampled t-test (Nadeau & Bengio: the folds' training rows overlap), the 2 tests not adjusted for multiplicity.",
     );
   });
 
-  it('paired-difference cells: signed, and no sign on a difference that rounds to zero', () => {
+  it('paired-difference cells: signed; a difference too small for the digits keeps its sign in two significant digits; p never rounds across 0.05', () => {
     const cell = (meanDiff: number, p = 0.5) => formatPairedDifference({ meanDiff, p } as PairedTest);
-    expect([cell(0.5), cell(-0.0123), cell(-0.0004, 0.812), cell(0.0004), cell(0), cell(-0.0002, NaN), cell(0.0006, 0.0004)]).toEqual([
+    // -0.0003 with p < 0.001 printed "0.000 (p <0.001)": a significant difference with no direction.
+    expect([cell(0.5), cell(-0.0123), cell(-0.0004, 0.812), cell(0.0004), cell(0), cell(-0.0002, NaN), cell(0.0006, 0.0004), cell(-0.0003, 0.0002), cell(-1e-9)]).toEqual([
       '+0.500 (p 0.500)',
       '-0.012 (p 0.500)',
-      '0.000 (p 0.812)',
+      '-0.00040 (p 0.812)',
+      '+0.00040 (p 0.500)',
       '0.000 (p 0.500)',
-      '0.000 (p 0.500)',
-      '0.000 (p n/a)',
+      '-0.00020 (p n/a)',
       '+0.001 (p <0.001)',
+      '-0.00030 (p <0.001)',
+      '-1.0e-9 (p 0.500)',
     ]);
+    expect([0.0496, 0.04996, 0.0504, 0.05, 0.0499999999, 0.012, 0.9994].map(formatP)).toEqual(['0.0496', '0.04996', '0.050', '0.050', '0.0499999999', '0.012', '0.999']);
+    expect(formatInterval({ ci95: [-0.0163, 0.0291] } as PairedTest)).toBe('-0.016 … +0.029');
     expect(formatMeanStd({ mean: 0.9, std: NaN })).toBe('0.900');
   });
 

@@ -21,13 +21,37 @@ function table(header: string[], rows: string[][]): string {
   return [pad(header, widths), pad(widths.map((w) => '-'.repeat(w)), widths), ...rows.map((r) => pad(r, widths))].join('\n');
 }
 
+/**
+ * A difference with its sign: `+0.007`, `-0.012`, `0.000` for none; one too small for `digits`
+ * gets two significant digits (`-0.00030`), so that its direction still shows.
+ */
+export function formatSigned(value: number, digits = 3): string {
+  if (value === 0 || !Number.isFinite(value)) return formatFixed(value === 0 ? 0 : value, digits);
+  const text = formatFixed(value, digits);
+  const shown = /^-?0\.?0*$/.test(text) ? Math.abs(value).toPrecision(2) : text.replace('-', '');
+  return `${value > 0 ? '+' : '-'}${shown}`;
+}
+
+/**
+ * A p-value: `<0.001`, else three decimals, or more where three would put it on the other side of
+ * 0.05 (0.0496 is `0.0496`, not `0.050`); `n/a` for NaN.
+ */
+export function formatP(p: number): string {
+  if (Number.isNaN(p)) return 'n/a';
+  if (p < 0.001) return '<0.001';
+  let digits = 3;
+  while (digits < 12 && Number(p.toFixed(digits)) < 0.05 !== p < 0.05) digits++;
+  return p.toFixed(digits);
+}
+
 /** A paired-difference cell: the signed mean difference and the test's p. */
 export function formatPairedDifference(t: PairedTest, digits = 3, scale = 1): string {
-  const p = Number.isNaN(t.p) ? 'n/a' : t.p < 0.001 ? '<0.001' : t.p.toFixed(3);
-  const value = formatFixed(t.meanDiff * scale, digits);
-  // A difference that rounds to zero has no direction to show (not "-0.000").
-  const shown = /^-?0\.?0*$/.test(value) ? value.replace('-', '') : t.meanDiff * scale >= 0 ? `+${value}` : value;
-  return `${shown} (p ${p})`;
+  return `${formatSigned(t.meanDiff * scale, digits)} (p ${formatP(t.p)})`;
+}
+
+/** A 95% confidence interval of a difference: `-0.016 … +0.029`. */
+export function formatInterval(t: PairedTest, digits = 3, scale = 1): string {
+  return `${formatSigned(t.ci95[0] * scale, digits)} … ${formatSigned(t.ci95[1] * scale, digits)}`;
 }
 
 /** Whether the result's paired tests are corrected for the folds' shared training rows (runExperiment's are). */
@@ -35,7 +59,10 @@ export function correctedTest(r: ExperimentResult): boolean {
   return r.arms.some((a) => (a.versusFirst?.accuracy.testTrainRatio ?? 0) > 0);
 }
 
-/** The comparison table of every arm, plus paired differences to the first arm when k ≥ 2. */
+/**
+ * The comparison table of every arm, plus, when k ≥ 2, paired differences to the first arm and
+ * a second table of their 95% confidence intervals.
+ */
 export function formatComparison(r: ExperimentResult, digits = 3): string {
   const paired = r.arms.some((a) => a.versusFirst);
   const header = ['schedule', 'accuracy', 'macro-F1', 'log-loss'];
@@ -47,11 +74,29 @@ export function formatComparison(r: ExperimentResult, digits = 3): string {
   });
   const folds = r.repeats > 1 ? `${r.repeats}×${r.folds}-fold` : `${r.folds}-fold`;
   const test = correctedTest(r) ? "a two-sided corrected resampled t-test (Nadeau & Bengio: the folds' training rows overlap)" : 'a two-sided paired t-test';
+  const first = r.arms[0].arm.name;
+  const tests = 2 * r.arms.filter((a) => a.versusFirst).length;
   const footnote =
     r.folds > 1
-      ? `mean ± std over ${folds} cross-validation test folds${paired ? `; Δ: paired over the same folds, p from ${test}` : ''}.`
+      ? `mean ± std over ${folds} cross-validation test folds` +
+        (paired
+          ? `; Δ = arm − ${first} over the same folds (higher accuracy, lower log-loss is better), p from ${test}, ` +
+            `${tests === 1 ? 'one test' : `the ${tests} tests not adjusted for multiplicity`}.`
+          : '.')
       : 'one holdout test set: no spread and no paired differences (k-fold cross-validation gives both).';
   const lines = [table(header, rows), '', footnote];
+  if (paired) {
+    const compared = r.arms.filter((a) => a.versusFirst);
+    lines.push(
+      '',
+      table(
+        ['schedule', `Δ accuracy vs ${first}, 95% CI`, 'Δ log-loss, 95% CI'],
+        compared.map((a) => [a.arm.name, formatInterval(a.versusFirst!.accuracy, digits), formatInterval(a.versusFirst!.logLoss, digits)]),
+      ),
+      '',
+      'p ≥ 0.05 is no evidence of a difference, and no evidence that there is none: the 95% confidence interval (same correction) is how large a difference the folds cannot rule out.',
+    );
+  }
   return lines.join('\n');
 }
 

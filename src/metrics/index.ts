@@ -23,4 +23,4 @@ export {
   type ReportOptions,
   type ReportRow,
 } from './classification.js';
-export { pairedTTest, type PairedTest } from './stats.js';
+export { holmAdjust, pairedTTest, type PairedTest } from './stats.js';

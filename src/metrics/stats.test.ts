@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MetricsError } from './classification.js';
-import { incompleteBeta, logGamma, pairedTTest, studentTwoSidedP } from './stats.js';
+import { holmAdjust, incompleteBeta, logGamma, pairedTTest, studentTwoSidedP, studentTwoSidedQuantile } from './stats.js';
 
 describe('paired t-test', () => {
   it('log-gamma matches factorials and Γ(½) = √π', () => {
@@ -40,13 +40,58 @@ describe('paired t-test', () => {
     expect(pairedTTest([10, 10, 10, 10], [11, 12, 13, 14], 0)).toEqual(pairedTTest([10, 10, 10, 10], [11, 12, 13, 14]));
     // The correction only widens: the same differences are never more significant with it.
     expect(r.p).toBeGreaterThan(pairedTTest([10, 10, 10, 10], [11, 12, 13, 14]).p);
-    expect(pairedTTest([0.9, 0.8], [1, 0.9], 0.25).p).toBe(0);
     expect(() => pairedTTest([1, 2], [2, 3], -0.1)).toThrow('pairedTTest: testTrainRatio must be a finite number ≥ 0 (test rows / training rows; 0: the plain test), got -0.1');
     expect(() => pairedTTest([1, 2], [2, 3], NaN)).toThrow(MetricsError);
   });
-  it('identical arms: no difference, p = 1; a constant shift: p = 0', () => {
+  it('identical arms: no difference, p = 1; a constant shift has no spread to test: p NaN, not 0', () => {
     expect(pairedTTest([0.9, 0.8], [0.9, 0.8]).p).toBe(1);
-    expect(pairedTTest([0.9, 0.8], [1, 0.9]).p).toBe(0);
+    // Two folds that each gain one test row of 15 (and 30): the same difference, but not p 0.
+    for (const ratio of [0, 0.25]) {
+      const shift = pairedTTest([12 / 15, 25 / 30], [13 / 15, 27 / 30], ratio);
+      expect([shift.p, shift.t, shift.stdDiff]).toEqual([NaN, NaN, 0]);
+      expect(shift.meanDiff).toBeCloseTo(1 / 15, 15);
+      expect(shift.ci95).toEqual([shift.meanDiff, shift.meanDiff]);
+    }
+    // A spread at the 1e-9 level is a spread.
+    expect(pairedTTest([1, 1, 1], [2, 2 + 1e-9, 2 - 1e-9]).p).toBeLessThan(1e-6);
+  });
+  it('the 95% confidence interval of the difference: hand-checked, with and without the correction, and consistent with p', () => {
+    // t₀.₉₇₅,₃ = 3.182446305 (published); differences 1, 2, 3, 4: se = √(5/3)/2 plain,
+    // √((5/3)(1/4 + 1/9)) corrected.
+    expect(studentTwoSidedQuantile(0.05, 3)).toBeCloseTo(3.182446305284263, 9);
+    expect(studentTwoSidedQuantile(0.05, 9)).toBeCloseTo(2.262157162740991, 9);
+    expect(studentTwoSidedQuantile(0.05, 1)).toBeCloseTo(12.706204736174705, 8);
+    expect(studentTwoSidedQuantile(0.5, 1)).toBeCloseTo(1, 12);
+    const plain = pairedTTest([10, 10, 10, 10], [11, 12, 13, 14]);
+    expect(plain.ci95[0]).toBeCloseTo(0.445739743239121, 9);
+    expect(plain.ci95[1]).toBeCloseTo(4.5542602567608785, 9);
+    const corrected = pairedTTest([10, 10, 10, 10], [11, 12, 13, 14], 1 / 9);
+    expect(corrected.ci95[0]).toBeCloseTo(0.031086437033609915, 9);
+    expect(corrected.ci95[1]).toBeCloseTo(4.9689135629663905, 9);
+    // p < 0.05 exactly when the interval leaves out 0, on fresh random differences.
+    let seed = 7;
+    const random = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+    for (let trial = 0; trial < 200; trial++) {
+      const n = 2 + Math.floor(random() * 20);
+      const a = Array.from({ length: n }, () => random());
+      const b = a.map((x) => x + (random() - 0.3) * 0.2);
+      const r = pairedTTest(a, b, random() * 0.3);
+      if (Math.abs(r.p - 0.05) < 1e-9) continue;
+      expect(r.ci95[0] > 0 || r.ci95[1] < 0, `p ${r.p}`).toBe(r.p < 0.05);
+      expect((r.ci95[0] + r.ci95[1]) / 2).toBeCloseTo(r.meanDiff, 12);
+    }
+    expect(() => studentTwoSidedQuantile(0, 3)).toThrow(MetricsError);
+  });
+  it("Holm's adjustment: hand-checked, ties and NaN", () => {
+    // p 0.01, 0.04, 0.03, 0.005 (m 4): sorted 0.005·4 = 0.02, 0.01·3 = 0.03, 0.03·2 = 0.06, 0.04·1 → max(0.06, 0.04) = 0.06.
+    const adjusted = holmAdjust([0.01, 0.04, 0.03, 0.005]);
+    [0.03, 0.06, 0.06, 0.02].forEach((v, i) => expect(adjusted[i]).toBeCloseTo(v, 15));
+    expect(holmAdjust([0.5, 0.9])).toEqual([1, 1]);
+    const withNaN = holmAdjust([0.02, NaN, 0.01]);
+    expect(withNaN[1]).toBeNaN();
+    expect([withNaN[0], withNaN[2]]).toEqual([0.02, 0.02]);
+    expect(holmAdjust([])).toEqual([]);
+    expect(() => holmAdjust([0.1, 1.5])).toThrow('holmAdjust: p[1] = 1.5; expected a p-value in [0, 1] or NaN');
   });
   it('rejects unpaired arrays, fewer than 2 pairs and non-finite values with a MetricsError naming the index', () => {
     const error = (a: number[], b: number[]) => {

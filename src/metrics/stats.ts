@@ -13,11 +13,20 @@ export interface PairedTest {
   meanDiff: number;
   /** Sample standard deviation of b − a (n − 1). */
   stdDiff: number;
-  /** t statistic; ±Infinity when every difference is equal and nonzero, NaN when all are 0. */
+  /** t statistic; NaN when every difference is the same (no spread to test). */
   t: number;
   df: number;
-  /** Two-sided p-value; 1 when every difference is 0. */
+  /**
+   * Two-sided p-value; 1 when every difference is 0, NaN when every difference is the same
+   * nonzero value (the test needs spread: two folds that both gain one row are not p 0).
+   */
   p: number;
+  /**
+   * The 95% confidence interval of the mean difference, [low, high], with the same correction as
+   * p: meanDiff ± t₀.₉₇₅,df · stdDiff · √(1/n + testTrainRatio). A p ≥ 0.05 means this interval
+   * holds 0; its ends say how large a difference the folds cannot rule out.
+   */
+  ci95: [number, number];
   /** Test rows over training rows of the correction (Nadeau & Bengio); 0: the plain paired t-test. */
   testTrainRatio: number;
 }
@@ -84,6 +93,40 @@ export function studentTwoSidedP(t: number, df: number): number {
   return incompleteBeta(df / (df + t * t), df / 2, 0.5);
 }
 
+/** The t value that |T| exceeds with probability `p` (two-sided; `p` in (0, 1)), df degrees of freedom. */
+export function studentTwoSidedQuantile(p: number, df: number): number {
+  if (!(p > 0 && p < 1)) throw new MetricsError(`studentTwoSidedQuantile: p must be in (0, 1), got ${p}`);
+  if (!(df > 0)) throw new MetricsError(`studentTwoSidedQuantile: df must be > 0, got ${df}`);
+  // The tail falls as t grows: find a bracket, then bisect to the last bit.
+  let low = 0;
+  let high = 1;
+  while (studentTwoSidedP(high, df) > p) high *= 2;
+  for (let i = 0; i < 200 && high - low > 1e-15 * high; i++) {
+    const mid = (low + high) / 2;
+    if (studentTwoSidedP(mid, df) > p) low = mid;
+    else high = mid;
+  }
+  return (low + high) / 2;
+}
+
+/**
+ * Holm's step-down adjustment of p-values for testing them together: the i-th smallest is
+ * multiplied by (m − i), made no smaller than the one before, capped at 1. Rejecting where the
+ * adjusted p < α keeps the chance of any false finding among the m tests below α. NaN stays NaN
+ * and is not counted in m.
+ */
+export function holmAdjust(p: readonly number[]): number[] {
+  const order = p.map((v, i) => ({ v, i })).filter((e) => !Number.isNaN(e.v)).sort((x, y) => x.v - y.v);
+  const out = p.map(() => Number.NaN);
+  let running = 0;
+  order.forEach((e, rank) => {
+    if (!(e.v >= 0 && e.v <= 1)) throw new MetricsError(`holmAdjust: p[${e.i}] = ${e.v}; expected a p-value in [0, 1] or NaN`);
+    running = Math.max(running, Math.min(1, (order.length - rank) * e.v));
+    out[e.i] = running;
+  });
+  return out;
+}
+
 /**
  * Paired t-test of b against a (same folds, same order). Throws a MetricsError for arrays of
  * different lengths, fewer than 2 pairs, or a NaN or infinite value (it would make p
@@ -109,13 +152,17 @@ export function pairedTTest(a: number[], b: number[], testTrainRatio = 0): Paire
   }
   const d = a.map((x, i) => b[i] - x);
   const meanDiff = d.reduce((s, x) => s + x, 0) / n;
-  const stdDiff = Math.sqrt(d.reduce((s, x) => s + (x - meanDiff) ** 2, 0) / (n - 1));
+  let stdDiff = Math.sqrt(d.reduce((s, x) => s + (x - meanDiff) ** 2, 0) / (n - 1));
+  // Equal differences computed from different values (13/15 − 12/15 and 27/30 − 25/30) differ in
+  // their last bits: that is no spread, and would give t ≈ 1e16.
+  let scale = 0;
+  for (let i = 0; i < n; i++) scale = Math.max(scale, Math.abs(a[i]), Math.abs(b[i]));
+  if (stdDiff <= 1e-12 * scale) stdDiff = 0;
   const df = n - 1;
-  const base = { n, meanDiff, stdDiff, df, testTrainRatio };
-  if (stdDiff === 0) {
-    if (meanDiff === 0) return { ...base, t: Number.NaN, p: 1 };
-    return { ...base, t: meanDiff > 0 ? Infinity : -Infinity, p: 0 };
-  }
-  const t = meanDiff / (stdDiff * Math.sqrt(1 / n + testTrainRatio));
+  const se = stdDiff * Math.sqrt(1 / n + testTrainRatio);
+  const half = stdDiff === 0 ? 0 : studentTwoSidedQuantile(0.05, df) * se;
+  const base = { n, meanDiff, stdDiff, df, testTrainRatio, ci95: [meanDiff - half, meanDiff + half] as [number, number] };
+  if (stdDiff === 0) return { ...base, t: Number.NaN, p: meanDiff === 0 ? 1 : Number.NaN };
+  const t = meanDiff / se;
   return { ...base, t, p: studentTwoSidedP(t, df) };
 }

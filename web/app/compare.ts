@@ -3,7 +3,7 @@
 // or the CPU reference trainer, with Stop. The result is shown as formatComparison's table in
 // HTML (mean ± std over folds, paired differences to the first schedule) and as its text.
 
-import { correctedTest, describeLambda, describeMissingControls, missingControls, mlpLayout, parseArms, formatComparison, formatMeanStd, formatPairedDifference, runExperiment, type ArmText, type Dataset, type ExperimentOptions, type ExperimentResult, type Gpu } from '../../src/index.js';
+import { correctedTest, describeLambda, describeMissingControls, missingControls, mlpLayout, parseArms, formatComparison, formatInterval, formatMeanStd, formatPairedDifference, runExperiment, type ArmText, type Dataset, type ExperimentOptions, type ExperimentResult, type Gpu } from '../../src/index.js';
 import type { CompareConfig, SharedConfig } from './config.js';
 import { VALIDATION_FRACTION } from './data.js';
 import { el, plural } from './dom.js';
@@ -89,7 +89,10 @@ export function renderComparison(container: HTMLElement, r: ExperimentResult): v
     el('tr', { attrs: { 'data-schedule': a.arm.name } }, [
       el('th', { text: a.arm.name, attrs: { scope: 'row' } }),
       ...[a.accuracy, a.macroF1, a.logLoss].map((v) => el('td', { text: formatMeanStd(v, DIGITS) })),
-      ...(a.versusFirst ? [a.versusFirst.accuracy, a.versusFirst.logLoss].map((t) => el('td', { text: formatPairedDifference(t, DIGITS) })) : [el('td', { text: '—' }), el('td', { text: '—' })]),
+      // The difference with its p, and under it the 95% confidence interval.
+      ...(a.versusFirst
+        ? [a.versusFirst.accuracy, a.versusFirst.logLoss].map((t) => el('td', {}, [formatPairedDifference(t, DIGITS), el('span', { className: 'ci', text: `95% CI ${formatInterval(t, DIGITS)}` })]))
+        : [el('td', { text: '—' }), el('td', { text: '—' })]),
     ]),
   );
   const table = el('table', { className: 'comparison', attrs: { id: 'compare-table' } }, [
@@ -114,7 +117,9 @@ export function explainComparison(r: ExperimentResult): string {
   return (
     `Every schedule trained on the same ${r.folds} stratified folds with the same seeds; each cell is the mean ± standard deviation over the ${r.folds} test folds ` +
     `(higher accuracy and macro-F1, lower log-loss are better), Δ is the mean per-fold difference to ${base} with p from a two-sided paired t-test over the folds${correctedTest(r) ? ", corrected for the training rows the folds share (Nadeau & Bengio's corrected resampled t-test)" : ''}, ` +
-    `and p ≥ 0.05 means the difference is not distinguishable from fold-to-fold noise.`
+    `and p ≥ 0.05 means the difference is not distinguishable from fold-to-fold noise, which is not evidence that there is none: ` +
+    `the 95% confidence interval under each Δ says how large a difference the folds cannot rule out. ` +
+    `The ${2 * r.arms.filter((a) => a.versusFirst).length} tests are not adjusted for multiplicity.`
   );
 }
 
