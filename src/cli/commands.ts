@@ -4,7 +4,7 @@
 
 import { createHash } from 'node:crypto';
 import { constants as bufferConstants } from 'node:buffer';
-import { existsSync, readFileSync, statSync, type Stats } from 'node:fs';
+import { existsSync, readFileSync, realpathSync, statSync, type Stats } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { parseCsv } from '../data/csv.js';
 import { SplitError, type SplitStep } from '../data/split.js';
@@ -174,6 +174,20 @@ function runFlags(flags: ExperimentFlags, dataset: Dataset, arms: Arm[], command
   return record;
 }
 
+/** --save's refusal of a folder that holds another experiment's checkpoints; `how` says how it differs. */
+function anotherExperiment(dir: string, how: string): UsageError {
+  return new UsageError(`--save: ${dir} holds another experiment (${how}); choose a new or empty folder`);
+}
+
+/** Whether two existing paths are one folder (through links and `.`). */
+function sameFolder(a: string, b: string): boolean {
+  try {
+    return realpathSync(a) === realpathSync(b);
+  } catch {
+    return false;
+  }
+}
+
 /** DIR's run record, or null when it has none; `flag` names the folder's flag in messages. */
 function readRunRecord(flag: string, dir: string): RunRecord | null {
   const file = join(dir, RUN_FILE);
@@ -310,9 +324,10 @@ async function runExperimentCommand(
     recoverBeforeUse('--save', flags.save, flags.quiet);
     // The splits experimentSplits makes of data that can be split (splitsFor checks that below).
     planSaveDir(flags.save, saveEntries(arms, folds ? flags.folds! * flags.repeats : 1, folds));
-    // A folder that another experiment saved into is not overwritten by this one.
-    saved = readRunRecord('--save', flags.save);
-    if (saved && saved.flags.command !== command) throw new UsageError(`--save: ${flags.save} holds another experiment (saved by \`altreg ${saved.flags.command}\`); choose a new or empty folder`);
+    // A folder that another experiment saved into is not overwritten by this one (the --resume
+    // folder's record is read once).
+    saved = resumed && sameFolder(flags.save, flags.resume!) ? resumed : readRunRecord('--save', flags.save);
+    if (saved && saved.flags.command !== command) throw anotherExperiment(flags.save, `saved by \`altreg ${saved.flags.command}\``);
   }
   const csv = !(DATASET_NAMES as readonly string[]).includes(flags.data);
   const writeJson =
@@ -346,7 +361,7 @@ async function runExperimentCommand(
     options.resume = (a, s) => checkpoints[a][s];
   }
   const differ = saved ? flagDifferences(saved, record) : '';
-  if (differ) throw new UsageError(`--save: ${flags.save} holds another experiment (${differ}); choose a new or empty folder`);
+  if (differ) throw anotherExperiment(flags.save!, differ);
   // Everything above checked the input; only now is a GPU asked for.
   const models = arms.length * splits;
   // The batch trains at most the largest training set's rows (train() caps it so).
