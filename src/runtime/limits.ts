@@ -4,7 +4,7 @@
 // whose Σw² one workgroup sums (maxSumSqSegment). The kernels refuse such shapes when they are
 // built; these checks name the option to change instead, before any GPU work.
 
-import { maxMatmulK } from '../kernels/matmul.js';
+import { denseForwardDims, denseInputGradDims, denseWeightGradDims, maxMatmulK, type DenseShape } from '../kernels/matmul.js';
 import { maxSumSqSegment } from '../kernels/sumsq.js';
 import type { MlpLayout } from '../model/mlp.js';
 import type { Gpu } from './gpu.js';
@@ -37,24 +37,22 @@ export function cpuAdapterProblem(gpu: Gpu, layout: MlpLayout, batch?: { asked: 
   const maxK = maxMatmulK(gpu);
   const remedy = `or train with ${names.cpu} (the CPU reference trainer has no such limit)`;
   const on = `${gpu.name}, which ends an invocation's loops after 65,535 iterations`;
-  // A layer's product sums over its inputs (forward, evaluation) and, when training, the input
-  // gradient of each layer above the first over that layer's outputs.
-  const widths = layout.widths;
-  for (let l = 0; l < widths.length; l++) {
-    const asInputs = l < widths.length - 1;
-    const asOutputs = batch !== undefined && l >= 2;
-    if ((asInputs || asOutputs) && widths[l] > maxK) {
-      const role = asInputs ? `the inputs of layer ${l}` : `the outputs of layer ${l - 1}`;
-      return `${names.width(layout, l)}: ${role} are the inner dimension of a matrix product, at most ${count(maxK)} on ${on}; it must be at most ${count(maxK)} here, ${remedy}`;
-    }
-  }
-  const rows = batch ? Math.min(batch.asked, batch.largestSet) : 0;
-  if (batch && rows > maxK) {
+  // The inner dimension K of each layer's products, as the kernels take them (dense*Dims): the
+  // forward product (also evaluation's) sums over the layer's inputs; when training, the input
+  // gradient of each layer above the first over its outputs, the weight gradient over the rows.
+  const rows = batch ? Math.min(batch.asked, batch.largestSet) : 1;
+  const shapes: DenseShape[] = layout.layers.map(({ inputs, outputs }) => ({ batch: 1, rows, inputs, outputs }));
+  const tooWide = (width: number, role: string) =>
+    `${names.width(layout, width)}: ${role} are the inner dimension of a matrix product, at most ${count(maxK)} on ${on}; it must be at most ${count(maxK)} here, ${remedy}`;
+  for (const [l, s] of shapes.entries()) if (denseForwardDims(s).k > maxK) return tooWide(l, `the inputs of layer ${l}`);
+  if (!batch) return null;
+  for (const [l, s] of shapes.entries()) if (l >= 1 && denseInputGradDims(s).k > maxK) return tooWide(l + 1, `the outputs of layer ${l}`);
+  if (shapes.some((s) => denseWeightGradDims(s).k > maxK)) {
     const capped = rows === batch.asked ? '' : ` (capped to the ${count(batch.largestSet)} rows of the largest training set)`;
     return `${names.batchSize} ${batch.asked}${capped}: the weight gradients sum over a batch's rows, at most ${count(maxK)} on ${on}; use ${names.batchSize} ≤ ${maxK}, ${remedy}`;
   }
   // Training only: the epochs' weight norms.
-  const maxTensor = batch ? maxSumSqSegment(gpu) : Number.POSITIVE_INFINITY;
+  const maxTensor = maxSumSqSegment(gpu);
   for (let l = 0; l < layout.layers.length; l++) {
     const { inputs, outputs } = layout.layers[l];
     if (inputs * outputs > maxTensor) {

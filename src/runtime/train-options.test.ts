@@ -552,6 +552,11 @@ describe('shapes a CPU adapter cannot run are refused before any GPU work, namin
     await expect(train({ data: iris, model: { hidden: [8, 60_000], activation: 'relu' }, epochs: 1, device: 'gpu', gpu })).rejects.toThrow(
       `model.hidden[1] = 60000: the inputs of layer 2 are the inner dimension of a matrix product, at most 39,732 ${on}; it must be at most 39,732 here, ${cpuTrains}`,
     );
+    // The classes are the inner dimension of the last layer's input gradient, when training.
+    const classes = { x: new Float32Array(8), y: Uint32Array.of(0, 44_999), features: 4, classes: 45_000 };
+    await expect(train({ data: classes, model: { hidden: [2], activation: 'relu' }, epochs: 1, device: 'gpu', gpu })).rejects.toThrow(
+      `data.classes = 45000: the outputs of layer 1 are the inner dimension of a matrix product, at most 39,732 ${on}; it must be at most 39,732 here, ${cpuTrains}`,
+    );
     // Trained with device: 'cpu' instead.
     const run = await train({ data: synthetic(4, 45_000), model: { hidden: [2], activation: 'relu' }, epochs: 1, device: 'cpu' });
     expect(run.history).toHaveLength(1);
