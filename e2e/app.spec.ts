@@ -727,6 +727,16 @@ test.describe('without WebGPU', () => {
     await expect(page.locator('#gpu-warning')).toContainText('CPU reference trainer');
     await expect(page.locator('#adapter')).toHaveAttribute('data-backend', 'none');
     await expect(page.locator('#device')).toHaveValue('cpu');
+    // The library says it with the code a caller falls back on (it had none in a browser without navigator.gpu).
+    const refusal = await page.evaluate(async () => {
+      const libUrl = performance.getEntriesByType('resource').map((e) => e.name).find((n) => new URL(n).pathname.endsWith('/src/index.ts'));
+      const lib = await import(libUrl!);
+      return lib.requestGpu().then(
+        () => null,
+        (e: { name: string; code?: string; message: string }) => [e.name, e.code, e.message],
+      );
+    });
+    expect(refusal).toEqual(['GpuError', 'no-adapter', 'WebGPU is not available here: navigator.gpu is missing (it needs a secure context: https, localhost or 127.0.0.1)']);
 
     await configure(page, { dataset: 'iris', epochs: '50', lr: '0.01', 'schedule-kind': 'random', 'schedule-param': '0.5' });
     await page.click('#train');

@@ -373,7 +373,7 @@ export async function requestGpu(options: GpuOptions = {}): Promise<Gpu> {
     return openDevice(navGpu, adapter, 'browser', 'core', options);
   }
   if (isNode()) return requestNodeGpu(options);
-  throw new GpuError('WebGPU is not available here: navigator.gpu is missing (it needs a secure context: https, localhost or 127.0.0.1)');
+  throw new GpuError('WebGPU is not available here: navigator.gpu is missing (it needs a secure context: https, localhost or 127.0.0.1)', 'no-adapter');
 }
 
 let shared: Promise<Gpu> | null = null;

@@ -91,7 +91,7 @@ describe('unknown keys are refused by path, with the valid keys and a near one',
     ['optimizer.learningRate', (o) => ({ ...o, optimizer: { learningRate: 0.1 } }), /^unknown option optimizer\.learningRate; valid keys of optimizer: kind, lr, beta1, beta2, epsilon$/],
     ['model.dropout', (o) => ({ ...o, model: { ...o.model, dropout: 0.5 } }), /^unknown option model\.dropout; valid keys of model: hidden, activation$/],
     ['init.sed', (o) => ({ ...o, init: { sed: 3 } }), /^unknown option init\.sed \(did you mean init\.seed\?\); valid keys of init: seed, weights$/],
-    ['standardize.center', (o) => ({ ...o, standardize: { scale: new Float32Array(4), shift: new Float32Array(4), center: true } }), /^unknown option standardize\.center; valid keys of standardize: scale, shift$/],
+    ['standardize.center', (o) => ({ ...o, standardize: { scale: new Float32Array(4), shift: new Float32Array(4), center: true } }), /^unknown option standardize\.center; valid keys of standardize: scale, shift, mean, std$/],
     ['data.weights', (o) => ({ ...o, data: { ...o.data, weights: new Float32Array(150) } }), /^unknown option data\.weights; valid keys of data: x, y, features, classes, name, rows, featureNames, classNames$/],
     ['validation.label', (o) => ({ ...o, validation: { ...o.data, label: 1 } }), /^unknown option validation\.label; valid keys of validation: x, y, features/],
     ['a penalty that is not an object', (o) => ({ ...o, penalty: 0.1 }), /^penalty must be an object with keys lambda, mode, convention, targets, schedule; got 0\.1$/],
@@ -505,6 +505,12 @@ describe('cancellation and standardization', () => {
       const pb = await b.predict(applyStandardizer(iris.x, 4, s));
       expect(Array.from(pa.classes)).toEqual(Array.from(pb.classes));
       expect((await a.evaluate(iris.x, iris.y)).accuracy).toBeGreaterThan(0.85);
+      // fitStandardizer's result is taken as it is (its mean and std were refused as unknown
+      // options) and trains the same model; the run keeps only the affine.
+      const c = await train({ ...common, data: iris, standardize: s });
+      for (const name of Object.keys(a.weights)) expect(Array.from(c.weights[name]), name).toEqual(Array.from(a.weights[name]));
+      expect(Object.keys(c.standardize!).sort()).toEqual(['scale', 'shift']);
+      expect(c.checkpoint().manifest.config.standardize).toBe(a.checkpoint().manifest.config.standardize);
     });
   }
 });

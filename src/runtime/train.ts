@@ -85,7 +85,8 @@ export interface TrainOptions extends CommonOptions {
   penalty?: PenaltyConfig;
   /**
    * Per-feature affine x·scale + shift applied to every row the model sees (training,
-   * validation, predict, evaluate), e.g. from fitStandardizer on the training rows.
+   * validation, predict, evaluate), e.g. fitStandardizer's result on the training rows (its
+   * mean and std are taken and not used).
    */
   standardize?: { scale: Float32Array; shift: Float32Array };
   /**
@@ -158,7 +159,8 @@ const ENTRY_KEYS = Object.keys({ trainRows: 1, validationRows: 1, testRows: 1, s
 const MODEL_KEYS = Object.keys({ hidden: 1, activation: 1 } satisfies Record<keyof ModelConfig, 1>);
 const OPTIMIZER_KEYS = Object.keys({ kind: 1, lr: 1, beta1: 1, beta2: 1, epsilon: 1 } satisfies Record<keyof OptimizerConfig, 1>);
 const INIT_KEYS = Object.keys({ seed: 1, weights: 1 } satisfies Record<UnionKeys<InitConfig>, 1>);
-const STANDARDIZE_KEYS = Object.keys({ scale: 1, shift: 1 } satisfies Record<keyof NonNullable<TrainOptions['standardize']>, 1>);
+// A Standardizer (fitStandardizer) is taken as it is: its mean and std are accepted and unused.
+const STANDARDIZE_KEYS = [...Object.keys({ scale: 1, shift: 1 } satisfies Record<keyof NonNullable<TrainOptions['standardize']>, 1>), 'mean', 'std'];
 // Data may be a Dataset (loadDataset, parseCsv), which carries its names and row count too.
 const DATA_KEYS = Object.keys({ x: 1, y: 1, features: 1, classes: 1, name: 1, rows: 1, featureNames: 1, classNames: 1 } satisfies Record<keyof TrainData | keyof Dataset, 1>);
 
@@ -433,7 +435,7 @@ function resolveBatch(o: BatchOptions, entry: (i: number) => string): Resolved {
       trainRows: m.trainRows,
       ...(m.validationRows ? { validationRows: m.validationRows } : {}),
       ...(m.testRows ? { testRows: m.testRows } : {}),
-      ...(m.standardize ? { standardize: m.standardize } : {}),
+      ...(m.standardize ? { standardize: { scale: m.standardize.scale, shift: m.standardize.shift } } : {}),
       penalty,
       seed,
       init,
@@ -675,7 +677,7 @@ export async function train(options: TrainOptions): Promise<Run> {
   const m = result.models[0];
   const history = [...(resume?.manifest.history ?? []), ...m.history];
   const base = manifestBase(resolved, 0);
-  return new Run(resolved.plan.layout, m.params, history, resolved.targets[0], gpu ? 'gpu' : 'cpu', gpu?.adapter ?? null, () => makeCheckpoint(base, m, history), gpu, options.standardize);
+  return new Run(resolved.plan.layout, m.params, history, resolved.targets[0], gpu ? 'gpu' : 'cpu', gpu?.adapter ?? null, () => makeCheckpoint(base, m, history), gpu, resolved.plan.models[0].standardize);
 }
 
 
