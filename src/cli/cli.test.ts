@@ -58,6 +58,22 @@ describe('altreg CLI', () => {
     expect(r.stderr).toMatch(/altreg: training 1 model \(1 arm × 1 fold\) on iris \(150 rows, 4 features, 3 classes\), llvmpipe/);
     const accuracy = Number(/accuracy\s+(\d\.\d\d)/.exec(r.stdout)![1]);
     expect(accuracy).toBeGreaterThanOrEqual(0.85);
+    expect(r.stdout).not.toContain('ill-defined');
+  });
+
+  it('a class missing from the test rows: the report says its zeros are ill-defined and counted in the macro average', () => {
+    // Class z has one row, which the holdout split puts in training: its test support is 0.
+    const csv = join(temp, 'lonely.csv');
+    const rows = Array.from({ length: 30 }, (_, i) => [`${i % 7},${i % 5},x`, `${(i % 3) + 5},${(i % 4) + 5},y`]).flat();
+    writeFileSync(csv, `a,b,label\n${rows.join('\n')}\n9,9,z\n`);
+    const r = altreg('train', '--data', csv, '--epochs', '30', '--lr', '0.01', '--device', 'cpu', '--quiet');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/\n {11}z {7}0\.00 {6}0\.00 {6}0\.00 {9}0\n/);
+    expect(r.stdout).toContain(
+      "\nIll-defined scores were set to 0.0 (scikit-learn's zero_division default) and count as 0 in the macro average:\n" +
+        '  Precision is ill-defined and being set to 0.0 in classes with no predicted samples: "z" (2)\n' +
+        '  Recall is ill-defined and being set to 0.0 in classes with no true samples: "z" (2)\n',
+    );
   });
 
   it('compare: every schedule on the same folds, side by side, with JSON history', () => {
@@ -428,7 +444,7 @@ describe('altreg CLI', () => {
     const fast = ['train', '--data', 'iris', '--epochs', '1', '--device', 'cpu', '--quiet'];
     const full = altreg(...fast, '--json', '/dev/full');
     expect(full.code).toBe(1);
-    expect(full.stdout).toMatch(/^Classification report \(constant L2, λ 0\.01, holdout test set; iris\):\n[\s\S]*\nlog-loss \d\.\d{4}\n$/);
+    expect(full.stdout).toMatch(/^Classification report \(constant L2, λ 0\.01, holdout test set; iris\):\n[\s\S]*\nlog-loss \d\.\d{4}\n(\nIll-defined scores [^\n]*\n( {2}[^\n]+\n)+)?$/);
     expect(full.stderr.trim()).toBe('altreg: --json: cannot write /dev/full (ENOSPC)');
     // In a sticky folder (like /tmp), another user's file cannot be renamed over, whatever its
     // mode: as root, the file is root's and the run nobody's.

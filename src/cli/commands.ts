@@ -11,7 +11,7 @@ import { SplitError, type SplitStep } from '../data/split.js';
 import { DATASET_NAMES, loadDataset, type Dataset, type DatasetName } from '../data/datasets.js';
 import { armKey, describeLambda, describeMissingControls, missingControls, parseArms, type ArmText } from '../experiment/arms.js';
 import { experimentSplits, runExperiment, type Arm, type ExperimentOptions, type ExperimentResult } from '../experiment/crossval.js';
-import { formatAveragedReport, formatComparison, jsonText } from '../experiment/format.js';
+import { formatAveragedReport, formatComparison, formatIllDefined, jsonText } from '../experiment/format.js';
 import { describeStrategy, type Activation } from '../kernels/matmul.js';
 import { mlpLayout } from '../model/mlp.js';
 import { formatTuning, tuneMatmul } from '../kernels/tune.js';
@@ -541,7 +541,8 @@ export async function runTrain(flags: ExperimentFlags & { schedule: string }): P
     const where = r.folds > 1 ? `mean ± std over ${r.repeats > 1 ? `${r.repeats}×` : ''}${r.folds}-fold cross-validation test folds` : 'holdout test set';
     const report = r.folds > 1 || r.repeats > 1 ? formatAveragedReport(arm.report) : arm.folds[0].report.text;
     const penalty = arm.arm.penalty.schedule === 'none' ? 'no penalty' : `${arm.arm.name} L2, λ ${flags.l2}`;
-    return `Classification report (${penalty}, ${where}; ${data.name}):\n\n${report}\nlog-loss ${arm.logLoss.mean.toFixed(4)}${Number.isNaN(arm.logLoss.std) ? '' : ` ± ${arm.logLoss.std.toFixed(4)}`}\n`;
+    const illDefined = formatIllDefined(arm);
+    return `Classification report (${penalty}, ${where}; ${data.name}):\n\n${report}\nlog-loss ${arm.logLoss.mean.toFixed(4)}${Number.isNaN(arm.logLoss.std) ? '' : ` ± ${arm.logLoss.std.toFixed(4)}`}\n${illDefined ? `\n${illDefined}` : ''}`;
   });
 }
 
@@ -588,6 +589,8 @@ export async function runCompare(flags: ExperimentFlags & { schedules: string; r
       const shown = arm.arm.name;
       const report = r.folds > 1 ? formatAveragedReport(arm.report) : arm.folds[0].report.text;
       text += `\nClassification report of the ${shown} arm (${r.folds > 1 ? 'mean ± std over folds' : 'holdout test set'}):\n\n${report}`;
+      const illDefined = formatIllDefined(arm);
+      if (illDefined) text += `\n${illDefined}`;
     }
     return text;
   });

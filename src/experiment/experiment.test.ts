@@ -5,9 +5,9 @@ import { loadDataset } from '../data/datasets.js';
 import { fitStandardizer } from '../data/standardize.js';
 import { sharedGpu } from '../runtime/gpu.js';
 import { TrainOptionsError } from '../runtime/train.js';
-import { experimentSplits, runExperiment, type ExperimentOptions, type ExperimentResult } from './crossval.js';
+import { experimentSplits, runExperiment, type ArmResult, type ExperimentOptions, type ExperimentResult } from './crossval.js';
 import { pairedTTest, type PairedTest } from '../metrics/stats.js';
-import { formatAveragedReport, formatComparison, formatInterval, formatMeanStd, formatP, formatPairedDifference } from './format.js';
+import { formatAveragedReport, formatComparison, formatIllDefined, formatInterval, formatMeanStd, formatP, formatPairedDifference } from './format.js';
 
 // The shared device as it is, counted: an aborted experiment must not open one.
 vi.mock('../runtime/gpu.js', async (importOriginal) => {
@@ -247,6 +247,20 @@ describe('experiment text', () => {
     expect([0.0496, 0.04996, 0.0504, 0.05, 0.0499999999, 0.012, 0.9994].map(formatP)).toEqual(['0.0496', '0.04996', '0.050', '0.050', '0.0499999999', '0.012', '0.999']);
     expect(formatInterval({ ci95: [-0.0163, 0.0291] } as PairedTest)).toBe('-0.016 … +0.029');
     expect(formatMeanStd({ mean: 0.9, std: NaN })).toBe('0.900');
+  });
+
+  it('ill-defined scores are listed with the folds they came from, each fold counted once', () => {
+    const recall = 'Recall is ill-defined and being set to 0.0 in classes with no true samples: "z" (2)';
+    const precision = 'Precision is ill-defined and being set to 0.0 in classes with no predicted samples: "y" (1)';
+    const fold = (...warnings: string[]) => ({ report: { warnings } });
+    const arm = (folds: object[]) => ({ folds }) as unknown as ArmResult;
+    expect(formatIllDefined(arm([fold(), fold()]))).toBe('');
+    expect(formatIllDefined(arm([fold(recall), fold(), fold(recall, precision, recall)]))).toBe(
+      "Ill-defined scores were set to 0.0 (scikit-learn's zero_division default) and count as 0 in the macro average:\n" +
+        `  ${recall} (2 of 3 test folds)\n  ${precision} (1 of 3 test folds)\n`,
+    );
+    // One holdout set: the messages alone.
+    expect(formatIllDefined(arm([fold(precision)]))).toBe(`Ill-defined scores were set to 0.0 (scikit-learn's zero_division default) and count as 0 in the macro average:\n  ${precision}\n`);
   });
 
   it('averaged report in scikit-learn layout with mean ± std cells', () => {

@@ -4,7 +4,7 @@
 
 import { formatFixed, type AveragedReport, type AveragedRow, type MeanStd } from '../metrics/classification.js';
 import type { PairedTest } from '../metrics/stats.js';
-import type { ExperimentResult } from './crossval.js';
+import type { ArmResult, ExperimentResult } from './crossval.js';
 
 /** A "mean ± std" cell (just the mean when there is no spread, e.g. one fold). */
 export function formatMeanStd(v: MeanStd, digits = 3): string {
@@ -98,6 +98,21 @@ export function formatComparison(r: ExperimentResult, digits = 3): string {
     );
   }
   return lines.join('\n');
+}
+
+/**
+ * The scores of an arm's test reports that were ill-defined (0/0: a class never predicted, or
+ * absent from a test fold) and set to 0.0, as scikit-learn sets them and warns: one line per
+ * message with the folds it came from, or '' when every score was defined. The macro averages
+ * count those zeros, so a reader should know.
+ */
+export function formatIllDefined(arm: ArmResult): string {
+  const folds = new Map<string, number>();
+  for (const f of arm.folds) for (const w of new Set(f.report.warnings)) folds.set(w, (folds.get(w) ?? 0) + 1);
+  if (folds.size === 0) return '';
+  const n = arm.folds.length;
+  const lines = [...folds].map(([w, k]) => `  ${w}${n > 1 ? ` (${k} of ${n} test folds)` : ''}`);
+  return `Ill-defined scores were set to 0.0 (scikit-learn's zero_division default) and count as 0 in the macro average:\n${lines.join('\n')}\n`;
 }
 
 /** scikit-learn's classification_report layout, every cell "mean ± std" over folds. */
