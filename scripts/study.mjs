@@ -9,19 +9,23 @@
 //                      kernels; P for random:P);
 //   none               no penalty.
 // It prints a markdown table per data set with the paired differences that answer the questions
-// (schedule − constant, schedule − constant@matched, none − constant) and their p from the
-// corrected resampled t-test, and writes every arm's per-fold numbers as JSON.
+// (schedule − constant, schedule − constant@matched, none − constant), each with its 95%
+// confidence interval and p from the corrected resampled t-test, and p adjusted by Holm's method
+// over every test of the run; it writes every arm's per-fold numbers as JSON. `--from-json`
+// prints the same tables again from such a JSON, recomputing every test from its per-fold numbers.
 
-import { existsSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DATASET_NAMES, formatPairedDifference, isLambda, loadDataset, mlpLayout, pairedTTest, parseSchedule, requireRowsPerClass, runExperiment, scheduleLabel, scheduleShares } from '../dist/index.js';
+import { DATASET_NAMES, formatInterval, formatP, formatSigned, holmAdjust, isLambda, loadDataset, meanStd, mlpLayout, pairedTTest, parseSchedule, requireRowsPerClass, runExperiment, scheduleLabel, scheduleShares } from '../dist/index.js';
 
 const HELP = `usage: npm run study -- [options]
+       npm run study -- --from-json <file>
 
 Trains constant L2, a schedule, constant L2 at the schedule's mean strength, and no penalty on
 the same repeated stratified k folds, for every data set and λ, and prints the paired differences
-(markdown) with p from the corrected resampled t-test.
+(markdown) with their 95% confidence intervals and p from the corrected resampled t-test, and p
+adjusted by Holm's method over all the tests printed.
 
   --schedule <s>     the schedule studied: alternate, rotate, parity, random:P, early:E
                      (default: alternate)
@@ -37,6 +41,8 @@ the same repeated stratified k folds, for every data set and λ, and prints the 
   --seed <n>         (default: 0)
   --device <which>   auto, gpu or cpu (default: auto)
   --json <file>      also write every arm's per-fold numbers (written atomically)
+  --from-json <file> train nothing: print the tables of a study from the JSON it wrote,
+                     every test recomputed from its per-fold numbers (takes no other option)
   -h, --help`;
 
 function fail(message) {
@@ -63,9 +69,89 @@ function decimal(text, name) {
   return n;
 }
 
+// The tables' three questions: [label, arm of b, arm of a] of the paired difference b − a.
+const QUESTIONS = [
+  ['schedule − constant', 1, 0],
+  ['schedule − constant@matched', 1, 2],
+  ['none − constant', 3, 0],
+];
+const METRICS = ['accuracy', 'logLoss'];
+
+/**
+ * The paired tests of one data set and λ, recomputed from the arms' per-fold numbers (arms in
+ * the order constant, schedule, constant@matched, none): tests[question][metric].
+ */
+function settingTests(result) {
+  return QUESTIONS.map(([, b, a]) => Object.fromEntries(METRICS.map((m) => [m, pairedTTest(result.arms[a][m], result.arms[b][m], result.testTrainRatio)])));
+}
+
+/** The shares of the run's epochs each kernel term is on, and their mean (what the control keeps). */
+function matchedShare(schedule, hidden, seed, epochs) {
+  // One kernel per layer: the number of terms does not depend on the data set.
+  const { shares } = scheduleShares(mlpLayout(1, 2, { hidden, activation: 'relu' }), { schedule }, seed, epochs);
+  return { shares, keep: shares.reduce((a, b) => a + b, 0) / shares.length };
+}
+
+/**
+ * The markdown of a study: a table per data set of every λ's paired differences, with 95% CIs,
+ * p and Holm's p over every test printed, and those adjusted p for each result (pHolm). One
+ * function for the run that trains and for --from-json, so that both print the same text.
+ */
+function studyMarkdown(setup, results, shapes) {
+  const { shares, keep } = matchedShare(parseSchedule(setup.schedule, 'the schedule'), setup.hidden, setup.seed, setup.epochs);
+  const shown = (x) => String(Number(x.toPrecision(4)));
+  // Unequal shares (parity over an odd number of epochs): the control matches their mean.
+  const matchedText = `λ × ${shown(keep)}${shares.some((x) => x !== shares[0]) ? ` (the mean of the terms' shares ${shares.map(shown).join(', ')})` : ''}`;
+  const tests = results.map(settingTests);
+  // Holm over every test of the tables (NaN, a p that equal nonzero differences lack, is left out).
+  const flat = tests.flatMap((q) => q.flatMap((t) => METRICS.map((m) => t[m].p)));
+  const adjusted = holmAdjust(flat);
+  const family = flat.filter((p) => !Number.isNaN(p)).length;
+  const holm = (i, j, k) => adjusted[(i * QUESTIONS.length + j) * METRICS.length + k];
+  const pHolm = results.map((r, i) => Object.fromEntries(['scheduleVersusConstant', 'scheduleVersusMatched', 'noneVersusConstant'].map((q, j) => [q, Object.fromEntries(METRICS.map((m, k) => [m, holm(i, j, k)]))])));
+  const studied = setup.schedule;
+  const penalty = setup.penalty === 'coupled' ? 'coupled L2 (keras convention)' : 'decoupled L2 (AdamW decay)';
+  const title = `${setup.hidden.join('-')} hidden relu, Adam lr ${setup.lr}, batch ${setup.batchSize}, ${setup.epochs} epochs, ${penalty} on the kernels, ${setup.repeats}×${setup.folds}-fold, seed ${setup.seed}`;
+  const lines = [`## altreg study of ${studied}: ${title}`, ''];
+  // Accuracy in percentage points to 1 decimal, log-loss to 3 (formatComparison's cells). Fold
+  // accuracies whose differences cancel leave a mean of rounding noise (−3.7e-18): that is 0.
+  const exact = (x) => (Math.abs(x) < 1e-12 ? 0 : x);
+  const cells = (t, m, holm) => {
+    const [digits, scale] = m === 'accuracy' ? [1, 100] : [3, 1];
+    const shown = { ...t, meanDiff: exact(t.meanDiff), ci95: t.ci95.map(exact) };
+    return [formatSigned(shown.meanDiff * scale, digits), formatInterval(shown, digits, scale), formatP(t.p), formatP(holm)];
+  };
+  const names = [...new Set(results.map((r) => r.dataset))];
+  for (const name of names) {
+    const { rows, features, classes } = shapes.get(name);
+    lines.push(
+      `### ${name} (${rows} rows, ${features} features, ${classes} classes)`,
+      '',
+      `Accuracy in percentage points, log-loss in units. Δ is the mean paired difference over ${setup.repeats}×${setup.folds} folds; its 95% CI and p are from the corrected resampled t-test; Holm p is p adjusted by Holm's method over all ${family} tests of this study. constant@matched: ${matchedText}.`,
+      '',
+      '| λ | constant: accuracy | constant: log-loss | difference | Δ accuracy | 95% CI | p | Holm p | Δ log-loss | 95% CI | p | Holm p |',
+      '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    );
+    results.forEach((r, i) => {
+      if (r.dataset !== name) return;
+      const acc = meanStd(r.arms[0].accuracy);
+      const loss = meanStd(r.arms[0].logLoss);
+      QUESTIONS.forEach(([label], j) => {
+        const first = j === 0 ? [`${(acc.mean * 100).toFixed(1)} ± ${(acc.std * 100).toFixed(1)} %`, `${loss.mean.toFixed(3)} ± ${loss.std.toFixed(3)}`] : ['', ''];
+        const row = [r.lambda, ...first, label.replace('schedule', studied), ...METRICS.flatMap((m, k) => cells(tests[i][j][m], m, holm(i, j, k)))];
+        lines.push(`| ${row.join(' | ')} |`);
+      });
+    });
+    lines.push('');
+  }
+  return { text: lines.join('\n'), pHolm };
+}
+
 let values;
+let tokens;
 try {
-  ({ values } = parseArgs({
+  ({ values, tokens } = parseArgs({
+    tokens: true,
     options: {
       schedule: { type: 'string', default: 'alternate' },
       datasets: { type: 'string', default: DATASET_NAMES.join(',') },
@@ -80,6 +166,7 @@ try {
       seed: { type: 'string', default: '0' },
       device: { type: 'string', default: 'auto' },
       json: { type: 'string' },
+      'from-json': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   }));
@@ -92,6 +179,48 @@ try {
 }
 if (values.help) {
   console.log(HELP);
+  process.exit(0);
+}
+
+if (values['from-json'] !== undefined) {
+  const file = values['from-json'];
+  const other = tokens.find((t) => t.kind === 'option' && t.name !== 'from-json');
+  if (other) fail(`--from-json takes the study's settings from its file; drop --${other.name}`);
+  let study;
+  try {
+    study = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    fail(`--from-json: ${error.code === 'ENOENT' ? `no file ${file}` : error.code === 'EISDIR' ? `${file} is a folder` : `${file}: ${error.message}`}`);
+  }
+  const bad = (what) => fail(`--from-json: ${file}: ${what}; expected the JSON that \`npm run study -- --json\` writes`);
+  const setup = study?.setup;
+  if (typeof setup !== 'object' || setup === null || !Array.isArray(study.results) || study.results.length === 0) bad('no setup or no results');
+  for (const key of ['epochs', 'lr', 'batchSize', 'folds', 'repeats', 'seed']) if (typeof setup[key] !== 'number') bad(`setup.${key} is not a number`);
+  if (!Array.isArray(setup.hidden) || !setup.hidden.every((w) => Number.isSafeInteger(w) && w > 0)) bad('setup.hidden is not a list of widths');
+  if (!['coupled', 'decoupled'].includes(setup.penalty)) bad(`setup.penalty is ${JSON.stringify(setup.penalty)}`);
+  let schedule;
+  try {
+    schedule = parseSchedule(setup.schedule, 'setup.schedule');
+  } catch (error) {
+    bad(error.message);
+  }
+  const { keep } = matchedShare(schedule, setup.hidden, setup.seed, setup.epochs);
+  const arms = ['constant', scheduleLabel(schedule), 'constant@matched', 'none'];
+  const results = study.results.map((r, i) => {
+    const where = `results[${i}]`;
+    if (!DATASET_NAMES.includes(r?.dataset)) bad(`${where}.dataset is ${JSON.stringify(r?.dataset)}`);
+    if (!Array.isArray(r.arms) || r.arms.map((a) => a?.name).join() !== arms.join()) bad(`${where}'s arms are not ${arms.join(', ')}`);
+    // The folds' test rows over training rows, as runExperiment used it for every test.
+    const testTrainRatio = r.versusConstant?.schedule?.accuracy?.testTrainRatio;
+    if (!(typeof testTrainRatio === 'number' && testTrainRatio >= 0 && Number.isFinite(testTrainRatio))) bad(`${where} has no versusConstant.schedule.accuracy.testTrainRatio`);
+    if (!(typeof r.lambda === 'number' && Math.abs(r.matchedLambda - r.lambda * keep) <= 1e-12 * r.lambda)) bad(`${where}'s matchedLambda ${r.matchedLambda} is not λ ${r.lambda} × ${keep}, the mean share of ${setup.schedule}`);
+    const n = setup.repeats * setup.folds;
+    for (const a of r.arms) for (const m of METRICS) if (!Array.isArray(a[m]) || a[m].length !== n || !a[m].every(Number.isFinite)) bad(`${where}: ${a.name}'s ${m} is not ${n} per-fold numbers`);
+    return { dataset: r.dataset, lambda: r.lambda, testTrainRatio, arms: r.arms };
+  });
+  const shapes = new Map();
+  for (const name of new Set(results.map((r) => r.dataset))) shapes.set(name, await loadDataset(name));
+  process.stdout.write(studyMarkdown({ ...setup, schedule: scheduleLabel(schedule) }, results, shapes).text);
   process.exit(0);
 }
 
@@ -129,20 +258,13 @@ if (values.json !== undefined) {
   if (existsSync(target) && statSync(target).isDirectory()) fail(`--json: ${target} is a folder; give a file name`);
 }
 
-// The share of the run's epochs each kernel term is on (random:P: P). The number of terms, one
-// kernel per layer, does not depend on the data set. The control trains at exactly λ × the mean
-// share (the CLI's and the app's matchedControl round it to 6 digits for its name).
-const { shares } = scheduleShares(mlpLayout(1, 2, model), { schedule }, seed, epochs);
-const keep = shares.reduce((a, b) => a + b, 0) / shares.length;
-const shown = (x) => String(Number(x.toPrecision(4)));
+// The share of the run's epochs each kernel term is on (random:P: P). The control trains at
+// exactly λ × the mean share (the CLI's and the app's matchedControl round it to 6 digits for its
+// name).
+const { keep } = matchedShare(schedule, hidden, seed, epochs);
 if (keep === 0 || keep === 1) {
   fail(`--schedule ${values.schedule} keeps every term ${keep === 0 ? 'off' : 'on'} ${epochs === 1 ? 'in the only epoch' : `for all ${epochs} epochs`}: it trains as ${keep === 0 ? 'none' : 'constant'}; choose a schedule that switches terms`);
 }
-// Unequal shares (parity over an odd number of epochs): the control matches their mean.
-const matchedText = `λ × ${shown(keep)}${shares.some((x) => x !== shares[0]) ? ` (the mean of the terms' shares ${shares.map(shown).join(', ')})` : ''}`;
-
-// formatComparison's cells: accuracy in percentage points to 1 decimal, log-loss to 3.
-const cell = (t, scale = 1) => formatPairedDifference(t, scale === 1 ? 3 : 1, scale);
 
 // Every data set is loaded and its folds checked before the first model trains.
 const loaded = [];
@@ -158,16 +280,7 @@ for (const name of datasets) {
 
 const started = performance.now();
 const results = [];
-const lines = [];
 for (const [name, dataset] of loaded) {
-  lines.push(
-    `### ${name} (${dataset.rows} rows, ${dataset.features} features, ${dataset.classes} classes)`,
-    '',
-    `Accuracy in percentage points, log-loss in units; Δ is the mean paired difference over ${repeats}×${folds} folds, p from the corrected resampled t-test. constant@matched: ${matchedText}.`,
-    '',
-    `| λ | constant: accuracy | constant: log-loss | ${studied} − constant: Δ accuracy | Δ log-loss | ${studied} − constant@matched: Δ accuracy | Δ log-loss | none − constant: Δ accuracy | Δ log-loss |`,
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
-  );
   for (const lambda of lambdas) {
     const t0 = performance.now();
     const arms = [
@@ -184,21 +297,10 @@ for (const [name, dataset] of loaded) {
       if (/Error$/.test(error?.name) && error.name !== 'Error' && error.name !== 'GpuError' && error.name !== 'DivergenceError') fail(`${name}, λ ${lambda}: ${error.message}`);
       throw error;
     }
-    const [constant, studiedArm, matched, none] = r.arms;
-    const ratio = studiedArm.versusFirst.accuracy.testTrainRatio;
-    const metric = {
-      accuracy: (a) => a.folds.map((f) => f.report.accuracy),
-      logLoss: (a) => a.folds.map((f) => f.logLoss),
-    };
-    const versusMatched = {
-      accuracy: pairedTTest(metric.accuracy(matched), metric.accuracy(studiedArm), ratio),
-      logLoss: pairedTTest(metric.logLoss(matched), metric.logLoss(studiedArm), ratio),
-    };
-    lines.push(
-      `| ${lambda} | ${(constant.accuracy.mean * 100).toFixed(1)} ± ${(constant.accuracy.std * 100).toFixed(1)} % | ${constant.logLoss.mean.toFixed(3)} ± ${constant.logLoss.std.toFixed(3)} | ` +
-        `${cell(studiedArm.versusFirst.accuracy, 100)} | ${cell(studiedArm.versusFirst.logLoss)} | ${cell(versusMatched.accuracy, 100)} | ${cell(versusMatched.logLoss)} | ` +
-        `${cell(none.versusFirst.accuracy, 100)} | ${cell(none.versusFirst.logLoss)} |`,
-    );
+    const [, studiedArm, matched, none] = r.arms;
+    const perFold = r.arms.map((a) => ({ name: a.arm.name, lambda: a.arm.penalty.lambda, schedule: scheduleLabel(a.arm.penalty.schedule), accuracy: a.folds.map((f) => f.report.accuracy), logLoss: a.folds.map((f) => f.logLoss) }));
+    // The folds' test rows over training rows, as runExperiment used it for every test.
+    const testTrainRatio = studiedArm.versusFirst.accuracy.testTrainRatio;
     results.push({
       dataset: name,
       lambda,
@@ -207,21 +309,25 @@ for (const [name, dataset] of loaded) {
       adapter: r.adapter,
       seconds: r.seconds,
       versusConstant: { schedule: studiedArm.versusFirst, none: none.versusFirst, matched: matched.versusFirst },
-      scheduleVersusMatched: versusMatched,
-      arms: r.arms.map((a) => ({ name: a.arm.name, lambda: a.arm.penalty.lambda, schedule: scheduleLabel(a.arm.penalty.schedule), accuracy: metric.accuracy(a), logLoss: metric.logLoss(a) })),
+      // The tables' one test that is not against the first arm, from the same per-fold numbers.
+      scheduleVersusMatched: settingTests({ arms: perFold, testTrainRatio })[1],
+      arms: perFold,
+      testTrainRatio,
     });
     process.stderr.write(`study: ${name}, λ ${lambda}: ${r.arms.length * folds * repeats} models in ${((performance.now() - t0) / 1000).toFixed(1)} s on ${r.adapter ?? r.device}\n`);
   }
-  lines.push('');
 }
 
-const penalty = mode === 'coupled' ? 'coupled L2 (keras convention)' : 'decoupled L2 (AdamW decay)';
-const setup = `${hidden.join('-')} hidden relu, Adam lr ${lr}, batch ${batchSize}, ${epochs} epochs, ${penalty} on the kernels, ${repeats}×${folds}-fold, seed ${seed}`;
-process.stdout.write(`## altreg study of ${studied}: ${setup}\n\n${lines.join('\n')}`);
+const setup = { schedule: studied, penalty: mode, hidden, epochs, lr, batchSize, folds, repeats, seed, lambdas, datasets };
+// The tables come from the per-fold numbers that the JSON keeps, as --from-json reads them.
+const { text, pHolm } = studyMarkdown(setup, results, new Map(loaded));
+process.stdout.write(text);
 process.stderr.write(`study: done in ${((performance.now() - started) / 1000).toFixed(0)} s\n`);
 if (values.json) {
   const tmp = `${values.json}.tmp-${process.pid}`;
-  writeFileSync(tmp, JSON.stringify({ tool: 'altreg study', date: new Date().toISOString(), setup: { schedule: studied, penalty: mode, hidden, epochs, lr, batchSize, folds, repeats, seed, lambdas, datasets }, results }, null, 1));
+  // The ratio is in every test already; the adjusted p go beside the tests, before the arms.
+  const written = results.map(({ testTrainRatio, arms, ...r }, i) => ({ ...r, pHolm: pHolm[i], arms }));
+  writeFileSync(tmp, JSON.stringify({ tool: 'altreg study', date: new Date().toISOString(), setup, results: written }, null, 1));
   renameSync(tmp, values.json);
 }
 process.exit(0); // Dawn can keep Node's event loop alive

@@ -1,12 +1,14 @@
 // `npm run study` on a small grid: the arms it trains (alternate's matched λ from its masks), its
-// paired tests recomputed from the per-fold numbers it writes, the table against the JSON, and
+// paired tests recomputed from the per-fold numbers it writes, the table against the JSON, Holm's
+// adjustment over the tests of the tables, `--from-json` reprinting a study from its JSON, and
 // its refusals.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pairedTTest, type PairedTest } from '../src/metrics/stats.js';
+import { formatInterval, formatP, formatSigned } from '../src/experiment/format.js';
+import { holmAdjust, pairedTTest, type PairedTest } from '../src/metrics/stats.js';
 
 const root = join(import.meta.dirname, '..');
 const script = join(root, 'scripts/study.mjs');
@@ -35,7 +37,16 @@ interface Result {
   matchedLambda: number;
   versusConstant: Record<'schedule' | 'none' | 'matched', { accuracy: PairedTest; logLoss: PairedTest }>;
   scheduleVersusMatched: { accuracy: PairedTest; logLoss: PairedTest };
+  pHolm: Record<'scheduleVersusConstant' | 'scheduleVersusMatched' | 'noneVersusConstant', { accuracy: number; logLoss: number }>;
   arms: Arm[];
+}
+
+/** The table rows that start with λ, split into their cells after the λ. */
+function tableRows(stdout: string, lambda: number) {
+  return stdout
+    .split('\n')
+    .filter((l) => l.startsWith(`| ${lambda} |`))
+    .map((l) => l.split('|').slice(2, -1).map((c) => c.trim()));
 }
 
 describe('npm run study', () => {
@@ -51,6 +62,9 @@ describe('npm run study', () => {
     expect(results.map((x) => [x.dataset, x.lambda])).toEqual([['iris', 0.01], ['iris', 0.2], ['wine', 0.01], ['wine', 0.2]]);
     expect(r.stdout).toContain('## altreg study of alternate: 6-5 hidden relu, Adam lr 0.01, batch 16, 6 epochs, coupled L2 (keras convention) on the kernels, 2×3-fold, seed 0');
     expect(r.stdout).toContain('constant@matched: λ × 0.8333.');
+    // 4 settings × 3 differences × 2 metrics, adjusted together (no p is NaN here).
+    expect(r.stdout).toContain("Holm p is p adjusted by Holm's method over all 24 tests of this study.");
+    const ps: number[] = [];
     for (const x of results) {
       expect(x.matchedLambda).toBeCloseTo((x.lambda * 5) / 6, 15);
       expect(x.arms.map((a) => [a.name, a.schedule, a.lambda])).toEqual([
@@ -73,26 +87,72 @@ describe('npm run study', () => {
       // The penalty is felt: at λ 0.2 plain L2 raises the log-loss over no penalty after 6 epochs.
       if (x.lambda === 0.2) expect(x.versusConstant.none.logLoss.meanDiff).toBeLessThan(0);
 
-      // The table row holds the same numbers: accuracy in percentage points, log-loss in units.
-      const row = r.stdout.split('\n').filter((l) => l.startsWith(`| ${x.lambda} |`))[x.dataset === 'iris' ? 0 : 1];
-      const cells = row.split('|').slice(2, -1).map((c) => c.trim());
+      // The table's rows hold the same numbers: accuracy in percentage points, log-loss in units,
+      // each difference with its 95% CI, p, and Holm's p (checked against the JSON's below).
+      const rows = tableRows(r.stdout, x.lambda).slice(...(x.dataset === 'iris' ? [0, 3] : [3, 6]));
       const mean = (v: number[]) => v.reduce((s, a) => s + a, 0) / v.length;
-      expect(cells[0]).toMatch(new RegExp(`^${(mean(constant.accuracy) * 100).toFixed(1)} ± \\d+\\.\\d %$`));
-      expect(cells[1]).toMatch(new RegExp(`^${mean(constant.logLoss).toFixed(3)} ± `));
-      const shown = (t: PairedTest, scale: number, digits: number) => {
-        const v = (t.meanDiff * scale).toFixed(digits);
-        const signed = /^-?0\.0*$/.test(v) ? v.replace('-', '') : t.meanDiff > 0 ? `+${v}` : v;
-        return `${signed} (p ${t.p < 0.001 ? '<0.001' : t.p.toFixed(3)})`;
-      };
-      expect(cells.slice(2)).toEqual([
-        shown(x.versusConstant.schedule.accuracy, 100, 1),
-        shown(x.versusConstant.schedule.logLoss, 1, 3),
-        shown(x.scheduleVersusMatched.accuracy, 100, 1),
-        shown(x.scheduleVersusMatched.logLoss, 1, 3),
-        shown(x.versusConstant.none.accuracy, 100, 1),
-        shown(x.versusConstant.none.logLoss, 1, 3),
+      expect(rows[0][0]).toMatch(new RegExp(`^${(mean(constant.accuracy) * 100).toFixed(1)} ± \\d+\\.\\d %$`));
+      expect(rows[0][1]).toMatch(new RegExp(`^${mean(constant.logLoss).toFixed(3)} ± `));
+      expect(rows.map((c) => c.slice(0, 3))).toEqual([
+        [rows[0][0], rows[0][1], 'alternate − constant'],
+        ['', '', 'alternate − constant@matched'],
+        ['', '', 'none − constant'],
       ]);
+      const shown = (t: PairedTest, holm: number, scale: number, digits: number) => [formatSigned(t.meanDiff * scale, digits), formatInterval(t, digits, scale), formatP(t.p), formatP(holm)];
+      const tests = [x.versusConstant.schedule, x.scheduleVersusMatched, x.versusConstant.none];
+      const holm = [x.pHolm.scheduleVersusConstant, x.pHolm.scheduleVersusMatched, x.pHolm.noneVersusConstant];
+      tests.forEach((t, j) => {
+        expect(rows[j].slice(3)).toEqual([...shown(t.accuracy, holm[j].accuracy, 100, 1), ...shown(t.logLoss, holm[j].logLoss, 1, 3)]);
+        ps.push(t.accuracy.p, t.logLoss.p);
+      });
     }
+    // Holm over the tables' 24 tests, in the JSON's order.
+    expect(results.flatMap((x) => [x.pHolm.scheduleVersusConstant, x.pHolm.scheduleVersusMatched, x.pHolm.noneVersusConstant].flatMap((h) => [h.accuracy, h.logLoss]))).toEqual(holmAdjust(ps));
+
+    // The tables again from the JSON alone, without training: the same text to the byte.
+    const again = study('--from-json', json);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).toBe('');
+    expect(again.stdout).toBe(r.stdout);
+  });
+
+  it('--from-json adjusts p by Holm over the tests of its tables: a case to check by hand', () => {
+    // Six folds (2×3) of iris at λ 0.1. Of the six tests of the table, alternate − constant gets
+    // p_a (accuracy) and p_b (log-loss) with p_a < p_b < 5·p_a/4; alternate − constant@matched
+    // and none − constant's log-loss have no difference at all (p 1); none − constant's accuracy
+    // is +2 points in every fold (p n/a: no spread to test). So Holm counts m = 5 tests:
+    // p_a → 5·p_a, p_b → max(5·p_a, 4·p_b) = 5·p_a, and the three p 1 stay 1. The CIs by hand:
+    // accuracy differences 2, 4, 2, 4, 2, 4 points: mean 3, s 1.095, s·√(1/6 + 0.5) = 0.894, times
+    // t₀.₉₇₅,₅ 2.571 is 2.30; log-loss −0.02, −0.02, −0.04 twice: mean −0.0267 ± 0.0217.
+    const six = (f: (i: number) => number) => Array.from({ length: 6 }, (_, i) => f(i));
+    const constant = { accuracy: six(() => 0.9), logLoss: six(() => 0.3) };
+    const alternate = { accuracy: six((i) => 0.9 + [0.02, 0.04][i % 2]), logLoss: six((i) => 0.3 - [0.02, 0.02, 0.04][i % 3]) };
+    const arms = [
+      { name: 'constant', lambda: 0.1, schedule: 'constant', ...constant },
+      { name: 'alternate', lambda: 0.1, schedule: 'alternate', ...alternate },
+      { name: 'constant@matched', lambda: 0.075, schedule: 'constant', ...alternate },
+      { name: 'none', lambda: 0, schedule: 'none', accuracy: constant.accuracy.map((a) => a + 0.02), logLoss: constant.logLoss },
+    ];
+    const ratio = 0.5;
+    const setup = { schedule: 'alternate', penalty: 'coupled', hidden: [10], epochs: 4, lr: 0.001, batchSize: 16, folds: 3, repeats: 2, seed: 0, lambdas: [0.1], datasets: ['iris'] };
+    const result = { dataset: 'iris', lambda: 0.1, matchedLambda: 0.1 * 0.75, versusConstant: { schedule: { accuracy: { testTrainRatio: ratio } } }, arms };
+    const json = join(temp, 'by-hand.json');
+    writeFileSync(json, JSON.stringify({ tool: 'altreg study', setup, results: [result] }));
+    const r = study('--from-json', json);
+    expect(r.code, r.stderr).toBe(0);
+
+    const pa = pairedTTest(constant.accuracy, alternate.accuracy, ratio).p;
+    const pb = pairedTTest(constant.logLoss, alternate.logLoss, ratio).p;
+    expect([pa, pb].map((p) => p.toFixed(4))).toEqual(['0.0202', '0.0250']);
+    expect(pa < pb && 4 * pb < 5 * pa).toBe(true);
+    expect(r.stdout).toContain('## altreg study of alternate: 10 hidden relu, Adam lr 0.001, batch 16, 4 epochs, coupled L2 (keras convention) on the kernels, 2×3-fold, seed 0');
+    expect(r.stdout).toContain("Holm p is p adjusted by Holm's method over all 5 tests of this study. constant@matched: λ × 0.75.");
+    expect(tableRows(r.stdout, 0.1)).toEqual([
+      ['90.0 ± 0.0 %', '0.300 ± 0.000', 'alternate − constant', '+3.0', '+0.7 … +5.3', '0.020', '0.101', '-0.027', '-0.048 … -0.005', '0.025', '0.101'],
+      ['', '', 'alternate − constant@matched', '0.0', '0.0 … 0.0', '1.000', '1.000', '0.000', '0.000 … 0.000', '1.000', '1.000'],
+      ['', '', 'none − constant', '+2.0', '+2.0 … +2.0', 'n/a', 'n/a', '0.000', '0.000 … 0.000', '1.000', '1.000'],
+    ]);
+    expect(formatP(5 * pa)).toBe('0.101');
   });
 
   it('studies another schedule and decoupled L2: the matched λ follows the schedule, the mode reaches every arm', () => {
@@ -105,7 +165,7 @@ describe('npm run study', () => {
     });
     const [decoupled, coupled] = runs;
     expect(decoupled.r.stdout).toContain('## altreg study of rotate: 6-5 hidden relu, Adam lr 0.01, batch 16, 6 epochs, decoupled L2 (AdamW decay) on the kernels, 1×3-fold, seed 0');
-    expect(decoupled.r.stdout).toContain('| rotate − constant: Δ accuracy |');
+    expect(decoupled.r.stdout).toContain('| 0.1 |  |  | rotate − constant@matched |');
     expect(decoupled.json.setup).toMatchObject({ schedule: 'rotate', penalty: 'decoupled' });
     const [x] = decoupled.json.results;
     // Rotate drops one of three kernel terms every epoch: each is on 2 epochs in 3.
@@ -160,6 +220,13 @@ describe('npm run study', () => {
       'study: --folds: iris: class "setosa" (id 0) has 50 rows, fewer than the 60 folds asked for; every class needs at least 60 rows (use at most 50 folds for this dataset)',
     );
     for (const l of ['0', '1e-400', '1e39']) expect(refused('--lambdas', `0.01,${l}`), l).toEqual([2, `study: --lambdas must be numbers above 0 up to 1.7e38 (2λ must fit in a float32), got '${l}'`]);
+    // --from-json trains nothing and takes its settings from the file.
+    const missing = join(temp, 'missing.json');
+    expect(refused('--from-json', missing)).toEqual([2, `study: --from-json: no file ${missing}`]);
+    expect(refused('--from-json', missing, '--epochs', '3')).toEqual([2, "study: --from-json takes the study's settings from its file; drop --epochs"]);
+    const other = join(temp, 'other.json');
+    writeFileSync(other, JSON.stringify({ setup: { schedule: 'alternate' }, results: [] }));
+    expect(refused('--from-json', other)).toEqual([2, `study: --from-json: ${other}: no setup or no results; expected the JSON that \`npm run study -- --json\` writes`]);
     const help = study('--help');
     expect(help.code).toBe(0);
     expect(help.stdout).toMatch(/^usage: npm run study -- \[options\]/);
