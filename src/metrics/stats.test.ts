@@ -52,6 +52,10 @@ describe('paired t-test', () => {
       expect(shift.meanDiff).toBeCloseTo(1 / 15, 15);
       expect(shift.ci95).toEqual([shift.meanDiff, shift.meanDiff]);
     }
+    // Differences that cancel but for rounding: a mean of 0, not 9.3e-18 (shown as a signed difference).
+    const cancel = pairedTTest([1 / 15, 5 / 30, 0.1], [2 / 15, 3 / 30, 0.1]);
+    expect(cancel.meanDiff).toBe(0);
+    expect(cancel.p).toBe(1);
     // A spread at the 1e-9 level is a spread.
     expect(pairedTTest([1, 1, 1], [2, 2 + 1e-9, 2 - 1e-9]).p).toBeLessThan(1e-6);
   });

@@ -151,13 +151,15 @@ export function pairedTTest(a: number[], b: number[], testTrainRatio = 0): Paire
     throw new MetricsError(`pairedTTest: testTrainRatio must be a finite number ≥ 0 (test rows / training rows; 0: the plain test), got ${testTrainRatio}`);
   }
   const d = a.map((x, i) => b[i] - x);
-  const meanDiff = d.reduce((s, x) => s + x, 0) / n;
+  let meanDiff = d.reduce((s, x) => s + x, 0) / n;
   let stdDiff = Math.sqrt(d.reduce((s, x) => s + (x - meanDiff) ** 2, 0) / (n - 1));
-  // Equal differences computed from different values (13/15 − 12/15 and 27/30 − 25/30) differ in
-  // their last bits: that is no spread, and would give t ≈ 1e16.
+  // Rounding, not data: equal differences computed from different values (13/15 − 12/15 and
+  // 27/30 − 25/30) differ in their last bits, which is no spread and would give t ≈ 1e16; and
+  // differences that cancel (+1/15, −1/15) leave a mean of about 1e-18, which is no difference.
   let scale = 0;
   for (let i = 0; i < n; i++) scale = Math.max(scale, Math.abs(a[i]), Math.abs(b[i]));
   if (stdDiff <= 1e-12 * scale) stdDiff = 0;
+  if (Math.abs(meanDiff) <= 1e-12 * scale) meanDiff = 0;
   const df = n - 1;
   const se = stdDiff * Math.sqrt(1 / n + testTrainRatio);
   const half = stdDiff === 0 ? 0 : studentTwoSidedQuantile(0.05, df) * se;
