@@ -20,7 +20,7 @@ export type {
   OptimizerConfig,
   TrainOptions,
 } from './runtime/train.js';
-export { DivergenceError, scheduleMasks, scheduleShares, type EpochRecord, type Evaluation, type TrainData } from './runtime/plan.js';
+export { DivergenceError, scheduleMasks, scheduleShares, type DivergenceKind, type EpochRecord, type Evaluation, type TrainData } from './runtime/plan.js';
 export { Schedule, ScheduleError, parseSchedule, scheduleLabel, targetedTensors, SCHEDULE_NAMES } from './runtime/schedule.js';
 export type { ScheduleFunction, ScheduleName, ScheduleSpec, Targets } from './runtime/schedule.js';
 export { PenaltyConfigError, isLambda, LAMBDA_RANGE, type Convention, type PenaltyConfig, type PenaltyMode } from './runtime/penalty.js';

@@ -234,6 +234,26 @@ describe('altreg CLI', () => {
     expect([existsSync(fresh), existsSync(join(temp, 'diverged.json'))]).toEqual([false, false]);
   });
 
+  it('a divergence found after the last step, or in features that overflow, exits 1 with the same message on both devices', () => {
+    // One Adam step of about 1e30: every weight's square passes float32. It used to end as a
+    // usage error (exit 2) from logLoss on NaN probabilities.
+    const csv = join(temp, 'huge-features.csv');
+    writeFileSync(csv, 'a,b,label\n' + Array.from({ length: 30 }, (_, i) => `${i % 2 ? '' : '-'}3e38,${(i % 7) / 7},${'xyz'[i % 3]}`).join('\n') + '\n');
+    for (const device of ['gpu', 'cpu']) {
+      const weights = altreg('train', '--data', 'iris', '--epochs', '1', '--batch-size', '1000', '--lr', '1e30', '--l2', '0', '--validation', '0', '--quiet', '--device', device);
+      expect([weights.code, weights.stderr.trim()], device).toEqual([
+        1,
+        'altreg: training diverged at epoch 0 (model 0, constant fold 0): the weights of dense_0/kernel are not finite after the epoch (Σw² is Infinity); lower the learning rate or λ',
+      ]);
+      // Features of ±3e38 overflow the first forward pass: standardizing is the cure, not the rate.
+      const features = altreg('train', '--data', csv, '--no-standardize', '--epochs', '2', '--quiet', '--device', device);
+      expect(features.code, features.stderr).toBe(1);
+      expect(features.stderr.trim(), device).toMatch(
+        /^altreg: training diverged at epoch 0 \(model 0, constant fold 0\): the training loss is (Infinity|NaN); the first batch's loss is already (Infinity|NaN) before any update: its features reach 3e\+38 \(not standardized\) and overflow float32 in the forward pass; standardize the features or scale them down$/,
+      );
+    }
+  });
+
   it('output paths are checked before any training; a link is written through, a device written to', () => {
     const file = join(temp, 'a-file');
     writeFileSync(file, 'keep\n');

@@ -5,6 +5,7 @@
 
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { DECIMAL } from '../data/csv.js';
+import { float32PositiveProblem, LR_RANGE } from '../kernels/adam.js';
 import { runSelfCheck } from '../kernels/selfcheck.js';
 import { sharedGpu } from '../runtime/gpu.js';
 import { isLambda, LAMBDA_RANGE } from '../runtime/penalty.js';
@@ -32,6 +33,18 @@ function number(name: string, valid: (n: number) => boolean, range: string) {
   };
 }
 
+/**
+ * --lr: a decimal number that is > 0 and finite in float32, in which the GPU computes (1e-50
+ * would be 0 there and train nothing; 1e39 Infinity), as the library's optimizer.lr.
+ */
+function learningRate(value: string): number {
+  const n = Number(value);
+  if (!DECIMAL.test(value.trim()) || !(n > 0)) throw new InvalidArgumentError(`--lr must be a number > 0, got '${value}'.`);
+  const why = float32PositiveProblem(n, false);
+  if (why !== null) throw new InvalidArgumentError(`--lr must be a number > 0, got '${value}', ${why}; valid: ${LR_RANGE}.`);
+  return n;
+}
+
 // The model's limits (src/model/mlp.ts), said in terms of the flag.
 const MAX_WIDTH = 65536;
 const MAX_LAYERS = 30;
@@ -53,7 +66,7 @@ function experimentOptions(command: Command): Command {
     .addOption(new Option('--activation <name>', 'hidden activation').choices(['relu', 'tanh', 'sigmoid', 'identity']).default('relu'))
     .option('--epochs <n>', 'epochs to train (up to 1000000)', integer('--epochs', 1, 1_000_000), 100)
     .option('--batch-size <n>', 'rows per step (the last partial batch is trained too)', integer('--batch-size', 1, 1 << 20), 16)
-    .option('--lr <x>', 'Adam learning rate', number('--lr', (n) => n > 0, 'a number > 0'), 0.001)
+    .option('--lr <x>', 'Adam learning rate (> 0 in float32: about 1.4e-45 to 3.4e38)', learningRate, 0.001)
     .option('--l2 <lambda>', 'L2 strength λ', number('--l2', isLambda, LAMBDA_RANGE), 0.01)
     .addOption(new Option('--penalty <mode>', 'coupled: L2 in the gradient; decoupled: AdamW weight decay').choices(['coupled', 'decoupled']).default('coupled'))
     .addOption(new Option('--convention <name>', 'keras: penalty λΣw² (gradient 2λw); torch: gradient λw').choices(['keras', 'torch']).default('keras'))

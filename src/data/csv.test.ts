@@ -37,7 +37,7 @@ describe('parseCsv', () => {
     expect(d.name).toBe('csv');
   });
 
-  it('makes numerically equal labels one class, named by the first spelling', () => {
+  it('makes labels of equal decimal value one class, named by the first spelling', () => {
     const d = parseCsv('a,label\n1,1.0\n2,10\n3,01\n4,1e1\n5,1\n6,-0\n7,0.0\n8,+1\n');
     expect(d.classNames).toEqual(['-0', '1.0', '10']);
     expect(Array.from(d.y)).toEqual([1, 2, 1, 2, 1, 0, 0, 1]);
@@ -47,6 +47,42 @@ describe('parseCsv', () => {
     expect(csvError('a,label\n1,1\n2,1.0\n3,01\n', {}).message).toBe(
       'csv: the label column "label" has only one class ("1") in 3 rows; classification needs at least 2 classes',
     );
+  });
+
+  it('keeps distinct decimal values apart even where float64 cannot tell them apart, in exact numeric order', () => {
+    // Pairs that Number() merges: past 2⁵³, past float64's range, below its smallest number.
+    const labels = ['9007199254740993', '2e999', '0', '1e22', '-9007199254740993', '1e999', '1e-400', '9007199254740992', '5', '10000000000000000000001', '-2e999', '-1e999', '-9007199254740992', '-1e-400'];
+    const d = parseCsv('a,label\n' + labels.map((l, i) => `${i},${l}\n`).join(''));
+    expect(d.classNames).toEqual(['-2e999', '-1e999', '-9007199254740993', '-9007199254740992', '-1e-400', '0', '1e-400', '5', '9007199254740992', '9007199254740993', '1e22', '10000000000000000000001', '1e999', '2e999']);
+    expect(Array.from(d.y, (id) => d.classNames[id])).toEqual(labels);
+    // Equal values still are one class, whatever their spelling or exponent.
+    const same = parseCsv('a,label\n1,9007199254740993\n2,90071992547409930e-1\n3,0.9007199254740993e16\n4,2e999\n5,20e998\n6,1e-400\n7,0.01e-398\n8,-0e-99999999999999999999\n9,1e99999999999999999999\n10,10e99999999999999999998\n');
+    expect(same.classNames).toEqual(['-0e-99999999999999999999', '1e-400', '9007199254740993', '2e999', '1e99999999999999999999']);
+    expect(Array.from(same.y)).toEqual([2, 2, 2, 3, 3, 1, 1, 0, 4, 4]);
+  });
+
+  it('labels 5, 1e22 and 1e22 + 1 are three classes (the tester\'s case)', () => {
+    const d = parseCsv('a,label\n1,5\n2,1e22\n3,10000000000000000000001\n4,5\n');
+    expect([d.classes, d.classNames, Array.from(d.y)]).toEqual([3, ['5', '1e22', '10000000000000000000001'], [0, 1, 2, 0]]);
+  });
+
+  it('reads header names and labels in Unicode NFC: an é of one code point and one of two are one name and one class', () => {
+    const composed = 'caf\u00e9'; // é as one code point (NFC)
+    const decomposed = 'cafe\u0301'; // e + a combining acute accent (NFD): prints the same
+    const d = parseCsv(`a,${decomposed}\n1,${composed}\n2,${decomposed}\n3,tea\n`);
+    expect(d.classNames).toEqual([composed, 'tea']);
+    expect(Array.from(d.y)).toEqual([0, 0, 1]);
+    // The label column is found by either spelling of its name; the feature names are NFC.
+    const byName = parseCsv(`${decomposed},x\n${composed},1\n${decomposed},2\ntea,3\n`, { label: composed });
+    expect([byName.classNames, byName.featureNames]).toEqual([[composed, 'tea'], ['x']]);
+    expect(parseCsv(`${composed},x\na,1\nb,2\n`, { label: decomposed }).featureNames).toEqual(['x']);
+    expect(parseCsv(`${decomposed},label\n1,a\n2,b\n`).featureNames).toEqual([composed]);
+    // Two header names that differ only in their normalization are the same name twice.
+    expect(csvError(`${composed},${decomposed},label\n1,2,a\n`).message).toBe(`iris.csv line 1, column 2: column name "${composed}" appears twice (columns 1 and 2)`);
+  });
+
+  it('says "1 row", not "1 rows", when a one-row file has one class', () => {
+    expect(csvError('a,label\n1,0\n', {}).message).toBe('csv: the label column "label" has only one class ("0") in 1 row; classification needs at least 2 classes');
   });
 
   it('rejects an unknown option key, naming it and the valid ones', () => {

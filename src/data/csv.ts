@@ -4,7 +4,7 @@
 
 import Papa from 'papaparse';
 import type { Dataset } from './datasets.js';
-import { optionsProblem } from '../runtime/options.js';
+import { optionsProblem, plural } from '../runtime/options.js';
 
 /** A CSV text that cannot be read as a dataset; `line` and `column` are 1-based (header = line 1). */
 export class CsvError extends Error {
@@ -45,14 +45,18 @@ export const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
  * index, or the last column) holds class names; every other column must hold numbers.
  *
  * Class ids: when every label is a number ("0".."9", "-1", "2.5") ids follow numeric order and
- * equal numbers are one class ("1", "1.0", "01" and "1e0" all are class 1), named by the
- * spelling that appears first in the file; otherwise ids follow the order in which the names
- * first appear. So digits get 0..9 in order, iris gets setosa, versicolor, virginica and
- * breast_cancer malignant (0), benign (1), as in scikit-learn.
+ * equal decimal values are one class ("1", "1.0", "01" and "1e0" all are class 1), named by the
+ * spelling that appears first in the file; values are compared exactly as written, not as the
+ * nearest float64, so 9007199254740993 and 9007199254740992, 1e999 and 2e999, 1e-400 and 0 are
+ * distinct classes. Otherwise ids follow the order in which the names first appear. So digits
+ * get 0..9 in order, iris gets setosa, versicolor, virginica and breast_cancer malignant (0),
+ * benign (1), as in scikit-learn.
  *
  * Blank lines (anywhere, including trailing ones) are skipped; Windows (CRLF), Unix (LF) and
  * old Mac (CR) line endings and quoted fields (with commas, quotes or line breaks inside) are
- * read as in RFC 4180. Surrounding spaces of header names, labels and numbers are ignored.
+ * read as in RFC 4180. Surrounding spaces of header names, labels and numbers are ignored, and
+ * header names and labels are read in Unicode NFC, so an "é" typed as one code point and one
+ * typed as "e" and a combining accent, which print the same, are the same name and class.
  * An unknown option key (a misspelt `label`, say) is a CsvError rather than ignored.
  */
 export function parseCsv(text: string, options: CsvOptions = {}): Dataset {
@@ -80,7 +84,7 @@ export function parseCsv(text: string, options: CsvOptions = {}): Dataset {
   const labels: string[] = [];
   let rowStart = 0;
   const headerRow = (fields: string[], line: number) => {
-    const names = fields.map((h) => h.trim());
+    const names = fields.map((h) => h.trim().normalize('NFC'));
     if (names.length < 2) {
       const separator = /;/.test(names[0]) ? 'semicolons' : /\t/.test(names[0]) ? 'tabs' : undefined;
       const hint = separator === undefined ? '' : ` (fields are separated by commas only; this header has ${separator})`;
@@ -112,7 +116,7 @@ export function parseCsv(text: string, options: CsvOptions = {}): Dataset {
       if (!Number.isFinite(Math.fround(value))) fail(`${cell} is outside the float32 range (±3.4e38)`, line, c + 1, names[c]);
       x[at + f] = value;
     }
-    const label = fields[labelColumn].trim();
+    const label = fields[labelColumn].trim().normalize('NFC');
     if (label === '') fail('empty label; every row needs a class', line, labelColumn + 1, names[labelColumn]);
     labels.push(label);
   };
@@ -143,24 +147,24 @@ export function parseCsv(text: string, options: CsvOptions = {}): Dataset {
   if (labels.length === 0) fail('no data rows after the header', headerLine);
   if (x.length > labels.length * features) x = x.slice(0, labels.length * features);
 
-  const { classNames, classKey } = classesOf(labels);
+  const { classNames, classKey, keys } = classesOf(labels);
   if (classNames.length < 2) {
     fail(
       `the label column "${names[labelColumn]}" has only one class (${quote(classNames[0])}) in ` +
-        `${labels.length} rows; classification needs at least 2 classes`,
+        `${plural(labels.length, 'row')}; classification needs at least 2 classes`,
     );
   }
   const idOf = new Map(classNames.map((name, id) => [classKey(name), id]));
   // A first row of numbers with a label of the later rows is data: the file has no header.
   const headerLabel = names[labelColumn];
-  if (featureColumns.every((c) => DECIMAL.test(names[c])) && labels.some((label) => classKey(label) === classKey(headerLabel))) {
+  if (featureColumns.every((c) => DECIMAL.test(names[c])) && idOf.has(classKey(headerLabel))) {
     fail(
       `the first row looks like data, not a header (its features are numbers and its label ${quote(headerLabel)} is a class of ` +
         'later rows); a header row naming the columns is required',
       headerLine,
     );
   }
-  const y = Uint32Array.from(labels, (label) => idOf.get(classKey(label))!);
+  const y = Uint32Array.from(keys, (key) => idOf.get(key)!);
 
   return {
     name: source.replace(/\.csv$/i, ''),
@@ -208,24 +212,74 @@ function findLabelColumn(header: string[], label: string | number | undefined, f
     }
     return label;
   }
-  const index = header.indexOf(label.trim());
+  const index = header.indexOf(label.trim().normalize('NFC'));
   if (index < 0) fail(`no label column named "${label}"; ${listing}`);
   return index;
 }
 
 /**
- * The class names in id order and the key that identifies a label's class. Numeric labels are
- * keyed by their value (so "1" and "1.0" are one class, named by the first spelling) and sorted
- * by it; anything else is keyed by its text, in order of first appearance.
+ * The class names in id order, the key that identifies a label's class, and each label's key. Numeric labels are
+ * keyed by their exact decimal value (so "1" and "1.0" are one class, named by the first
+ * spelling, and 9007199254740993 is not 9007199254740992) and sorted by it; anything else is
+ * keyed by its text, in order of first appearance.
  */
-function classesOf(labels: string[]): { classNames: string[]; classKey: (label: string) => string | number } {
+function classesOf(labels: string[]): { classNames: string[]; classKey: (label: string) => string; keys: string[] } {
   const numeric = labels.every((label) => DECIMAL.test(label));
-  const classKey = numeric ? Number : (label: string) => label;
-  const firstSpelling = new Map<string | number, string>();
-  for (const label of labels) if (!firstSpelling.has(classKey(label))) firstSpelling.set(classKey(label), label);
-  const classNames = [...firstSpelling.values()];
-  if (numeric) classNames.sort((a, b) => Number(a) - Number(b));
-  return { classNames, classKey };
+  // In numeric mode a text that is no number (the header's label, say) gets a key no number has.
+  const classKey = numeric ? (label: string) => (DECIMAL.test(label) ? decimalKey(label) : `text:${label}`) : (label: string) => label;
+  const keys = labels.map(classKey);
+  const firstSpelling = new Map<string, string>();
+  keys.forEach((key, i) => {
+    if (!firstSpelling.has(key)) firstSpelling.set(key, labels[i]);
+  });
+  if (!numeric) return { classNames: [...firstSpelling.values()], classKey, keys };
+  // Number() is monotonic, so a float64 order is the exact order; equal float64s (two labels
+  // past float64's precision or range) are ordered by their exact values.
+  const classes = [...firstSpelling].map(([key, name]) => ({ key, name, value: Number(name) }));
+  classes.sort((a, b) => (a.value < b.value ? -1 : a.value > b.value ? 1 : compareDecimalKeys(a.key, b.key)));
+  return { classNames: classes.map((c) => c.name), classKey, keys };
+}
+
+/**
+ * The exact value of a decimal number (DECIMAL) as text: sign, significant digits without
+ * leading or trailing zeros, and the power of ten that makes them an integer: "1", "1.0", "01",
+ * "+1e0" and "0.1e1" are "1e0", "-2.50" is "-25e-1", every zero ("0", "-0.0", "0e9") is "0".
+ * Equal values have equal keys and different values different ones, at any precision or exponent.
+ */
+function decimalKey(text: string): string {
+  const m = /^([+-]?)(\d*)\.?(\d*)(?:[eE]([+-]?\d+))?$/.exec(text.trim());
+  if (m === null) throw new Error(`decimalKey: not a decimal number: ${JSON.stringify(text)}`);
+  const [, sign, whole, fraction, exponent = '0'] = m;
+  const digits = (whole + fraction).replace(/^0+/, '');
+  if (digits === '') return '0';
+  const significant = digits.replace(/0+$/, '');
+  // value = digits × 10^(exponent − fraction digits) = significant × 10^(that + trailing zeros)
+  const shift = digits.length - significant.length - fraction.length;
+  const power = exponent.length <= 15 ? String(Number(exponent) + shift) : String(BigInt(exponent) + BigInt(shift));
+  return `${sign === '-' ? '-' : ''}${significant}e${power}`;
+}
+
+/** Orders two decimalKey() results by the values they stand for: negative, zero or positive. */
+function compareDecimalKeys(a: string, b: string): number {
+  if (a === b) return 0;
+  const parse = (key: string) => {
+    if (key === '0') return { sign: 0, digits: '', top: 0n };
+    const [, minus, digits, power] = /^(-?)(\d+)e(-?\d+)$/.exec(key)!;
+    // top: the power of ten just above the leading digit, which orders magnitudes first.
+    return { sign: minus ? -1 : 1, digits, top: BigInt(power) + BigInt(digits.length) };
+  };
+  const x = parse(a);
+  const y = parse(b);
+  if (x.sign !== y.sign) return x.sign - y.sign;
+  let magnitude = x.top === y.top ? 0 : x.top < y.top ? -1 : 1;
+  if (magnitude === 0) {
+    // Same leading position: the digits decide, the shorter padded with zeros.
+    const n = Math.max(x.digits.length, y.digits.length);
+    const dx = x.digits.padEnd(n, '0');
+    const dy = y.digits.padEnd(n, '0');
+    magnitude = dx === dy ? 0 : dx < dy ? -1 : 1;
+  }
+  return x.sign * magnitude;
 }
 
 /** A cell as messages show it: in double quotes, with line breaks and quotes escaped (one line). */

@@ -5,6 +5,7 @@
 
 import code from '../../shaders/adam.wgsl?raw';
 import type { Gpu } from '../runtime/gpu.js';
+import { describeValue } from '../runtime/options.js';
 import {
   KernelInputError,
   bindGroupLayout,
@@ -64,13 +65,49 @@ export interface AdamSpec {
   run?: number;
 }
 
-/** Throws unless the Adam hyper-parameters are usable. */
+/** The smallest normal float32, 2⁻¹²⁶ ≈ 1.18e-38: GPUs may flush smaller (subnormal) values to 0. */
+export const MIN_NORMAL_FLOAT32 = 2 ** -126;
+/** What lr may be, for messages: > 0 and finite once the GPU holds it as a float32. */
+export const LR_RANGE = 'about 1.4e-45 to 3.4e38 (> 0 and finite in float32: the GPU computes in float32)';
+/** What epsilon may be, for messages: a normal float32, as a subnormal one may be flushed to 0 (0/0). */
+export const EPSILON_RANGE = 'about 1.18e-38 to 3.4e38 (a normal float32: the GPU computes in float32 and may flush smaller numbers to 0)';
+/** What beta1 and beta2 may be, for messages. */
+export const BETA_RANGE = 'from 0 to 0.99999994 (the largest float32 below 1: the GPU computes in float32)';
+
+/**
+ * Why a number > 0 is no usable lr (`normal` false) or epsilon (`normal` true) once the GPU
+ * holds it as a float32 (the clause after the value in a message: `which is 0 in float32`), or
+ * null when it is one. lr 1e-50 would be 0 (nothing trains) and 1e39 Infinity; epsilon 1e-46
+ * would be 0 and a subnormal one may be flushed to 0 (0/0 is NaN), 1e39 Infinity (every update 0).
+ */
+export function float32PositiveProblem(value: number, normal: boolean): string | null {
+  const f = Math.fround(value);
+  if (f === 0) return 'which is 0 in float32';
+  if (f === Number.POSITIVE_INFINITY) return 'which is Infinity in float32';
+  if (normal && f < MIN_NORMAL_FLOAT32) return 'which float32 holds only as a subnormal number, which GPUs may flush to 0';
+  return null;
+}
+
+/**
+ * Throws unless the Adam hyper-parameters are usable as the GPU holds them, in float32: lr > 0
+ * and finite there, epsilon a finite normal float32 > 0, beta1 and beta2 in [0, 1) after rounding
+ * to float32 (0.99999999 is 1 there, and the bias correction 1 − βᵗ would divide by 0). The
+ * message names the field, the value, why float32 cannot use it, and the valid range.
+ */
 export function requireHyper(name: string, h: AdamHyper): void {
-  if (!(h.lr > 0) || !Number.isFinite(h.lr)) throw new KernelInputError(`${name}: lr must be a finite number > 0, got ${h.lr}`);
-  for (const key of ['beta1', 'beta2'] as const) {
-    if (!(h[key] >= 0 && h[key] < 1)) throw new KernelInputError(`${name}: ${key} must be in [0, 1), got ${h[key]}`);
+  for (const key of ['lr', 'beta1', 'beta2', 'epsilon'] as const) {
+    const value: unknown = h[key];
+    const beta = key === 'beta1' || key === 'beta2';
+    const number = typeof value === 'number';
+    let why: string | null;
+    if (beta) why = number && value >= 0 && value < 1 ? (Math.fround(value) < 1 ? null : 'which is 1 in float32') : '';
+    else why = number && value > 0 && Number.isFinite(value) ? float32PositiveProblem(value, key === 'epsilon') : '';
+    if (why !== null) {
+      const must = beta ? 'must be in [0, 1)' : 'must be a finite number > 0';
+      const range = beta ? BETA_RANGE : key === 'lr' ? LR_RANGE : EPSILON_RANGE;
+      throw new KernelInputError(`${name}: ${key} ${must}, got ${describeValue(value)}${why ? `, ${why}` : ''}; valid: ${range}`);
+    }
   }
-  if (!(h.epsilon > 0) || !Number.isFinite(h.epsilon)) throw new KernelInputError(`${name}: epsilon must be a finite number > 0, got ${h.epsilon}`);
 }
 
 export function createAdam(gpu: Gpu, spec: AdamSpec): SlotCall {
@@ -150,8 +187,11 @@ export function createAdam(gpu: Gpu, spec: AdamSpec): SlotCall {
 }
 
 /**
- * CPU twin, in place, float32 storage with float64 arithmetic per element. `coef` is the
- * epoch's slot; `counters` as on the GPU (t = .z, skip when .y = 0).
+ * CPU twin, in place: every operation rounded to float32 in the shader's order, so that what
+ * overflows there overflows here (a gradient past 1.8e19 makes v/(1 − β₂ᵗ) Infinity and the
+ * update 0 on both; a float64 twin would still step) and finite results agree to a few ulps
+ * (the GPU's division, square root and bias corrections are not correctly rounded). `coef` is
+ * the epoch's slot; `counters` as on the GPU (t = .z, skip when .y = 0).
  */
 export function adamCpu(
   models: number,
@@ -164,30 +204,36 @@ export function adamCpu(
 ): void {
   const p = segments.perModel;
   const s = segments.starts.length;
-  const { lr, beta1, beta2, epsilon } = hyper;
-  // The shader computes its constants in float32; so does the twin.
   const f = Math.fround;
-  const b1 = f(beta1);
-  const b2 = f(beta2);
+  // The shader's uniforms are float32; its 1 − β is computed in float32 too.
+  const lr = f(hyper.lr);
+  const b1 = f(hyper.beta1);
+  const b2 = f(hyper.beta2);
+  const epsilon = f(hyper.epsilon);
+  const c1 = f(1 - b1);
+  const c2 = f(1 - b2);
   for (let model = 0; model < models; model++) {
     if (counters[model * COUNTER_WORDS + 1] === 0) continue;
-    const t = counters[model * COUNTER_WORDS + 2];
-    const bc1 = -Math.expm1(t * Math.log(b1));
-    const bc2 = -Math.expm1(t * Math.log(b2));
+    const t = Math.max(counters[model * COUNTER_WORDS + 2], 1);
+    // 1 / (1 − βᵗ), accurate in float64 and rounded once (the shader's is good to a few ulps).
+    const inv1 = f(-1 / Math.expm1(t * Math.log(b1)));
+    const inv2 = f(-1 / Math.expm1(t * Math.log(b2)));
     for (let seg = 0; seg < s; seg++) {
-      const c = coef[model * s + seg];
+      const c = f(coef[model * s + seg]);
       const end = seg + 1 < s ? segments.starts[seg + 1] : p;
       for (let j = segments.starts[seg]; j < end; j++) {
         const i = model * p + j;
-        let w = state.weights[i];
-        let g = state.grads[i];
-        if (mode === 'coupled') g = g + c * w;
-        else if (mode === 'decoupled') w = w - f(lr) * c * w;
-        const m1 = b1 * state.m[i] + (1 - b1) * g;
-        const v1 = b2 * state.v[i] + (1 - b2) * g * g;
+        let w = f(state.weights[i]);
+        let g = f(state.grads[i]);
+        if (mode === 'coupled') g = f(g + f(c * w));
+        else if (mode === 'decoupled') w = f(w - f(f(lr * c) * w));
+        // As the shader: β₁m + (1 − β₁)g and β₂v + ((1 − β₂)g)g, each product and sum in float32.
+        const m1 = f(f(b1 * state.m[i]) + f(c1 * g));
+        const v1 = f(f(b2 * state.v[i]) + f(f(c2 * g) * g));
         state.m[i] = m1;
         state.v[i] = v1;
-        state.weights[i] = w - (f(lr) * (m1 / bc1)) / (Math.sqrt(v1 / bc2) + f(epsilon));
+        const step = f(f(lr * f(m1 * inv1)) / f(f(Math.sqrt(f(v1 * inv2))) + epsilon));
+        state.weights[i] = f(w - step);
       }
     }
   }

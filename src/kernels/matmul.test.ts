@@ -66,6 +66,64 @@ describe('matmul against the float64 CPU twin', () => {
   });
 });
 
+describe('the CPU twin forms 0·Inf and 0·NaN as the GPU does', () => {
+  // A's zeros meet a row of B holding NaN and ±Infinity: IEEE gives NaN for 0·NaN and 0·Inf, so
+  // every C element that sums such a product is NaN on the GPU. The twin skipped A's zeros and
+  // gave 0 there (a NaN weight on an always-0 feature vanished on the CPU only). Elsewhere the
+  // skip stays: a zero of A times a finite row adds nothing.
+  const [m, k, n] = [3, 4, 5];
+  // A [m, k]: row 0 all zeros, row 1 zero at k = 2 only, row 2 without zeros.
+  const aRows = [
+    [0, 0, 0, 0],
+    [1.5, -2, 0, 0.25],
+    [0.5, 1, -1, 2],
+  ];
+  // B [k, n]: row 2 holds NaN (column 1), Infinity (column 3) and -Infinity (column 4).
+  const bRows = [
+    [1, 2, 3, 4, 5],
+    [-1, 0.5, 2, -3, 1],
+    [2, Number.NaN, -1, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY],
+    [0.5, 1, 1, 2, -2],
+  ];
+  // The IEEE products summed in order, nothing skipped: the independent reference.
+  const expected = aRows.map((a) => Array.from({ length: n }, (_, j) => a.reduce((sum, av, kk) => sum + av * bRows[kk][j], 0)));
+
+  for (const transA of [false, true]) {
+    it(`${transA ? 'Aᵀ·B (a weight gradient)' : 'A·B (a forward product)'}: NaN exactly where the GPU has NaN, the rest equal`, async () => {
+      const gpu = await testGpu();
+      const variant: MatmulVariant = transA ? { transA: true } : {};
+      const dims = { batch: 1, m, n, k };
+      const aData = new Float32Array(transA ? Array.from({ length: k * m }, (_, i) => aRows[i % m][Math.floor(i / m)]) : aRows.flat());
+      const bData = new Float32Array(bRows.flat());
+      const operands = {
+        a: { offset: 0, ld: transA ? m : k, batchStride: m * k },
+        b: { offset: 0, ld: n, batchStride: k * n },
+        c: { offset: 0, ld: n, batchStride: m * n },
+      };
+      const buffers = [gpu.createStorage('a', aData), gpu.createStorage('b', bData), gpu.createStorage('c', m * n * 4)];
+      const call = createMatmul(gpu, variant, dims, { a: { buffer: buffers[0], ...operands.a }, b: { buffer: buffers[1], ...operands.b }, c: { buffer: buffers[2], ...operands.c } });
+      try {
+        gpu.submit('zeros times non-finite', (pass) => encodeCall(pass, call));
+        const got = Array.from(await gpu.readFloat32(buffers[2], 0, m * n));
+        const twin = new Float64Array(m * n);
+        matmulCpu(variant, dims, resolveMatmul(variant, dims, { a: { buffer: buffers[0], ...operands.a }, b: { buffer: buffers[1], ...operands.b }, c: { buffer: buffers[2], ...operands.c } }), { a: aData, b: bData, c: twin });
+        const want = expected.flat();
+        // Rows 0 and 1 have NaN in columns 1, 3 and 4 (0·NaN, 0·Inf, 0·-Inf); row 2 NaN, -1·Inf, -1·-Inf.
+        expect(want.map((v) => (Number.isNaN(v) ? 'NaN' : v))).toEqual([0, 'NaN', 0, 'NaN', 'NaN', 3.625, 'NaN', 0.75, 'NaN', 'NaN', -1.5, 'NaN', 6.5, -Infinity, Infinity]);
+        for (const [name, values] of [['GPU', got], ['CPU twin', Array.from(twin)]] as const) {
+          values.forEach((v, i) => {
+            if (Number.isNaN(want[i]) || !Number.isFinite(want[i])) expect(v, `${name} C[${i}]`).toBe(want[i]);
+            else expect(Math.abs(v - want[i]), `${name} C[${i}] = ${v}, want ${want[i]}`).toBeLessThanOrEqual(1e-6);
+          });
+        }
+      } finally {
+        call.destroy();
+        for (const b of buffers) gpu.destroyBuffer(b);
+      }
+    });
+  }
+});
+
 describe('matmul input checks, before any dispatch', () => {
   it('names the kernel and the shapes', async () => {
     const gpu = await testGpu();

@@ -507,6 +507,31 @@ export function activateGrad(activation: Activation, y: number): number {
 }
 
 /**
+ * Whether `rows` rows of `cols` values, `ld` apart from `base`, are all finite. A sum of float32
+ * values is finite unless one of them is not (float64 does not overflow; a Float64Array so large
+ * that it does reads as not finite). Four sums, so that the adds do not wait on each other.
+ */
+function finiteRows(v: Vec, base: number, rows: number, cols: number, ld: number): boolean {
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  for (let r = 0; r < rows; r++) {
+    const start = base + r * ld;
+    const end = start + cols;
+    let i = start;
+    for (; i + 3 < end; i += 4) {
+      s0 += v[i];
+      s1 += v[i + 1];
+      s2 += v[i + 2];
+      s3 += v[i + 3];
+    }
+    for (; i < end; i++) s0 += v[i];
+  }
+  return Number.isFinite(s0 + s1 + s2 + s3);
+}
+
+/**
  * CPU twin of the shader: the same product over the same layout, accumulated in float64.
  * Writes C into `c` (a Float64Array keeps the float64 result; a Float32Array rounds it).
  */
@@ -524,6 +549,10 @@ export function matmulCpu(
   for (let model = 0; model < batch; model++) {
     const aBase = layout.a.offset + model * layout.a.batchStride;
     const bBase = layout.b.offset + model * layout.b.batchStride;
+    // A zero of A skips its row of B only when all of this model's B is finite: 0·Inf and 0·NaN
+    // are NaN on the GPU (a NaN weight on an always-0 feature must reach C as it does there).
+    // The check reads B once: about 1/m of the product's work.
+    const skipZeros = !variant.transB && finiteRows(b, bBase, k, n, ldb);
     for (let i = 0; i < m; i++) {
       const ones = variant.onesRow && i === m - 1;
       // Each C element sums over k in ascending order whichever loop order reads memory best.
@@ -541,7 +570,7 @@ export function matmulCpu(
         row.fill(0);
         for (let kk = 0; kk < k; kk++) {
           const av = ones ? 1 : variant.transA ? a[aBase + kk * lda + i] : a[aBase + i * lda + kk];
-          if (av === 0) continue;
+          if (av === 0 && skipZeros) continue;
           const bRow = bBase + kk * ldb;
           for (let j = 0; j < n; j++) row[j] += av * b[bRow + j];
         }

@@ -92,7 +92,12 @@ export function createSumSq(gpu: Gpu, spec: SumSqSpec): SlotCall {
   };
 }
 
-/** CPU twin: Σw² per [model][segment], in float64. */
+/**
+ * CPU twin: Σw² per [model][segment] as the shader's float32 gives it: each square rounded to
+ * float32 (Infinity from |w| ≈ 1.8e19 on), summed in float64 and the sum rounded to float32 once
+ * (Infinity when it passes float32's 3.4e38, as the shader's partial sums then do, in whatever
+ * order it adds them: the terms are never negative).
+ */
 export function sumSqCpu(models: number, segments: Segments, weights: ArrayLike<number>): Float64Array {
   const nSeg = segments.starts.length;
   const out = new Float64Array(models * nSeg);
@@ -101,10 +106,10 @@ export function sumSqCpu(models: number, segments: Segments, weights: ArrayLike<
       const end = s + 1 < nSeg ? segments.starts[s + 1] : segments.perModel;
       let sum = 0;
       for (let j = segments.starts[s]; j < end; j++) {
-        const w = weights[model * segments.perModel + j];
-        sum += w * w;
+        const w = Math.fround(weights[model * segments.perModel + j]);
+        sum += Math.fround(w * w);
       }
-      out[model * nSeg + s] = sum;
+      out[model * nSeg + s] = Math.fround(sum);
     }
   }
   return out;

@@ -7,7 +7,7 @@ import { COUNTER_WORDS, gatherCpu } from '../kernels/gather.js';
 import { l2GradCpu } from '../kernels/l2-grad.js';
 import { DENSE_WEIGHT_GRAD_VARIANT, denseForwardVariant, denseInputGradVariant, matmulCpu } from '../kernels/matmul.js';
 import { metricsCpu } from '../kernels/metrics.js';
-import { softmaxXentCpu, type LossSums } from '../kernels/softmax-xent.js';
+import { FLAG_NOT_FINITE, softmaxXentCpu, type LossSums } from '../kernels/softmax-xent.js';
 import { sumSqCpu } from '../kernels/sumsq.js';
 import type { MlpLayout } from '../model/mlp.js';
 import {
@@ -17,8 +17,12 @@ import {
   epochRecord,
   initialState,
   epochShape,
+  checkTests,
+  shortNumber,
   type BatchPlan,
   type BatchResult,
+  type DivergenceKind,
+  type EpochPlan,
   type TrainerHooks,
   type EpochRecord,
   type Evaluation,
@@ -133,6 +137,40 @@ export function evaluateCpu(layout: MlpLayout, data: TrainData, params: Float32A
   return { evaluations, sums };
 }
 
+/** The largest |value| of `a` (NaN when one is NaN). */
+function peak(a: ArrayLike<number>): number {
+  let top = 0;
+  for (let i = 0; i < a.length; i++) top = Math.max(top, Math.abs(a[i]));
+  return top;
+}
+
+/**
+ * Advice for a divergence of `plan.models[model]` in `epoch` (a DivergenceAdvisor; both trainers
+ * use it, so that both say the same) when the cause is not the learning rate or λ: the training
+ * loss of a run's first epoch, when the first batch's loss with the initial weights, before any
+ * update, is already not finite in float32 (its rows gathered and standardized as the trainers
+ * do): the features (or the initial weights, when those are the larger) overflow float32.
+ * Undefined otherwise.
+ */
+export function divergenceAdvice(plan: BatchPlan, model: number, epoch: EpochPlan, kind: DivergenceKind): string | undefined {
+  const m = plan.models[model];
+  if (kind !== 'loss' || epoch.epoch !== 0 || m.resume) return undefined;
+  const { layout, data } = plan;
+  const rows = epoch.perm.subarray(0, Math.min(plan.batchSize, epoch.perm.length));
+  if (rows.length === 0) return undefined;
+  const g = gatherRows(data, [rows], affineTable({ ...plan, models: [m] }));
+  const acts = forwardCpu(layout, 1, g.width, m.init, g.xb);
+  const [sums] = softmaxXentCpu(1, g.width, layout.classes, acts[acts.length - 1], g.yb, g.real, new Float32Array(g.width * layout.classes));
+  // The GPU adds the losses into a float32.
+  const loss = Math.fround(sums.loss);
+  if (!(sums.flags & FLAG_NOT_FINITE) && Number.isFinite(loss)) return undefined;
+  const x = peak(g.xb);
+  const w = peak(m.init);
+  const first = `the first batch's loss is already ${Math.fround(loss / sums.count)} before any update`;
+  if (w > x) return `${first}: the initial weights reach ${shortNumber(w)} and overflow float32; start from smaller weights`;
+  return `${first}: its features reach ${shortNumber(x)} (${m.standardize ? 'standardized as given' : 'not standardized'}) and overflow float32 in the forward pass; standardize the features or scale them down`;
+}
+
 /** Trains every model of the plan on the CPU; same batches, masks and math as the GPU trainer. */
 export async function trainOnCpu(plan: BatchPlan, { onEpoch, onStep, signal }: TrainerHooks = {}): Promise<BatchResult> {
   const { layout, data } = plan;
@@ -197,14 +235,18 @@ export async function trainOnCpu(plan: BatchPlan, { onEpoch, onStep, signal }: T
     const val = validation ? evaluateCpu(layout, data, params, validation, affine).sums : null;
     const records = epochs.map((ep, i) => {
       const S = layout.tensors.length;
-      return epochRecord(layout, planners[i], ep, i, sums[i], val ? val[i] : null, sq.subarray(i * S, (i + 1) * S));
+      return epochRecord(layout, planners[i], ep, i, sums[i], val ? val[i] : null, sq.subarray(i * S, (i + 1) * S), (m, p, kind) => divergenceAdvice(plan, m, p, kind));
     });
     records.forEach((r, i) => histories[i].push(r));
     await onEpoch?.(records[0].epoch, records);
   }
 
-  const tests = plan.models.some((x) => x.testRows && x.testRows.length > 0)
-    ? evaluateCpu(layout, data, params, plan.models.map((x) => x.testRows ?? new Uint32Array(0)), affine).evaluations
-    : null;
+  let tests: Evaluation[] | null = null;
+  if (plan.models.some((x) => x.testRows && x.testRows.length > 0)) {
+    const evaluated = evaluateCpu(layout, data, params, plan.models.map((x) => x.testRows ?? new Uint32Array(0)), affine);
+    // After the last update: weights that overflow only there make NaN predictions.
+    checkTests(evaluated.evaluations, evaluated.sums, planners.map((p) => p.state().epoch - 1), C);
+    tests = evaluated.evaluations;
+  }
   return batchResult(plan, { params, m, v, counters }, planners, histories, tests);
 }

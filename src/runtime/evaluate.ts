@@ -6,7 +6,7 @@ import type { MlpLayout } from '../model/mlp.js';
 import { evaluateCpu } from './cpu-trainer.js';
 import type { Gpu } from './gpu.js';
 import { bindingBytes, concatArrays, GpuDataset, GpuRowSet, rowChunks, rowsPerBinding } from './gpu-trainer.js';
-import type { Evaluation, TrainData } from './plan.js';
+import { nonFiniteLogits, shortNumber, type Evaluation, type TrainData } from './plan.js';
 
 export interface Prediction {
   /** rows × classes, each row summing to 1. */
@@ -112,10 +112,36 @@ function joinEvaluations(chunks: Evaluation[]): Evaluation {
   };
 }
 
-/** Probabilities and classes for rows of x (labels unused). */
-export async function predictModel(gpu: Gpu | null, layout: MlpLayout, params: Float32Array, x: Float32Array, affine?: Float32Array): Promise<Prediction> {
+/** Probabilities and classes for rows of x (labels unused); `check` sees the logits first and may throw. */
+export async function predictModel(gpu: Gpu | null, layout: MlpLayout, params: Float32Array, x: Float32Array, affine?: Float32Array, check?: (logits: Float32Array) => void): Promise<Prediction> {
   const rows = x.length / layout.features;
   const data = { x, y: new Uint32Array(rows), features: layout.features, classes: layout.classes };
   const [e] = await evaluateModels(gpu, layout, [params], data, [Uint32Array.from({ length: rows }, (_, i) => i)], affine);
+  check?.(e.logits);
   return { probabilities: softmaxRows(e.logits, layout.classes), classes: e.predictions };
+}
+
+/**
+ * Why logits of a model on rows of x cannot be returned, or null: the first row whose logits are
+ * not finite (float32 overflow in the forward pass; probabilities, predictions and the loss would
+ * be NaN or meaningless), with how large the features reach as the first layer sees them (x·scale
+ * + shift, per `affine`: [scale, shift] per feature) and the weights, and which to make smaller.
+ * `context` prefixes the message (`predict(x): `).
+ */
+export function logitsProblem(layout: MlpLayout, params: Float32Array, x: Float32Array, affine: Float32Array, logits: Float32Array, context: string): string | null {
+  const bad = nonFiniteLogits(logits, layout.classes);
+  if (!bad) return null;
+  const F = layout.features;
+  let features = 0;
+  for (let i = 0; i < x.length; i++) {
+    const f = i % F;
+    features = Math.max(features, Math.abs(Math.fround(Math.fround(x[i] * affine[f]) + affine[F + f])));
+  }
+  let weights = 0;
+  for (const w of params) weights = Math.max(weights, Math.abs(w));
+  const advice = features > weights ? 'scale the features down as the training data was' : 'the weights are too large: train again with a lower learning rate or λ';
+  return (
+    `${context}the model's logits for row ${bad.row} are not finite (${bad.value}): its forward pass overflows float32, with features up to ${shortNumber(features)} ` +
+    `as the first layer sees them and weights up to ${shortNumber(weights)}; ${advice}`
+  );
 }

@@ -13,11 +13,13 @@ import { createMetrics } from '../kernels/metrics.js';
 import { LOSS_GROUP_WORDS, createSoftmaxXent, encodeSlotCall, readLossGroup, statsSlotBytes, type LossSums, type SlotCall } from '../kernels/softmax-xent.js';
 import { createSumSq } from '../kernels/sumsq.js';
 import type { MlpLayout } from '../model/mlp.js';
+import { divergenceAdvice } from './cpu-trainer.js';
 import { GpuError, type Gpu } from './gpu.js';
 import {
   EpochPlanner,
   affineTable,
   batchResult,
+  checkTests,
   epochRecord,
   initialState,
   epochShape,
@@ -713,7 +715,7 @@ class GpuTrainer {
     return { epochs, slots, readback };
   }
 
-  /** The records of the chunk's `i`th epoch, one per model; throws DivergenceError on a bad loss. */
+  /** The records of the chunk's `i`th epoch, one per model; throws DivergenceError on a non-finite loss or weight. */
   records(chunk: Chunk, words: Uint32Array, i: number): EpochRecord[] {
     const S = this.layout.tensors.length;
     const base = (i * this.statsSlotBytes) / 4;
@@ -721,7 +723,7 @@ class GpuTrainer {
       const at = base + m * this.recordWords;
       const norms = new Float32Array(words.buffer, words.byteOffset + (at + NORM_FIELD) * 4, S);
       const val = this.validation ? readLossGroup(words, at + VAL_FIELD) : null;
-      return epochRecord(this.layout, this.planners[m], p, this.first + m, readLossGroup(words, at + TRAIN_FIELD), val, norms);
+      return epochRecord(this.layout, this.planners[m], p, this.first + m, readLossGroup(words, at + TRAIN_FIELD), val, norms, (local, epoch, kind) => divergenceAdvice(this.plan, local, epoch, kind), m);
     });
   }
 
@@ -753,6 +755,8 @@ class GpuTrainer {
       const words = await gpu.readUint32(this.testStats);
       const sums = plan.models.map((_, m) => readLossGroup(words, m * LOSS_GROUP_WORDS));
       tests = await this.test.read(sums);
+      // After the last update: weights that overflow only there make NaN predictions.
+      checkTests(tests, sums, this.planners.map((p) => p.state().epoch - 1), this.layout.classes, this.first);
     }
     const B = this.models;
     const P = this.layout.perModel;

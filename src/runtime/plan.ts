@@ -176,9 +176,23 @@ export interface EpochRecord {
   weightNorms: Record<string, number>;
 }
 
-/** Thrown when training produces a non-finite loss; nothing is written after it. */
+/** What went non-finite: the training loss, a tensor's Σw², the penalty, the validation or test evaluation. */
+export type DivergenceKind = 'loss' | 'weights' | 'penalty' | 'validation' | 'test';
+
+/** The advice a DivergenceError gives unless a cause was found (see divergenceAdvice). */
+const LOWER_RATE_ADVICE = 'lower the learning rate or λ';
+
+/**
+ * Thrown when training produces a non-finite number: the training loss, a weight (a tensor's Σw²
+ * in float32), the penalty, or the loss or logits of the validation or test rows; nothing is
+ * written after it.
+ */
 export class DivergenceError extends Error {
   override name = 'DivergenceError';
+  /** What went non-finite, as a word (`what` says it in full). */
+  readonly kind: DivergenceKind;
+  /** What to do about it (the message's last part). */
+  readonly advice: string;
   constructor(
     readonly epoch: number,
     readonly model: number,
@@ -186,12 +200,33 @@ export class DivergenceError extends Error {
     readonly what: string,
     /** The model's name in trainBatch, when it was given one. */
     readonly modelName?: string,
+    details: { kind?: DivergenceKind; advice?: string } = {},
   ) {
-    super(`training diverged at epoch ${epoch} (model ${model}${modelName ? `, ${modelName}` : ''}): ${what}; lower the learning rate or λ`);
+    const advice = details.advice ?? LOWER_RATE_ADVICE;
+    super(`training diverged at epoch ${epoch} (model ${model}${modelName ? `, ${modelName}` : ''}): ${what}; ${advice}`);
+    this.kind = details.kind ?? 'loss';
+    this.advice = advice;
+  }
+
+  /** The same error, naming the model (trainBatch's `name`). */
+  named(modelName: string): DivergenceError {
+    return new DivergenceError(this.epoch, this.model, this.what, modelName, { kind: this.kind, advice: this.advice });
   }
 }
 
-/** Builds a history record from an epoch's sums; throws DivergenceError on a bad loss. */
+/**
+ * Advice for a divergence of a trainer's model `model` in epoch `plan`, when a cause other than
+ * the learning rate or λ is found (cpu-trainer.ts's divergenceAdvice); undefined otherwise.
+ */
+export type DivergenceAdvisor = (model: number, plan: EpochPlan, kind: DivergenceKind) => string | undefined;
+
+/**
+ * Builds a history record from an epoch's sums; throws DivergenceError on a non-finite training
+ * loss (each taken before its step's update), then on a tensor whose Σw² after the epoch's last
+ * update is not finite in float32 (as the GPU sums it: a weight past 1.8e19 or NaN; ReLU hides a
+ * NaN weight from the loss), then on the penalty and the validation loss. `model` is the index
+ * in the run (for the message), `local` the index in the trainer's plan (for `advise`).
+ */
 export function epochRecord(
   layout: MlpLayout,
   planner: EpochPlanner,
@@ -200,21 +235,66 @@ export function epochRecord(
   train: LossSums,
   val: LossSums | null,
   sumSquares: ArrayLike<number>,
+  advise?: DivergenceAdvisor,
+  local = model,
 ): EpochRecord {
   if (train.flags & 2) throw new Error(`epoch ${plan.epoch} (model ${model}): a label ≥ classes reached the GPU`);
+  const diverged = (kind: DivergenceKind, what: string) => {
+    const advice = advise?.(local, plan, kind);
+    return new DivergenceError(plan.epoch, model, what, undefined, { kind, ...(advice ? { advice } : {}) });
+  };
   const loss = train.count > 0 ? train.loss / train.count : Number.NaN;
   const norms: Record<string, number> = {};
   layout.tensors.forEach((t, i) => (norms[t.name] = Math.sqrt(sumSquares[i])));
+  if (train.flags & 1 || !Number.isFinite(loss)) throw diverged('loss', `the training loss is ${loss}`);
+  const bad = layout.tensors.findIndex((_, i) => !Number.isFinite(Math.fround(sumSquares[i])));
+  if (bad >= 0) throw diverged('weights', `the weights of ${layout.tensors[bad].name} are not finite after the epoch (Σw² is ${Math.fround(sumSquares[bad])})`);
   const penalty = planner.penaltyValue(plan.mask, sumSquares);
-  if (train.flags & 1 || !Number.isFinite(loss)) throw new DivergenceError(plan.epoch, model, `the training loss is ${loss}`);
-  if (!Number.isFinite(penalty)) throw new DivergenceError(plan.epoch, model, `the penalty is ${penalty}`);
+  if (!Number.isFinite(penalty)) throw diverged('penalty', `the penalty is ${penalty}`);
   const record: EpochRecord = { epoch: plan.epoch, loss, penalty, mask: plan.mask, trainAccuracy: train.correct / train.count, weightNorms: norms };
   if (val && val.count > 0) {
-    if (val.flags & 1 || !Number.isFinite(val.loss)) throw new DivergenceError(plan.epoch, model, `the validation loss is ${val.loss / val.count}`);
+    if (val.flags & 1 || !Number.isFinite(val.loss)) throw diverged('validation', `the validation loss is ${val.loss / val.count}`);
     record.valLoss = val.loss / val.count;
     record.valAccuracy = val.correct / val.count;
   }
   return record;
+}
+
+/** A magnitude for a message, to 2 significant digits: 7.9, 0.5, 1e+17, 3.4e+38. */
+export function shortNumber(v: number): string {
+  return v.toPrecision(2).replace(/(\.\d*?)0+(?=e|$)/, '$1').replace(/\.(?=e|$)/, '');
+}
+
+/**
+ * The first row whose logits are not all finite, with a NaN of it or else its first ±Infinity, or null:
+ * `rows` rows of `classes` logits.
+ */
+export function nonFiniteLogits(logits: ArrayLike<number>, classes: number, rows = logits.length / classes): { row: number; value: number } | null {
+  for (let r = 0; r < rows; r++) {
+    let value: number | null = null;
+    for (let j = 0; j < classes; j++) {
+      const z = logits[r * classes + j];
+      if (Number.isNaN(z)) return { row: r, value: z };
+      if (!Number.isFinite(z)) value ??= z;
+    }
+    if (value !== null) return { row: r, value };
+  }
+  return null;
+}
+
+/**
+ * Throws DivergenceError when a model's test evaluation (after its last epoch, `epochs[m]`) has a
+ * non-finite loss or logit: its predictions would be NaN. `first` is the index of tests[0] in the
+ * run; sums are the evaluation's loss sums (their flag 1: a loss or logit not finite).
+ */
+export function checkTests(tests: Evaluation[], sums: LossSums[], epochs: number[], classes: number, first = 0): void {
+  tests.forEach((t, m) => {
+    if (t.rows === 0) return;
+    const logits = nonFiniteLogits(t.logits, classes, t.rows) !== null;
+    if (!(sums[m].flags & 1) && Number.isFinite(t.loss) && !logits) return;
+    const what = Number.isFinite(t.loss) ? 'a test logit is not finite after the last epoch' : `the test loss after the last epoch is ${t.loss}`;
+    throw new DivergenceError(epochs[m], first + m, what, undefined, { kind: 'test' });
+  });
 }
 
 /** What a trainer hands back for each model. */

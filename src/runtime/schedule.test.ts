@@ -61,6 +61,27 @@ describe('schedules (T = 3 targeted tensors)', () => {
     expect(masks((e, names) => names.map((_, i) => i === e % 3), T3, 3)).toEqual(['100', '010', '001']);
     expect(() => masks(() => [true], T3, 1)).toThrow(/returned \[true\] for epoch 0; expected 3 booleans/);
   });
+  it('a function schedule whose mask has a hole or a value that is no boolean: refused, naming the index and tensor', () => {
+    const sparse = [true, , false] as boolean[];
+    expect(() => masks(() => sparse, T3, 1)).toThrow(ScheduleError);
+    expect(() => masks(() => sparse, T3, 1)).toThrow(
+      'schedule function returned a mask whose index 1 (dense_1/kernel) is a hole (the array is sparse), not a boolean, for epoch 0; expected 3 booleans (dense_0/kernel, dense_1/kernel, dense_2/kernel)',
+    );
+    // A hole at the end: `new Array(3)` filled only in part.
+    const partly = new Array<boolean>(3);
+    partly[0] = partly[1] = true;
+    expect(() => masks((e) => (e === 1 ? partly : [true, true, true]), T3, 2)).toThrow(/^schedule function returned a mask whose index 2 \(dense_2\/kernel\) is a hole \(the array is sparse\), not a boolean, for epoch 1; /);
+    expect(() => masks(() => [true, 1, false] as boolean[], T3, 1)).toThrow(/^schedule function returned a mask whose index 1 \(dense_1\/kernel\) is 1, not a boolean, for epoch 0; /);
+    expect(() => masks(() => [true, false, 'on'] as unknown as boolean[], T3, 1)).toThrow(/index 2 \(dense_2\/kernel\) is "on", not a boolean/);
+    expect(() => masks(() => [true, 1n, undefined] as unknown as boolean[], T3, 1)).toThrow(/index 1 \(dense_1\/kernel\) is 1n, not a boolean/);
+    expect(() => masks(() => [true, true, undefined] as unknown as boolean[], T3, 1)).toThrow(/index 2 \(dense_2\/kernel\) is undefined, not a boolean/);
+    // The mask kept is a copy: changing the function's array afterwards changes nothing.
+    const shared = [true, false, true];
+    const s = new Schedule(() => shared, T3, new Random(1));
+    const m = s.mask(0);
+    shared[0] = false;
+    expect(m).toEqual([true, false, true]);
+  });
 });
 
 describe('targets and parsing', () => {

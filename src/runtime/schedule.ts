@@ -77,13 +77,25 @@ export function resolveSchedule(spec: ScheduleSpec, field = 'schedule'): ParsedS
   throw new ScheduleError(`${field}: unknown schedule ${JSON.stringify(spec)}; valid: ${SCHEDULE_SYNTAX}`);
 }
 
-/** The mask a schedule function gives for `epoch`, refused unless it is one boolean per targeted tensor. */
+/**
+ * The mask a schedule function gives for `epoch`, refused unless it is one boolean per targeted
+ * tensor: every index is checked, so a hole in a sparse array (`[true, , false]`, which `.some`
+ * and `.every` skip) is refused by its index too. The result is a copy.
+ */
 export function functionMask(fn: ScheduleFunction, epoch: number, tensorNames: string[]): boolean[] {
-  const mask = fn(epoch, [...tensorNames]);
-  if (!Array.isArray(mask) || mask.length !== tensorNames.length || mask.some((v) => typeof v !== 'boolean')) {
-    throw new ScheduleError(`schedule function returned ${JSON.stringify(mask)} for epoch ${epoch}; expected ${tensorNames.length} booleans (${tensorNames.join(', ')})`);
+  const mask: unknown = fn(epoch, [...tensorNames]);
+  const expected = `expected ${tensorNames.length} booleans (${tensorNames.join(', ')})`;
+  if (!Array.isArray(mask) || mask.length !== tensorNames.length) {
+    throw new ScheduleError(`schedule function returned ${JSON.stringify(mask)} for epoch ${epoch}; ${expected}`);
   }
-  return mask;
+  for (let i = 0; i < mask.length; i++) {
+    const v: unknown = mask[i];
+    const what = !(i in mask) ? 'a hole (the array is sparse)' : typeof v === 'boolean' ? null : typeof v === 'bigint' ? `${v}n` : typeof v === 'function' ? 'a function' : (shown(v) ?? String(v));
+    if (what !== null) {
+      throw new ScheduleError(`schedule function returned a mask whose index ${i} (${tensorNames[i]}) is ${what}, not a boolean, for epoch ${epoch}; ${expected}`);
+    }
+  }
+  return mask.slice() as boolean[];
 }
 
 /** The targeted tensors in schedule order. */

@@ -9,7 +9,7 @@ import { KernelInputError } from '../kernels/common.js';
 import { fromNamedTensors, glorotInit, mlpLayout, toNamedTensors, validateModel, ModelConfigError, type MlpLayout, type ModelConfig } from '../model/mlp.js';
 import { checkpointBlocksProblem, isGeneratorState } from './checkpoint.js';
 import { trainOnCpu } from './cpu-trainer.js';
-import { evaluateModels, predictModel, type Prediction } from './evaluate.js';
+import { evaluateModels, logitsProblem, predictModel, type Prediction } from './evaluate.js';
 import { GpuError, sharedGpu, type AdapterDescription, type Gpu } from './gpu.js';
 import { concatArrays, trainOnGpu } from './gpu-trainer.js';
 import { cpuAdapterProblem } from './limits.js';
@@ -514,7 +514,7 @@ export async function trainBatch(options: BatchOptions): Promise<BatchRun> {
   } catch (error) {
     // A named model (runExperiment's "alternate fold 3") is named in the message too.
     const name = error instanceof DivergenceError ? options.models[error.model]?.name : undefined;
-    if (error instanceof DivergenceError && name) throw new DivergenceError(error.epoch, error.model, error.what, name);
+    if (error instanceof DivergenceError && name) throw error.named(name);
     throw error;
   }
   const { result, gpu } = ran;
@@ -616,22 +616,34 @@ export class Run {
     return toNamedTensors(this.layout, this.params);
   }
 
-  /** Class probabilities (rows × classes) and predicted classes for rows of x. */
+  /**
+   * Class probabilities (rows × classes) and predicted classes for rows of x. Throws a
+   * TrainOptionsError, rather than return NaN, when the model's logits for a row are not finite.
+   */
   async predict(x: Float32Array): Promise<Prediction> {
     const F = this.layout.features;
     if (!(x instanceof Float32Array)) fail(`predict(x): x must be a Float32Array (rows × ${plural(F, 'feature')}, row-major), got ${describe(x)}`);
     if (x.length === 0 || x.length % F !== 0) fail(`predict(x): x has ${plural(x.length, 'value')}, not a whole number (≥ 1) of rows of ${plural(F, 'feature')}`);
     checkFinite(x, F, 'x', 'predict(x): ');
     this.checkGpu('predict(x): ');
-    return predictModel(this.gpu, this.layout, this.params, x, this.affine());
+    const affine = this.affine();
+    // Logits that overflow float32 give NaN probabilities: refused, not returned.
+    return predictModel(this.gpu, this.layout, this.params, x, affine, (logits) => {
+      const problem = logitsProblem(this.layout, this.params, x, affine, logits, 'predict(x): ');
+      if (problem) fail(problem);
+    });
   }
 
-  /** Loss, accuracy, predictions and confusion matrix on labelled rows. */
+  /** Loss, accuracy, predictions and confusion matrix on labelled rows; refuses non-finite logits as predict does. */
   async evaluate(x: Float32Array, y: Uint32Array): Promise<Evaluation> {
     const data = { x, y, features: this.layout.features, classes: this.layout.classes };
     validateData(data, '', undefined, undefined, 'evaluate(x, y): ');
     this.checkGpu('evaluate(x, y): ');
-    const [evaluation] = await evaluateModels(this.gpu, this.layout, [this.params], data, [Uint32Array.from({ length: y.length }, (_, i) => i)], this.affine());
+    const affine = this.affine();
+    const [evaluation] = await evaluateModels(this.gpu, this.layout, [this.params], data, [Uint32Array.from({ length: y.length }, (_, i) => i)], affine);
+    // Logits that overflow float32 give a NaN loss: refused, not returned.
+    const problem = logitsProblem(this.layout, this.params, x, affine, evaluation.logits, 'evaluate(x, y): ');
+    if (problem) fail(problem);
     return evaluation;
   }
 

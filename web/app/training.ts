@@ -109,13 +109,15 @@ export interface Comparison {
   pass: boolean;
   /** The settings or the GPU run are extreme enough that float32 overflow on the GPU likely explains a FAIL. */
   overflowLikely: boolean;
+  /** The learning rate is large enough to make training chaotic, which likely explains a FAIL. */
+  chaoticLikely: boolean;
 }
 
 /**
- * Float32 ends at 3.4e38. The GPU computes every intermediate in float32 (Adam squares the
- * gradient, which overflows once 2λ·w passes 1.8e19), while the CPU reference keeps its
- * intermediates in float64 (JavaScript numbers); so from a λ this large, or once the GPU run
- * reports a value this large or not finite, the two runs can part ways without a bug in either.
+ * Float32 ends at 3.4e38. The GPU computes every intermediate in float32; the CPU reference rounds
+ * Adam's and the norms' to float32 as the GPU does, but sums its matrix products in float64; so
+ * from a λ this large, or once the GPU run reports a value this large or not finite, the two runs
+ * can part ways without a bug in either.
  */
 const HUGE_LAMBDA = 1e15;
 const HUGE_VALUE = 1e30;
@@ -137,7 +139,14 @@ function relative(x: number, y: number): number {
  * device, and such differences can grow over many epochs (fast on digits with relu) without
  * anything being wrong.
  */
-export function compareRuns(a: Run, b: Run, lambda: number): Comparison {
+/**
+ * From this learning rate on, training is often chaotic (tanh or sigmoid on iris at lr 5: the two
+ * trainers' losses 6e-5 apart after the first epoch, 0.5 after the fourth): the last-bit
+ * differences of float32 sums added in another order grow epoch after epoch.
+ */
+const CHAOTIC_LR = 1;
+
+export function compareRuns(a: Run, b: Run, lambda: number, lr: number): Comparison {
   const epochs = Math.min(a.history.length, b.history.length);
   const judgedEpochs = Math.min(epochs, VERIFIED_EPOCHS);
   let maxLossDiff = 0;
@@ -175,7 +184,8 @@ export function compareRuns(a: Run, b: Run, lambda: number): Comparison {
   }
   const pass = maskDifferences === 0 && maxLossDiff <= LOSS_TOLERANCE && maxValLossDiff <= LOSS_TOLERANCE;
   const overflowLikely = nearOverflow(lambda, a.history);
-  return { epochs, judgedEpochs, maxLossDiff, maxLossEpoch, maxValLossDiff, laterLossDiff, laterLossEpoch, maxWeightDiff, maxWeightTensor, maskDifferences, tolerance: LOSS_TOLERANCE, pass, overflowLikely };
+  const chaoticLikely = lr >= CHAOTIC_LR;
+  return { epochs, judgedEpochs, maxLossDiff, maxLossEpoch, maxValLossDiff, laterLossDiff, laterLossEpoch, maxWeightDiff, maxWeightTensor, maskDifferences, tolerance: LOSS_TOLERANCE, pass, overflowLikely, chaoticLikely };
 }
 
 /**
@@ -189,11 +199,16 @@ export function describeComparison(c: Comparison): string {
     `in ${judged} the largest relative loss difference is ${x(c.maxLossDiff)} (epoch ${c.maxLossEpoch + 1}), validation loss ${x(c.maxValLossDiff)}; ` +
     `tolerance ${x(c.tolerance)}, the bound the library's tests hold the GPU trainer to over ${VERIFIED_EPOCHS} epochs`;
   const masks = c.maskDifferences === 0 ? `masks identical in all ${c.epochs} epochs` : `masks differ in ${c.maskDifferences} of ${c.epochs} epochs`;
+  // Masks cannot differ for numerical reasons: a mask difference has no such cause.
+  const numerical = !c.pass && c.maskDifferences === 0;
   const cause =
-    !c.pass && c.overflowLikely
+    numerical && c.overflowLikely
       ? 'Likely cause: extreme settings. With λ·max|w| or the gradients this large, float32 arithmetic on the GPU overflows (past 3.4e38) where the CPU reference, ' +
-        'which keeps its sums in float64, does not; with a smaller λ the two trainers agree.\n'
-      : '';
+        'which sums its matrix products in float64, may not; with a smaller λ the two trainers agree.\n'
+      : numerical && c.chaoticLikely
+        ? 'Likely cause: a learning rate this large (≥ 1) often makes training chaotic: the two trainers add their float32 sums in different orders, ' +
+          'and such training multiplies those last-bit differences epoch after epoch; with a smaller learning rate the two trainers agree.\n'
+        : '';
   const later = c.laterLossDiff === null ? '' : `after epoch ${c.judgedEpochs} the largest relative loss difference is ${x(c.laterLossDiff)} (epoch ${c.laterLossEpoch + 1}); `;
   return (
     `${masks}; ${losses}.\n` +
