@@ -185,6 +185,21 @@ test('Verify gives a visible verdict beside a finished run and is off after a fa
   await expect(result.locator('strong.verdict')).toHaveCSS('color', red);
   await expect(status).toContainText('Verification done: FAIL');
   await expect(status).toHaveCSS('color', red);
+  // The causes a FAIL can be given, from the comparison's fields: overflow wins over chaos, a mask
+  // difference (never numerical) gets neither, and a PASS no cause.
+  const causes = await page.evaluate(async () => {
+    const url = performance.getEntriesByType('resource').map((e) => e.name).find((n) => new URL(n).pathname.endsWith('/app/training.ts'));
+    const { describeComparison } = await import(url!);
+    const base = { epochs: 5, judgedEpochs: 5, maxLossDiff: 0.5, maxLossEpoch: 3, maxValLossDiff: 0, laterLossDiff: null, laterLossEpoch: 0, maxWeightDiff: 1, maxWeightTensor: 'dense_0/kernel', maskDifferences: 0, tolerance: 1e-4, pass: false };
+    const cause = (c: object) => (/Likely cause: [^.]*/.exec(describeComparison({ ...base, ...c })) ?? ['none'])[0];
+    return [
+      cause({ overflowLikely: true, chaoticLikely: true }),
+      cause({ overflowLikely: false, chaoticLikely: true }),
+      cause({ overflowLikely: true, chaoticLikely: true, maskDifferences: 1 }),
+      cause({ overflowLikely: true, chaoticLikely: true, pass: true }),
+    ];
+  });
+  expect(causes).toEqual(['Likely cause: extreme values', 'Likely cause: a learning rate this large (≥ 1) often makes training chaotic: the two trainers add their float32 sums in different orders, and such training multiplies those last-bit differences epoch after epoch; with a smaller learning rate the two trainers agree', 'none', 'none']);
 
   // A failed run: decoupled decay this strong scales the weights past float32 and the loss is NaN.
   await configure(page, { lr: '0.01', activation: 'relu', lambda: '1e38', mode: 'decoupled', 'schedule-kind': 'constant', epochs: '5' });

@@ -32,7 +32,7 @@ export { ModelConfigError, mlpLayout, type ModelConfig, type MlpLayout } from '.
 export * from './data/index.js';
 export { experimentSplits, runExperiment, type Arm, type ArmResult, type ExperimentOptions, type ExperimentResult, type FoldResult } from './experiment/crossval.js';
 export { armKey, describeLambda, describeMissingControls, matchedControl, missingControls, parseArms, type ArmText, type MissingControl } from './experiment/arms.js';
-export { correctedTest, formatAveragedReport, formatComparison, formatIllDefined, formatInterval, formatMeanStd, formatP, formatPairedDifference, formatSigned, jsonText } from './experiment/format.js';
+export { correctedTest, formatAveragedReport, formatComparison, formatIllDefined, formatInterval, formatMeanStd, formatP, formatPairedDifference, formatSigned, jsonText, pairedTestCount } from './experiment/format.js';
 export * from './metrics/index.js';
 export { Gpu, GpuError, requestGpu, sharedGpu, type AdapterDescription, type GpuOptions } from './runtime/gpu.js';
 export * as kernels from './kernels/index.js';

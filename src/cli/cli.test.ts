@@ -362,6 +362,10 @@ describe('altreg CLI', () => {
     const record = JSON.parse(readFileSync(join(own, 'altreg-run.json'), 'utf8'));
     writeFileSync(join(own, 'altreg-run.json'), JSON.stringify({ ...record, flags: { ...record.flags, '--l2': '0.01' } }));
     expect(altreg(...perArm, '--l2', '0.5', '--resume', own).code).toBe(0);
+    // Only --l2 may be missing here: any other flag of the record is compared.
+    writeFileSync(join(own, 'altreg-run.json'), JSON.stringify({ ...record, flags: { ...record.flags, '--dropout': '0.5' } }));
+    const extra = altreg(...perArm, '--resume', own);
+    expect([extra.code, extra.stderr.trim()]).toEqual([2, `altreg: --resume: ${own} was trained with other flags (--dropout 0.5 there, (not given) here); resume with the flags it was trained with (--epochs, --device and the output flags may differ)`]);
 
     // The data is recorded by its values, not its name: same file name and shape, other values.
     const data = join(temp, 'same-name');

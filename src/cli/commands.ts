@@ -207,11 +207,12 @@ function readRunRecord(flag: string, dir: string): RunRecord | null {
 
 /**
  * How a run record's flags differ from this run's, as "flag X there, Y here"; '' when they agree.
- * A flag the record has and this run does not record does not fix this run's models (--l2 when
- * no arm uses it; records of earlier versions hold it regardless), so it is not compared.
+ * --l2 where this run does not record it (no arm uses it) is not compared: records of earlier
+ * versions hold it regardless.
  */
 function flagDifferences(record: RunRecord, current: Record<string, string>): string {
-  return Object.keys(current)
+  return Object.keys({ ...record.flags, ...current })
+    .filter((flag) => flag in current || flag !== '--l2')
     .filter((flag) => record.flags[flag] !== current[flag])
     .map((flag) => `${flag} ${record.flags[flag] ?? '(not given)'} there, ${current[flag] ?? '(not given)'} here`)
     .join('; ');

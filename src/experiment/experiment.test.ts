@@ -7,7 +7,7 @@ import { sharedGpu } from '../runtime/gpu.js';
 import { TrainOptionsError } from '../runtime/train.js';
 import { experimentSplits, runExperiment, type ArmResult, type ExperimentOptions, type ExperimentResult } from './crossval.js';
 import { pairedTTest, type PairedTest } from '../metrics/stats.js';
-import { formatAveragedReport, formatComparison, formatIllDefined, formatInterval, formatMeanStd, formatP, formatPairedDifference } from './format.js';
+import { formatAveragedReport, formatComparison, formatIllDefined, formatInterval, formatMeanStd, formatP, formatPairedDifference, formatSigned } from './format.js';
 
 // The shared device as it is, counted: an aborted experiment must not open one.
 vi.mock('../runtime/gpu.js', async (importOriginal) => {
@@ -244,8 +244,20 @@ describe('experiment text', () => {
       '-0.00030 (p <0.001)',
       '-1.0e-9 (p 0.500)',
     ]);
-    expect([0.0496, 0.04996, 0.0504, 0.05, 0.0499999999, 0.012, 0.9994].map(formatP)).toEqual(['0.0496', '0.04996', '0.050', '0.050', '0.0499999999', '0.012', '0.999']);
+    expect([0.0496, 0.04996, 0.0504, 0.05, 0.0499999999, 0.012, 0.9994, 0.04999999999999, NaN].map(formatP)).toEqual([
+      '0.0496',
+      '0.04996',
+      '0.050',
+      '0.050',
+      '0.0499999999',
+      '0.012',
+      '0.999',
+      '<0.05',
+      'n/a',
+    ]);
     expect(formatInterval({ ci95: [-0.0163, 0.0291] } as PairedTest)).toBe('-0.016 … +0.029');
+    expect(formatInterval({ ci95: [NaN, NaN] } as PairedTest)).toBe('n/a');
+    expect([NaN, Infinity, -Infinity, 1e-20, -0].map((v) => formatSigned(v))).toEqual(['nan', 'inf', '-inf', '+1.0e-20', '0.000']);
     expect(formatMeanStd({ mean: 0.9, std: NaN })).toBe('0.900');
   });
 

@@ -39,9 +39,11 @@ export function formatSigned(value: number, digits = 3): string {
 export function formatP(p: number): string {
   if (Number.isNaN(p)) return 'n/a';
   if (p < 0.001) return '<0.001';
-  let digits = 3;
-  while (digits < 12 && Number(p.toFixed(digits)) < 0.05 !== p < 0.05) digits++;
-  return p.toFixed(digits);
+  for (let digits = 3; digits <= 12; digits++) {
+    const text = p.toFixed(digits);
+    if (Number(text) < 0.05 === p < 0.05) return text;
+  }
+  return p < 0.05 ? '<0.05' : '≥0.05';
 }
 
 /** A paired-difference cell: the signed mean difference and the test's p. */
@@ -49,9 +51,15 @@ export function formatPairedDifference(t: PairedTest, digits = 3, scale = 1): st
   return `${formatSigned(t.meanDiff * scale, digits)} (p ${formatP(t.p)})`;
 }
 
-/** A 95% confidence interval of a difference: `-0.016 … +0.029`. */
+/** A 95% confidence interval of a difference: `-0.016 … +0.029`; `n/a` where it has none (p n/a). */
 export function formatInterval(t: PairedTest, digits = 3, scale = 1): string {
+  if (t.ci95.some(Number.isNaN)) return 'n/a';
   return `${formatSigned(t.ci95[0] * scale, digits)} … ${formatSigned(t.ci95[1] * scale, digits)}`;
+}
+
+/** How many paired tests a comparison shows: accuracy and log-loss of every arm after the first. */
+export function pairedTestCount(r: ExperimentResult): number {
+  return 2 * r.arms.filter((a) => a.versusFirst).length;
 }
 
 /** Whether the result's paired tests are corrected for the folds' shared training rows (runExperiment's are). */
@@ -75,13 +83,13 @@ export function formatComparison(r: ExperimentResult, digits = 3): string {
   const folds = r.repeats > 1 ? `${r.repeats}×${r.folds}-fold` : `${r.folds}-fold`;
   const test = correctedTest(r) ? "a two-sided corrected resampled t-test (Nadeau & Bengio: the folds' training rows overlap)" : 'a two-sided paired t-test';
   const first = r.arms[0].arm.name;
-  const tests = 2 * r.arms.filter((a) => a.versusFirst).length;
+  const tests = pairedTestCount(r);
   const footnote =
     r.folds > 1
       ? `mean ± std over ${folds} cross-validation test folds` +
         (paired
           ? `; Δ = arm − ${first} over the same folds (higher accuracy, lower log-loss is better), p from ${test}, ` +
-            `${tests === 1 ? 'one test' : `the ${tests} tests not adjusted for multiplicity`}.`
+            `the ${tests} tests not adjusted for multiplicity.`
           : '.')
       : 'one holdout test set: no spread and no paired differences (k-fold cross-validation gives both).';
   const lines = [table(header, rows), '', footnote];

@@ -45,12 +45,14 @@ describe('paired t-test', () => {
   });
   it('identical arms: no difference, p = 1; a constant shift has no spread to test: p NaN, not 0', () => {
     expect(pairedTTest([0.9, 0.8], [0.9, 0.8]).p).toBe(1);
+    expect(pairedTTest([0.9, 0.8], [0.9, 0.8]).ci95).toEqual([0, 0]);
     // Two folds that each gain one test row of 15 (and 30): the same difference, but not p 0.
     for (const ratio of [0, 0.25]) {
       const shift = pairedTTest([12 / 15, 25 / 30], [13 / 15, 27 / 30], ratio);
       expect([shift.p, shift.t, shift.stdDiff]).toEqual([NaN, NaN, 0]);
       expect(shift.meanDiff).toBeCloseTo(1 / 15, 15);
-      expect(shift.ci95).toEqual([shift.meanDiff, shift.meanDiff]);
+      // No interval either: a zero-width one would claim certainty that p says is not there.
+      expect(shift.ci95).toEqual([NaN, NaN]);
     }
     // Differences that cancel but for rounding: a mean of 0, not 9.3e-18 (shown as a signed difference).
     const cancel = pairedTTest([1 / 15, 5 / 30, 0.1], [2 / 15, 3 / 30, 0.1]);
@@ -91,6 +93,9 @@ describe('paired t-test', () => {
     const adjusted = holmAdjust([0.01, 0.04, 0.03, 0.005]);
     [0.03, 0.06, 0.06, 0.02].forEach((v, i) => expect(adjusted[i]).toBeCloseTo(v, 15));
     expect(holmAdjust([0.5, 0.9])).toEqual([1, 1]);
+    // Ties: equal p get equal adjusted p (0.01·3, then max(0.03, 0.02·2), 0.02·1 → 0.04).
+    const tied = holmAdjust([0.02, 0.01, 0.02]);
+    [0.04, 0.03, 0.04].forEach((v, i) => expect(tied[i]).toBeCloseTo(v, 15));
     const withNaN = holmAdjust([0.02, NaN, 0.01]);
     expect(withNaN[1]).toBeNaN();
     expect([withNaN[0], withNaN[2]]).toEqual([0.02, 0.02]);

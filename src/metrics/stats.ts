@@ -24,7 +24,8 @@ export interface PairedTest {
   /**
    * The 95% confidence interval of the mean difference, [low, high], with the same correction as
    * p: meanDiff ± t₀.₉₇₅,df · stdDiff · √(1/n + testTrainRatio). A p ≥ 0.05 means this interval
-   * holds 0; its ends say how large a difference the folds cannot rule out.
+   * holds 0; its ends say how large a difference the folds cannot rule out. [0, 0] when every
+   * difference is 0; [NaN, NaN] where p is NaN (equal nonzero differences: no spread to size it).
    */
   ci95: [number, number];
   /** Test rows over training rows of the correction (Nadeau & Bengio); 0: the plain paired t-test. */
@@ -162,9 +163,11 @@ export function pairedTTest(a: number[], b: number[], testTrainRatio = 0): Paire
   if (Math.abs(meanDiff) <= 1e-12 * scale) meanDiff = 0;
   const df = n - 1;
   const se = stdDiff * Math.sqrt(1 / n + testTrainRatio);
-  const half = stdDiff === 0 ? 0 : studentTwoSidedQuantile(0.05, df) * se;
-  const base = { n, meanDiff, stdDiff, df, testTrainRatio, ci95: [meanDiff - half, meanDiff + half] as [number, number] };
-  if (stdDiff === 0) return { ...base, t: Number.NaN, p: meanDiff === 0 ? 1 : Number.NaN };
+  const base = { n, meanDiff, stdDiff, df, testTrainRatio };
+  if (stdDiff === 0) {
+    return meanDiff === 0 ? { ...base, t: Number.NaN, p: 1, ci95: [0, 0] } : { ...base, t: Number.NaN, p: Number.NaN, ci95: [Number.NaN, Number.NaN] };
+  }
+  const half = studentTwoSidedQuantile(0.05, df) * se;
   const t = meanDiff / se;
-  return { ...base, t, p: studentTwoSidedP(t, df) };
+  return { ...base, t, p: studentTwoSidedP(t, df), ci95: [meanDiff - half, meanDiff + half] };
 }

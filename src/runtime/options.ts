@@ -40,14 +40,15 @@ function closest(key: string, valid: readonly string[]): string | undefined {
 
 /**
  * What is wrong with an options object, or null: not an object (a message naming the valid keys
- * and what was given), or a key that is not an option (unknownKeyMessage). Each caller prefixes
- * it with where it was called and throws its own error class.
+ * and what was given), or a key that is not an option (unknownKeyMessage). `field` is a nested
+ * object's path (`penalty`), '' for the top level. Each caller prefixes the message with where it
+ * was called if it likes, and throws its own error class.
  */
-export function optionsProblem(options: unknown, valid: readonly string[], elsewhere: Record<string, readonly string[]> = {}): string | null {
+export function optionsProblem(options: unknown, valid: readonly string[], elsewhere: Record<string, readonly string[]> = {}, field = ''): string | null {
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-    return `options must be an object with keys ${valid.join(', ')}, got ${describeValue(options)}`;
+    return `${field || 'options'} must be an object with keys ${valid.join(', ')}, got ${describeValue(options)}`;
   }
-  return unknownKeyMessage(options, '', valid, elsewhere);
+  return unknownKeyMessage(options, field, valid, elsewhere);
 }
 
 /**

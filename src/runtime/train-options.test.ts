@@ -99,7 +99,7 @@ describe('unknown keys are refused by path, with the valid keys and a near one',
     ['standardize.center', (o) => ({ ...o, standardize: { scale: new Float32Array(4), shift: new Float32Array(4), center: true } }), /^unknown option standardize\.center; valid keys of standardize: scale, shift, mean, std$/],
     ['data.weights', (o) => ({ ...o, data: { ...o.data, weights: new Float32Array(150) } }), /^unknown option data\.weights; valid keys of data: x, y, features, classes, name, rows, featureNames, classNames$/],
     ['validation.label', (o) => ({ ...o, validation: { ...o.data, label: 1 } }), /^unknown option validation\.label; valid keys of validation: x, y, features/],
-    ['a penalty that is not an object', (o) => ({ ...o, penalty: 0.1 }), /^penalty must be an object with keys lambda, mode, convention, targets, schedule; got 0\.1$/],
+    ['a penalty that is not an object', (o) => ({ ...o, penalty: 0.1 }), /^penalty must be an object with keys lambda, mode, convention, targets, schedule, got 0\.1$/],
     ['init with both seed and weights', (o) => ({ ...o, init: { seed: 1, weights: {} } }), /^init takes seed or weights, not both$/],
     ['a schedule object with two keys', (o) => ({ ...o, penalty: { lambda: 0.1, schedule: { random: 0.5, early: 3 } } }), /^penalty\.schedule: unknown schedule \{"random":0\.5,"early":3\}/],
   ];

@@ -181,8 +181,8 @@ export function checkKeys(value: object, field: string, valid: readonly string[]
 /** Checks an optional nested options object: an object holding only `valid` keys. */
 function checkObject(value: unknown, field: string, valid: readonly string[]): void {
   if (value === undefined) return;
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) fail(`${field} must be an object with keys ${valid.join(', ')}; got ${describe(value)}`);
-  checkKeys(value, field, valid);
+  const problem = optionsProblem(value, valid, {}, field);
+  if (problem !== null) fail(problem);
 }
 
 export function checkCallback(field: string, value: unknown): void {
@@ -341,14 +341,15 @@ function checkResume(field: string, c: Checkpoint, now: RunConfig, layout: MlpLa
     fail(`${field} must be a checkpoint (run.checkpoint() or loadCheckpoint(dir)), got ${describe(c)}`);
   }
   const saved = flatten(c.manifest.config);
-  // Without a penalty then and now (schedule 'none' or λ 0; the default), the penalty's settings change nothing.
+  // Without a penalty then and now (schedule 'none' or λ 0; the default), λ, mode, convention and
+  // schedule change nothing; the targets still fix the length of the history's masks.
   const none = (schedule: unknown, lambda: unknown) => schedule === 'none' || lambda === 0;
   const unpenalized = none(now.penalty.schedule, now.penalty.lambda) && none(saved.get('penalty.schedule'), saved.get('penalty.lambda'));
   for (const [path, value] of flatten(now)) {
     const before = saved.get(path);
     // Checkpoints saved before the standardization was recorded do not say which they had.
     if (path === 'standardize' && before === undefined) continue;
-    if (unpenalized && path.startsWith('penalty.')) continue;
+    if (unpenalized && path.startsWith('penalty.') && path !== 'penalty.targets') continue;
     if (JSON.stringify(before) !== JSON.stringify(value)) {
       fail(
         `${field}: the checkpoint was trained with ${path} ${JSON.stringify(before)}, these options give ${JSON.stringify(value)}; ` +

@@ -3,7 +3,7 @@
 // or the CPU reference trainer, with Stop. The result is shown as formatComparison's table in
 // HTML (mean ± std over folds, paired differences to the first schedule) and as its text.
 
-import { correctedTest, describeLambda, describeMissingControls, missingControls, mlpLayout, parseArms, formatComparison, formatInterval, formatMeanStd, formatPairedDifference, runExperiment, type ArmText, type Dataset, type ExperimentOptions, type ExperimentResult, type Gpu } from '../../src/index.js';
+import { correctedTest, describeLambda, describeMissingControls, missingControls, mlpLayout, parseArms, formatComparison, formatInterval, formatMeanStd, formatPairedDifference, pairedTestCount, runExperiment, type ArmText, type Dataset, type ExperimentOptions, type ExperimentResult, type Gpu } from '../../src/index.js';
 import type { CompareConfig, SharedConfig } from './config.js';
 import { VALIDATION_FRACTION } from './data.js';
 import { el, plural } from './dom.js';
@@ -119,7 +119,7 @@ export function explainComparison(r: ExperimentResult): string {
     `(higher accuracy and macro-F1, lower log-loss are better), Δ is the mean per-fold difference to ${base} with p from a two-sided paired t-test over the folds${correctedTest(r) ? ", corrected for the training rows the folds share (Nadeau & Bengio's corrected resampled t-test)" : ''}, ` +
     `and p ≥ 0.05 means the difference is not distinguishable from fold-to-fold noise, which is not evidence that there is none: ` +
     `the 95% confidence interval under each Δ says how large a difference the folds cannot rule out. ` +
-    `The ${2 * r.arms.filter((a) => a.versusFirst).length} tests are not adjusted for multiplicity.`
+    `The ${pairedTestCount(r)} tests are not adjusted for multiplicity.`
   );
 }
 

@@ -574,7 +574,7 @@ async function verify(): Promise<void> {
     const reference = await t.run((r) => {
       progress(`Verifying on the CPU reference trainer: epoch ${r.epoch + 1}/${f.config.epochs}`);
     });
-    const c = compareRuns(f.run, reference, f.config.lambda, f.config.lr);
+    const c = compareRuns(f.run, reference, f.config.lr);
     f.verification = c;
     snapshot.verification = c;
     const verdict = c.pass ? 'PASS' : 'FAIL';

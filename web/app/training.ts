@@ -115,30 +115,18 @@ export interface Comparison {
 
 /**
  * Float32 ends at 3.4e38. The GPU computes every intermediate in float32; the CPU reference rounds
- * Adam's and the norms' to float32 as the GPU does, but sums its matrix products in float64; so
- * from a λ this large, or once the GPU run reports a value this large or not finite, the two runs
- * can part ways without a bug in either.
+ * Adam's and the norms' to float32 as the GPU does (so a λ as large as 1e20 alone no longer parts
+ * them), but sums its matrix products in float64; so once the GPU run reports a value this large,
+ * the two runs can part ways without a bug in either.
  */
-const HUGE_LAMBDA = 1e15;
 const HUGE_VALUE = 1e30;
 
-/** Whether `history` (a GPU run's, trained with `lambda`) is in float32's overflow range. */
-function nearOverflow(lambda: number, history: EpochRecord[]): boolean {
+/** Whether `history` (a GPU run's) is in float32's overflow range. */
+function nearOverflow(history: EpochRecord[]): boolean {
   const huge = (v: number | undefined) => v !== undefined && !(Math.abs(v) <= HUGE_VALUE);
-  return lambda >= HUGE_LAMBDA || history.some((r) => [r.loss, r.valLoss, r.penalty, ...Object.values(r.weightNorms)].some(huge));
+  return history.some((r) => [r.loss, r.valLoss, r.penalty, ...Object.values(r.weightNorms)].some(huge));
 }
 
-/** |x − y| relative to the reference y (0 when both are 0). */
-function relative(x: number, y: number): number {
-  return x === y ? 0 : Math.abs(x - y) / Math.abs(y);
-}
-
-/**
- * Compares a GPU run `a`, trained with `lambda`, with its CPU reference run `b`. Only the first
- * VERIFIED_EPOCHS epochs' losses are judged: float32 sums are rounded in a different order on each
- * device, and such differences can grow over many epochs (fast on digits with relu) without
- * anything being wrong.
- */
 /**
  * From this learning rate on, training is often chaotic (tanh or sigmoid on iris at lr 5: the two
  * trainers' losses 6e-5 apart after the first epoch, 0.5 after the fourth): the last-bit
@@ -146,7 +134,18 @@ function relative(x: number, y: number): number {
  */
 const CHAOTIC_LR = 1;
 
-export function compareRuns(a: Run, b: Run, lambda: number, lr: number): Comparison {
+/** |x − y| relative to the reference y (0 when both are 0). */
+function relative(x: number, y: number): number {
+  return x === y ? 0 : Math.abs(x - y) / Math.abs(y);
+}
+
+/**
+ * Compares a GPU run `a`, trained with learning rate `lr`, with its CPU reference run `b`. Only
+ * the first VERIFIED_EPOCHS epochs' losses are judged: float32 sums are rounded in a different
+ * order on each device, and such differences can grow over many epochs (fast on digits with relu,
+ * and at once where `lr` makes training chaotic) without anything being wrong.
+ */
+export function compareRuns(a: Run, b: Run, lr: number): Comparison {
   const epochs = Math.min(a.history.length, b.history.length);
   const judgedEpochs = Math.min(epochs, VERIFIED_EPOCHS);
   let maxLossDiff = 0;
@@ -183,7 +182,7 @@ export function compareRuns(a: Run, b: Run, lambda: number, lr: number): Compari
     }
   }
   const pass = maskDifferences === 0 && maxLossDiff <= LOSS_TOLERANCE && maxValLossDiff <= LOSS_TOLERANCE;
-  const overflowLikely = nearOverflow(lambda, a.history);
+  const overflowLikely = nearOverflow(a.history);
   const chaoticLikely = lr >= CHAOTIC_LR;
   return { epochs, judgedEpochs, maxLossDiff, maxLossEpoch, maxValLossDiff, laterLossDiff, laterLossEpoch, maxWeightDiff, maxWeightTensor, maskDifferences, tolerance: LOSS_TOLERANCE, pass, overflowLikely, chaoticLikely };
 }
@@ -203,10 +202,10 @@ export function describeComparison(c: Comparison): string {
   const numerical = !c.pass && c.maskDifferences === 0;
   const cause =
     numerical && c.overflowLikely
-      ? 'Likely cause: extreme settings. With λ·max|w| or the gradients this large, float32 arithmetic on the GPU overflows (past 3.4e38) where the CPU reference, ' +
-        'which sums its matrix products in float64, may not; with a smaller λ the two trainers agree.\n'
+      ? 'Likely cause: extreme values. With losses, penalties or weights this large, float32 arithmetic on the GPU overflows (past 3.4e38) where the CPU reference, ' +
+        'which sums its matrix products in float64, may not; with a smaller learning rate or λ the two trainers agree.\n'
       : numerical && c.chaoticLikely
-        ? 'Likely cause: a learning rate this large (≥ 1) often makes training chaotic: the two trainers add their float32 sums in different orders, ' +
+        ? `Likely cause: a learning rate this large (≥ ${CHAOTIC_LR}) often makes training chaotic: the two trainers add their float32 sums in different orders, ` +
           'and such training multiplies those last-bit differences epoch after epoch; with a smaller learning rate the two trainers agree.\n'
         : '';
   const later = c.laterLossDiff === null ? '' : `after epoch ${c.judgedEpochs} the largest relative loss difference is ${x(c.laterLossDiff)} (epoch ${c.laterLossEpoch + 1}); `;
