@@ -129,6 +129,15 @@ export function requireStats(gpu: Gpu, name: string, models: number, stats: Stat
   return slotBytes;
 }
 
+/**
+ * The most classes a row may have on `gpu` in `layout`: on CPU adapters a row wider than
+ * MAX_CACHED_CLASSES takes three passes over it in one invocation, whose loops llvmpipe ends after
+ * 65,535 iterations (the subgroup layout spreads a row over lanes); elsewhere no limit.
+ */
+export function maxSoftmaxClasses(gpu: Gpu, layout: SoftmaxLayout = defaultSoftmaxLayout(gpu, MAX_CACHED_CLASSES + 1)): number {
+  return isCpuAdapter(gpu) && layout !== 'subgroups' ? Math.floor(CPU_LOOP_BUDGET / 3) : Number.POSITIVE_INFINITY;
+}
+
 export function createSoftmaxXent(gpu: Gpu, spec: SoftmaxXentSpec): SlotCall {
   const name = `softmax_xent(models ${spec.models}, rows ${spec.rows}, classes ${spec.classes})`;
   requireCount(name, 'models', spec.models);
@@ -151,8 +160,8 @@ export function createSoftmaxXent(gpu: Gpu, spec: SoftmaxXentSpec): SlotCall {
   // Loop iterations per row: none when a row stays in registers, else three passes over it.
   const rowLoops = spec.classes <= MAX_CACHED_CLASSES ? 1 : 3 * spec.classes;
   const cpu = isCpuAdapter(gpu);
-  if (cpu && kind !== 'subgroups' && rowLoops > CPU_LOOP_BUDGET) {
-    throw new KernelInputError(`${name}: rows of more than ${Math.floor(CPU_LOOP_BUDGET / 3)} classes are not supported on ${gpu.name}, which ends an invocation's loops after 65,535 iterations`);
+  if (spec.classes > maxSoftmaxClasses(gpu, kind)) {
+    throw new KernelInputError(`${name}: rows of more than ${maxSoftmaxClasses(gpu, kind)} classes are not supported on ${gpu.name}, which ends an invocation's loops after 65,535 iterations`);
   }
   const budget = cpu ? Math.floor(CPU_LOOP_BUDGET / rowLoops) : Number.POSITIVE_INFINITY;
   const per = spec.rowsPerInvocation ?? Math.min(budget, rowsPerInvocation(kind, spec.rows));

@@ -1,10 +1,12 @@
 // Model and batch shapes a CPU adapter cannot train or evaluate: llvmpipe ends an invocation's
 // loops after 65,535 iterations (see CPU_LOOP_BUDGET), which bounds the inner dimension of the
-// matmuls (a layer's inputs and outputs, a batch's rows: maxMatmulK) and the length of a tensor
-// whose Σw² one workgroup sums (maxSumSqSegment). The kernels refuse such shapes when they are
+// matmuls (a layer's inputs and outputs, a batch's rows: maxMatmulK), the classes of a row of the
+// loss's softmax (maxSoftmaxClasses) and the length of a tensor whose Σw² one workgroup sums
+// (maxSumSqSegment). The kernels refuse such shapes when they are
 // built; these checks name the option to change instead, before any GPU work.
 
 import { denseForwardDims, denseInputGradDims, denseWeightGradDims, maxMatmulK, type DenseShape } from '../kernels/matmul.js';
+import { maxSoftmaxClasses } from '../kernels/softmax-xent.js';
 import { maxSumSqSegment } from '../kernels/sumsq.js';
 import type { MlpLayout } from '../model/mlp.js';
 import type { Gpu } from './gpu.js';
@@ -47,6 +49,11 @@ export function cpuAdapterProblem(gpu: Gpu, layout: MlpLayout, batch?: { asked: 
   for (const [l, s] of shapes.entries()) if (denseForwardDims(s).k > maxK) return tooWide(l, `the inputs of layer ${l}`);
   if (!batch) return null;
   for (const [l, s] of shapes.entries()) if (l >= 1 && denseInputGradDims(s).k > maxK) return tooWide(l + 1, `the outputs of layer ${l}`);
+  // Training only: the loss's softmax over each row of classes.
+  const maxClasses = maxSoftmaxClasses(gpu);
+  if (layout.classes > maxClasses) {
+    return `${names.width(layout, layout.widths.length - 1)}: the loss's softmax takes rows of at most ${count(maxClasses)} classes on ${on}; ${remedy.replace(/^or /, '')}`;
+  }
   if (shapes.some((s) => denseWeightGradDims(s).k > maxK)) {
     const capped = rows === batch.asked ? '' : ` (capped to the ${count(batch.largestSet)} rows of the largest training set)`;
     return `${names.batchSize} ${batch.asked}${capped}: the weight gradients sum over a batch's rows, at most ${count(maxK)} on ${on}; use ${names.batchSize} ≤ ${maxK}, ${remedy}`;

@@ -568,6 +568,12 @@ describe('shapes a CPU adapter cannot run are refused before any GPU work, namin
     await expect(train({ data: classes, model: { hidden: [2], activation: 'relu' }, epochs: 1, device: 'gpu', gpu })).rejects.toThrow(
       `data.classes = 45000: the outputs of layer 1 are the inner dimension of a matrix product, at most 39,732 ${on}; it must be at most 39,732 here, ${cpuTrains}`,
     );
+    // Fewer classes than that, but more than a row of the loss's softmax may have (it was a
+    // KernelInputError from building the kernel, naming no option).
+    const softmax = { ...classes, y: Uint32Array.of(0, 24_999), classes: 25_000 };
+    await expect(train({ data: softmax, model: { hidden: [2], activation: 'relu' }, epochs: 1, device: 'gpu', gpu })).rejects.toThrow(
+      new TrainOptionsError(`data.classes = 25000: the loss's softmax takes rows of at most 20,000 classes ${on}; train with device: 'cpu' (the CPU reference trainer has no such limit)`),
+    );
     // Trained with device: 'cpu' instead.
     const run = await train({ data: synthetic(4, 45_000), model: { hidden: [2], activation: 'relu' }, epochs: 1, device: 'cpu' });
     expect(run.history).toHaveLength(1);
