@@ -531,7 +531,8 @@ function penaltyOf(flags: ExperimentFlags): PenaltyConfig {
 
 function armFor(flags: ExperimentFlags, schedule: string, field: string): Arm {
   const spec = parseSchedule(schedule, field);
-  return { name: scheduleLabel(spec), penalty: { ...penaltyOf(flags), schedule: spec } };
+  // No penalty trains with λ 0 whatever --l2 says, and the JSON says so.
+  return { name: scheduleLabel(spec), penalty: { ...penaltyOf(flags), ...(spec === 'none' ? { lambda: 0 } : {}), schedule: spec } };
 }
 
 export async function runTrain(flags: ExperimentFlags & { schedule: string }): Promise<number> {
@@ -578,7 +579,8 @@ function missingControlsNote(arms: ArmText[], flags: ExperimentFlags, data: Data
 export async function runCompare(flags: ExperimentFlags & { schedules: string; report?: string }): Promise<number> {
   const parsed = parseArms(flags.schedules, '--schedules', flags.l2);
   if (parsed.length < 1) throw new UsageError('--schedules needs at least one schedule, e.g. none,constant,alternate');
-  const arms = parsed.map((a) => ({ name: a.name, penalty: { ...penaltyOf(flags), lambda: a.lambda ?? flags.l2, schedule: a.schedule } }));
+  // `none` trains with λ 0 whatever --l2 says, and the JSON says so.
+  const arms = parsed.map((a) => ({ name: a.name, penalty: { ...penaltyOf(flags), lambda: a.schedule === 'none' ? 0 : (a.lambda ?? flags.l2), schedule: a.schedule } }));
   const reported = flags.report === undefined ? (arms.length === 1 ? 0 : undefined) : reportedArm(flags.report, parsed, flags.l2);
   const usesL2 = parsed.some((a) => a.schedule !== 'none' && a.lambda === undefined);
   return runExperimentCommand(flags, 'compare', arms, usesL2, (r, data, resumedEpochs) => {
