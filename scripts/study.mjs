@@ -17,7 +17,7 @@
 import { existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DATASET_NAMES, formatInterval, formatP, formatSigned, holmAdjust, isLambda, loadDataset, meanStd, mlpLayout, pairedTTest, parseSchedule, requireRowsPerClass, runExperiment, scheduleLabel, scheduleShares } from '../dist/index.js';
+import { DATASET_NAMES, formatInterval, formatP, formatSigned, holmAdjust, isLambda, kernels, loadDataset, meanStd, mlpLayout, pairedTTest, parseSchedule, requireRowsPerClass, runExperiment, scheduleLabel, scheduleShares } from '../dist/index.js';
 
 const HELP = `usage: npm run study -- [options]
        npm run study -- --from-json <file>
@@ -114,12 +114,10 @@ function studyMarkdown(setup, results, shapes) {
   const title = `${setup.hidden.join('-')} hidden relu, Adam lr ${setup.lr}, batch ${setup.batchSize}, ${setup.epochs} epochs, ${penalty} on the kernels, ${setup.repeats}×${setup.folds}-fold, seed ${setup.seed}`;
   const lines = [`## altreg study of ${studied}: ${title}`, ''];
   // Accuracy in percentage points to 1 decimal, log-loss to 3 (formatComparison's cells). Fold
-  // accuracies whose differences cancel leave a mean of rounding noise (−3.7e-18): that is 0.
-  const exact = (x) => (Math.abs(x) < 1e-12 ? 0 : x);
+  // accuracies whose differences cancel leave a mean of rounding noise: pairedTTest gives it as 0.
   const cells = (t, m, holm) => {
     const [digits, scale] = m === 'accuracy' ? [1, 100] : [3, 1];
-    const shown = { ...t, meanDiff: exact(t.meanDiff), ci95: t.ci95.map(exact) };
-    return [formatSigned(shown.meanDiff * scale, digits), formatInterval(shown, digits, scale), formatP(t.p), formatP(holm)];
+    return [formatSigned(t.meanDiff * scale, digits), formatInterval(t, digits, scale), formatP(t.p), formatP(holm)];
   };
   const names = [...new Set(results.map((r) => r.dataset))];
   for (const name of names) {
@@ -238,6 +236,9 @@ const [epochs, batchSize, repeats] = ['epochs', 'batch-size', 'repeats'].map((k)
 const folds = integer(values.folds, 'folds', 2);
 const lr = decimal(values.lr, 'lr');
 if (!(lr > 0)) fail(`--lr must be a number > 0, got '${values.lr}'`);
+// The GPU holds it in float32 and may flush a subnormal one to 0 (1e-50 and 1e-40 would train nothing).
+const lrProblem = kernels.float32PositiveProblem(lr, true);
+if (lrProblem !== null) fail(`--lr must be a number > 0, got '${values.lr}', ${lrProblem}; valid: ${kernels.LR_RANGE}`);
 const seed = integer(values.seed, 'seed', 0);
 if (!['auto', 'gpu', 'cpu'].includes(values.device)) fail(`--device must be auto, gpu or cpu, got '${values.device}'`);
 if (!['coupled', 'decoupled'].includes(values.penalty)) fail(`--penalty must be coupled or decoupled, got '${values.penalty}'`);

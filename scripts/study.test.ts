@@ -150,7 +150,8 @@ describe('npm run study', () => {
     expect(tableRows(r.stdout, 0.1)).toEqual([
       ['90.0 ± 0.0 %', '0.300 ± 0.000', 'alternate − constant', '+3.0', '+0.7 … +5.3', '0.020', '0.101', '-0.027', '-0.048 … -0.005', '0.025', '0.101'],
       ['', '', 'alternate − constant@matched', '0.0', '0.0 … 0.0', '1.000', '1.000', '0.000', '0.000 … 0.000', '1.000', '1.000'],
-      ['', '', 'none − constant', '+2.0', '+2.0 … +2.0', 'n/a', 'n/a', '0.000', '0.000 … 0.000', '1.000', '1.000'],
+      // Equal nonzero differences: no spread to size an interval or a p (pairedTTest gives NaN for both).
+      ['', '', 'none − constant', '+2.0', 'n/a', 'n/a', 'n/a', '0.000', '0.000 … 0.000', '1.000', '1.000'],
     ]);
     expect(formatP(5 * pa)).toBe('0.101');
   });
@@ -200,6 +201,11 @@ describe('npm run study', () => {
     expect(refused('--lambdas', ',')).toEqual([2, 'study: --lambdas needs at least one value']);
     expect(refused('--epochs', '0')).toEqual([2, "study: --epochs must be an integer ≥ 1, got '0'"]);
     expect(refused('--lr', '0')).toEqual([2, "study: --lr must be a number > 0, got '0'"]);
+    // As the CLI's --lr: a normal float32 (1e-50 is 0 there; a GPU may flush the subnormal 1e-40 to 0).
+    const LR = 'valid: about 1.18e-38 to 3.4e38 (a normal float32: the GPU computes in float32 and may flush smaller numbers to 0)';
+    expect(refused('--lr', '1e-50')).toEqual([2, `study: --lr must be a number > 0, got '1e-50', which is 0 in float32; ${LR}`]);
+    expect(refused('--lr', '1e-40')).toEqual([2, `study: --lr must be a number > 0, got '1e-40', which float32 holds only as a subnormal number, which GPUs may flush to 0; ${LR}`]);
+    expect(refused('--lr', '1e39')).toEqual([2, `study: --lr must be a number > 0, got '1e39', which is Infinity in float32; ${LR}`]);
     expect(refused('--device', 'tpu')).toEqual([2, "study: --device must be auto, gpu or cpu, got 'tpu'"]);
     expect(refused('--schedule', 'constant')).toEqual([2, "study: --schedule must be a schedule to hold against constant and none, got 'constant'"]);
     expect(refused('--schedule', 'sometimes')[1]).toMatch(/^study: --schedule: unknown schedule 'sometimes'; valid: /);

@@ -231,7 +231,7 @@ describe('altreg CLI', () => {
     const fresh = join(temp, 'diverged');
     const diverging = altreg('train', '--data', 'iris', '--folds', '3', '--epochs', '3', '--lr', '1e30', '--no-standardize', '--save', fresh, '--json', join(temp, 'diverged.json'), '--quiet');
     expect(diverging.code).toBe(1);
-    expect(diverging.stderr.trim()).toMatch(/^altreg: training diverged at epoch \d+ \(model \d, constant fold \d\): the training loss is (NaN|Infinity); lower the learning rate or λ$/);
+    expect(diverging.stderr.trim()).toMatch(/^altreg: training diverged at epoch \d+ \(model \d, constant fold \d\): the training loss is (NaN|Infinity); lower --lr or --l2$/);
     expect([existsSync(fresh), existsSync(join(temp, 'diverged.json'))]).toEqual([false, false]);
   });
 
@@ -244,15 +244,46 @@ describe('altreg CLI', () => {
       const weights = altreg('train', '--data', 'iris', '--epochs', '1', '--batch-size', '1000', '--lr', '1e30', '--l2', '0', '--validation', '0', '--quiet', '--device', device);
       expect([weights.code, weights.stderr.trim()], device).toEqual([
         1,
-        'altreg: training diverged at epoch 0 (model 0, constant fold 0): the weights of dense_0/kernel are not finite after the epoch (Σw² is Infinity); lower the learning rate or λ',
+        'altreg: training diverged at epoch 0 (model 0, constant fold 0): the weights of dense_0/kernel are not finite after the epoch (Σw² is Infinity); lower --lr or --l2',
       ]);
-      // Features of ±3e38 overflow the first forward pass: standardizing is the cure, not the rate.
+      // Features of ±3e38 overflow the first forward pass: standardizing is the cure, not the
+      // rate, said in the flags' terms (the library says "standardize the features").
       const features = altreg('train', '--data', csv, '--no-standardize', '--epochs', '2', '--quiet', '--device', device);
       expect(features.code, features.stderr).toBe(1);
       expect(features.stderr.trim(), device).toMatch(
-        /^altreg: training diverged at epoch 0 \(model 0, constant fold 0\): the training loss is (Infinity|NaN); the first batch's loss is already (Infinity|NaN) before any update: its features reach 3e\+38 \(not standardized\) and overflow float32 in the forward pass; standardize the features or scale them down$/,
+        /^altreg: training diverged at epoch 0 \(model 0, constant fold 0\): the training loss is (Infinity|NaN); the first batch's loss is already (Infinity|NaN) before any update: its features reach 3e\+38 \(not standardized\) and overflow float32 in the forward pass; drop --no-standardize \(or scale the features down\)$/,
       );
     }
+  });
+
+  it('--lr must be a normal float32 > 0: 1e-50, 1e-40 (subnormal) and 1e39 exit 2 before any training, the range in the message', () => {
+    const range = 'valid: about 1.18e-38 to 3.4e38 (a normal float32: the GPU computes in float32 and may flush smaller numbers to 0)';
+    const refused = (...args: string[]) => {
+      const r = altreg(...args);
+      return { code: r.code, stderr: r.stderr.trim() };
+    };
+    expect(refused('train', '--data', 'iris', '--lr', '1e-50')).toEqual({ code: 2, stderr: `altreg: option '--lr <x>' argument '1e-50' is invalid. --lr must be a number > 0, got '1e-50', which is 0 in float32; ${range}. (see --help)` });
+    // 1e-40 is a subnormal float32: a GPU may flush it to 0 and train nothing where the CPU steps.
+    expect(refused('train', '--data', 'iris', '--lr', '1e-40')).toEqual({
+      code: 2,
+      stderr: `altreg: option '--lr <x>' argument '1e-40' is invalid. --lr must be a number > 0, got '1e-40', which float32 holds only as a subnormal number, which GPUs may flush to 0; ${range}. (see --help)`,
+    });
+    expect(refused('compare', '--data', 'iris', '--lr', '1e39')).toEqual({ code: 2, stderr: `altreg: option '--lr <x>' argument '1e39' is invalid. --lr must be a number > 0, got '1e39', which is Infinity in float32; ${range}. (see --help)` });
+    // Not a number at all: the short message, as for every number flag.
+    expect(refused('train', '--data', 'iris', '--lr', '0x1')).toEqual({ code: 2, stderr: "altreg: option '--lr <x>' argument '0x1' is invalid. --lr must be a number > 0, got '0x1'. (see --help)" });
+    // The smallest normal float32, rounded up, trains.
+    expect(refused('train', '--data', 'iris', '--lr', '1.18e-38', '--epochs', '1', '--device', 'cpu', '--quiet')).toEqual({ code: 0, stderr: '' });
+  });
+
+  it("a divergence's advice is said in the flags' terms: lower --lr or --l2, drop --no-standardize", () => {
+    // Test rows whose logits overflow after the last update, the weights being finite (three layers of
+    // weights about 1e17): the CLI evaluates its test rows inside the run, so it reports the test rows.
+    const test = altreg('train', '--data', 'iris', '--hidden', '10,10', '--epochs', '1', '--batch-size', '1000', '--lr', '1e17', '--l2', '0', '--validation', '0', '--quiet', '--device', 'cpu');
+    expect(test.code, test.stderr).toBe(1);
+    expect(test.stderr.trim()).toMatch(
+      /^altreg: training diverged at epoch 0 \(model 0, constant fold 0\): the logits of test row \d+ are not finite \((NaN|-?Infinity)\) after the last epoch; its forward pass overflows float32, with features up to \d(\.\d)? as the first layer sees them and weights up to 1e\+17; lower --lr or --l2$/,
+    );
+    expect(test.stderr).not.toContain('learning rate');
   });
 
   it('output paths are checked before any training; a link is written through, a device written to', () => {

@@ -8,6 +8,7 @@ import { MetricsError } from '../metrics/classification.js';
 import { ModelConfigError } from '../model/mlp.js';
 import { CheckpointError } from '../runtime/checkpoint.js';
 import { PenaltyConfigError } from '../runtime/penalty.js';
+import { DivergenceError, LOWER_RATE_ADVICE, STANDARDIZE_ADVICE } from '../runtime/plan.js';
 import { ScheduleError } from '../runtime/schedule.js';
 import { TrainOptionsError } from '../runtime/train.js';
 
@@ -33,4 +34,23 @@ const USAGE_ERRORS = [
 
 export function isUsageError(error: unknown): boolean {
   return USAGE_ERRORS.some((kind) => error instanceof kind);
+}
+
+/** The library's remedies at the end of a DivergenceError's advice, in the CLI's flags. */
+const CLI_REMEDIES: [library: string, cli: string][] = [
+  [LOWER_RATE_ADVICE, 'lower --lr or --l2'],
+  // The library says so only for features it was given unstandardized: --no-standardize here.
+  [STANDARDIZE_ADVICE, 'drop --no-standardize (or scale the features down)'],
+];
+
+/**
+ * An error's message as the CLI prints it: a DivergenceError's remedy said in the CLI's flags
+ * (`lower --lr or --l2` for the library's `lower the learning rate or λ`), the rest of it as the
+ * library says it; any other error's message unchanged.
+ */
+export function cliMessage(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  if (!(error instanceof DivergenceError) || !message.endsWith(error.advice)) return message;
+  const remedy = CLI_REMEDIES.find(([library]) => error.advice.endsWith(library));
+  return remedy ? message.slice(0, message.length - remedy[0].length) + remedy[1] : message;
 }

@@ -5,12 +5,12 @@
 
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { DECIMAL } from '../data/csv.js';
-import { float32PositiveProblem, LR_RANGE } from '../kernels/adam.js';
+import { float32PositiveProblem, LR_RANGE, MIN_NORMAL_FLOAT32_TEXT } from '../kernels/adam.js';
 import { runSelfCheck } from '../kernels/selfcheck.js';
 import { sharedGpu } from '../runtime/gpu.js';
 import { isLambda, LAMBDA_RANGE } from '../runtime/penalty.js';
 import { runCompare, runTrain, runTune, DEMO_ARGS, SMALL_STEP_MULTIPLY_ADDS, type ExperimentFlags, type TuneFlags } from './commands.js';
-import { isUsageError } from './errors.js';
+import { cliMessage, isUsageError } from './errors.js';
 
 // Mesa reads EGL_PLATFORM when Dawn's GL backend starts: headless machines have no display.
 process.env.EGL_PLATFORM ??= 'surfaceless';
@@ -24,26 +24,34 @@ function integer(name: string, min: number, max = Number.MAX_SAFE_INTEGER) {
   };
 }
 
-function number(name: string, valid: (n: number) => boolean, range: string) {
+/**
+ * A decimal number that `valid` accepts. `valid` returns true, false, or (refusing it) a clause
+ * that goes after the value in the message (`which is 0 in float32; valid: …`).
+ */
+function number(name: string, valid: (n: number) => boolean | string, range: string) {
   return (value: string) => {
     const n = Number(value);
     // Decimal numbers only, as in CSV cells and schedule@λ: Number() would also read '0x10' and '0b1'.
-    if (!DECIMAL.test(value.trim()) || !Number.isFinite(n) || !valid(n)) throw new InvalidArgumentError(`${name} must be ${range}, got '${value}'.`);
+    const verdict = DECIMAL.test(value.trim()) && Number.isFinite(n) ? valid(n) : false;
+    if (verdict !== true) throw new InvalidArgumentError(`${name} must be ${range}, got '${value}'${typeof verdict === 'string' ? `, ${verdict}` : ''}.`);
     return n;
   };
 }
 
 /**
- * --lr: a decimal number that is > 0 and finite in float32, in which the GPU computes (1e-50
- * would be 0 there and train nothing; 1e39 Infinity), as the library's optimizer.lr.
+ * --lr: a decimal number > 0 that is a normal float32, as the GPU computes in float32 (1e-50
+ * would be 0 there and train nothing, 1e-40 a subnormal a GPU may flush to 0, 1e39 Infinity), as
+ * the library's optimizer.lr.
  */
-function learningRate(value: string): number {
-  const n = Number(value);
-  if (!DECIMAL.test(value.trim()) || !(n > 0)) throw new InvalidArgumentError(`--lr must be a number > 0, got '${value}'.`);
-  const why = float32PositiveProblem(n, false);
-  if (why !== null) throw new InvalidArgumentError(`--lr must be a number > 0, got '${value}', ${why}; valid: ${LR_RANGE}.`);
-  return n;
-}
+const learningRate = number(
+  '--lr',
+  (n) => {
+    if (!(n > 0)) return false;
+    const why = float32PositiveProblem(n, true);
+    return why === null || `${why}; valid: ${LR_RANGE}`;
+  },
+  'a number > 0',
+);
 
 // The model's limits (src/model/mlp.ts), said in terms of the flag.
 const MAX_WIDTH = 65536;
@@ -66,7 +74,7 @@ function experimentOptions(command: Command): Command {
     .addOption(new Option('--activation <name>', 'hidden activation').choices(['relu', 'tanh', 'sigmoid', 'identity']).default('relu'))
     .option('--epochs <n>', 'epochs to train (up to 1000000)', integer('--epochs', 1, 1_000_000), 100)
     .option('--batch-size <n>', 'rows per step (the last partial batch is trained too)', integer('--batch-size', 1, 1 << 20), 16)
-    .option('--lr <x>', 'Adam learning rate (> 0 in float32: about 1.4e-45 to 3.4e38)', learningRate, 0.001)
+    .option('--lr <x>', `Adam learning rate (a normal float32 > 0: about ${MIN_NORMAL_FLOAT32_TEXT} to 3.4e38)`, learningRate, 0.001)
     .option('--l2 <lambda>', 'L2 strength λ', number('--l2', isLambda, LAMBDA_RANGE), 0.01)
     .addOption(new Option('--penalty <mode>', 'coupled: L2 in the gradient; decoupled: AdamW weight decay').choices(['coupled', 'decoupled']).default('coupled'))
     .addOption(new Option('--convention <name>', 'keras: penalty λΣw² (gradient 2λw); torch: gradient λw').choices(['keras', 'torch']).default('keras'))
@@ -177,7 +185,8 @@ async function main(): Promise<void> {
       process.stderr.write(`altreg: ${(error as Error).message}\n`);
       process.exitCode = 2;
     } else {
-      process.stderr.write(`altreg: ${(error as Error).message}\n`);
+      // A divergence's advice in the flags' terms (lower --lr or --l2), not the library's.
+      process.stderr.write(`altreg: ${cliMessage(error)}\n`);
       process.exitCode = 1;
     }
   }

@@ -77,8 +77,11 @@ describe('parseCsv', () => {
     expect([byName.classNames, byName.featureNames]).toEqual([[composed, 'tea'], ['x']]);
     expect(parseCsv(`${composed},x\na,1\nb,2\n`, { label: decomposed }).featureNames).toEqual(['x']);
     expect(parseCsv(`${decomposed},label\n1,a\n2,b\n`).featureNames).toEqual([composed]);
-    // Two header names that differ only in their normalization are the same name twice.
-    expect(csvError(`${composed},${decomposed},label\n1,2,a\n`).message).toBe(`iris.csv line 1, column 2: column name "${composed}" appears twice (columns 1 and 2)`);
+    // Two header names that differ only in their normalization are the same name twice, and the
+    // message says why (they print alike); one spelling twice needs no such note.
+    expect(csvError(`${composed},${decomposed},label\n1,2,a\n`).message).toBe(`iris.csv line 1, column 2: column name "${composed}" appears twice (columns 1 and 2) (the same in Unicode NFC)`);
+    expect(csvError(`${decomposed},x,${decomposed},label\n1,2,3,a\n`).message).toBe(`iris.csv line 1, column 3: column name "${composed}" appears twice (columns 1 and 3)`);
+    expect(csvError(`x, ${composed},${decomposed} ,label\n1,2,3,a\n`).message).toBe(`iris.csv line 1, column 3: column name "${composed}" appears twice (columns 2 and 3) (the same in Unicode NFC)`);
   });
 
   it('says "1 row", not "1 rows", when a one-row file has one class', () => {

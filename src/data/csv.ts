@@ -93,7 +93,9 @@ export function parseCsv(text: string, options: CsvOptions = {}): Dataset {
     names.forEach((h, i) => {
       if (h === '') fail('empty column name in the header; every column needs a name', line, i + 1);
       const first = names.indexOf(h);
-      if (first !== i) fail(`column name "${h}" appears twice (columns ${first + 1} and ${i + 1})`, line, i + 1);
+      // Two spellings of one name (é as one code point and as e + accent) print alike: say why they are one.
+      const nfc = first !== i && fields[first].trim() !== fields[i].trim() ? ' (the same in Unicode NFC)' : '';
+      if (first !== i) fail(`column name "${h}" appears twice (columns ${first + 1} and ${i + 1})${nfc}`, line, i + 1);
     });
     if (names.every((h) => DECIMAL.test(h))) fail('the first row holds only numbers; a header row naming the columns is required', line);
     labelColumn = findLabelColumn(names, options.label, (m) => fail(m));

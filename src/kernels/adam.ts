@@ -67,18 +67,21 @@ export interface AdamSpec {
 
 /** The smallest normal float32, 2⁻¹²⁶ ≈ 1.18e-38: GPUs may flush smaller (subnormal) values to 0. */
 export const MIN_NORMAL_FLOAT32 = 2 ** -126;
-/** What lr may be, for messages: > 0 and finite once the GPU holds it as a float32. */
-export const LR_RANGE = 'about 1.4e-45 to 3.4e38 (> 0 and finite in float32: the GPU computes in float32)';
+/** MIN_NORMAL_FLOAT32 as messages say it (rounded up: 1.18e-38 itself is normal). */
+export const MIN_NORMAL_FLOAT32_TEXT = '1.18e-38';
+/** What lr may be, for messages: a normal float32, as a subnormal one may be flushed to 0 (no step). */
+export const LR_RANGE = `about ${MIN_NORMAL_FLOAT32_TEXT} to 3.4e38 (a normal float32: the GPU computes in float32 and may flush smaller numbers to 0)`;
 /** What epsilon may be, for messages: a normal float32, as a subnormal one may be flushed to 0 (0/0). */
-export const EPSILON_RANGE = 'about 1.18e-38 to 3.4e38 (a normal float32: the GPU computes in float32 and may flush smaller numbers to 0)';
+export const EPSILON_RANGE = LR_RANGE;
 /** What beta1 and beta2 may be, for messages. */
 export const BETA_RANGE = 'from 0 to 0.99999994 (the largest float32 below 1: the GPU computes in float32)';
 
 /**
- * Why a number > 0 is no usable lr (`normal` false) or epsilon (`normal` true) once the GPU
- * holds it as a float32 (the clause after the value in a message: `which is 0 in float32`), or
- * null when it is one. lr 1e-50 would be 0 (nothing trains) and 1e39 Infinity; epsilon 1e-46
- * would be 0 and a subnormal one may be flushed to 0 (0/0 is NaN), 1e39 Infinity (every update 0).
+ * Why a number > 0 is no usable lr or epsilon once the GPU holds it as a float32 (the clause after
+ * the value in a message: `which is 0 in float32`), or null when it is one. lr 1e-50 would be 0
+ * (nothing trains) and 1e39 Infinity; epsilon 1e-46 would be 0 (0/0 is NaN), 1e39 Infinity (every
+ * update 0). With `normal`, a subnormal value (below 1.18e-38) is refused too: GPUs may flush it
+ * to 0 (an lr of 1e-40 trains nothing there, and an epsilon of 1e-40 divides 0 by 0).
  */
 export function float32PositiveProblem(value: number, normal: boolean): string | null {
   const f = Math.fround(value);
@@ -89,10 +92,10 @@ export function float32PositiveProblem(value: number, normal: boolean): string |
 }
 
 /**
- * Throws unless the Adam hyper-parameters are usable as the GPU holds them, in float32: lr > 0
- * and finite there, epsilon a finite normal float32 > 0, beta1 and beta2 in [0, 1) after rounding
- * to float32 (0.99999999 is 1 there, and the bias correction 1 − βᵗ would divide by 0). The
- * message names the field, the value, why float32 cannot use it, and the valid range.
+ * Throws unless the Adam hyper-parameters are usable as the GPU holds them, in float32: lr and
+ * epsilon finite normal float32 numbers > 0, beta1 and beta2 in [0, 1) after rounding to float32
+ * (0.99999999 is 1 there, and the bias correction 1 − βᵗ would divide by 0). The message names
+ * the field, the value, why float32 cannot use it, and the valid range.
  */
 export function requireHyper(name: string, h: AdamHyper): void {
   for (const key of ['lr', 'beta1', 'beta2', 'epsilon'] as const) {
@@ -101,7 +104,7 @@ export function requireHyper(name: string, h: AdamHyper): void {
     const number = typeof value === 'number';
     let why: string | null;
     if (beta) why = number && value >= 0 && value < 1 ? (Math.fround(value) < 1 ? null : 'which is 1 in float32') : '';
-    else why = number && value > 0 && Number.isFinite(value) ? float32PositiveProblem(value, key === 'epsilon') : '';
+    else why = number && value > 0 && Number.isFinite(value) ? float32PositiveProblem(value, true) : '';
     if (why !== null) {
       const must = beta ? 'must be in [0, 1)' : 'must be a finite number > 0';
       const range = beta ? BETA_RANGE : key === 'lr' ? LR_RANGE : EPSILON_RANGE;

@@ -124,6 +124,70 @@ describe('the CPU twin forms 0·Inf and 0·NaN as the GPU does', () => {
   }
 });
 
+describe('the CPU twin forms 0·Inf and 0·NaN per model: batch 2, non-finite values in one model only', () => {
+  // The twin reads a row of B the first time a zero of A meets it, and remembers per model
+  // whether it is finite: what it learned of one model's B must not be used for the other's.
+  // Both models have the same A (zeros in every row) and B, but for row 2 of B, which holds NaN
+  // and ±Infinity in model `bad` only and finite values in the other.
+  const [m, k, n] = [3, 4, 5];
+  const aRows = [
+    [0, 0, 0, 0],
+    [1.5, -2, 0, 0.25],
+    [0.5, 0, -1, 2],
+  ];
+  const finite = [
+    [1, 2, 3, 4, 5],
+    [-1, 0.5, 2, -3, 1],
+    [2, 0.75, -1, 1.5, -0.5],
+    [0.5, 1, 1, 2, -2],
+  ];
+  const nonFinite = finite.map((r, i) => (i === 2 ? [2, Number.NaN, -1, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY] : r));
+  const product = (b: number[][]) => aRows.map((a) => Array.from({ length: n }, (_, j) => a.reduce((sum, av, kk) => sum + av * b[kk][j], 0)));
+
+  for (const transA of [false, true]) {
+    for (const bad of [0, 1]) {
+      it(`${transA ? 'Aᵀ·B' : 'A·B'}, non-finite B in model ${bad}: NaN there exactly where the GPU has it, the other model finite`, async () => {
+        const gpu = await testGpu();
+        const variant: MatmulVariant = transA ? { transA: true } : {};
+        const dims = { batch: 2, m, n, k };
+        const aOne = transA ? Array.from({ length: k * m }, (_, i) => aRows[i % m][Math.floor(i / m)]) : aRows.flat();
+        const bs = [0, 1].map((model) => (model === bad ? nonFinite : finite));
+        const aData = new Float32Array([...aOne, ...aOne]);
+        const bData = new Float32Array(bs.flatMap((b) => b.flat()));
+        const operands = {
+          a: { offset: 0, ld: transA ? m : k, batchStride: m * k },
+          b: { offset: 0, ld: n, batchStride: k * n },
+          c: { offset: 0, ld: n, batchStride: m * n },
+        };
+        const buffers = [gpu.createStorage('a', aData), gpu.createStorage('b', bData), gpu.createStorage('c', 2 * m * n * 4)];
+        const bound = { a: { buffer: buffers[0], ...operands.a }, b: { buffer: buffers[1], ...operands.b }, c: { buffer: buffers[2], ...operands.c } };
+        const call = createMatmul(gpu, variant, dims, bound);
+        try {
+          gpu.submit('zeros times non-finite, one model', (pass) => encodeCall(pass, call));
+          const got = Array.from(await gpu.readFloat32(buffers[2], 0, 2 * m * n));
+          const twin = new Float64Array(2 * m * n);
+          matmulCpu(variant, dims, resolveMatmul(variant, dims, bound), { a: aData, b: bData, c: twin });
+          const want = bs.flatMap((b) => product(b).flat());
+          // The bad model has NaN in columns 1, 3 and 4 of rows 0 and 1 (0·NaN, 0·±Inf) and in
+          // column 1 of row 2 (-1·NaN), whose columns 3 and 4 are ∓Infinity; the other model none.
+          const where = (which: (v: number) => boolean) => want.map((v, i) => (which(v) ? i : -1)).filter((i) => i >= 0);
+          expect(where(Number.isNaN)).toEqual([1, 3, 4, 6, 8, 9, 11].map((i) => i + bad * m * n));
+          expect(where((v) => !Number.isFinite(v))).toEqual([1, 3, 4, 6, 8, 9, 11, 13, 14].map((i) => i + bad * m * n));
+          for (const [name, values] of [['GPU', got], ['CPU twin', Array.from(twin)]] as const) {
+            values.forEach((v, i) => {
+              if (!Number.isFinite(want[i])) expect(v, `${name} C[${i}]`).toBe(want[i]);
+              else expect(Math.abs(v - want[i]), `${name} C[${i}] = ${v}, want ${want[i]}`).toBeLessThanOrEqual(1e-6);
+            });
+          }
+        } finally {
+          call.destroy();
+          for (const b of buffers) gpu.destroyBuffer(b);
+        }
+      });
+    }
+  }
+});
+
 describe('matmul input checks, before any dispatch', () => {
   it('names the kernel and the shapes', async () => {
     const gpu = await testGpu();

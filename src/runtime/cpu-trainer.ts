@@ -18,7 +18,11 @@ import {
   initialState,
   epochShape,
   checkTests,
+  featuresRemedy,
+  forwardOverflow,
+  overflowText,
   shortNumber,
+  LOWER_RATE_ADVICE,
   type BatchPlan,
   type BatchResult,
   type DivergenceKind,
@@ -115,8 +119,18 @@ function gatherRows(data: TrainData, rowsPerModel: Uint32Array[], affine: Float3
   return { width, xb, yb, real };
 }
 
-/** Evaluates every model on its rows: logits, predictions, confusion matrix, loss, accuracy. */
-export function evaluateCpu(layout: MlpLayout, data: TrainData, params: Float32Array, rowsPerModel: Uint32Array[], affine: Float32Array): { evaluations: Evaluation[]; sums: LossSums[] } {
+/**
+ * Evaluates every model on its rows: logits, predictions, confusion matrix, loss, accuracy. The
+ * loss sums are float64, or rounded to float32 as the GPU trainer's are (`float32Sums`).
+ */
+export function evaluateCpu(
+  layout: MlpLayout,
+  data: TrainData,
+  params: Float32Array,
+  rowsPerModel: Uint32Array[],
+  affine: Float32Array,
+  float32Sums = false,
+): { evaluations: Evaluation[]; sums: LossSums[] } {
   const models = rowsPerModel.length;
   const g = gatherRows(data, rowsPerModel, affine);
   const acts = forwardCpu(layout, models, g.width, params, g.xb);
@@ -125,6 +139,10 @@ export function evaluateCpu(layout: MlpLayout, data: TrainData, params: Float32A
   const predictions = new Uint32Array(models * g.width);
   const confusion = new Uint32Array(models * C * C);
   const sums = metricsCpu(models, g.width, C, logits, g.yb, g.real, predictions, confusion);
+  // The trainers' evaluations: the GPU adds the rows' losses into a float32, so that a sum past
+  // 3.4e38 is Infinity there, and here. (evaluateModels keeps the float64 sums, which a chunked
+  // evaluation then joins into the one-pass result.)
+  if (float32Sums) for (const s of sums) s.loss = Math.fround(s.loss);
   const evaluations = rowsPerModel.map((r, m) => ({
     rows: r.length,
     logits: logits.slice(m * g.width * C, (m * g.width + r.length) * C),
@@ -137,38 +155,60 @@ export function evaluateCpu(layout: MlpLayout, data: TrainData, params: Float32A
   return { evaluations, sums };
 }
 
-/** The largest |value| of `a` (NaN when one is NaN). */
-function peak(a: ArrayLike<number>): number {
-  let top = 0;
-  for (let i = 0; i < a.length; i++) top = Math.max(top, Math.abs(a[i]));
-  return top;
-}
-
 /**
  * Advice for a divergence of `plan.models[model]` in `epoch` (a DivergenceAdvisor; both trainers
- * use it, so that both say the same) when the cause is not the learning rate or λ: the training
- * loss of a run's first epoch, when the first batch's loss with the initial weights, before any
- * update, is already not finite in float32 (its rows gathered and standardized as the trainers
- * do): the features (or the initial weights, when those are the larger) overflow float32.
- * Undefined otherwise.
+ * use it, so that both say the same) when the cause is not the learning rate or λ, undefined
+ * otherwise:
+ * - the training loss of a run's first epoch, when the first batch's loss with the initial
+ *   weights, before any update, is already not finite in float32 (its rows gathered and
+ *   standardized as the trainers do): the features (or the initial weights, when those are the
+ *   larger: forwardOverflow) overflow float32;
+ * - the validation loss, when the validation rows' features (as the first layer sees them) reach
+ *   more than any weight can: √(Σw²) of the largest tensor after the epoch (`sumSquares`) bounds
+ *   every |w|, so forwardOverflow would blame the features whatever the weights are.
  */
-export function divergenceAdvice(plan: BatchPlan, model: number, epoch: EpochPlan, kind: DivergenceKind): string | undefined {
+export function divergenceAdvice(plan: BatchPlan, model: number, epoch: EpochPlan, kind: DivergenceKind, sumSquares?: ArrayLike<number>): string | undefined {
   const m = plan.models[model];
-  if (kind !== 'loss' || epoch.epoch !== 0 || m.resume) return undefined;
   const { layout, data } = plan;
+  const affine = () => affineTable({ ...plan, models: [m] });
+  const standardized = m.standardize ? 'standardized as given' : 'not standardized';
+  if (kind === 'validation' && sumSquares) {
+    const rows = m.validationRows ?? new Uint32Array(0);
+    const features = forwardOverflow(gatherRows(data, [rows], affine()).xb, []).features;
+    let bound = 0;
+    for (let i = 0; i < sumSquares.length; i++) bound = Math.max(bound, Math.sqrt(sumSquares[i]));
+    if (!(features > bound)) return undefined;
+    return `its validation rows' features reach ${shortNumber(features)} as the first layer sees them (${standardized}), more than any weight (at most ${shortNumber(bound)}), and overflow float32 in the forward pass; ${featuresRemedy(!!m.standardize)}`;
+  }
+  if (kind !== 'loss' || epoch.epoch !== 0 || m.resume) return undefined;
   const rows = epoch.perm.subarray(0, Math.min(plan.batchSize, epoch.perm.length));
   if (rows.length === 0) return undefined;
-  const g = gatherRows(data, [rows], affineTable({ ...plan, models: [m] }));
+  const g = gatherRows(data, [rows], affine());
   const acts = forwardCpu(layout, 1, g.width, m.init, g.xb);
   const [sums] = softmaxXentCpu(1, g.width, layout.classes, acts[acts.length - 1], g.yb, g.real, new Float32Array(g.width * layout.classes));
   // The GPU adds the losses into a float32.
   const loss = Math.fround(sums.loss);
   if (!(sums.flags & FLAG_NOT_FINITE) && Number.isFinite(loss)) return undefined;
-  const x = peak(g.xb);
-  const w = peak(m.init);
+  const o = forwardOverflow(g.xb, m.init);
   const first = `the first batch's loss is already ${Math.fround(loss / sums.count)} before any update`;
-  if (w > x) return `${first}: the initial weights reach ${shortNumber(w)} and overflow float32; start from smaller weights`;
-  return `${first}: its features reach ${shortNumber(x)} (${m.standardize ? 'standardized as given' : 'not standardized'}) and overflow float32 in the forward pass; standardize the features or scale them down`;
+  if (o.cause === 'weights') return `${first}: the initial weights reach ${shortNumber(o.weights)} and overflow float32; start from smaller weights`;
+  return `${first}: its features reach ${shortNumber(o.features)} (${standardized}) and overflow float32 in the forward pass; ${featuresRemedy(!!m.standardize)}`;
+}
+
+/**
+ * Advice for test logits that are not finite (a TestAdvisor, for both trainers): which of the
+ * features of the model's test row `row` (its index in the model's test rows), as the first layer
+ * sees them (gathered and standardized as the trainers do), and `params` (the model's trained
+ * parameters) overflow float32 (forwardOverflow), and what to do: standardize or scale the
+ * features down, or lower the learning rate or λ.
+ */
+export function testDivergenceAdvice(plan: BatchPlan, model: number, row: number, params: Float32Array): string {
+  const m = plan.models[model];
+  const g = gatherRows(plan.data, [(m.testRows ?? new Uint32Array(0)).subarray(row, row + 1)], affineTable({ ...plan, models: [m] }));
+  return overflowText(forwardOverflow(g.xb, params), {
+    features: `the test rows are ${m.standardize ? 'standardized as given' : 'not standardized'}: ${featuresRemedy(!!m.standardize)}`,
+    weights: LOWER_RATE_ADVICE,
+  });
 }
 
 /** Trains every model of the plan on the CPU; same batches, masks and math as the GPU trainer. */
@@ -232,10 +272,10 @@ export async function trainOnCpu(plan: BatchPlan, { onEpoch, onStep, signal }: T
       await breathe(epochs[0].epoch, step + 1);
     }
     const sq = sumSqCpu(B, layout.segments, params);
-    const val = validation ? evaluateCpu(layout, data, params, validation, affine).sums : null;
+    const val = validation ? evaluateCpu(layout, data, params, validation, affine, true).sums : null;
     const records = epochs.map((ep, i) => {
       const S = layout.tensors.length;
-      return epochRecord(layout, planners[i], ep, i, sums[i], val ? val[i] : null, sq.subarray(i * S, (i + 1) * S), (m, p, kind) => divergenceAdvice(plan, m, p, kind));
+      return epochRecord(layout, planners[i], ep, i, sums[i], val ? val[i] : null, sq.subarray(i * S, (i + 1) * S), (m, p, kind, sq) => divergenceAdvice(plan, m, p, kind, sq));
     });
     records.forEach((r, i) => histories[i].push(r));
     await onEpoch?.(records[0].epoch, records);
@@ -243,9 +283,9 @@ export async function trainOnCpu(plan: BatchPlan, { onEpoch, onStep, signal }: T
 
   let tests: Evaluation[] | null = null;
   if (plan.models.some((x) => x.testRows && x.testRows.length > 0)) {
-    const evaluated = evaluateCpu(layout, data, params, plan.models.map((x) => x.testRows ?? new Uint32Array(0)), affine);
+    const evaluated = evaluateCpu(layout, data, params, plan.models.map((x) => x.testRows ?? new Uint32Array(0)), affine, true);
     // After the last update: weights that overflow only there make NaN predictions.
-    checkTests(evaluated.evaluations, evaluated.sums, planners.map((p) => p.state().epoch - 1), C);
+    checkTests(evaluated.evaluations, planners.map((p) => p.state().epoch - 1), C, 0, (i, row) => testDivergenceAdvice(plan, i, row, params.subarray(i * P, (i + 1) * P)));
     tests = evaluated.evaluations;
   }
   return batchResult(plan, { params, m, v, counters }, planners, histories, tests);

@@ -5,9 +5,11 @@
 import { describe, expect, it } from 'vitest';
 import { loadDataset } from '../data/datasets.js';
 import { testGpu } from '../testing/gpu.js';
+import { relativeError } from '../testing/random.js';
 import { glorotInit, mlpLayout } from '../model/mlp.js';
 import { trainOnCpu } from './cpu-trainer.js';
-import { trainOnGpu } from './gpu-trainer.js';
+import type { Gpu } from './gpu.js';
+import { modelGroups, trainOnGpu } from './gpu-trainer.js';
 import { resolvePenalty } from './penalty.js';
 import { DivergenceError, type BatchPlan } from './plan.js';
 import { DEFAULT_OPTIMIZER, TrainOptionsError, train, trainBatch, type BatchOptions, type TrainOptions } from './train.js';
@@ -31,6 +33,46 @@ async function divergence(run: (device: 'gpu' | 'cpu') => Promise<unknown>) {
   // The CPU reference trainer says exactly what the GPU trainer says.
   expect(out.cpu).toEqual(out.gpu);
   return out.gpu!;
+}
+
+/** `real`'s device, reporting a storage binding limit of `bytes` (as in trainer.test.ts): models then train in several groups. */
+function withBindingLimit(real: Gpu, bytes: number): Gpu {
+  const limits = new Proxy(real.device.limits, {
+    get: (target, key) => (key === 'maxStorageBufferBindingSize' ? bytes : Reflect.get(target, key)),
+  });
+  const device = new Proxy(real.device, {
+    get(target, key) {
+      if (key === 'limits') return limits;
+      const value = Reflect.get(target, key);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+  return Object.create(real, { device: { value: device } }) as Gpu;
+}
+
+/**
+ * Iris (rows 0…149, `all`) with 16 rows appended (`huge`, rows 150…165; labels 0, 1, 2, …) whose
+ * features are ±3e38: alternating signs (`alternating`: row r, feature f is -3e38 when r + f is
+ * odd), or every sign pattern of the 4 features once (`signs`: row r, feature f is -3e38 when bit f
+ * of r is set), so that some row has the signs of a hidden unit's weights: that unit's sum passes
+ * float32 when its 4 weights' |w| add up past 1.13 (Glorot weights over 4 inputs and 10 units
+ * average 1.3).
+ */
+async function withHugeRows(pattern: 'alternating' | 'signs') {
+  const iris = await loadDataset('iris');
+  const F = 4;
+  const extra = 16;
+  const x = new Float32Array((iris.rows + extra) * F);
+  x.set(iris.x);
+  for (let r = 0; r < extra; r++) {
+    for (let f = 0; f < F; f++) x[(iris.rows + r) * F + f] = (pattern === 'alternating' ? (r + f) % 2 : (r >> f) & 1) ? -3e38 : 3e38;
+  }
+  const y = new Uint32Array(iris.rows + extra);
+  y.set(iris.y);
+  for (let r = 0; r < extra; r++) y[iris.rows + r] = r % 3;
+  const all = Uint32Array.from({ length: iris.rows }, (_, i) => i);
+  const huge = Uint32Array.from({ length: extra }, (_, i) => iris.rows + i);
+  return { data: { x, y, features: F, classes: 3 }, all, huge };
 }
 
 async function trainOn(device: 'gpu' | 'cpu', options: TrainOptions) {
@@ -80,7 +122,10 @@ describe('divergence after the last step is reported, the same on both devices',
     };
     const e = await divergence(async (device) => trainBatch({ ...options, ...(device === 'gpu' ? { gpu: await testGpu() } : {}), device }));
     expect(e).toMatchObject({ epoch: 0, model: 0, kind: 'test' });
-    expect(e.message).toMatch(/^training diverged at epoch 0 \(model 0, only\): (the test loss after the last epoch is <non-finite>|a test logit is not finite after the last epoch); lower the learning rate or λ$/);
+    // The weights (1e17) are larger than the features (7.9): the learning rate is the cause.
+    expect(e.message).toMatch(
+      /^training diverged at epoch 0 \(model 0, only\): the logits of test row 0 are not finite \(<non-finite>\) after the last epoch; its forward pass overflows float32, with features up to 5\.1 as the first layer sees them and weights up to 1e\+17; lower the learning rate or λ$/,
+    );
   });
 
   it("predict and evaluate refuse a model whose logits overflow instead of returning NaN (train() has no test rows)", async () => {
@@ -116,6 +161,114 @@ describe('divergence after the last step is reported, the same on both devices',
       const p = await run.predict(iris.x.slice(0, 5 * 4));
       for (let r = 0; r < 5; r++) expect(p.probabilities[r * 3] + p.probabilities[r * 3 + 1] + p.probabilities[r * 3 + 2]).toBeCloseTo(1, 6);
     }
+  });
+});
+
+describe('test and validation rows: the logits decide, the same on both devices', () => {
+  it('finite test logits whose cross-entropy sum passes float32 are no divergence: both devices return the run, its test loss Infinity on both', async () => {
+    // The reviewer's case: the GPU adds the 16 rows' losses (each about 5e37) into a float32,
+    // which overflows; the CPU's float64 sum (7.7e38) did not. The GPU threw ("the test loss
+    // after the last epoch is Infinity; lower the learning rate or λ"), the CPU returned, though
+    // the largest logit is about 1.2e38 and the predictions are fine on both.
+    const { data, all, huge } = await withHugeRows('alternating');
+    const options: BatchOptions = {
+      data,
+      model: { hidden: [64, 64], activation: 'relu' },
+      models: [{ trainRows: all, testRows: all.subarray(0, 30) }, { trainRows: all, testRows: huge }],
+      epochs: 2,
+    };
+    const gpu = await trainBatch({ ...options, device: 'gpu', gpu: await testGpu() });
+    const cpu = await trainBatch({ ...options, device: 'cpu' });
+    for (const [device, run] of [['gpu', gpu], ['cpu', cpu]] as const) {
+      const t = run.models[1].test!;
+      expect(t.logits.every(Number.isFinite), device).toBe(true);
+      expect(Math.max(...t.logits.map(Math.abs)), device).toBeGreaterThan(1e37);
+      expect(t.loss, device).toBe(Number.POSITIVE_INFINITY);
+      expect(Number.isFinite(run.models[0].test!.loss), device).toBe(true);
+    }
+    expect(relativeError(gpu.models[1].test!.logits, cpu.models[1].test!.logits)).toBeLessThanOrEqual(1e-4);
+    expect(Array.from(gpu.models[1].test!.predictions)).toEqual(Array.from(cpu.models[1].test!.predictions));
+    expect(gpu.models[1].test!.accuracy).toBe(cpu.models[1].test!.accuracy);
+  });
+
+  it('test logits that overflow from their features: the model of a later group is named, the features blamed, with models without test rows in the batch', async () => {
+    // Model 2's test rows from its 6th on hold every sign pattern of ±3e38: its first layer
+    // overflows. Model 1 has no test rows, model 0 ordinary ones. With a binding of 1300 bytes (a
+    // batch of 32 rows × 10 values fills one) every model is its own group on the GPU (model 2 is
+    // model 0 of the third): the same error as in one group and on the CPU, naming the model by
+    // its index in the whole batch.
+    const { data, all, huge } = await withHugeRows('signs');
+    const testRows = Uint32Array.from([...all.subarray(40, 45), ...huge]);
+    const options: BatchOptions = {
+      data,
+      model: { hidden: [10], activation: 'relu' },
+      models: [
+        { name: 'm0', trainRows: all, testRows: all.subarray(0, 20) },
+        { name: 'm1', trainRows: all },
+        { name: 'm2', trainRows: all, testRows },
+      ],
+      epochs: 2,
+    };
+    const real = await testGpu();
+    const small = withBindingLimit(real, 1300);
+    const shape = { data, layout: mlpLayout(4, 3, { hidden: [10], activation: 'relu' }), batchSize: 32, models: options.models } as unknown as BatchPlan;
+    expect(modelGroups(small, shape)).toHaveLength(3);
+    const errors = [];
+    for (const gpu of [real, small, null]) {
+      const error = await trainBatch({ ...options, ...(gpu ? { device: 'gpu', gpu } : { device: 'cpu' }) }).catch((e) => e);
+      expect(error).toBeInstanceOf(DivergenceError);
+      errors.push({ epoch: error.epoch, model: error.model, kind: error.kind, message: error.message.replace(/-?Infinity|NaN/g, '<non-finite>') });
+    }
+    expect(errors[1]).toEqual(errors[0]);
+    expect(errors[2]).toEqual(errors[0]);
+    expect(errors[0]).toMatchObject({ epoch: 1, model: 2, kind: 'test' });
+    // The first row that overflows is one of the huge ones (the 6th test row on).
+    expect(Number(/test row (\d+)/.exec(errors[0].message)![1])).toBeGreaterThanOrEqual(5);
+    expect(errors[0].message).toMatch(
+      /^training diverged at epoch 1 \(model 2, m2\): the logits of test row \d+ are not finite \(<non-finite>\) after the last epoch; its forward pass overflows float32, with features up to 3e\+38 as the first layer sees them and weights up to \d\.\d+; the test rows are not standardized: standardize the features or scale them down$/,
+    );
+  });
+
+  for (const pattern of ['alternating', 'signs'] as const) {
+    it(`validation rows of ${pattern === 'alternating' ? 'alternating ±3e38 (finite logits, a loss sum past float32)' : 'every sign pattern of ±3e38 (logits not finite)'}: the 'validation' kind on both devices, the features blamed`, async () => {
+      // Model 1's validation loss is Infinity in float32 on both devices (the CPU twin rounds its
+      // sum as the GPU's float32 sum does); model 0 is fine.
+      const { data, all, huge } = await withHugeRows(pattern);
+      const options: BatchOptions = {
+        data,
+        model: { hidden: [10], activation: 'relu' },
+        models: [
+          { trainRows: all.subarray(0, 120), validationRows: all.subarray(120) },
+          { trainRows: all.subarray(0, 120), validationRows: Uint32Array.from([...all.subarray(120), ...huge]) },
+        ],
+        epochs: 2,
+      };
+      const e = await divergence(async (device) => trainBatch({ ...options, ...(device === 'gpu' ? { gpu: await testGpu() } : {}), device }));
+      expect(e).toMatchObject({ epoch: 0, model: 1, kind: 'validation' });
+      expect(e.message).toMatch(
+        /^training diverged at epoch 0 \(model 1\): the validation loss is <non-finite>; its validation rows' features reach 3e\+38 as the first layer sees them \(not standardized\), more than any weight \(at most \d(\.\d)?\), and overflow float32 in the forward pass; standardize the features or scale them down$/,
+      );
+    });
+  }
+
+  it('a validation loss that diverges with the weights keeps the learning-rate advice', async () => {
+    const iris = await loadDataset('iris');
+    const all = Uint32Array.from({ length: iris.rows }, (_, i) => i);
+    // One step of about 1e17 per weight: Σw² stays finite, the validation logits overflow.
+    const e = await divergence(async (device) =>
+      trainBatch({
+        data: iris,
+        model: { hidden: [10, 10], activation: 'relu' },
+        models: [{ trainRows: all, validationRows: all.subarray(0, 30) }],
+        epochs: 1,
+        batchSize: 1000,
+        optimizer: { lr: 1e17 },
+        device,
+        ...(device === 'gpu' ? { gpu: await testGpu() } : {}),
+      }),
+    );
+    expect(e).toMatchObject({ epoch: 0, model: 0, kind: 'validation' });
+    expect(e.message).toBe('training diverged at epoch 0 (model 0): the validation loss is <non-finite>; lower the learning rate or λ');
   });
 });
 

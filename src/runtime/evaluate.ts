@@ -6,7 +6,7 @@ import type { MlpLayout } from '../model/mlp.js';
 import { evaluateCpu } from './cpu-trainer.js';
 import type { Gpu } from './gpu.js';
 import { bindingBytes, concatArrays, GpuDataset, GpuRowSet, rowChunks, rowsPerBinding } from './gpu-trainer.js';
-import { nonFiniteLogits, shortNumber, type Evaluation, type TrainData } from './plan.js';
+import { forwardOverflow, nonFiniteLogits, overflowText, type Evaluation, type TrainData } from './plan.js';
 
 export interface Prediction {
   /** rows × classes, each row summing to 1. */
@@ -132,16 +132,12 @@ export function logitsProblem(layout: MlpLayout, params: Float32Array, x: Float3
   const bad = nonFiniteLogits(logits, layout.classes);
   if (!bad) return null;
   const F = layout.features;
-  let features = 0;
-  for (let i = 0; i < x.length; i++) {
-    const f = i % F;
-    features = Math.max(features, Math.abs(Math.fround(Math.fround(x[i] * affine[f]) + affine[F + f])));
-  }
-  let weights = 0;
-  for (const w of params) weights = Math.max(weights, Math.abs(w));
-  const advice = features > weights ? 'scale the features down as the training data was' : 'the weights are too large: train again with a lower learning rate or λ';
-  return (
-    `${context}the model's logits for row ${bad.row} are not finite (${bad.value}): its forward pass overflows float32, with features up to ${shortNumber(features)} ` +
-    `as the first layer sees them and weights up to ${shortNumber(weights)}; ${advice}`
-  );
+  // The rows as the first layer sees them (the gather's float32 x·scale + shift).
+  const seen = new Float32Array(x.length);
+  for (let i = 0; i < x.length; i++) seen[i] = Math.fround(x[i] * affine[i % F]) + affine[F + (i % F)];
+  const overflow = overflowText(forwardOverflow(seen, params), {
+    features: 'scale the features down as the training data was',
+    weights: 'the weights are too large: train again with a lower learning rate or λ',
+  });
+  return `${context}the model's logits for row ${bad.row} are not finite (${bad.value}): ${overflow}`;
 }

@@ -13,7 +13,7 @@ import { createMetrics } from '../kernels/metrics.js';
 import { LOSS_GROUP_WORDS, createSoftmaxXent, encodeSlotCall, readLossGroup, statsSlotBytes, type LossSums, type SlotCall } from '../kernels/softmax-xent.js';
 import { createSumSq } from '../kernels/sumsq.js';
 import type { MlpLayout } from '../model/mlp.js';
-import { divergenceAdvice } from './cpu-trainer.js';
+import { divergenceAdvice, testDivergenceAdvice } from './cpu-trainer.js';
 import { GpuError, type Gpu } from './gpu.js';
 import {
   EpochPlanner,
@@ -723,7 +723,7 @@ class GpuTrainer {
       const at = base + m * this.recordWords;
       const norms = new Float32Array(words.buffer, words.byteOffset + (at + NORM_FIELD) * 4, S);
       const val = this.validation ? readLossGroup(words, at + VAL_FIELD) : null;
-      return epochRecord(this.layout, this.planners[m], p, this.first + m, readLossGroup(words, at + TRAIN_FIELD), val, norms, (local, epoch, kind) => divergenceAdvice(this.plan, local, epoch, kind), m);
+      return epochRecord(this.layout, this.planners[m], p, this.first + m, readLossGroup(words, at + TRAIN_FIELD), val, norms, (local, epoch, kind, sq) => divergenceAdvice(this.plan, local, epoch, kind, sq), m);
     });
   }
 
@@ -748,6 +748,8 @@ class GpuTrainer {
   /** After the last epoch: the test evaluation and each model's final state. `histories` holds every model of the run. */
   async finish(histories: EpochRecord[][]): Promise<BatchResult> {
     const { gpu, plan } = this;
+    const B = this.models;
+    const P = this.layout.perModel;
     let tests: Evaluation[] | null = null;
     if (this.test && this.testStats) {
       gpu.device.queue.writeBuffer(this.testStats, 0, new Uint32Array(this.testStats.size / 4));
@@ -755,12 +757,10 @@ class GpuTrainer {
       const words = await gpu.readUint32(this.testStats);
       const sums = plan.models.map((_, m) => readLossGroup(words, m * LOSS_GROUP_WORDS));
       tests = await this.test.read(sums);
-      // After the last update: weights that overflow only there make NaN predictions.
-      checkTests(tests, sums, this.planners.map((p) => p.state().epoch - 1), this.layout.classes, this.first);
     }
-    const B = this.models;
-    const P = this.layout.perModel;
     const params = await gpu.readFloat32(this.params, 0, B * P);
+    // After the last update: weights that overflow only there make NaN predictions.
+    if (tests) checkTests(tests, this.planners.map((p) => p.state().epoch - 1), this.layout.classes, this.first, (m, row) => testDivergenceAdvice(plan, m, row, params.subarray(m * P, (m + 1) * P)));
     const m = await gpu.readFloat32(this.m, 0, B * P);
     const v = await gpu.readFloat32(this.v, 0, B * P);
     const counters = await gpu.readUint32(this.counters, 0, B * COUNTER_WORDS);

@@ -108,9 +108,13 @@ describe('decoupled mode = the AdamW equations, step by step', () => {
   }
 });
 
-/** The parameters train() starts from (0 epochs are not allowed: read them off a 1-epoch run with no step size). */
+/**
+ * The parameters train() starts from (0 epochs are not allowed: read them off a 1-epoch run with
+ * no step size to speak of: lr 2e-38, a normal float32 as lr must be, moves each weight by at
+ * most about 2e-38: a zero bias becomes ±2e-38, and a weight of ordinary size stays as it was).
+ */
 async function initialParams(options: TrainOptions): Promise<Float32Array> {
-  const run = await train({ ...options, device: 'cpu', epochs: 1, optimizer: { lr: 1e-38 }, penalty: { lambda: 0 } });
+  const run = await train({ ...options, device: 'cpu', epochs: 1, optimizer: { lr: 2e-38 }, penalty: { lambda: 0 } });
   return run.params;
 }
 

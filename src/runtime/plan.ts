@@ -176,22 +176,33 @@ export interface EpochRecord {
   weightNorms: Record<string, number>;
 }
 
-/** What went non-finite: the training loss, a tensor's Σw², the penalty, the validation or test evaluation. */
+/**
+ * What went non-finite: the training loss, a tensor's Σw², the validation loss, or the test
+ * logits. 'penalty' is no longer produced (the weights are checked first, and finite Σw² with
+ * λ ≤ 1.7e38 keep the penalty finite: see epochRecord); it stays in the type so that code naming
+ * it still compiles.
+ */
 export type DivergenceKind = 'loss' | 'weights' | 'penalty' | 'validation' | 'test';
 
 /** The advice a DivergenceError gives unless a cause was found (see divergenceAdvice). */
-const LOWER_RATE_ADVICE = 'lower the learning rate or λ';
+export const LOWER_RATE_ADVICE = 'lower the learning rate or λ';
+/** The end of a DivergenceError's advice when unstandardized features overflow float32. */
+export const STANDARDIZE_ADVICE = 'standardize the features or scale them down';
+/** The end of a DivergenceError's advice when standardized features still overflow float32. */
+export const SCALE_DOWN_ADVICE = 'scale the features down';
 
 /**
  * Thrown when training produces a non-finite number: the training loss, a weight (a tensor's Σw²
- * in float32), the penalty, or the loss or logits of the validation or test rows; nothing is
- * written after it.
+ * in float32), the validation loss, or the logits of the test rows; nothing is written after it.
  */
 export class DivergenceError extends Error {
   override name = 'DivergenceError';
   /** What went non-finite, as a word (`what` says it in full). */
   readonly kind: DivergenceKind;
-  /** What to do about it (the message's last part). */
+  /**
+   * What to do about it (the message's last part): LOWER_RATE_ADVICE, or a cause that was found,
+   * ending in what to do (STANDARDIZE_ADVICE, SCALE_DOWN_ADVICE, LOWER_RATE_ADVICE, ...).
+   */
   readonly advice: string;
   constructor(
     readonly epoch: number,
@@ -217,15 +228,21 @@ export class DivergenceError extends Error {
 /**
  * Advice for a divergence of a trainer's model `model` in epoch `plan`, when a cause other than
  * the learning rate or λ is found (cpu-trainer.ts's divergenceAdvice); undefined otherwise.
+ * `sumSquares` is the model's Σw² per tensor after the epoch.
  */
-export type DivergenceAdvisor = (model: number, plan: EpochPlan, kind: DivergenceKind) => string | undefined;
+export type DivergenceAdvisor = (model: number, plan: EpochPlan, kind: DivergenceKind, sumSquares: ArrayLike<number>) => string | undefined;
 
 /**
  * Builds a history record from an epoch's sums; throws DivergenceError on a non-finite training
  * loss (each taken before its step's update), then on a tensor whose Σw² after the epoch's last
  * update is not finite in float32 (as the GPU sums it: a weight past 1.8e19 or NaN; ReLU hides a
- * NaN weight from the loss), then on the penalty and the validation loss. `model` is the index
- * in the run (for the message), `local` the index in the trainer's plan (for `advise`).
+ * NaN weight from the loss), then on the validation loss. `model` is the index in the run (for
+ * the message), `local` the index in the trainer's plan (for `advise`).
+ *
+ * The loss sums are float32 on both devices (the GPU adds the rows' losses into a float32; the
+ * CPU twins round their float64 sums to float32), so a loss sum past 3.4e38 is Infinity on both;
+ * flag 1 (a row's loss or largest logit not finite: in float32 on the GPU, in float64 on the CPU)
+ * differs only for a row whose loss passes 3.4e38, which makes either sum Infinity as well.
  */
 export function epochRecord(
   layout: MlpLayout,
@@ -240,21 +257,28 @@ export function epochRecord(
 ): EpochRecord {
   if (train.flags & 2) throw new Error(`epoch ${plan.epoch} (model ${model}): a label ≥ classes reached the GPU`);
   const diverged = (kind: DivergenceKind, what: string) => {
-    const advice = advise?.(local, plan, kind);
+    const advice = advise?.(local, plan, kind, sumSquares);
     return new DivergenceError(plan.epoch, model, what, undefined, { kind, ...(advice ? { advice } : {}) });
   };
-  const loss = train.count > 0 ? train.loss / train.count : Number.NaN;
+  const lossSum = Math.fround(train.loss);
+  const loss = train.count > 0 ? lossSum / train.count : Number.NaN;
   const norms: Record<string, number> = {};
   layout.tensors.forEach((t, i) => (norms[t.name] = Math.sqrt(sumSquares[i])));
   if (train.flags & 1 || !Number.isFinite(loss)) throw diverged('loss', `the training loss is ${loss}`);
   const bad = layout.tensors.findIndex((_, i) => !Number.isFinite(Math.fround(sumSquares[i])));
   if (bad >= 0) throw diverged('weights', `the weights of ${layout.tensors[bad].name} are not finite after the epoch (Σw² is ${Math.fround(sumSquares[bad])})`);
   const penalty = planner.penaltyValue(plan.mask, sumSquares);
+  // An assertion: it cannot fire. Every Σw² is finite in float32 here (≤ 3.4e38, checked just
+  // above), λ ≤ 1.7e38 (isLambda) and a model has at most 62 tensors (31 layers' kernels and
+  // biases), so the float64 penalty is at most about 3.6e78 (and a term that is off adds
+  // nothing). Kept so that a change to those limits cannot pass a non-finite penalty into the
+  // history; nothing else produces the 'penalty' kind.
   if (!Number.isFinite(penalty)) throw diverged('penalty', `the penalty is ${penalty}`);
   const record: EpochRecord = { epoch: plan.epoch, loss, penalty, mask: plan.mask, trainAccuracy: train.correct / train.count, weightNorms: norms };
   if (val && val.count > 0) {
-    if (val.flags & 1 || !Number.isFinite(val.loss)) throw diverged('validation', `the validation loss is ${val.loss / val.count}`);
-    record.valLoss = val.loss / val.count;
+    const valLoss = Math.fround(val.loss) / val.count;
+    if (val.flags & 1 || !Number.isFinite(valLoss)) throw diverged('validation', `the validation loss is ${valLoss}`);
+    record.valLoss = valLoss;
     record.valAccuracy = val.correct / val.count;
   }
   return record;
@@ -282,18 +306,73 @@ export function nonFiniteLogits(logits: ArrayLike<number>, classes: number, rows
   return null;
 }
 
+/** The largest |value| of `values` (NaN when one is NaN, 0 when there are none). */
+export function peakMagnitude(values: ArrayLike<number>): number {
+  let top = 0;
+  for (let i = 0; i < values.length; i++) top = Math.max(top, Math.abs(values[i]));
+  return top;
+}
+
+/** How large the inputs of a forward pass that overflowed float32 reach, and which to blame. */
+export interface ForwardOverflow {
+  /** The largest |feature| as the first layer sees it (x·scale + shift, in float32). */
+  features: number;
+  /** The largest |weight| (NaN when one is NaN). */
+  weights: number;
+  /** The larger of the two; NaN weights (an update gone NaN) are the weights'. */
+  cause: 'features' | 'weights';
+}
+
 /**
- * Throws DivergenceError when a model's test evaluation (after its last epoch, `epochs[m]`) has a
- * non-finite loss or logit: its predictions would be NaN. `first` is the index of tests[0] in the
- * run; sums are the evaluation's loss sums (their flag 1: a loss or logit not finite).
+ * Which of a forward pass's features (as the first layer sees them) and weights to blame for its
+ * overflow: whichever reaches the larger magnitude. The one rule behind every message that names
+ * the cause (divergenceAdvice, the test rows' DivergenceError, Run.predict's logitsProblem).
  */
-export function checkTests(tests: Evaluation[], sums: LossSums[], epochs: number[], classes: number, first = 0): void {
+export function forwardOverflow(features: ArrayLike<number>, weights: ArrayLike<number>): ForwardOverflow {
+  const f = peakMagnitude(features);
+  const w = peakMagnitude(weights);
+  return { features: f, weights: w, cause: f > w ? 'features' : 'weights' };
+}
+
+/** What to do about features that overflow float32: standardize them, or (already standardized) scale them down. */
+export function featuresRemedy(standardized: boolean): string {
+  return standardized ? SCALE_DOWN_ADVICE : STANDARDIZE_ADVICE;
+}
+
+/**
+ * `its forward pass overflows float32, with features up to F as the first layer sees them and
+ * weights up to W; ` and the remedy for the cause `o` names.
+ */
+export function overflowText(o: ForwardOverflow, remedy: { features: string; weights: string }): string {
+  return (
+    `its forward pass overflows float32, with features up to ${shortNumber(o.features)} as the first layer sees them and weights up to ${shortNumber(o.weights)}; ` +
+    (o.cause === 'features' ? remedy.features : remedy.weights)
+  );
+}
+
+/**
+ * Advice for a divergence of the test rows of a trainer's model `model` whose logits for its test
+ * row `row` are not finite (see testDivergenceAdvice); undefined keeps LOWER_RATE_ADVICE.
+ */
+export type TestAdvisor = (model: number, row: number) => string | undefined;
+
+/**
+ * Throws DivergenceError (kind 'test') when a model's test logits (after its last epoch,
+ * `epochs[m]`) are not all finite: its predictions would be NaN or meaningless. The decision
+ * rests on the logits alone, which both devices read back alike: a model whose logits are finite
+ * is usable even where its cross-entropy sum passes float32's 3.4e38 (its test loss is then
+ * Infinity on both devices; its predictions are fine). `first` is the index of tests[0] in the
+ * run; `advise` names the cause (features or weights).
+ */
+export function checkTests(tests: Evaluation[], epochs: number[], classes: number, first = 0, advise?: TestAdvisor): void {
   tests.forEach((t, m) => {
-    if (t.rows === 0) return;
-    const logits = nonFiniteLogits(t.logits, classes, t.rows) !== null;
-    if (!(sums[m].flags & 1) && Number.isFinite(t.loss) && !logits) return;
-    const what = Number.isFinite(t.loss) ? 'a test logit is not finite after the last epoch' : `the test loss after the last epoch is ${t.loss}`;
-    throw new DivergenceError(epochs[m], first + m, what, undefined, { kind: 'test' });
+    const bad = nonFiniteLogits(t.logits, classes, t.rows);
+    if (!bad) return;
+    const advice = advise?.(m, bad.row);
+    throw new DivergenceError(epochs[m], first + m, `the logits of test row ${bad.row} are not finite (${bad.value}) after the last epoch`, undefined, {
+      kind: 'test',
+      ...(advice ? { advice } : {}),
+    });
   });
 }
 

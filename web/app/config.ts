@@ -151,8 +151,8 @@ export function readShared(): SharedConfig {
   return {
     hidden,
     activation: choice('activation', 'activation', kernels.ACTIVATIONS),
-    // The GPU holds it in float32: 1e-50 would be 0 there.
-    lr: number('lr', 'learning rate', (v) => Math.fround(v) > 0 && v <= 10, 'a number in (0, 10], at least 1.4e-45 (float32)'),
+    // The GPU holds it in float32 and may flush a subnormal one to 0: 1e-50 and 1e-40 would train nothing there.
+    lr: number('lr', 'learning rate', (v) => v > 0 && v <= 10 && kernels.float32PositiveProblem(v, true) === null, `a number in (0, 10], at least ${kernels.MIN_NORMAL_FLOAT32_TEXT} (a normal float32)`),
     lambda: number('lambda', 'λ', isLambda, LAMBDA_RANGE),
     mode: choice('mode', 'mode', ['coupled', 'decoupled'] as const),
     convention: choice('convention', 'convention', ['keras', 'torch'] as const),
