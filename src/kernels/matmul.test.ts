@@ -125,8 +125,8 @@ describe('the CPU twin forms 0·Inf and 0·NaN as the GPU does', () => {
 });
 
 describe('the CPU twin forms 0·Inf and 0·NaN per model: batch 2, non-finite values in one model only', () => {
-  // The twin reads a row of B the first time a zero of A meets it, and remembers per model
-  // whether it is finite: what it learned of one model's B must not be used for the other's.
+  // The twin checks whether B is finite once per call and model: what it learned of one model's
+  // B must not be used for the other's.
   // Both models have the same A (zeros in every row) and B, but for row 2 of B, which holds NaN
   // and ±Infinity in model `bad` only and finite values in the other.
   const [m, k, n] = [3, 4, 5];

@@ -4,7 +4,7 @@
 // model, kind, message), and a Run must not return NaN predictions.
 import { describe, expect, it } from 'vitest';
 import { loadDataset } from '../data/datasets.js';
-import { testGpu } from '../testing/gpu.js';
+import { testGpu, withBindingLimit } from '../testing/gpu.js';
 import { relativeError } from '../testing/random.js';
 import { glorotInit, mlpLayout } from '../model/mlp.js';
 import { trainOnCpu } from './cpu-trainer.js';
@@ -35,20 +35,6 @@ async function divergence(run: (device: 'gpu' | 'cpu') => Promise<unknown>) {
   return out.gpu!;
 }
 
-/** `real`'s device, reporting a storage binding limit of `bytes` (as in trainer.test.ts): models then train in several groups. */
-function withBindingLimit(real: Gpu, bytes: number): Gpu {
-  const limits = new Proxy(real.device.limits, {
-    get: (target, key) => (key === 'maxStorageBufferBindingSize' ? bytes : Reflect.get(target, key)),
-  });
-  const device = new Proxy(real.device, {
-    get(target, key) {
-      if (key === 'limits') return limits;
-      const value = Reflect.get(target, key);
-      return typeof value === 'function' ? value.bind(target) : value;
-    },
-  });
-  return Object.create(real, { device: { value: device } }) as Gpu;
-}
 
 /**
  * Iris (rows 0…149, `all`) with 16 rows appended (`huge`, rows 150…165; labels 0, 1, 2, …) whose

@@ -2,7 +2,7 @@
 // schedule and both penalty modes trained side by side in one batch.
 import { describe, expect, it } from 'vitest';
 import { loadDataset } from '../data/datasets.js';
-import { testGpu } from '../testing/gpu.js';
+import { testGpu, withBindingLimit } from '../testing/gpu.js';
 import { relativeError } from '../testing/random.js';
 import { isCpuAdapter } from '../kernels/common.js';
 import { mlpLayout } from '../model/mlp.js';
@@ -102,20 +102,6 @@ describe('GPU trainer = CPU reference trainer', () => {
   });
 });
 
-/** `real`'s device, reporting a storage binding limit of `bytes` (Dawn still allows its own). */
-function withBindingLimit(real: Gpu, bytes: number): Gpu {
-  const limits = new Proxy(real.device.limits, {
-    get: (target, key) => (key === 'maxStorageBufferBindingSize' ? bytes : Reflect.get(target, key)),
-  });
-  const device = new Proxy(real.device, {
-    get(target, key) {
-      if (key === 'limits') return limits;
-      const value = Reflect.get(target, key);
-      return typeof value === 'function' ? value.bind(target) : value;
-    },
-  });
-  return Object.create(real, { device: { value: device } }) as Gpu;
-}
 
 describe('a data set larger than one storage binding', () => {
   it('is split into shards that the gather reads in turn: same training as the CPU reference', async () => {
