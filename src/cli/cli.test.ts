@@ -244,7 +244,8 @@ describe('altreg CLI', () => {
       const weights = altreg('train', '--data', 'iris', '--epochs', '1', '--batch-size', '1000', '--lr', '1e30', '--l2', '0', '--validation', '0', '--quiet', '--device', device);
       expect([weights.code, weights.stderr.trim()], device).toEqual([
         1,
-        'altreg: training diverged at epoch 0 (model 0, constant fold 0): the weights of dense_0/kernel are not finite after the epoch (Σw² is Infinity); lower --lr or --l2',
+        // --l2 0: no penalty, so the advice names --lr alone.
+        'altreg: training diverged at epoch 0 (model 0, constant fold 0): the weights of dense_0/kernel are not finite after the epoch (Σw² is Infinity); lower --lr',
       ]);
       // Features of ±3e38 overflow the first forward pass: standardizing is the cure, not the
       // rate, said in the flags' terms (the library says "standardize the features").
@@ -275,15 +276,20 @@ describe('altreg CLI', () => {
     expect(refused('train', '--data', 'iris', '--lr', '1.18e-38', '--epochs', '1', '--device', 'cpu', '--quiet')).toEqual({ code: 0, stderr: '' });
   });
 
-  it("a divergence's advice is said in the flags' terms: lower --lr or --l2, drop --no-standardize", () => {
+  it("a divergence's advice is said in the flags' terms: lower --lr (or --l2 where there is a penalty), drop --no-standardize", () => {
     // Test rows whose logits overflow after the last update, the weights being finite (three layers of
     // weights about 1e17): the CLI evaluates its test rows inside the run, so it reports the test rows.
     const test = altreg('train', '--data', 'iris', '--hidden', '10,10', '--epochs', '1', '--batch-size', '1000', '--lr', '1e17', '--l2', '0', '--validation', '0', '--quiet', '--device', 'cpu');
     expect(test.code, test.stderr).toBe(1);
     expect(test.stderr.trim()).toMatch(
-      /^altreg: training diverged at epoch 0 \(model 0, constant fold 0\): the logits of test row \d+ are not finite \((NaN|-?Infinity)\) after the last epoch; its forward pass overflows float32, with features up to \d(\.\d)? as the first layer sees them and weights up to 1e\+17; lower --lr or --l2$/,
+      /^altreg: training diverged at epoch 0 \(model 0, constant fold 0\): the logits of test row \d+ are not finite \((NaN|-?Infinity)\) after the last epoch; its forward pass overflows float32, with features up to \d(\.\d)? as the first layer sees them and weights up to 1e\+17; lower --lr$/,
     );
     expect(test.stderr).not.toContain('learning rate');
+    // With a penalty, λ may be the cause too; the none arm has none, whatever --l2 says.
+    const penalized = altreg('train', '--data', 'iris', '--epochs', '1', '--batch-size', '1000', '--lr', '1e30', '--l2', '0.01', '--validation', '0', '--quiet', '--device', 'cpu');
+    expect([penalized.code, penalized.stderr.trim()]).toEqual([1, expect.stringMatching(/^altreg: training diverged at epoch 0 \(model 0, constant fold 0\): .*; lower --lr or --l2$/)]);
+    const none = altreg('train', '--data', 'iris', '--schedule', 'none', '--epochs', '1', '--batch-size', '1000', '--lr', '1e30', '--validation', '0', '--quiet', '--device', 'cpu');
+    expect([none.code, none.stderr.trim()]).toEqual([1, expect.stringMatching(/^altreg: training diverged at epoch 0 \(model 0, none fold 0\): .*; lower --lr$/)]);
   });
 
   it('output paths are checked before any training; a link is written through, a device written to', () => {

@@ -21,7 +21,7 @@ import { GpuError, sharedGpu, type Gpu } from '../runtime/gpu.js';
 import { plural } from '../runtime/options.js';
 import { cpuAdapterProblem, type LimitNames } from '../runtime/limits.js';
 import type { PenaltyConfig } from '../runtime/penalty.js';
-import { parseSchedule, scheduleLabel, ScheduleError } from '../runtime/schedule.js';
+import { parseSchedule, scheduleLabel, ScheduleError, type ScheduleSpec } from '../runtime/schedule.js';
 import { UsageError } from './errors.js';
 import { ensureDir, isStdout, planOutputFile, planSaveDir, recoverSaveDir, replaceDir, RUN_FILE, writeStdout } from './output.js';
 import { createProgress } from './progress.js';
@@ -529,10 +529,14 @@ function penaltyOf(flags: ExperimentFlags): PenaltyConfig {
   return { lambda: flags.l2, mode: flags.penalty, convention: flags.convention, targets: flags.targets };
 }
 
+/** An arm's penalty: the flags' with the arm's schedule and λ; `none` trains with λ 0 whatever --l2 says, and the JSON says so. */
+function armPenalty(flags: ExperimentFlags, schedule: ScheduleSpec, lambda = flags.l2): PenaltyConfig {
+  return { ...penaltyOf(flags), lambda: schedule === 'none' ? 0 : lambda, schedule };
+}
+
 function armFor(flags: ExperimentFlags, schedule: string, field: string): Arm {
   const spec = parseSchedule(schedule, field);
-  // No penalty trains with λ 0 whatever --l2 says, and the JSON says so.
-  return { name: scheduleLabel(spec), penalty: { ...penaltyOf(flags), ...(spec === 'none' ? { lambda: 0 } : {}), schedule: spec } };
+  return { name: scheduleLabel(spec), penalty: armPenalty(flags, spec) };
 }
 
 export async function runTrain(flags: ExperimentFlags & { schedule: string }): Promise<number> {
@@ -579,8 +583,7 @@ function missingControlsNote(arms: ArmText[], flags: ExperimentFlags, data: Data
 export async function runCompare(flags: ExperimentFlags & { schedules: string; report?: string }): Promise<number> {
   const parsed = parseArms(flags.schedules, '--schedules', flags.l2);
   if (parsed.length < 1) throw new UsageError('--schedules needs at least one schedule, e.g. none,constant,alternate');
-  // `none` trains with λ 0 whatever --l2 says, and the JSON says so.
-  const arms = parsed.map((a) => ({ name: a.name, penalty: { ...penaltyOf(flags), lambda: a.schedule === 'none' ? 0 : (a.lambda ?? flags.l2), schedule: a.schedule } }));
+  const arms = parsed.map((a) => ({ name: a.name, penalty: armPenalty(flags, a.schedule, a.lambda) }));
   const reported = flags.report === undefined ? (arms.length === 1 ? 0 : undefined) : reportedArm(flags.report, parsed, flags.l2);
   const usesL2 = parsed.some((a) => a.schedule !== 'none' && a.lambda === undefined);
   return runExperimentCommand(flags, 'compare', arms, usesL2, (r, data, resumedEpochs) => {

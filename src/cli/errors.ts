@@ -8,7 +8,7 @@ import { MetricsError } from '../metrics/classification.js';
 import { ModelConfigError } from '../model/mlp.js';
 import { CheckpointError } from '../runtime/checkpoint.js';
 import { PenaltyConfigError } from '../runtime/penalty.js';
-import { DivergenceError, LOWER_RATE_ADVICE, STANDARDIZE_ADVICE } from '../runtime/plan.js';
+import { DivergenceError, LOWER_LR_ADVICE, LOWER_RATE_ADVICE, STANDARDIZE_ADVICE } from '../runtime/plan.js';
 import { ScheduleError } from '../runtime/schedule.js';
 import { TrainOptionsError } from '../runtime/train.js';
 
@@ -39,6 +39,8 @@ export function isUsageError(error: unknown): boolean {
 /** The library's remedies at the end of a DivergenceError's advice, in the CLI's flags. */
 const CLI_REMEDIES: [library: string, cli: string][] = [
   [LOWER_RATE_ADVICE, 'lower --lr or --l2'],
+  // A model without a penalty (the none arm, λ 0): --l2 changes nothing.
+  [LOWER_LR_ADVICE, 'lower --lr'],
   // The library says so only for features it was given unstandardized: --no-standardize here.
   [STANDARDIZE_ADVICE, 'drop --no-standardize (or scale the features down)'],
 ];

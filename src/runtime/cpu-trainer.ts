@@ -22,7 +22,7 @@ import {
   forwardOverflow,
   overflowText,
   shortNumber,
-  LOWER_RATE_ADVICE,
+  lowerRateAdvice,
   type BatchPlan,
   type BatchResult,
   type DivergenceKind,
@@ -207,7 +207,7 @@ export function testDivergenceAdvice(plan: BatchPlan, model: number, row: number
   const g = gatherRows(plan.data, [(m.testRows ?? new Uint32Array(0)).subarray(row, row + 1)], affineTable({ ...plan, models: [m] }));
   return overflowText(forwardOverflow(g.xb, params), {
     features: `the test rows are ${m.standardize ? 'standardized as given' : 'not standardized'}: ${featuresRemedy(!!m.standardize)}`,
-    weights: LOWER_RATE_ADVICE,
+    weights: lowerRateAdvice(m.penalty),
   });
 }
 

@@ -37,7 +37,8 @@ const LIBRARY_NAMES: LimitNames = {
  */
 export function cpuAdapterProblem(gpu: Gpu, layout: MlpLayout, batch?: { asked: number; largestSet: number }, names: LimitNames = LIBRARY_NAMES): string | null {
   const maxK = maxMatmulK(gpu);
-  const remedy = `or train with ${names.cpu} (the CPU reference trainer has no such limit)`;
+  const cpuTrains = `train with ${names.cpu} (the CPU reference trainer has no such limit)`;
+  const remedy = `or ${cpuTrains}`;
   const on = `${gpu.name}, which ends an invocation's loops after 65,535 iterations`;
   // The inner dimension K of each layer's products, as the kernels take them (dense*Dims): the
   // forward product (also evaluation's) sums over the layer's inputs; when training, the input
@@ -48,12 +49,13 @@ export function cpuAdapterProblem(gpu: Gpu, layout: MlpLayout, batch?: { asked: 
     `${names.width(layout, width)}: ${role} are the inner dimension of a matrix product, at most ${count(maxK)} on ${on}; it must be at most ${count(maxK)} here, ${remedy}`;
   for (const [l, s] of shapes.entries()) if (denseForwardDims(s).k > maxK) return tooWide(l, `the inputs of layer ${l}`);
   if (!batch) return null;
-  for (const [l, s] of shapes.entries()) if (l >= 1 && denseInputGradDims(s).k > maxK) return tooWide(l + 1, `the outputs of layer ${l}`);
-  // Training only: the loss's softmax over each row of classes.
+  // Training only: the loss's softmax over each row of classes (before the input gradients,
+  // whose limit on the classes is the larger where both apply).
   const maxClasses = maxSoftmaxClasses(gpu);
   if (layout.classes > maxClasses) {
-    return `${names.width(layout, layout.widths.length - 1)}: the loss's softmax takes rows of at most ${count(maxClasses)} classes on ${on}; ${remedy.replace(/^or /, '')}`;
+    return `${names.width(layout, layout.widths.length - 1)}: the loss's softmax takes rows of at most ${count(maxClasses)} classes on ${on}; ${cpuTrains}`;
   }
+  for (const [l, s] of shapes.entries()) if (l >= 1 && denseInputGradDims(s).k > maxK) return tooWide(l + 1, `the outputs of layer ${l}`);
   if (shapes.some((s) => denseWeightGradDims(s).k > maxK)) {
     const capped = rows === batch.asked ? '' : ` (capped to the ${count(batch.largestSet)} rows of the largest training set)`;
     return `${names.batchSize} ${batch.asked}${capped}: the weight gradients sum over a batch's rows, at most ${count(maxK)} on ${on}; use ${names.batchSize} ≤ ${maxK}, ${remedy}`;

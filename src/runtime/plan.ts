@@ -9,7 +9,7 @@ import type { LossSums } from '../kernels/softmax-xent.js';
 import type { MlpLayout } from '../model/mlp.js';
 import { penaltyCoefficients, penaltyValue, targetSegments, type ResolvedPenalty } from './penalty.js';
 import { Random, type RandomState } from './random.js';
-import { Schedule, ScheduleError, targetedTensors, type ScheduleSpec, type Targets } from './schedule.js';
+import { Schedule, ScheduleError, scheduleLabel, targetedTensors, type ScheduleSpec, type Targets } from './schedule.js';
 
 /** A labelled data set: x is rows × features, row-major. */
 export interface TrainData {
@@ -127,7 +127,7 @@ export class EpochPlanner {
 
   constructor(
     private readonly layout: MlpLayout,
-    private readonly model: ModelPlan,
+    readonly model: ModelPlan,
     private readonly shuffle: boolean,
   ) {
     this.targets = targetedTensors(layout, model.penalty.targets);
@@ -186,6 +186,13 @@ export type DivergenceKind = 'loss' | 'weights' | 'penalty' | 'validation' | 'te
 
 /** The advice a DivergenceError gives unless a cause was found (see divergenceAdvice). */
 export const LOWER_RATE_ADVICE = 'lower the learning rate or λ';
+/** The same for a model without a penalty (schedule 'none' or λ 0), where λ changes nothing. */
+export const LOWER_LR_ADVICE = 'lower the learning rate';
+
+/** LOWER_RATE_ADVICE, or LOWER_LR_ADVICE where `penalty` applies none. */
+export function lowerRateAdvice(penalty: ResolvedPenalty): string {
+  return penalty.lambda === 0 || scheduleLabel(penalty.schedule) === 'none' ? LOWER_LR_ADVICE : LOWER_RATE_ADVICE;
+}
 /** The end of a DivergenceError's advice when unstandardized features overflow float32. */
 export const STANDARDIZE_ADVICE = 'standardize the features or scale them down';
 /** The end of a DivergenceError's advice when standardized features still overflow float32. */
@@ -257,8 +264,8 @@ export function epochRecord(
 ): EpochRecord {
   if (train.flags & 2) throw new Error(`epoch ${plan.epoch} (model ${model}): a label ≥ classes reached the GPU`);
   const diverged = (kind: DivergenceKind, what: string) => {
-    const advice = advise?.(local, plan, kind, sumSquares);
-    return new DivergenceError(plan.epoch, model, what, undefined, { kind, ...(advice ? { advice } : {}) });
+    const advice = advise?.(local, plan, kind, sumSquares) ?? lowerRateAdvice(planner.model.penalty);
+    return new DivergenceError(plan.epoch, model, what, undefined, { kind, advice });
   };
   const lossSum = Math.fround(train.loss);
   const loss = train.count > 0 ? lossSum / train.count : Number.NaN;
@@ -277,7 +284,10 @@ export function epochRecord(
   const record: EpochRecord = { epoch: plan.epoch, loss, penalty, mask: plan.mask, trainAccuracy: train.correct / train.count, weightNorms: norms };
   if (val && val.count > 0) {
     const valLoss = Math.fround(val.loss) / val.count;
-    if (val.flags & 1 || !Number.isFinite(valLoss)) throw diverged('validation', `the validation loss is ${valLoss}`);
+    // A row whose loss (or logit) is not finite diverged. A sum of finite row losses past
+    // float32's 3.4e38 did not (the model is usable, as for the test rows): the history says
+    // Infinity, as the float32 sum is.
+    if (val.flags & 1 || Number.isNaN(valLoss)) throw diverged('validation', `the validation loss is ${valLoss}`);
     record.valLoss = valLoss;
     record.valAccuracy = val.correct / val.count;
   }
