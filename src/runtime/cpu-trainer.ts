@@ -20,6 +20,7 @@ import {
   checkTests,
   featuresRemedy,
   forwardOverflow,
+  peakMagnitude,
   overflowText,
   shortNumber,
   lowerRateAdvice,
@@ -167,14 +168,19 @@ export function evaluateCpu(
  *   more than any weight can: √(Σw²) of the largest tensor after the epoch (`sumSquares`) bounds
  *   every |w|, so forwardOverflow would blame the features whatever the weights are.
  */
+/** Whether a model's rows reach the first layer standardized, for messages. */
+function standardizedText(m: BatchPlan['models'][number]): string {
+  return m.standardize ? 'standardized as given' : 'not standardized';
+}
+
 export function divergenceAdvice(plan: BatchPlan, model: number, epoch: EpochPlan, kind: DivergenceKind, sumSquares?: ArrayLike<number>): string | undefined {
   const m = plan.models[model];
   const { layout, data } = plan;
   const affine = () => affineTable({ ...plan, models: [m] });
-  const standardized = m.standardize ? 'standardized as given' : 'not standardized';
+  const standardized = standardizedText(m);
   if (kind === 'validation' && sumSquares) {
     const rows = m.validationRows ?? new Uint32Array(0);
-    const features = forwardOverflow(gatherRows(data, [rows], affine()).xb, []).features;
+    const features = peakMagnitude(gatherRows(data, [rows], affine()).xb);
     let bound = 0;
     for (let i = 0; i < sumSquares.length; i++) bound = Math.max(bound, Math.sqrt(sumSquares[i]));
     if (!(features > bound)) return undefined;
@@ -206,7 +212,7 @@ export function testDivergenceAdvice(plan: BatchPlan, model: number, row: number
   const m = plan.models[model];
   const g = gatherRows(plan.data, [(m.testRows ?? new Uint32Array(0)).subarray(row, row + 1)], affineTable({ ...plan, models: [m] }));
   return overflowText(forwardOverflow(g.xb, params), {
-    features: `the test rows are ${m.standardize ? 'standardized as given' : 'not standardized'}: ${featuresRemedy(!!m.standardize)}`,
+    features: `the test rows are ${standardizedText(m)}: ${featuresRemedy(!!m.standardize)}`,
     weights: lowerRateAdvice(m.penalty),
   });
 }

@@ -335,7 +335,8 @@ export interface ForwardOverflow {
 
 /**
  * Which of a forward pass's features (as the first layer sees them) and weights to blame for its
- * overflow: whichever reaches the larger magnitude. The one rule behind every message that names
+ * overflow: whichever reaches the larger magnitude, the weights on a tie or a NaN (features are
+ * checked finite before any training, so a NaN can only be the weights'). The one rule behind every message that names
  * the cause (divergenceAdvice, the test rows' DivergenceError, Run.predict's logitsProblem).
  */
 export function forwardOverflow(features: ArrayLike<number>, weights: ArrayLike<number>): ForwardOverflow {
