@@ -8,6 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { missingControls, parseArms } from '../experiment/arms.js';
 import { mlpLayout } from '../model/mlp.js';
 import { checkCsvSize, DEMO_ARGS, READ_NOTE_BYTES, SMALL_STEP_MULTIPLY_ADDS, stepMultiplyAdds } from './commands.js';
+import { cliMessage } from './errors.js';
+import { GpuError } from '../runtime/gpu.js';
 
 const cli = join(import.meta.dirname, '../../dist/cli.js');
 const temp = mkdtempSync(join(tmpdir(), 'altreg-cli-'));
@@ -288,6 +290,11 @@ describe('altreg CLI', () => {
     // With a penalty, λ may be the cause too; the none arm has none, whatever --l2 says.
     const penalized = altreg('train', '--data', 'iris', '--epochs', '1', '--batch-size', '1000', '--lr', '1e30', '--l2', '0.01', '--validation', '0', '--quiet', '--device', 'cpu');
     expect([penalized.code, penalized.stderr.trim()]).toEqual([1, expect.stringMatching(/^altreg: training diverged at epoch 0 \(model 0, constant fold 0\): .*; lower --lr or --l2$/)]);
+    // A shape no storage binding of the device takes (a GpuError with the library's remedy; which
+    // shapes depends on the adapter, so the mapping itself is checked): the flag instead.
+    const binding = new GpuError("one model's confusion matrix of 5900 classes needs 139240000 bytes, more than llvmpipe's storage binding of 134217728 bytes; train with device: 'cpu' (the CPU reference trainer has no such limit)");
+    expect(cliMessage(binding)).toBe("one model's confusion matrix of 5900 classes needs 139240000 bytes, more than llvmpipe's storage binding of 134217728 bytes; train with --device cpu (the CPU reference trainer has no such limit)");
+    expect(cliMessage(new GpuError('no WebGPU adapter: tried vulkan'))).toBe('no WebGPU adapter: tried vulkan');
     const none = altreg('train', '--data', 'iris', '--schedule', 'none', '--epochs', '1', '--batch-size', '1000', '--lr', '1e30', '--validation', '0', '--quiet', '--device', 'cpu');
     expect([none.code, none.stderr.trim()]).toEqual([1, expect.stringMatching(/^altreg: training diverged at epoch 0 \(model 0, none fold 0\): .*; lower --lr$/)]);
   });

@@ -8,6 +8,8 @@ import { MetricsError } from '../metrics/classification.js';
 import { ModelConfigError } from '../model/mlp.js';
 import { CheckpointError } from '../runtime/checkpoint.js';
 import { PenaltyConfigError } from '../runtime/penalty.js';
+import { GpuError } from '../runtime/gpu.js';
+import { CPU_TRAINER_REMEDY } from '../runtime/limits.js';
 import { DivergenceError, LOWER_LR_ADVICE, LOWER_RATE_ADVICE, STANDARDIZE_ADVICE } from '../runtime/plan.js';
 import { ScheduleError } from '../runtime/schedule.js';
 import { TrainOptionsError } from '../runtime/train.js';
@@ -52,6 +54,8 @@ const CLI_REMEDIES: [library: string, cli: string][] = [
  */
 export function cliMessage(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
+  // A shape the device cannot take (a GpuError ending in the library's remedy): the flag instead.
+  if (error instanceof GpuError && message.endsWith(CPU_TRAINER_REMEDY)) return message.slice(0, -CPU_TRAINER_REMEDY.length) + CPU_TRAINER_REMEDY.replace("device: 'cpu'", '--device cpu');
   if (!(error instanceof DivergenceError) || !message.endsWith(error.advice)) return message;
   const remedy = CLI_REMEDIES.find(([library]) => error.advice.endsWith(library));
   return remedy ? message.slice(0, message.length - remedy[0].length) + remedy[1] : message;

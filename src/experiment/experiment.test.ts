@@ -271,6 +271,13 @@ describe('experiment text', () => {
       "Ill-defined scores were set to 0.0 (scikit-learn's zero_division default) and count as 0 in the macro average:\n" +
         `  ${recall} (2 of 3 test folds)\n  ${precision} (1 of 3 test folds)\n`,
     );
+    // A list of thousands of classes (a column of ids) is cut after 8, with their number.
+    const ids = Array.from({ length: 5900 }, (_, i) => i);
+    const long = { report: { warnings: [`Recall is ill-defined and being set to 0.0 in classes with no true samples: ${ids.join(', ')}`], illDefined: [{ metric: 'recall', classes: ids }] } };
+    expect(formatIllDefined(arm([long, long]))).toBe(
+      "Ill-defined scores were set to 0.0 (scikit-learn's zero_division default) and count as 0 in the macro average:\n" +
+        '  Recall is ill-defined and being set to 0.0 in classes with no true samples: 0, 1, 2, 3, 4, 5, 6, 7, … (5900 classes) (2 of 2 test folds)\n',
+    );
     // One holdout set: the messages alone.
     expect(formatIllDefined(arm([fold(precision)]))).toBe(`Ill-defined scores were set to 0.0 (scikit-learn's zero_division default) and count as 0 in the macro average:\n  ${precision}\n`);
   });

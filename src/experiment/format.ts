@@ -115,12 +115,32 @@ export function formatComparison(r: ExperimentResult, digits = 3): string {
  * count those zeros, so a reader should know.
  */
 export function formatIllDefined(arm: ArmResult): string {
+  // Each message once, with the folds it came from; a long list of classes (thousands where a
+  // class column has as many) cut after the first few, with their number.
   const folds = new Map<string, number>();
-  for (const f of arm.folds) for (const w of new Set(f.report.warnings)) folds.set(w, (folds.get(w) ?? 0) + 1);
+  for (const f of arm.folds) {
+    const seen = new Set<string>();
+    f.report.warnings.forEach((w, i) => {
+      const shown = shortenClassList(w, f.report.illDefined?.[i]?.classes.length ?? 0);
+      if (!seen.has(shown)) folds.set(shown, (folds.get(shown) ?? 0) + 1);
+      seen.add(shown);
+    });
+  }
   if (folds.size === 0) return '';
   const n = arm.folds.length;
   const lines = [...folds].map(([w, k]) => `  ${w}${n > 1 ? ` (${k} of ${n} test folds)` : ''}`);
   return `Ill-defined scores were set to 0.0 (scikit-learn's zero_division default) and count as 0 in the macro average:\n${lines.join('\n')}\n`;
+}
+
+/** At most this many classes of an ill-defined-score message are listed. */
+const LISTED_CLASSES = 8;
+
+/** A warning whose list of `count` classes (after its ": ") is cut after LISTED_CLASSES of them. */
+function shortenClassList(warning: string, count: number): string {
+  const at = warning.indexOf(': ');
+  if (count <= LISTED_CLASSES || at < 0) return warning;
+  const items = warning.slice(at + 2).split(', ');
+  return `${warning.slice(0, at + 2)}${items.slice(0, LISTED_CLASSES).join(', ')}, … (${count} classes)`;
 }
 
 /** scikit-learn's classification_report layout, every cell "mean ± std" over folds. */

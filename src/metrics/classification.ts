@@ -161,6 +161,8 @@ export interface ClassificationReport {
   macroAvg: Omit<ReportRow, 'name'>;
   weightedAvg: Omit<ReportRow, 'name'>;
   warnings: string[];
+  /** Which metric was ill-defined for which class ids, one entry per warning, in its order. */
+  illDefined: IllDefined[];
   /** Character for character what scikit-learn's `classification_report` prints. */
   text: string;
 }
@@ -222,7 +224,7 @@ export function classificationReport(yTrue: Labels, yPred: Labels, options: Repo
   text += scoreLine('macro avg', macroAvg);
   text += scoreLine('weighted avg', weightedAvg);
 
-  return { classes: rows, accuracy: acc, macroAvg, weightedAvg, warnings: s.warnings, text };
+  return { classes: rows, accuracy: acc, macroAvg, weightedAvg, warnings: s.warnings, illDefined: s.illDefined, text };
 }
 
 export interface MeanStd {

@@ -15,6 +15,7 @@ import { createSumSq } from '../kernels/sumsq.js';
 import type { MlpLayout } from '../model/mlp.js';
 import { divergenceAdvice, testDivergenceAdvice } from './cpu-trainer.js';
 import { GpuError, type Gpu } from './gpu.js';
+import { CPU_TRAINER_REMEDY } from './limits.js';
 import {
   EpochPlanner,
   affineTable,
@@ -408,7 +409,7 @@ export function modelGroups(gpu: Gpu, plan: BatchPlan): ModelPlan[][] {
   ];
   const [what, words] = needs.reduce((a, b) => (b[1] > a[1] ? b : a));
   const fit = Math.floor(binding / (words * 4));
-  if (fit < 1) throw new GpuError(`one model's ${what} needs ${words * 4} bytes, more than ${gpu.name}'s storage binding of ${binding} bytes`);
+  if (fit < 1) throw new GpuError(`one model's ${what} needs ${words * 4} bytes, more than ${gpu.name}'s storage binding of ${binding} bytes; ${CPU_TRAINER_REMEDY}`);
   const count = Math.ceil(plan.models.length / fit);
   const size = Math.ceil(plan.models.length / count);
   return Array.from({ length: count }, (_, g) => plan.models.slice(g * size, (g + 1) * size));

@@ -13,6 +13,9 @@ import type { Gpu } from './gpu.js';
 
 const count = (n: number) => n.toLocaleString('en-US');
 
+/** The library's remedy for a shape a device cannot run; the CLI says it in its flags (cliMessage). */
+export const CPU_TRAINER_REMEDY = "train with device: 'cpu' (the CPU reference trainer has no such limit)";
+
 /** How the messages name the options: the library's by default; the CLI passes its flags. */
 export interface LimitNames {
   /** Width l of layout.widths (0: the features, last: the classes). */
@@ -37,7 +40,7 @@ const LIBRARY_NAMES: LimitNames = {
  */
 export function cpuAdapterProblem(gpu: Gpu, layout: MlpLayout, batch?: { asked: number; largestSet: number }, names: LimitNames = LIBRARY_NAMES): string | null {
   const maxK = maxMatmulK(gpu);
-  const cpuTrains = `train with ${names.cpu} (the CPU reference trainer has no such limit)`;
+  const cpuTrains = CPU_TRAINER_REMEDY.replace("device: 'cpu'", names.cpu);
   const remedy = `or ${cpuTrains}`;
   const on = `${gpu.name}, which ends an invocation's loops after 65,535 iterations`;
   // The inner dimension K of each layer's products, as the kernels take them (dense*Dims): the

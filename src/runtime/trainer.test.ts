@@ -191,7 +191,7 @@ describe('models that do not fit one storage binding together', () => {
     const real = await testGpu();
     const before = real.liveBuffers;
     await expect(batch(withBindingLimit(real, 512))).rejects.toThrow(
-      new GpuError(`one model's batch of 16 rows of up to 10 values needs 640 bytes, more than ${real.name}'s storage binding of 512 bytes`),
+      new GpuError(`one model's batch of 16 rows of up to 10 values needs 640 bytes, more than ${real.name}'s storage binding of 512 bytes; train with device: 'cpu' (the CPU reference trainer has no such limit)`),
     );
     expect(real.liveBuffers).toBe(before);
   });
