@@ -38,8 +38,10 @@ export function isUsageError(error: unknown): boolean {
   return USAGE_ERRORS.some((kind) => error instanceof kind);
 }
 
-/** The library's remedies at the end of a DivergenceError's advice, in the CLI's flags. */
+/** The library's remedies at the end of a DivergenceError's or a GpuError's message, in the CLI's flags. */
 const CLI_REMEDIES: [library: string, cli: string][] = [
+  // A shape no storage binding of the device takes.
+  [CPU_TRAINER_REMEDY, CPU_TRAINER_REMEDY.replace("device: 'cpu'", '--device cpu')],
   [LOWER_RATE_ADVICE, 'lower --lr or --l2'],
   // A model without a penalty (the none arm, λ 0): --l2 changes nothing.
   [LOWER_LR_ADVICE, 'lower --lr'],
@@ -48,15 +50,13 @@ const CLI_REMEDIES: [library: string, cli: string][] = [
 ];
 
 /**
- * An error's message as the CLI prints it: a DivergenceError's remedy said in the CLI's flags
- * (`lower --lr or --l2` for the library's `lower the learning rate or λ`), the rest of it as the
- * library says it; any other error's message unchanged.
+ * An error's message as the CLI prints it: the remedy a DivergenceError or GpuError ends with said
+ * in the CLI's flags (`lower --lr or --l2` for the library's `lower the learning rate or λ`), the
+ * rest of it as the library says it; any other error's message unchanged.
  */
 export function cliMessage(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
-  // A shape the device cannot take (a GpuError ending in the library's remedy): the flag instead.
-  if (error instanceof GpuError && message.endsWith(CPU_TRAINER_REMEDY)) return message.slice(0, -CPU_TRAINER_REMEDY.length) + CPU_TRAINER_REMEDY.replace("device: 'cpu'", '--device cpu');
-  if (!(error instanceof DivergenceError) || !message.endsWith(error.advice)) return message;
-  const remedy = CLI_REMEDIES.find(([library]) => error.advice.endsWith(library));
+  if (!(error instanceof DivergenceError || error instanceof GpuError)) return message;
+  const remedy = CLI_REMEDIES.find(([library]) => message.endsWith(library));
   return remedy ? message.slice(0, message.length - remedy[0].length) + remedy[1] : message;
 }

@@ -30,6 +30,7 @@ import {
   type EpochPlan,
   type TrainerHooks,
   type EpochRecord,
+  type ForwardOverflow,
   type Evaluation,
   type TrainData,
 } from './plan.js';
@@ -156,6 +157,20 @@ export function evaluateCpu(
   return { evaluations, sums };
 }
 
+/** Whether a model's rows reach the first layer standardized, for messages. */
+function standardizedText(m: BatchPlan['models'][number]): string {
+  return m.standardize ? 'standardized as given' : 'not standardized';
+}
+
+/**
+ * Which of `rows` of `data` (as the first layer sees them: gathered through `affine`, [scale,
+ * shift] per feature) and `params` a forward pass that overflowed float32 has to blame
+ * (forwardOverflow): the test rows' DivergenceError and Run.predict's refusal.
+ */
+export function rowsOverflow(data: TrainData, rows: Uint32Array, affine: Float32Array, params: Float32Array): ForwardOverflow {
+  return forwardOverflow(gatherRows(data, [rows], affine).xb, params);
+}
+
 /**
  * Advice for a divergence of `plan.models[model]` in `epoch` (a DivergenceAdvisor; both trainers
  * use it, so that both say the same) when the cause is not the learning rate or λ, undefined
@@ -168,11 +183,6 @@ export function evaluateCpu(
  *   more than any weight can: √(Σw²) of the largest tensor after the epoch (`sumSquares`) bounds
  *   every |w|, so forwardOverflow would blame the features whatever the weights are.
  */
-/** Whether a model's rows reach the first layer standardized, for messages. */
-function standardizedText(m: BatchPlan['models'][number]): string {
-  return m.standardize ? 'standardized as given' : 'not standardized';
-}
-
 export function divergenceAdvice(plan: BatchPlan, model: number, epoch: EpochPlan, kind: DivergenceKind, sumSquares?: ArrayLike<number>): string | undefined {
   const m = plan.models[model];
   const { layout, data } = plan;
@@ -210,8 +220,7 @@ export function divergenceAdvice(plan: BatchPlan, model: number, epoch: EpochPla
  */
 export function testDivergenceAdvice(plan: BatchPlan, model: number, row: number, params: Float32Array): string {
   const m = plan.models[model];
-  const g = gatherRows(plan.data, [(m.testRows ?? new Uint32Array(0)).subarray(row, row + 1)], affineTable({ ...plan, models: [m] }));
-  return overflowText(forwardOverflow(g.xb, params), {
+  return overflowText(rowsOverflow(plan.data, m.testRows!.subarray(row, row + 1), affineTable({ ...plan, models: [m] }), params), {
     features: `the test rows are ${standardizedText(m)}: ${featuresRemedy(!!m.standardize)}`,
     weights: lowerRateAdvice(m.penalty),
   });

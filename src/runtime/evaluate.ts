@@ -3,10 +3,10 @@
 
 import { LOSS_GROUP_WORDS, readLossGroup, statsSlotBytes } from '../kernels/softmax-xent.js';
 import type { MlpLayout } from '../model/mlp.js';
-import { evaluateCpu } from './cpu-trainer.js';
+import { evaluateCpu, rowsOverflow } from './cpu-trainer.js';
 import type { Gpu } from './gpu.js';
 import { bindingBytes, concatArrays, GpuDataset, GpuRowSet, rowChunks, rowsPerBinding } from './gpu-trainer.js';
-import { forwardOverflow, nonFiniteLogits, overflowText, type Evaluation, type TrainData } from './plan.js';
+import { nonFiniteLogits, overflowText, type Evaluation, type TrainData } from './plan.js';
 
 export interface Prediction {
   /** rows × classes, each row summing to 1. */
@@ -124,18 +124,17 @@ export async function predictModel(gpu: Gpu | null, layout: MlpLayout, params: F
 /**
  * Why logits of a model on rows of x cannot be returned, or null: the first row whose logits are
  * not finite (float32 overflow in the forward pass; probabilities, predictions and the loss would
- * be NaN or meaningless), with how large the features reach as the first layer sees them (x·scale
- * + shift, per `affine`: [scale, shift] per feature) and the weights, and which to make smaller.
+ * be NaN or meaningless), with how large the rows' features reach as the first layer sees them
+ * (x·scale + shift, per `affine`: [scale, shift] per feature) and the weights, and which to make
+ * smaller (rowsOverflow, as for the trainers' test rows).
  * `context` prefixes the message (`predict(x): `).
  */
 export function logitsProblem(layout: MlpLayout, params: Float32Array, x: Float32Array, affine: Float32Array, logits: Float32Array, context: string): string | null {
   const bad = nonFiniteLogits(logits, layout.classes);
   if (!bad) return null;
-  const F = layout.features;
-  // The rows as the first layer sees them (the gather's float32 x·scale + shift).
-  const seen = new Float32Array(x.length);
-  for (let i = 0; i < x.length; i++) seen[i] = Math.fround(x[i] * affine[i % F]) + affine[F + (i % F)];
-  const overflow = overflowText(forwardOverflow(seen, params), {
+  const rows = x.length / layout.features;
+  const data = { x, y: new Uint32Array(rows), features: layout.features, classes: layout.classes };
+  const overflow = overflowText(rowsOverflow(data, Uint32Array.from({ length: rows }, (_, i) => i), affine, params), {
     features: 'scale the features down as the training data was',
     weights: 'the weights are too large: train again with a lower learning rate or λ',
   });

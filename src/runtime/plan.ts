@@ -189,9 +189,14 @@ export const LOWER_RATE_ADVICE = 'lower the learning rate or λ';
 /** The same for a model without a penalty (schedule 'none' or λ 0), where λ changes nothing. */
 export const LOWER_LR_ADVICE = 'lower the learning rate';
 
+/** Whether a penalty of λ `lambda` and schedule `schedule` (its label) applies none: λ 0 or 'none'. */
+export function noPenalty(lambda: unknown, schedule: unknown): boolean {
+  return lambda === 0 || schedule === 'none';
+}
+
 /** LOWER_RATE_ADVICE, or LOWER_LR_ADVICE where `penalty` applies none. */
 export function lowerRateAdvice(penalty: ResolvedPenalty): string {
-  return penalty.lambda === 0 || scheduleLabel(penalty.schedule) === 'none' ? LOWER_LR_ADVICE : LOWER_RATE_ADVICE;
+  return noPenalty(penalty.lambda, scheduleLabel(penalty.schedule)) ? LOWER_LR_ADVICE : LOWER_RATE_ADVICE;
 }
 /** The end of a DivergenceError's advice when unstandardized features overflow float32. */
 export const STANDARDIZE_ADVICE = 'standardize the features or scale them down';

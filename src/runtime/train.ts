@@ -17,6 +17,7 @@ import { describeValue as describe, optionsProblem, plural, unknownKeyMessage } 
 import { PENALTY_KEYS, PenaltyConfigError, resolvePenalty, type PenaltyConfig, type ResolvedPenalty } from './penalty.js';
 import {
   DivergenceError,
+  noPenalty,
   STREAM_INIT,
   epochShape,
   type BatchPlan,
@@ -343,8 +344,7 @@ function checkResume(field: string, c: Checkpoint, now: RunConfig, layout: MlpLa
   const saved = flatten(c.manifest.config);
   // Without a penalty then and now (schedule 'none' or λ 0; the default), λ, mode, convention and
   // schedule change nothing; the targets still fix the length of the history's masks.
-  const none = (schedule: unknown, lambda: unknown) => schedule === 'none' || lambda === 0;
-  const unpenalized = none(now.penalty.schedule, now.penalty.lambda) && none(saved.get('penalty.schedule'), saved.get('penalty.lambda'));
+  const unpenalized = noPenalty(now.penalty.lambda, now.penalty.schedule) && noPenalty(saved.get('penalty.lambda'), saved.get('penalty.schedule'));
   for (const [path, value] of flatten(now)) {
     const before = saved.get(path);
     // Checkpoints saved before the standardization was recorded do not say which they had.
