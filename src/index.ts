@@ -35,6 +35,11 @@ export { armKey, describeLambda, describeMissingControls, matchedControl, missin
 export { correctedTest, formatAveragedReport, formatComparison, formatIllDefined, formatInterval, formatMeanStd, formatP, formatPairedDifference, formatSigned, jsonText, pairedTestCount } from './experiment/format.js';
 export * from './metrics/index.js';
 export { Gpu, GpuError, requestGpu, sharedGpu, type AdapterDescription, type GpuOptions } from './runtime/gpu.js';
+/**
+ * Every kernel wrapper (`create…`: checks its sizes and buffers, then prepares the dispatch once)
+ * with its CPU twin (`…Cpu`), for users who compose their own GPU programs. They throw
+ * KernelInputError before any GPU work.
+ */
 export * as kernels from './kernels/index.js';
 export { KernelInputError } from './kernels/common.js';
 export { ACTIVATIONS, matmulStrategy, setMatmulStrategy, type Activation, type MatmulStrategy } from './kernels/matmul.js';

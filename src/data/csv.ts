@@ -25,6 +25,7 @@ export class DatasetError extends Error {
   override name = 'DatasetError';
 }
 
+/** Options of parseCsv; an unknown key throws a CsvError. */
 export interface CsvOptions {
   /** The label column: its header name or 0-based index (default: the last column). */
   label?: string | number;

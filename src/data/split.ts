@@ -30,11 +30,13 @@ export class SplitError extends Error {
   }
 }
 
+/** A split of row indices into training and test rows, each list sorted ascending. */
 export interface Split {
   train: Uint32Array;
   test: Uint32Array;
 }
 
+/** One fold of repeatedStratifiedKFold: its split, and which repeat and fold it is. */
 export interface RepeatedFold extends Split {
   /** 0-based repeat. */
   repeat: number;

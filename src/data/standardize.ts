@@ -4,6 +4,10 @@
 import { describeValue } from '../runtime/options.js';
 import { DatasetError } from './csv.js';
 
+/**
+ * A per-feature standardization from fitStandardizer: x·scale + shift gives the fitted rows mean 0
+ * and std 1 (constant features x − mean). Pass it as train()'s `standardize`.
+ */
 export interface Standardizer {
   /** Per-feature mean over the fitted rows. */
   mean: Float64Array;

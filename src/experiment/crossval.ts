@@ -10,25 +10,32 @@ import { fitStandardizer } from '../data/standardize.js';
 import { averageReports, classificationReport, logLoss, meanStd, type AveragedReport, type ClassificationReport, type MeanStd } from '../metrics/classification.js';
 import { pairedTTest, type PairedTest } from '../metrics/stats.js';
 import type { ModelConfig } from '../model/mlp.js';
-import { softmaxRows } from '../runtime/evaluate.js';
+import { softmaxRows64 } from '../runtime/evaluate.js';
 import type { Gpu } from '../runtime/gpu.js';
 import type { PenaltyConfig } from '../runtime/penalty.js';
 import type { EpochRecord, Evaluation } from '../runtime/plan.js';
 import { Random } from '../runtime/random.js';
 import { describeValue, optionsProblem } from '../runtime/options.js';
 import { PENALTY_KEYS, resolvePenalty } from '../runtime/penalty.js';
-import { asOptionsError, checkCallback, checkKeys, TrainOptionsError, trainBatch, type BatchModel, type BatchModelRun, type Checkpoint, type DeviceChoice, type OptimizerConfig } from '../runtime/train.js';
+import { asOptionsError, checkCallback, checkKeys, TrainOptionsError, prepareBatch, type BatchModel, type BatchModelRun, type Checkpoint, type DeviceChoice, type OptimizerConfig } from '../runtime/train.js';
 
+/** One arm of an experiment: its name (unique; it labels the arm's row and its models) and penalty. */
 export interface Arm {
   name: string;
   penalty: PenaltyConfig;
 }
 
+/**
+ * Options of runExperiment(): the data set, the model, the arms and how to split and train. A bad
+ * or unknown one throws a TrainOptionsError naming the field (arms as `arms[i]`).
+ */
 export interface ExperimentOptions {
+  /** A Dataset (loadDataset, parseCsv); its classNames name the reports' rows. */
   dataset: Dataset;
   model: ModelConfig;
+  /** At least one; every difference is to the first. */
   arms: Arm[];
-  /** Stratified k-fold with this k; without it, one stratified train/test split. */
+  /** Stratified k-fold with this k (≥ 2; every class needs k rows); without it, one stratified train/test split. */
   folds?: number;
   /** Repeats of the k-fold with different shuffles (default 1). */
   repeats?: number;
@@ -38,11 +45,17 @@ export interface ExperimentOptions {
   validationFraction?: number;
   /** Standardize features (fitted on each fold's training rows). Default true. */
   standardize?: boolean;
+  /** Epochs every model trains (after a resumed checkpoint's). */
   epochs: number;
+  /** As train()'s: default 32. */
   batchSize?: number;
+  /** As train()'s: default DEFAULT_OPTIMIZER. */
   optimizer?: OptimizerConfig;
+  /** Seed of the splits and of every fold's models, the same for every arm (default 0). */
   seed?: number;
+  /** As train()'s: default 'auto'. */
   device?: DeviceChoice;
+  /** A device to use instead of the shared one. */
   gpu?: Gpu;
   /**
    * Continue (arm, fold) from a checkpoint, with the same settings. An arm's schedule function is
@@ -60,36 +73,65 @@ export interface ExperimentOptions {
   signal?: AbortSignal;
 }
 
+/** One arm's model on one fold: the split's sizes, its history and its scores on the test rows. */
 export interface FoldResult {
+  /** 0-based fold within its repeat (0 for the holdout split). */
   fold: number;
+  /** 0-based repeat of the k-fold. */
   repeat: number;
+  /** Rows the model trained on (the validation rows not among them). */
   trainRows: number;
+  /** Rows of the training part held out for per-epoch validation. */
   validationRows: number;
+  /** Rows of the fold's test part. */
   testRows: number;
+  /** Per epoch, including those of a resumed checkpoint. */
   history: EpochRecord[];
+  /** The trained model's evaluation of the test rows: logits, predictions, confusion matrix, loss, accuracy. */
   test: Evaluation;
+  /** classificationReport of the test rows, classes named by the dataset. */
   report: ClassificationReport;
+  /**
+   * logLoss of the test rows' softmax probabilities in float64, as scikit-learn's log_loss of
+   * predict_proba's float64 output: a row counts at most 36.04 nats (−ln 2⁻⁵²).
+   */
   logLoss: number;
+  /** The model's trainBatch result: params, checkpoint(), ... */
   run: BatchModelRun;
 }
 
+/** One arm's results: per fold, their mean ± sample std, and the paired tests against the first arm. */
 export interface ArmResult {
   arm: Arm;
+  /** In split order: repeat by repeat, fold by fold. */
   folds: FoldResult[];
+  /** Test accuracy over the folds (std NaN for one split). */
   accuracy: MeanStd;
+  /** Test macro-averaged F1 over the folds. */
   macroF1: MeanStd;
+  /** Test log-loss over the folds. */
   logLoss: MeanStd;
+  /** The classification report, every number as mean ± std over the folds. */
   report: AveragedReport;
-  /** Paired differences against the first arm (absent for the first arm itself). */
+  /**
+   * Paired differences (this arm − the first) over the folds, with the corrected resampled t-test
+   * (pairedTTest with test rows / training rows); absent for the first arm and for one holdout split.
+   */
   versusFirst?: { accuracy: PairedTest; macroF1: PairedTest; logLoss: PairedTest };
 }
 
+/** What runExperiment() resolves to; formatComparison(result) prints it as the CLI does. */
 export interface ExperimentResult {
+  /** Where it trained: 'gpu', or 'cpu' (the CPU reference trainer). */
   device: 'gpu' | 'cpu';
+  /** The GPU adapter as text (vendor, device, backend); null on the CPU. */
   adapter: string | null;
+  /** k, or 1 for one holdout split. */
   folds: number;
   repeats: number;
+  /** In the order of the options' arms. */
   arms: ArmResult[];
+  /** Wall-clock seconds of the whole experiment. */
   seconds: number;
 }
 
@@ -159,6 +201,25 @@ function splitsOf(o: ExperimentOptions): { fold: number; repeat: number; train: 
   });
 }
 
+/**
+ * Trains every arm on the same stratified folds with the same seeds (each penalty mode's models in
+ * one batch), then scores each fold's test rows and compares the arms with the first: what
+ * `altreg compare` runs. Standardization (by default) is fitted on each fold's training rows.
+ *
+ * @throws TrainOptionsError for a bad option, naming the field.
+ * @throws DatasetError when a class has fewer rows than `folds`; SplitError when a split cannot be drawn.
+ * @throws DivergenceError naming the arm and fold whose training diverged.
+ * @throws GpuError when `device: 'gpu'` finds no GPU, or the GPU fails.
+ * @example
+ * const result = await runExperiment({
+ *   dataset: await loadDataset('iris'),
+ *   model: { hidden: [10], activation: 'relu' },
+ *   arms: [{ name: 'constant', penalty: { lambda: 0.0075 } }, { name: 'alternate', penalty: { lambda: 0.01, schedule: 'alternate' } }],
+ *   folds: 5,
+ *   epochs: 50,
+ * });
+ * console.log(formatComparison(result));
+ */
 export async function runExperiment(o: ExperimentOptions): Promise<ExperimentResult> {
   checkExperiment(o, true);
   // Before splitting, standardizing and opening a device.
@@ -173,7 +234,9 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRes
   const runs: BatchModelRun[][] = o.arms.map(() => []);
   let device: 'gpu' | 'cpu' = 'cpu';
   let adapter: string | null = null;
-  for (const [b, mode] of modes.entries()) {
+  // Every batch's options are checked (a resumed checkpoint against its arm, too) before the
+  // first batch trains.
+  const batches = modes.map((mode, b) => {
     const members: { arm: number; split: number }[] = [];
     const models: BatchModel[] = [];
     o.arms.forEach((arm, a) => {
@@ -195,7 +258,7 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRes
         });
       });
     });
-    const run = await trainBatch({
+    const train = prepareBatch({
       data: dataset,
       model: o.model,
       models,
@@ -207,7 +270,11 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRes
       onEpoch: (epoch, records) => o.onEpoch?.(epoch, records, b, modes.length),
       ...(o.onStep ? { onStep: (epoch: number, step: number, steps: number) => o.onStep!(epoch, step, steps, b, modes.length) } : {}),
       ...(o.signal ? { signal: o.signal } : {}),
-    });
+    }, (i) => `arms[${members[i].arm}] (${models[i].name})`);
+    return { members, train };
+  });
+  for (const { members, train } of batches) {
+    const run = await train();
     device = run.device;
     adapter = run.adapter ? [run.adapter.vendor, run.adapter.device || run.adapter.architecture || run.adapter.description].filter(Boolean).join(' ') + ` (${run.adapter.backend})` : null;
     run.models.forEach((m, i) => (runs[members[i].arm][members[i].split] = m));
@@ -218,7 +285,8 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRes
       const run = runs[a][i];
       const test = run.test!;
       const report = classificationReport(test.labels, test.predictions, { targetNames: dataset.classNames });
-      const probabilities = softmaxRows(test.logits, dataset.classes);
+      // float64 probabilities: the log-loss scikit-learn gives for predict_proba's float64 output.
+      const probabilities = softmaxRows64(test.logits, dataset.classes);
       return {
         fold: s.fold,
         repeat: s.repeat,

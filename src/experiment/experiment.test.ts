@@ -66,6 +66,38 @@ describe('runExperiment', () => {
     }
   });
 
+  it("log-loss is scikit-learn's on float64 probabilities: a confidently wrong row counts up to 36 nats, not 15.9", async () => {
+    // No penalty, a large learning rate: some test rows end up wrong by a margin of more than
+    // 15.9 nats, where float32 probabilities would clip (2⁻²³), and more than 36.04 (2⁻⁵²).
+    const r = await runExperiment({
+      dataset: await loadDataset('wine'),
+      model: { hidden: [32], activation: 'relu' },
+      arms: [{ name: 'none', penalty: { schedule: 'none' } }],
+      folds: 3,
+      epochs: 60,
+      optimizer: { lr: 0.5 },
+      device: 'cpu',
+      seed: 1 + Math.floor(Math.random() * 1000),
+    });
+    const cap = -Math.log(2 ** -52);
+    let worst = 0;
+    for (const f of r.arms[0].folds) {
+      const C = 3;
+      // Reference: −log softmax in float64 through log-sum-exp, clipped to [ε, 1 − ε], ε = 2⁻⁵².
+      let total = 0;
+      f.test.labels.forEach((y, row) => {
+        const z = Array.from(f.test.logits.subarray(row * C, row * C + C));
+        const top = Math.max(...z);
+        const nats = top + Math.log(z.reduce((s, v) => s + Math.exp(v - top), 0)) - z[y];
+        worst = Math.max(worst, nats);
+        total += Math.min(cap, Math.max(-Math.log1p(-(2 ** -52)), nats));
+      });
+      expect(f.logLoss).toBeCloseTo(total / f.testRows, 12);
+    }
+    // Rows past both clips were scored (the reference caps them at 36.04 nats).
+    expect(worst).toBeGreaterThan(cap);
+  });
+
   it('standardization is fitted on the training rows only', async () => {
     const iris = await loadDataset('iris');
     const o = { dataset: iris, model: { hidden: [3], activation: 'relu' as const }, arms: [{ name: 'c', penalty: { lambda: 0.1 } }], folds: 3, epochs: 1, device: 'cpu' as const, seed: 2 };
@@ -118,6 +150,32 @@ describe('runExperiment checks its own options before any work', () => {
     expect(notObject.message).toMatch(/^runExperiment: options must be an object with keys dataset, model, arms, .*, got null$/);
     // The splits alone need no arms.
     expect(experimentSplits({ dataset: iris, folds: 3 } as never)).toHaveLength(3);
+  });
+});
+
+describe('runExperiment checks every batch before the first trains', () => {
+  it("a decoupled arm's bad resume is refused before the coupled arms train", async () => {
+    const iris = await loadDataset('iris');
+    const model = { hidden: [4], activation: 'relu' as const };
+    const first = await runExperiment({ dataset: iris, model, arms: [{ name: 'd', penalty: { lambda: 0.1, mode: 'decoupled' } }], folds: 2, epochs: 1, device: 'cpu' });
+    // The decoupled arm (second batch) resumes checkpoints of another λ; the coupled arm starts fresh.
+    const epochs: number[] = [];
+    const error = await runExperiment({
+      dataset: iris,
+      model,
+      arms: [
+        { name: 'c', penalty: { lambda: 0.1 } },
+        { name: 'd', penalty: { lambda: 0.2, mode: 'decoupled' } },
+      ],
+      folds: 2,
+      epochs: 1,
+      device: 'cpu',
+      resume: (arm, fold) => (arm === 1 ? first.arms[0].folds[fold].run.checkpoint() : undefined),
+      onEpoch: (epoch) => void epochs.push(epoch),
+    }).catch((e) => e);
+    expect(error).toBeInstanceOf(TrainOptionsError);
+    expect(error.message).toMatch(/^arms\[1\] \(d fold 0\)\.resume: the checkpoint was trained with penalty\.lambda 0\.1, these options give 0\.2; /);
+    expect(epochs).toEqual([]);
   });
 });
 

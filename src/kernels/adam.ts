@@ -41,6 +41,10 @@ export const MAX_MODELS = 2 ** 22;
 export type AdamMode = 'none' | 'coupled' | 'decoupled';
 const MODE_CODE: Record<AdamMode, number> = { none: 0, coupled: 1, decoupled: 2 };
 
+/**
+ * Adam's hyper-parameters, every one given: lr and epsilon positive normal float32 numbers, beta1
+ * and beta2 in [0, 1) as float32 (see requireHyper).
+ */
 export interface AdamHyper {
   lr: number;
   beta1: number;
@@ -48,16 +52,26 @@ export interface AdamHyper {
   epsilon: number;
 }
 
+/** Sizes and buffers of createAdam: parameters, gradients and moments, coefficient slots, counters. */
 export interface AdamSpec {
+  /** At most MAX_MODELS. */
   models: number;
+  /** Where each tensor of a model starts (at most MAX_SEGMENTS). */
   segments: Segments;
+  /** How the epoch's coefficient enters the update. */
   mode: AdamMode;
   hyper: AdamHyper;
+  /** Slots (epochs) in `coef`. */
   slots: number;
+  /** f32 [models][perModel], padded to a multiple of 4; updated in place. */
   weights: GPUBuffer;
+  /** f32, as weights. */
   grads: GPUBuffer;
+  /** Adam's first moment, f32 as weights; updated in place. */
   m: GPUBuffer;
+  /** Adam's second moment, f32 as weights; updated in place. */
   v: GPUBuffer;
+  /** f32 [models][segments] per slot (coefSlotBytes apart): coupled c·λ·mask, decoupled λ·mask. */
   coef: GPUBuffer;
   /** vec4<u32> per model: .y rows this step (0: skip), .z step count t. */
   counters: GPUBuffer;
@@ -113,6 +127,12 @@ export function requireHyper(name: string, h: AdamHyper): void {
   }
 }
 
+/**
+ * Prepares one Adam step (PyTorch's form) of every model, in place, with the L2 term of the
+ * coefficient slot given when it is recorded (encodeSlotCall) fused as `mode` says; the step
+ * count t comes from the counters, and a model without rows this step is skipped. CPU twin: adamCpu.
+ * @throws KernelInputError for a bad size, hyper-parameter or buffer (each a multiple of 16 bytes).
+ */
 export function createAdam(gpu: Gpu, spec: AdamSpec): SlotCall {
   const name = `adam(${spec.mode}; models ${spec.models}, parameters ${spec.segments.perModel})`;
   requireCount(name, 'models', spec.models);

@@ -74,6 +74,7 @@ export function cached<T>(gpu: Gpu, key: string, build: () => T): T {
   return cache.get(key) as T;
 }
 
+/** A binding's buffer type: 'read' (read-only storage), 'write' (read-write storage) or 'uniform'. */
 export type BindingKind = 'read' | 'write' | 'uniform';
 
 /** A bind group layout for compute from a list of binding kinds (binding i = kinds[i]). */
@@ -204,8 +205,14 @@ export interface Segments {
   starts: number[];
 }
 
+/** The most segments (tensors) per model that l2_grad, adam and sumsq take. */
 export const MAX_SEGMENTS = 64;
 
+/**
+ * Checks `s`: perModel an integer ≥ 1, and 1 to MAX_SEGMENTS ascending integer starts from 0, all
+ * below perModel.
+ * @throws KernelInputError naming `kernel` and what is wrong.
+ */
 export function requireSegments(kernel: string, s: Segments): void {
   requireCount(kernel, 'segments.perModel', s.perModel);
   if (s.starts.length < 1 || s.starts.length > MAX_SEGMENTS) {

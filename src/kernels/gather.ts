@@ -37,6 +37,10 @@ export interface DataShard {
   rows: number;
 }
 
+/**
+ * Sizes and buffers of createGather: the data (in shards), each model's permutation slots and
+ * affine, the step counters, and the batch it writes. Sizes in rows and features.
+ */
 export interface GatherSpec {
   models: number;
   /** Rows per step (the batch size). */
@@ -75,9 +79,12 @@ export interface GatherSpec {
   rowLoop?: boolean;
 }
 
+/** A prepared gather, one bind group per data shard: record it with encodeGather; destroy() frees its uniforms. */
 export interface GatherCall {
   readonly kernel: string;
+  /** Bytes between permutation slots: slot s is at dynamic offset s·permSlotBytes. */
   readonly permSlotBytes: number;
+  /** Bytes between step-table entries: step i is at dynamic offset i·stepBytes. */
   readonly stepBytes: number;
   readonly pipeline: GPUComputePipeline;
   readonly shards: { bindGroup: GPUBindGroup }[];
@@ -90,6 +97,13 @@ export function permSlotBytes(gpu: Gpu, models: number, indexStride: number): nu
   return storageSlotBytes(gpu, models * indexStride * 4);
 }
 
+/**
+ * Prepares the gather of one step's batch for every model: its rows of the epoch's permutation
+ * (x·scale + shift per feature with an affine), their labels, zeros past its last row, and its
+ * counters (rows this step; the step count t with `countSteps`). Record it with
+ * encodeGather(pass, call, slot, step); CPU twin: gatherCpu.
+ * @throws KernelInputError for a bad size, shards that do not cover dataRows, or a buffer too small.
+ */
 export function createGather(gpu: Gpu, spec: GatherSpec): GatherCall {
   const name = `gather(models ${spec.models}, batch rows ${spec.batchRows}, features ${spec.features})`;
   requireCount(name, 'models', spec.models);

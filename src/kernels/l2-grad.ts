@@ -33,16 +33,26 @@ function segmentWords(models: number, segments: Segments): Uint32Array {
   return u;
 }
 
+/** Sizes and buffers of createL2Grad: weights, gradients and per-epoch coefficient slots. */
 export interface L2GradSpec {
   models: number;
+  /** Where each tensor of a model starts (at most MAX_SEGMENTS). */
   segments: Segments;
   /** Slots (epochs) in `coef`. */
   slots: number;
+  /** f32 [models][perModel]. */
   weights: GPUBuffer;
+  /** f32 [models][perModel], updated in place. */
   grads: GPUBuffer;
+  /** f32 [models][segments] per slot (coefSlotBytes apart): c·λ·mask of each tensor. */
   coef: GPUBuffer;
 }
 
+/**
+ * Prepares g += coef[model][segment]·w over every parameter of every model, with the coefficients
+ * of the slot given when it is recorded (encodeSlotCall). CPU twin: l2GradCpu.
+ * @throws KernelInputError for a bad size, segments or buffer.
+ */
 export function createL2Grad(gpu: Gpu, spec: L2GradSpec): SlotCall {
   const name = `l2_grad(models ${spec.models}, parameters ${spec.segments.perModel}, segments ${spec.segments.starts.length})`;
   requireCount(name, 'models', spec.models);

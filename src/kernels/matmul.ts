@@ -53,10 +53,20 @@ function shaderSource(vecC: boolean, rows: number, vecs: number): { name: string
   return { name, code: `${vecC ? VEC4_C_CODE : SCALAR_C_CODE}\nconst DR: u32 = ${rows}u;\nconst DV: u32 = ${vecs}u;\n${matmulCode}` };
 }
 
+/**
+ * A layer's activation: 'relu' max(x, 0), 'tanh', 'sigmoid' 1/(1 + e⁻ˣ), or 'identity' (the output
+ * layer's, before the softmax).
+ */
 export type Activation = 'identity' | 'relu' | 'tanh' | 'sigmoid';
+/** Every Activation, for lists and checks. */
 export const ACTIVATIONS: readonly Activation[] = ['identity', 'relu', 'tanh', 'sigmoid'];
 const ACTIVATION_CODE: Record<Activation, number> = { identity: 0, relu: 1, tanh: 2, sigmoid: 3 };
 
+/**
+ * What a product does to each entry of C before storing it: 'none'; 'bias-activation' adds the
+ * bias row and applies the activation (a dense layer's forward); 'activation-grad' multiplies by
+ * the activation's derivative at aux, the activation's output (a layer's input gradient).
+ */
 export type Epilogue = 'none' | 'bias-activation' | 'activation-grad';
 const EPILOGUE_CODE: Record<Epilogue, number> = { none: 0, 'bias-activation': 1, 'activation-grad': 2 };
 
@@ -68,7 +78,9 @@ export interface MatmulVariant {
   transB?: boolean;
   /** Row M-1 of op(A) is ones (A then stores only M-1 rows of op(A)). Needs transA. */
   onesRow?: boolean;
+  /** Default 'none'. */
   epilogue?: Epilogue;
+  /** The activation of the epilogue (default 'identity'). */
   activation?: Activation;
 }
 
@@ -111,11 +123,13 @@ export const TILED_CANDIDATES: readonly MatmulTiles[] = [8, 16, 32].flatMap((bk)
     [8, 8],
   ].map(([wgX, wgY]) => ({ wgX, wgY, bk })),
 );
-/** Rows and columns of C per invocation in the tiled strategy (TM and TN in the shader). */
+/** Rows of C per invocation in the tiled strategy (TM in the shader). */
 export const TILED_ROWS = 8;
+/** Columns of C per invocation in the tiled strategy (TN in the shader). */
 export const TILED_COLS = 8;
-/** Rows and columns of C per invocation in the direct strategy (DR and 4·DV in the shader). */
+/** Rows of C per invocation in the direct strategy (DR in the shader), unless blockRows says otherwise. */
 export const DIRECT_ROWS = 16;
+/** Columns of C per invocation in the direct strategy (4·DV in the shader). */
 export const DIRECT_COLS = 16;
 /** The direct strategy's other block height, for small narrow products (see directTiles). */
 export const SMALL_DIRECT_ROWS = 8;
@@ -134,9 +148,13 @@ export interface MatrixOperand extends Operand {
   ld?: number;
 }
 
+/** The buffers of one product, offsets and strides in 4-byte elements (see resolveMatmul). */
 export interface MatmulOperands {
+  /** A: [M, K] row-major, or [K, M] with transA ([K, M − 1] with onesRow). */
   a: MatrixOperand;
+  /** B: [K, N] row-major, or [N, K] with transB. */
   b: MatrixOperand;
+  /** C: [M, N] row-major, written. */
   c: MatrixOperand;
   /** Activation outputs for `activation-grad` (same shape as C). */
   aux?: MatrixOperand;
@@ -479,6 +497,7 @@ export function createMatmul(
 
 type Vec = Float32Array | Float64Array;
 
+/** The activation of x in float64, as the shader applies it (the CPU twins' side). */
 export function activate(activation: Activation, x: number): number {
   switch (activation) {
     case 'relu':
@@ -601,9 +620,11 @@ export interface DenseShape {
   outputs: number;
 }
 
+/** The variant of a dense layer's forward product: x·W with the bias and `activation` fused. */
 export function denseForwardVariant(activation: Activation): MatmulVariant {
   return { epilogue: 'bias-activation', activation };
 }
+/** The forward product's dims: M = rows, N = outputs, K = inputs. */
 export function denseForwardDims(s: DenseShape): MatmulDims {
   return { batch: s.batch, m: s.rows, n: s.outputs, k: s.inputs };
 }
@@ -633,9 +654,11 @@ export function createDenseForward(
   );
 }
 
+/** The variant of a dense layer's input gradient: dz·Wᵀ with the derivative of the layer below's activation fused. */
 export function denseInputGradVariant(activationBelow: Activation): MatmulVariant {
   return { transB: true, epilogue: 'activation-grad', activation: activationBelow };
 }
+/** The input gradient's dims: M = rows, N = inputs, K = outputs. */
 export function denseInputGradDims(s: DenseShape): MatmulDims {
   return { batch: s.batch, m: s.rows, n: s.inputs, k: s.outputs };
 }
@@ -666,7 +689,9 @@ export function createDenseInputGrad(
   );
 }
 
+/** The variant of a dense layer's weight gradient: [xᵀ; 1]·dz, whose row of ones gives the bias gradient. */
 export const DENSE_WEIGHT_GRAD_VARIANT: MatmulVariant = { transA: true, onesRow: true };
+/** The weight gradient's dims: M = inputs + 1 (the bias row last), N = outputs, K = rows. */
 export function denseWeightGradDims(s: DenseShape): MatmulDims {
   return { batch: s.batch, m: s.inputs + 1, n: s.outputs, k: s.rows };
 }

@@ -37,17 +37,24 @@ const code = `${metricsCode}\n${lossSums}`;
 
 const WG = 64;
 
+/** Sizes and buffers of createMetrics: logits and labels in; predictions, confusion counts and sums out. */
 export interface MetricsSpec {
   models: number;
+  /** Rows per model. */
   rows: number;
+  /** At least 2. */
   classes: number;
+  /** f32 [models][rows][classes]. */
   logits: GPUBuffer;
+  /** u32 [models][rows]. */
   labels: GPUBuffer;
+  /** vec4<u32> per model (COUNTER_WORDS): .y, the real rows; rows past it are ignored. */
   counters: GPUBuffer;
   /** u32 [models][rows] */
   predictions: GPUBuffer;
   /** u32 [models][classes][classes], counts added; omit to skip the confusion matrix. */
   confusion?: GPUBuffer;
+  /** Where the [loss, correct, rows, flags] sums go. */
   stats: StatsTarget;
   /**
    * Each invocation takes consecutive rows and adds its own sums with atomics, instead of a
@@ -56,6 +63,12 @@ export interface MetricsSpec {
   lanes?: boolean;
 }
 
+/**
+ * Prepares an evaluation of logits: argmax predictions, confusion counts (added to what the buffer
+ * holds) and per-model [loss, correct, rows, flags] sums into the stats slot given when it is
+ * recorded (encodeSlotCall). CPU twin: metricsCpu.
+ * @throws KernelInputError for a bad size or buffer, or rows too wide for this adapter.
+ */
 export function createMetrics(gpu: Gpu, spec: MetricsSpec): SlotCall {
   const name = `metrics(models ${spec.models}, rows ${spec.rows}, classes ${spec.classes})`;
   requireCount(name, 'models', spec.models);

@@ -16,11 +16,15 @@ import {
   type DenseShape,
 } from './matmul.js';
 
+/** One kernel's check against its CPU twin (runSelfCheck). */
 export interface CheckResult {
+  /** The kernel and its shape, e.g. `sumsq models 3, layers 17-33-5`. */
   name: string;
   /** ‖gpu − ref‖ / ‖ref‖ or the check's own error measure. */
   error: number;
+  /** The largest error that passes. */
   limit: number;
+  /** error ≤ limit. */
   ok: boolean;
 }
 

@@ -60,13 +60,19 @@ export function defaultSoftmaxLayout(gpu: Gpu, classes: number): SoftmaxLayout {
   return gpu.hasSubgroups && classes > MAX_CACHED_CLASSES ? 'subgroups' : 'rows';
 }
 
-/** Flag bits in a stats record. */
+/** Flag bit of a stats record: a row's loss or largest logit was not finite. */
 export const FLAG_NOT_FINITE = 1;
+/** Flag bit: a real row's label was ≥ classes; its loss and accuracy count nowhere (softmax-xent: its dlogits are 0). */
 export const FLAG_BAD_LABEL = 2;
 
 /** Words of a [loss sum (f32 bits), correct, rows, flags] group in a stats record. */
 export const LOSS_GROUP_WORDS = 4;
 
+/**
+ * Where a kernel puts its per-model results (softmax-xent and metrics add their sums, sumsq writes):
+ * `slots` epoch slots of statsSlotBytes, each a record of `recordWords` words per model, the
+ * kernel's group starting at word `field`.
+ */
 export interface StatsTarget {
   /** u32/f32 words per model record. */
   recordWords: number;
@@ -74,6 +80,7 @@ export interface StatsTarget {
   field: number;
   /** Epoch slots in the buffer; a slot is `slotBytes(models, recordWords)` long. */
   slots: number;
+  /** u32 and f32 words: `slots` slots, statsSlotBytes each. */
   buffer: GPUBuffer;
 }
 
@@ -82,14 +89,22 @@ export function statsSlotBytes(gpu: Gpu, models: number, recordWords: number): n
   return storageSlotBytes(gpu, models * recordWords * 4);
 }
 
+/** Sizes and buffers of createSoftmaxXent: one step's logits and labels in, dlogits and sums out. */
 export interface SoftmaxXentSpec {
   models: number;
+  /** Rows per model (the batch size). */
   rows: number;
+  /** At least 2. */
   classes: number;
+  /** f32 [models][rows][classes]. */
   logits: GPUBuffer;
+  /** u32 [models][rows]. */
   labels: GPUBuffer;
+  /** vec4<u32> per model (COUNTER_WORDS): .y, the real rows this step; rows past it are padding. */
   counters: GPUBuffer;
+  /** f32 [models][rows][classes], written: (softmax − onehot) / real rows; 0 on padding rows. */
   dlogits: GPUBuffer;
+  /** Where the [loss, correct, rows, flags] sums go. */
   stats: StatsTarget;
   /** Rows each invocation takes; by default chosen per adapter from `rows` (see rowsPerInvocation). */
   rowsPerInvocation?: number;
@@ -108,15 +123,25 @@ export function rowsPerInvocation(layout: SoftmaxLayout, rows: number): number {
   return Math.max(1, Math.ceil(rows / (WG * MAX_GROUPS)));
 }
 
+/**
+ * A prepared dispatch that reads or writes one epoch slot of a buffer (stats, or L2 coefficients):
+ * record it with encodeSlotCall(pass, call, slot); destroy() frees the buffers it owns.
+ */
 export interface SlotCall {
   readonly kernel: string;
   readonly pipeline: GPUComputePipeline;
   readonly bindGroup: GPUBindGroup;
   readonly workgroups: [number, number];
+  /** Bytes between slots: slot s is at dynamic offset s·slotBytes. */
   readonly slotBytes: number;
   destroy(): void;
 }
 
+/**
+ * Checks that `stats` holds its slots of `models` records with room for a group of `groupWords`
+ * words at `field`; returns the bytes of one slot.
+ * @throws KernelInputError naming `name` and the field.
+ */
 export function requireStats(gpu: Gpu, name: string, models: number, stats: StatsTarget, groupWords: number): number {
   requireCount(name, 'stats.recordWords', stats.recordWords);
   requireCount(name, 'stats.field', stats.field, 0);
@@ -138,6 +163,12 @@ export function maxSoftmaxClasses(gpu: Gpu, layout: SoftmaxLayout = defaultSoftm
   return isCpuAdapter(gpu) && layout !== 'subgroups' ? Math.floor(CPU_LOOP_BUDGET / 3) : Number.POSITIVE_INFINITY;
 }
 
+/**
+ * Prepares the fused softmax cross-entropy of a training step: every real row's dlogits, and per
+ * model the sums [loss, correct, rows, flags] added into the stats slot given when it is recorded
+ * (encodeSlotCall). CPU twin: softmaxXentCpu.
+ * @throws KernelInputError for a bad size, layout or buffer, or rows too wide for this adapter.
+ */
 export function createSoftmaxXent(gpu: Gpu, spec: SoftmaxXentSpec): SlotCall {
   const name = `softmax_xent(models ${spec.models}, rows ${spec.rows}, classes ${spec.classes})`;
   requireCount(name, 'models', spec.models);

@@ -23,10 +23,14 @@ import { requireStats, type SlotCall, type StatsTarget } from './softmax-xent.js
 
 const WG = 256;
 
+/** Sizes and buffers of createSumSq: the weights in, Σw² of each tensor out. */
 export interface SumSqSpec {
   models: number;
+  /** Where each tensor of a model starts (at most MAX_SEGMENTS). */
   segments: Segments;
+  /** f32 [models][perModel]. */
   weights: GPUBuffer;
+  /** Segment s's Σw² goes to word field + s of its model's record. */
   stats: StatsTarget;
   /**
    * One invocation per (segment, model) pair instead of one workgroup (default: on CPU adapters
@@ -44,6 +48,11 @@ export function maxSumSqSegment(gpu: Gpu): number {
   return isCpuAdapter(gpu) ? WG * CPU_LOOP_BUDGET : Number.POSITIVE_INFINITY;
 }
 
+/**
+ * Prepares Σw² of every segment (tensor) of every model, in float32, written into the stats slot
+ * given when it is recorded (encodeSlotCall). CPU twin: sumSqCpu.
+ * @throws KernelInputError for a bad size, segments or buffer, or a tensor too long for this adapter.
+ */
 export function createSumSq(gpu: Gpu, spec: SumSqSpec): SlotCall {
   const name = `sumsq(models ${spec.models}, parameters ${spec.segments.perModel}, segments ${spec.segments.starts.length})`;
   requireCount(name, 'models', spec.models);

@@ -35,7 +35,9 @@ export const TUNE_SHAPES: readonly TuneShape[] = [
   { name: 'square 1024', variant: {}, dims: { batch: 1, m: 1024, n: 1024, k: 1024 } },
 ];
 
+/** One candidate's timings on the tuner's shapes. */
 export interface CandidateTiming {
+  /** The strategy timed. */
   strategy: MatmulStrategy;
   /** GFLOP/s (2·M·N·K per product) on each shape, in the order of `shapes`. */
   gflops: number[];
@@ -59,7 +61,9 @@ export interface MatmulTuning {
   date: string;
 }
 
+/** Options of tuneMatmul(), all optional. */
 export interface TuneOptions {
+  /** Products to time (default TUNE_SHAPES). */
   shapes?: readonly TuneShape[];
   /** Candidates to time (default: candidateStrategies(gpu)). */
   candidates?: readonly MatmulStrategy[];
@@ -168,7 +172,11 @@ function geometricMean(values: number[]): number {
   return Math.exp(values.reduce((s, v) => s + Math.log(v), 0) / values.length);
 }
 
-/** Times every candidate on every shape; returns the timings and the fastest candidate. */
+/**
+ * Times every candidate on every shape; returns the timings and the fastest candidate that computed
+ * right (its sampled entries of C match float64).
+ * @throws KernelInputError for empty shapes or candidates, bad runs, or when every candidate is wrong.
+ */
 export async function tuneMatmul(gpu: Gpu, options: TuneOptions = {}): Promise<MatmulTuning> {
   const shapes = options.shapes ?? TUNE_SHAPES;
   const candidates = options.candidates ?? candidateStrategies(gpu);

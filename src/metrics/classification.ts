@@ -10,6 +10,7 @@ export class MetricsError extends Error {
   override name = 'MetricsError';
 }
 
+/** Class ids, one per row: non-negative integers (below `classes` where a function takes it). */
 export type Labels = Uint32Array | Int32Array | number[];
 
 /** Row = true class, column = predicted class; `classes × classes`, row-major. */
@@ -29,6 +30,7 @@ export function accuracy(yTrue: Labels, yPred: Labels): number {
   return correct / yTrue.length;
 }
 
+/** Precision, recall and F1 averaged over the classes. */
 export interface Averages {
   precision: number;
   recall: number;
@@ -42,6 +44,7 @@ export interface IllDefined {
   classes: number[];
 }
 
+/** precisionRecallFscoreSupport's result: scores and support per class, their averages, and where a score was 0/0. */
 export interface PrecisionRecallFscoreSupport {
   /** Per class: tp / predicted (0 when nothing was predicted as the class). */
   precision: Float64Array;
@@ -76,6 +79,7 @@ export function precisionRecallFscoreSupport(yTrue: Labels, yPred: Labels, class
   return scores(yTrue, yPred, labels, labels.map(String));
 }
 
+/** Options of logLoss; an unknown key throws a MetricsError. */
 export interface LogLossOptions {
   /** Messages for rows whose probabilities do not sum to 1 (scikit-learn warns); pushed here. */
   warnings?: string[];
@@ -135,6 +139,7 @@ export function logLoss(
   return total / rows;
 }
 
+/** Options of classificationReport; an unknown key throws a MetricsError. */
 export interface ReportOptions {
   /** Report classes 0..classes−1 (default: targetNames.length, else the ids present in either array). */
   classes?: number;
@@ -147,19 +152,28 @@ export interface ReportOptions {
 const LOG_LOSS_KEYS = Object.keys({ warnings: 1 } satisfies Record<keyof LogLossOptions, 1>);
 const REPORT_KEYS = Object.keys({ classes: 1, targetNames: 1, digits: 1 } satisfies Record<keyof ReportOptions, 1>);
 
+/** One row of a classification report: precision, recall and F1 in [0, 1], and support (rows). */
 export interface ReportRow {
+  /** The class's name (targetNames, else its id). */
   name: string;
   precision: number;
   recall: number;
   f1: number;
+  /** True rows of the class (of every row, in the averages). */
   support: number;
 }
 
+/** classificationReport's result: per class and averaged, as numbers and as scikit-learn's text. */
 export interface ClassificationReport {
+  /** One row per listed class, in id order. */
   classes: ReportRow[];
+  /** Fraction of rows predicted right. */
   accuracy: number;
+  /** Unweighted means over the listed classes. */
   macroAvg: Omit<ReportRow, 'name'>;
+  /** Means weighted by each class's support. */
   weightedAvg: Omit<ReportRow, 'name'>;
+  /** scikit-learn's messages for scores set to 0.0 (0/0), one per illDefined entry. */
   warnings: string[];
   /** Which metric was ill-defined for which class ids, one entry per warning, in its order. */
   illDefined: IllDefined[];
@@ -227,6 +241,7 @@ export function classificationReport(yTrue: Labels, yPred: Labels, options: Repo
   return { classes: rows, accuracy: acc, macroAvg, weightedAvg, warnings: s.warnings, illDefined: s.illDefined, text };
 }
 
+/** A mean and the sample standard deviation (n − 1) of some values, e.g. folds; std NaN for one value. */
 export interface MeanStd {
   mean: number;
   std: number;
@@ -245,6 +260,7 @@ export function meanStd(values: number[]): MeanStd {
   return { mean, std: Math.sqrt(ss / (n - 1)) };
 }
 
+/** A report row's numbers, each as mean ± sample std over the reports. */
 export interface AveragedRow {
   precision: MeanStd;
   recall: MeanStd;
@@ -252,6 +268,7 @@ export interface AveragedRow {
   support: MeanStd;
 }
 
+/** averageReports' result: every number of a ClassificationReport as mean ± sample std over the reports. */
 export interface AveragedReport {
   /** Number of reports averaged (e.g. folds). */
   reports: number;

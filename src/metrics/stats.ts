@@ -6,6 +6,10 @@
 
 import { MetricsError } from './classification.js';
 
+/**
+ * pairedTTest's result: the mean and spread of the paired differences b − a (e.g. over folds),
+ * the two-sided t-test of their mean, and its 95% confidence interval.
+ */
 export interface PairedTest {
   /** Folds compared. */
   n: number;
@@ -15,6 +19,7 @@ export interface PairedTest {
   stdDiff: number;
   /** t statistic; NaN when every difference is the same (no spread to test). */
   t: number;
+  /** Degrees of freedom, n − 1. */
   df: number;
   /**
    * Two-sided p-value; 1 when every difference is 0, NaN when every difference is the same

@@ -9,8 +9,16 @@ import type { Segments } from '../kernels/common.js';
 import { ACTIVATIONS, type Activation } from '../kernels/matmul.js';
 import { Random } from '../runtime/random.js';
 
+/**
+ * The network: Dense hidden layers of these widths with one activation, then a linear layer of one
+ * output per class and a softmax. A bad one throws a ModelConfigError (a TrainOptionsError from
+ * train()).
+ */
 export interface ModelConfig {
-  /** Widths of the hidden layers, e.g. [10] for the original 4-10-3 Iris net. */
+  /**
+   * Widths of the hidden layers, e.g. [10] for the original 4-10-3 Iris net: integers from 1 to
+   * 65,536, at most 30 layers ([]: softmax regression).
+   */
   hidden: number[];
   /** Activation of every hidden layer (the output layer is linear, then softmax). */
   activation: Activation;
@@ -35,11 +43,19 @@ export interface TensorLayout {
   kind: 'kernel' | 'bias';
 }
 
+/**
+ * Where every parameter of one model lives, from mlpLayout(): layer l's kernel [inputs, outputs]
+ * row-major, then its bias [outputs], layer after layer, in one block of `perModel` floats (as in
+ * Run.params and Checkpoint.params).
+ */
 export interface MlpLayout {
+  /** Inputs of the first layer. */
   features: number;
+  /** Outputs of the last layer (the logits). */
   classes: number;
   /** [features, ...hidden, classes] */
   widths: number[];
+  /** Per layer: inputs, outputs, the offset of its block, its activation. */
   layers: LayerLayout[];
   /** Tensors in memory order (dense_0/kernel, dense_0/bias, dense_1/kernel, ...). */
   tensors: TensorLayout[];
@@ -49,6 +65,11 @@ export interface MlpLayout {
   segments: Segments;
 }
 
+/**
+ * A bad ModelConfig, feature or class count (mlpLayout), or named weights that do not fit the model
+ * (a missing, extra or short tensor, a non-finite value); the message names the field and what is
+ * valid. train() and trainBatch() throw it as a TrainOptionsError.
+ */
 export class ModelConfigError extends Error {
   override name = 'ModelConfigError';
 }

@@ -8,6 +8,7 @@ import type { Gpu } from './gpu.js';
 import { bindingBytes, concatArrays, GpuDataset, GpuRowSet, rowChunks, rowsPerBinding } from './gpu-trainer.js';
 import { nonFiniteLogits, overflowText, type Evaluation, type TrainData } from './plan.js';
 
+/** What Run.predict returns for rows of x. */
 export interface Prediction {
   /** rows × classes, each row summing to 1. */
   probabilities: Float32Array;
@@ -15,9 +16,21 @@ export interface Prediction {
   classes: Uint32Array;
 }
 
-/** Row-wise softmax of rows × classes logits, in float64 then rounded. */
+/** Row-wise softmax of rows × classes logits, in float64 then rounded to float32. */
 export function softmaxRows(logits: Float32Array, classes: number): Float32Array {
-  const out = new Float32Array(logits.length);
+  return softmaxInto(new Float32Array(logits.length), logits, classes);
+}
+
+/**
+ * The same softmax kept in float64, for a log-loss as scikit-learn computes it from float64
+ * probabilities: float32 ones would be clipped at 2⁻²³ (a wrong row counted at most 15.9 nats
+ * instead of up to 36.0), which understates the loss of the most confident, least penalized models.
+ */
+export function softmaxRows64(logits: Float32Array, classes: number): Float64Array {
+  return softmaxInto(new Float64Array(logits.length), logits, classes);
+}
+
+function softmaxInto<T extends Float32Array | Float64Array>(out: T, logits: Float32Array, classes: number): T {
   for (let r = 0; r < logits.length / classes; r++) {
     const base = r * classes;
     let top = -Infinity;

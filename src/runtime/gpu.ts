@@ -19,6 +19,7 @@ export interface AdapterDescription {
   features: string[];
 }
 
+/** Options of requestGpu() and sharedGpu(); all optional, unknown keys refused with a GpuError. */
 export interface GpuOptions {
   /** Node only: force Dawn's backend instead of trying the default first. */
   backend?: 'default' | 'opengles' | 'vulkan';

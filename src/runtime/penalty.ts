@@ -10,11 +10,27 @@ import type { MlpLayout } from '../model/mlp.js';
 import { describeValue } from './options.js';
 import { resolveSchedule, type ParsedSchedule, type ScheduleSpec, type Targets } from './schedule.js';
 
+/**
+ * How an on L2 term enters the update: 'coupled' adds its gradient to the loss's before Adam (L2
+ * regularization); 'decoupled' shrinks the weights, w ← w − lr·λ·w, before the Adam step (AdamW).
+ */
 export type PenaltyMode = 'coupled' | 'decoupled';
+/**
+ * What λ means: 'keras' penalty λ·Σw², gradient 2λw (Keras' kernel_regularizer); 'torch' penalty
+ * (λ/2)·Σw², gradient λw (torch.optim.Adam's weight_decay). With mode 'decoupled' only the
+ * reported penalty uses it.
+ */
 export type Convention = 'keras' | 'torch';
 
+/**
+ * A model's L2 penalty: its strength λ, how an on term enters the update, which tensors it targets
+ * and the schedule that switches the terms per epoch. Defaults: λ 0 (none), coupled, keras,
+ * kernels, constant.
+ * @example
+ * const penalty: PenaltyConfig = { lambda: 0.01, schedule: 'alternate' }; // λ·Σw² per kernel, one dropped every other epoch
+ */
 export interface PenaltyConfig {
-  /** λ ≥ 0 (default 0: no penalty). */
+  /** λ from 0 to 1.7e38, as 2λ must fit in a float32 (see isLambda); default 0: no penalty. */
   lambda?: number;
   /** Default 'coupled'. */
   mode?: PenaltyMode;
@@ -31,6 +47,11 @@ export const PENALTY_KEYS = Object.keys({ lambda: 1, mode: 1, convention: 1, tar
 
 export type ResolvedPenalty = Required<Omit<PenaltyConfig, 'schedule'>> & { schedule: ParsedSchedule };
 
+/**
+ * A bad PenaltyConfig: λ outside LAMBDA_RANGE, or an unknown mode, convention or targets; the
+ * message names the field and what is valid. train(), trainBatch() and runExperiment() throw it
+ * as a TrainOptionsError with the same message.
+ */
 export class PenaltyConfigError extends Error {
   override name = 'PenaltyConfigError';
 }

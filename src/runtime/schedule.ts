@@ -14,17 +14,40 @@ import { DECIMAL } from '../data/csv.js';
 import type { MlpLayout } from '../model/mlp.js';
 import { Random } from './random.js';
 
+/**
+ * A schedule of your own: the mask of `epoch` (0-based), one boolean per targeted tensor in the
+ * order of `tensorNames`, without holes; anything else is refused, naming the epoch. It should be
+ * pure: it is called once more for the first epoch before training, to check the mask's length.
+ * Checkpoints record it as 'custom'.
+ * @example
+ * const schedule: ScheduleFunction = (epoch, names) => names.map((name) => epoch < 10 || name === 'dense_0/kernel');
+ */
 export type ScheduleFunction = (epoch: number, tensorNames: string[]) => boolean[];
+/**
+ * The named schedules; the mask of epoch e over the T targeted terms: 'constant' all on (plain
+ * L2), 'none' all off, 'alternate' all on in even epochs and term ((e − 1)/2) mod T off in odd
+ * ones, 'rotate' term e mod T off, 'parity' term i on when i mod 2 = e mod 2.
+ */
 export type ScheduleName = 'constant' | 'none' | 'alternate' | 'rotate' | 'parity';
 /** A schedule in the form Schedule runs. */
 export type ParsedSchedule = ScheduleName | { random: number } | { early: number } | ScheduleFunction;
 /** A schedule as the library takes it: parsed, or the CLI's text `random:P` / `early:E`. */
 export type ScheduleSpec = ParsedSchedule | `random:${number}` | `early:${number}`;
+/**
+ * The tensors a penalty has terms for: 'kernels' (every layer's kernel; biases unpenalized, as
+ * Keras' kernel_regularizer), or 'all' (the kernels, then the biases).
+ */
 export type Targets = 'kernels' | 'all';
 
+/** Every ScheduleName (random:P and early:E take a number and are not names). */
 export const SCHEDULE_NAMES: readonly ScheduleName[] = ['constant', 'none', 'alternate', 'rotate', 'parity'];
 export const SCHEDULE_SYNTAX = 'constant, none, alternate, rotate, parity, random:P (0 ≤ P ≤ 1) or early:E (integer E ≥ 0)';
 
+/**
+ * A bad schedule (an unknown name, random:P outside [0, 1], early:E not an integer ≥ 0, a schedule
+ * function's mask that is not one boolean per targeted tensor) or targets, or an arm listed twice
+ * (parseArms). train() and runExperiment() throw a bad `penalty.schedule` as a TrainOptionsError.
+ */
 export class ScheduleError extends Error {
   override name = 'ScheduleError';
 }

@@ -38,28 +38,52 @@ export class TrainOptionsError extends Error {
   override name = 'TrainOptionsError';
 }
 
+/**
+ * Where training runs: 'gpu' (WebGPU; rejects with a GpuError when no adapter is found), 'cpu'
+ * (the CPU reference trainer: the same steps through every kernel's CPU twin), or 'auto' (the GPU
+ * when one is found, else the CPU).
+ */
 export type DeviceChoice = 'auto' | 'gpu' | 'cpu';
 
+/**
+ * Adam's settings (PyTorch's update, Keras' defaults: DEFAULT_OPTIMIZER). Each is checked as the GPU
+ * holds it, in float32, on every device; a bad one throws a TrainOptionsError naming the field.
+ */
 export interface OptimizerConfig {
+  /** The only optimizer: 'adam' (the default). */
   kind?: 'adam';
-  /** Default 0.001 (Keras). */
+  /** Default 0.001 (Keras). A positive normal float32: about 1.18e-38 to 3.4e38. */
   lr?: number;
+  /** Default 0.9. In [0, 1) as a float32: at most 0.99999994 (0.99999999 is 1 there). */
   beta1?: number;
+  /** Default 0.999. In [0, 1) as a float32, as beta1. */
   beta2?: number;
-  /** Default 1e-7 (Keras). */
+  /** Default 1e-7 (Keras). A positive normal float32, as lr. */
   epsilon?: number;
 }
 
+/**
+ * A model's initial weights: `{ seed }` (an integer in [0, 2³² − 1]) seeds Glorot-uniform kernels
+ * and zero biases, Keras' default; `{ weights }` gives every tensor by name, finite
+ * (`dense_0/kernel` [inputs, outputs] row-major, `dense_0/bias`, ...; e.g. checkpointWeights(c)).
+ * Not beside `resume`.
+ */
 export type InitConfig = { seed: number } | { weights: Record<string, Float32Array> };
 
 /** Shared settings of train() and trainBatch(). */
 export interface CommonOptions {
+  /** The network: hidden layer widths and their activation. */
   model: ModelConfig;
+  /** Epochs to train in this call, 1 to 1,000,000 (with `resume`: after the checkpoint's). */
   epochs: number;
-  /** Default 32 (Keras). The last partial batch of an epoch is trained too. */
+  /**
+   * Rows per step, 1 to 1,048,576; default 32 (Keras). The last partial batch of an epoch is
+   * trained too; one larger than the training set is one batch of it.
+   */
   batchSize?: number;
   /** Default true: a new seeded permutation of the training rows every epoch. */
   shuffle?: boolean;
+  /** Adam's settings; each one left out takes DEFAULT_OPTIMIZER's. */
   optimizer?: OptimizerConfig;
   /** Default 'auto': the GPU when one is found, else the CPU reference trainer. */
   device?: DeviceChoice;
@@ -76,13 +100,24 @@ export interface CommonOptions {
   onStep?: (epoch: number, step: number, steps: number) => void;
 }
 
+/**
+ * Options of train(): the training data, the model and how to train it (CommonOptions), its
+ * initialization and its penalty. Every option is checked before any GPU work: a bad or unknown
+ * one throws a TrainOptionsError naming the field and what is valid.
+ */
 export interface TrainOptions extends CommonOptions {
+  /**
+   * The training rows: x (rows × features, row-major, finite), y (class ids below classes),
+   * features ≥ 1, classes ≥ 2. A Dataset (loadDataset, parseCsv) is taken as it is.
+   */
   data: TrainData;
+  /** Rows evaluated after every epoch (the history's valLoss, valAccuracy); data's features and classes. */
   validation?: TrainData;
   /** Default { seed } (Glorot-uniform kernels, zero biases). */
   init?: InitConfig;
   /** Seed of the shuffles, random schedules and default init. Default 0. */
   seed?: number;
+  /** The L2 penalty and its schedule; default none (λ 0). */
   penalty?: PenaltyConfig;
   /**
    * Per-feature affine x·scale + shift applied to every row the model sees (training,
@@ -105,12 +140,19 @@ export interface TrainOptions extends CommonOptions {
 
 /** One model of a batch. Rows index the shared data set. */
 export interface BatchModel {
+  /** Indices of the data rows this model trains on (at least one). */
   trainRows: Uint32Array;
+  /** Rows evaluated after every epoch (the history's valLoss, valAccuracy). */
   validationRows?: Uint32Array;
+  /** Rows evaluated once after the last epoch (the model's `test`). */
   testRows?: Uint32Array;
+  /** As train()'s `standardize`: x·scale + shift per feature, for every row this model sees. */
   standardize?: { scale: Float32Array; shift: Float32Array };
+  /** This model's penalty (default none); every model of a batch must share `mode`. */
   penalty?: PenaltyConfig;
+  /** Seed of this model's shuffles, random schedule and default init: [0, 2³² − 1], default 0. */
   seed?: number;
+  /** Default `{ seed }` with this model's seed; not beside `resume`. */
   init?: InitConfig;
   /** A label for progress and reports. */
   name?: string;
@@ -121,17 +163,29 @@ export interface BatchModel {
   resume?: Checkpoint;
 }
 
+/**
+ * Options of trainBatch(): one data set and model shape, the shared training settings
+ * (CommonOptions) and the models, each with its own rows, penalty and seed. Checked as train()'s
+ * options are (TrainOptionsError), each model's fields named `models[i].…`.
+ */
 export interface BatchOptions extends CommonOptions {
+  /** The data set every model's rows index. */
   data: TrainData;
+  /** 1 to 65,535 models, sharing penalty.mode, with at most 2²⁸ parameters together. */
   models: BatchModel[];
   /** As train()'s onEpoch, with the records of every model: a returned promise is awaited. */
   onEpoch?: EpochListener;
 }
 
+/** The result of trainBatch(): where it ran, the model's layout, and every model's result. */
 export interface BatchRun {
+  /** Where it trained: 'gpu', or 'cpu' (the CPU reference trainer). */
   device: 'gpu' | 'cpu';
+  /** The GPU adapter; null on the CPU. */
   adapter: AdapterDescription | null;
+  /** Where every tensor lives in each model's `params`. */
   layout: MlpLayout;
+  /** One per entry of `models`, in order: params, history, test evaluation, checkpoint(). */
   models: BatchModelRun[];
 }
 
@@ -148,6 +202,7 @@ export interface BatchModelRun extends ModelResult {
 /** Parameters of all models of one call together: each of 4 float32 copies stays within 1 GiB. */
 export const MAX_PARAMETERS = 2 ** 28;
 
+/** Adam's defaults, Keras': lr 0.001, beta1 0.9, beta2 0.999, epsilon 1e-7. */
 export const DEFAULT_OPTIMIZER: AdamHyper = { lr: 0.001, beta1: 0.9, beta2: 0.999, epsilon: 1e-7 };
 
 // The valid keys of every options object; `satisfies Record<keyof …>` makes the compiler keep
@@ -502,13 +557,32 @@ async function pickGpu(choice: DeviceChoice, given?: Gpu): Promise<Gpu | null> {
   }
 }
 
-/** Trains many models together (same shapes and data set; own rows, seeds and penalties). */
+/**
+ * Trains many models together (same shapes and data set; own rows, seeds and penalties).
+ *
+ * @throws TrainOptionsError for a bad option, before any GPU work.
+ * @throws DivergenceError when a model's loss, weights, validation loss or test logits become non-finite (named by its `name`).
+ * @throws GpuError when `device: 'gpu'` finds no GPU, or the GPU fails.
+ */
 export async function trainBatch(options: BatchOptions): Promise<BatchRun> {
+  return prepareBatch(options)();
+}
+
+/**
+ * Checks every option of a trainBatch call (throwing TrainOptionsError) and returns the call
+ * that trains it: runExperiment checks all its batches (one per penalty mode) before the first
+ * trains, naming model i in messages by `entry(i)` (its arm and fold).
+ */
+export function prepareBatch(options: BatchOptions, entry = (i: number) => `models[${i}]`): () => Promise<BatchRun> {
   const problem = optionsProblem(options, BATCH_KEYS, { optimizer: OPTIMIZER_KEYS, model: MODEL_KEYS, 'models[i]': ENTRY_KEYS, 'models[i].penalty': PENALTY_KEYS });
   if (problem !== null) fail(`trainBatch: ${problem}`);
   checkCallback('onEpoch', options.onEpoch);
   checkCallback('onStep', options.onStep);
-  const r = resolveBatch(options, (i) => `models[${i}]`);
+  const r = resolveBatch(options, entry);
+  return () => runBatch(r, options);
+}
+
+async function runBatch(r: Resolved, options: BatchOptions): Promise<BatchRun> {
   let ran: Awaited<ReturnType<typeof runPlan>>;
   try {
     ran = await runPlan(r, options, options.onEpoch);
@@ -571,10 +645,19 @@ export interface CheckpointManifest {
   history: EpochRecord[];
 }
 
+/**
+ * Everything needed to continue a run exactly, from run.checkpoint() or loadCheckpoint(dir): pass
+ * it as `resume` with the same settings, or start a new run from its weights with
+ * `init: { weights: checkpointWeights(checkpoint) }`.
+ */
 export interface Checkpoint {
+  /** The run's configuration, epoch, step, generator states and history (manifest.json). */
   manifest: CheckpointManifest;
+  /** The model's parameters as one block of layout.perModel floats (see MlpLayout). */
   params: Float32Array;
+  /** Adam's moments m and v (laid out as params) and its step count. */
   optimizer: OptimizerState;
+  /** The next epoch and the shuffle and schedule generators' states. */
   planner: PlannerState;
 }
 
@@ -654,7 +737,17 @@ export class Run {
   }
 }
 
-/** Trains one model; see README for the options. */
+/**
+ * Trains one model; see README for the options.
+ *
+ * @throws TrainOptionsError for a bad option, before any GPU work.
+ * @throws DivergenceError when the loss, the weights or the validation loss become non-finite.
+ * @throws GpuError when `device: 'gpu'` finds no GPU, or the GPU fails.
+ * @example
+ * const iris = await loadDataset('iris');
+ * const run = await train({ data: iris, model: { hidden: [10], activation: 'relu' }, epochs: 50, penalty: { lambda: 0.01, schedule: 'alternate' } });
+ * console.log(run.history.at(-1)?.loss, (await run.evaluate(iris.x, iris.y)).accuracy);
+ */
 export async function train(options: TrainOptions): Promise<Run> {
   const problem = optionsProblem(options, TRAIN_KEYS, { optimizer: OPTIMIZER_KEYS, penalty: PENALTY_KEYS, model: MODEL_KEYS });
   if (problem !== null) fail(`train: ${problem}`);
