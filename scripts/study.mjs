@@ -193,16 +193,28 @@ if (values['from-json'] !== undefined) {
   const bad = (what) => fail(`--from-json: ${file}: ${what}; expected the JSON that \`npm run study -- --json\` writes`);
   const setup = study?.setup;
   if (typeof setup !== 'object' || setup === null || !Array.isArray(study.results) || study.results.length === 0) bad('no setup or no results');
-  for (const key of ['epochs', 'lr', 'batchSize', 'folds', 'repeats', 'seed']) if (typeof setup[key] !== 'number') bad(`setup.${key} is not a number`);
-  if (!Array.isArray(setup.hidden) || !setup.hidden.every((w) => Number.isSafeInteger(w) && w > 0)) bad('setup.hidden is not a list of widths');
+  // The values the flags take (epochs up to train's limit): out of them, a setting failed inside
+  // the library with its stack, or (epochs 1e9) had the schedule's shares computed for hours.
+  for (const [key, min, max] of [['epochs', 1, 1_000_000], ['batchSize', 1], ['folds', 2], ['repeats', 1], ['seed', 0]]) {
+    const v = setup[key];
+    if (!Number.isSafeInteger(v) || v < min || v > (max ?? Infinity)) bad(`setup.${key} must be an integer ${max ? `in [${min}, ${max}]` : `≥ ${min}`}, got ${JSON.stringify(v)}`);
+  }
+  if (typeof setup.lr !== 'number' || !(setup.lr > 0) || kernels.float32PositiveProblem(setup.lr, true) !== null) bad(`setup.lr must be a number > 0, got ${JSON.stringify(setup.lr)}; valid: ${kernels.LR_RANGE}`);
+  if (!Array.isArray(setup.hidden) || setup.hidden.length < 1 || setup.hidden.length > 30 || !setup.hidden.every((w) => Number.isSafeInteger(w) && w >= 1 && w <= 65536)) {
+    bad(`setup.hidden must list 1 to 30 widths, each an integer in [1, 65536], got ${JSON.stringify(setup.hidden)}`);
+  }
   if (!['coupled', 'decoupled'].includes(setup.penalty)) bad(`setup.penalty is ${JSON.stringify(setup.penalty)}`);
+  if (!Array.isArray(setup.datasets) || !setup.datasets.every((d) => DATASET_NAMES.includes(d))) bad(`setup.datasets must list data sets of ${DATASET_NAMES.join(', ')}, got ${JSON.stringify(setup.datasets)}`);
+  if (!Array.isArray(setup.lambdas) || !setup.lambdas.every((l) => isLambda(l) && l > 0)) bad(`setup.lambdas must list numbers above 0 up to 1.7e38, got ${JSON.stringify(setup.lambdas)}`);
   let schedule;
+  let keep;
   try {
+    if (typeof setup.schedule !== 'string') throw new Error(`setup.schedule must be a schedule's name, got ${JSON.stringify(setup.schedule)}`);
     schedule = parseSchedule(setup.schedule, 'setup.schedule');
+    ({ keep } = matchedShare(schedule, setup.hidden, setup.seed, setup.epochs));
   } catch (error) {
     bad(error.message);
   }
-  const { keep } = matchedShare(schedule, setup.hidden, setup.seed, setup.epochs);
   const arms = ['constant', scheduleLabel(schedule), 'constant@matched', 'none'];
   const results = study.results.map((r, i) => {
     const where = `results[${i}]`;
@@ -211,11 +223,29 @@ if (values['from-json'] !== undefined) {
     // The folds' test rows over training rows, as runExperiment used it for every test.
     const testTrainRatio = r.versusConstant?.schedule?.accuracy?.testTrainRatio;
     if (!(typeof testTrainRatio === 'number' && testTrainRatio >= 0 && Number.isFinite(testTrainRatio))) bad(`${where} has no versusConstant.schedule.accuracy.testTrainRatio`);
-    if (!(typeof r.lambda === 'number' && Math.abs(r.matchedLambda - r.lambda * keep) <= 1e-12 * r.lambda)) bad(`${where}'s matchedLambda ${r.matchedLambda} is not λ ${r.lambda} × ${keep}, the mean share of ${setup.schedule}`);
+    if (!(isLambda(r.lambda) && r.lambda > 0)) bad(`${where}.lambda must be a number above 0 up to 1.7e38, got ${JSON.stringify(r.lambda)}`);
+    if (!(Math.abs(r.matchedLambda - r.lambda * keep) <= 1e-12 * r.lambda)) bad(`${where}'s matchedLambda ${r.matchedLambda} is not λ ${r.lambda} × ${keep}, the mean share of ${setup.schedule}`);
     const n = setup.repeats * setup.folds;
-    for (const a of r.arms) for (const m of METRICS) if (!Array.isArray(a[m]) || a[m].length !== n || !a[m].every(Number.isFinite)) bad(`${where}: ${a.name}'s ${m} is not ${n} per-fold numbers`);
+    for (const a of r.arms) {
+      for (const m of METRICS) {
+        const scores = a[m];
+        if (!Array.isArray(scores) || scores.length !== n) bad(`${where}: ${a.name}'s ${m} is not ${n} per-fold numbers (${setup.repeats}×${setup.folds} folds), got ${Array.isArray(scores) ? scores.length : JSON.stringify(scores)}`);
+        // An accuracy is a fraction of the test rows, a log-loss a mean of −log p.
+        const k = scores.findIndex((x) => !(Number.isFinite(x) && x >= 0 && (m !== 'accuracy' || x <= 1)));
+        if (k >= 0) bad(`${where}: ${a.name}'s ${m}[${k}] is ${JSON.stringify(scores[k])}; ${m === 'accuracy' ? 'an accuracy is a number in [0, 1]' : 'a log-loss is a number ≥ 0'}`);
+      }
+    }
     return { dataset: r.dataset, lambda: r.lambda, testTrainRatio, arms: r.arms };
   });
+  // Every data set at every λ of the setup, once: Holm's p counts the tests of all of them.
+  const settings = results.map((r) => `${r.dataset} at λ ${r.lambda}`);
+  const twice = settings.findIndex((x, i) => settings.indexOf(x) !== i);
+  if (twice >= 0) bad(`results[${twice}] repeats ${settings[twice]} (results[${settings.indexOf(settings[twice])}])`);
+  const listed = setup.datasets.flatMap((d) => setup.lambdas.map((l) => `${d} at λ ${l}`));
+  const unlisted = settings.findIndex((x) => !listed.includes(x));
+  if (unlisted >= 0) bad(`results[${unlisted}] is ${settings[unlisted]}, which setup.datasets and setup.lambdas do not list`);
+  const missing = listed.filter((x) => !settings.includes(x));
+  if (missing.length > 0) bad(`results lack ${missing.join(', ')}, which setup.datasets and setup.lambdas list`);
   const shapes = new Map();
   for (const name of new Set(results.map((r) => r.dataset))) shapes.set(name, await loadDataset(name));
   process.stdout.write(studyMarkdown({ ...setup, schedule: scheduleLabel(schedule) }, results, shapes).text);

@@ -49,6 +49,23 @@ function tableRows(stdout: string, lambda: number) {
     .map((l) => l.split('|').slice(2, -1).map((c) => c.trim()));
 }
 
+/** The study of the by-hand case below: six folds (2×3) of iris at λ 0.1. */
+function byHandStudy() {
+  const six = (f: (i: number) => number) => Array.from({ length: 6 }, (_, i) => f(i));
+  const constant = { accuracy: six(() => 0.9), logLoss: six(() => 0.3) };
+  const alternate = { accuracy: six((i) => 0.9 + [0.02, 0.04][i % 2]), logLoss: six((i) => 0.3 - [0.02, 0.02, 0.04][i % 3]) };
+  const arms = [
+    { name: 'constant', lambda: 0.1, schedule: 'constant', ...constant },
+    { name: 'alternate', lambda: 0.1, schedule: 'alternate', ...alternate },
+    { name: 'constant@matched', lambda: 0.075, schedule: 'constant', ...alternate },
+    { name: 'none', lambda: 0, schedule: 'none', accuracy: constant.accuracy.map((a) => a + 0.02), logLoss: constant.logLoss },
+  ];
+  const ratio = 0.5;
+  const setup = { schedule: 'alternate', penalty: 'coupled', hidden: [10], epochs: 4, lr: 0.001, batchSize: 16, folds: 3, repeats: 2, seed: 0, lambdas: [0.1], datasets: ['iris'] };
+  const result = { dataset: 'iris', lambda: 0.1, matchedLambda: 0.1 * 0.75, versusConstant: { schedule: { accuracy: { testTrainRatio: ratio } } }, arms };
+  return { constant, alternate, ratio, study: { tool: 'altreg study', setup, results: [result] } };
+}
+
 describe('npm run study', () => {
   it('trains constant, alternate, constant at alternate’s mean strength and none, and prints paired tests that the JSON reproduces', () => {
     const json = join(temp, 'study.json');
@@ -124,20 +141,9 @@ describe('npm run study', () => {
     // p_a → 5·p_a, p_b → max(5·p_a, 4·p_b) = 5·p_a, and the three p 1 stay 1. The CIs by hand:
     // accuracy differences 2, 4, 2, 4, 2, 4 points: mean 3, s 1.095, s·√(1/6 + 0.5) = 0.894, times
     // t₀.₉₇₅,₅ 2.571 is 2.30; log-loss −0.02, −0.02, −0.04 twice: mean −0.0267 ± 0.0217.
-    const six = (f: (i: number) => number) => Array.from({ length: 6 }, (_, i) => f(i));
-    const constant = { accuracy: six(() => 0.9), logLoss: six(() => 0.3) };
-    const alternate = { accuracy: six((i) => 0.9 + [0.02, 0.04][i % 2]), logLoss: six((i) => 0.3 - [0.02, 0.02, 0.04][i % 3]) };
-    const arms = [
-      { name: 'constant', lambda: 0.1, schedule: 'constant', ...constant },
-      { name: 'alternate', lambda: 0.1, schedule: 'alternate', ...alternate },
-      { name: 'constant@matched', lambda: 0.075, schedule: 'constant', ...alternate },
-      { name: 'none', lambda: 0, schedule: 'none', accuracy: constant.accuracy.map((a) => a + 0.02), logLoss: constant.logLoss },
-    ];
-    const ratio = 0.5;
-    const setup = { schedule: 'alternate', penalty: 'coupled', hidden: [10], epochs: 4, lr: 0.001, batchSize: 16, folds: 3, repeats: 2, seed: 0, lambdas: [0.1], datasets: ['iris'] };
-    const result = { dataset: 'iris', lambda: 0.1, matchedLambda: 0.1 * 0.75, versusConstant: { schedule: { accuracy: { testTrainRatio: ratio } } }, arms };
+    const { constant, alternate, ratio, study: byHand } = byHandStudy();
     const json = join(temp, 'by-hand.json');
-    writeFileSync(json, JSON.stringify({ tool: 'altreg study', setup, results: [result] }));
+    writeFileSync(json, JSON.stringify(byHand));
     const r = study('--from-json', json);
     expect(r.code, r.stderr).toBe(0);
 
@@ -236,5 +242,38 @@ describe('npm run study', () => {
     const help = study('--help');
     expect(help.code).toBe(0);
     expect(help.stdout).toMatch(/^usage: npm run study -- \[options\]/);
+  });
+
+  // These were printed as tables (a fold count of 1.5, an accuracy of 1.5, a setting twice, which
+  // also changed every Holm p), failed with a library error's stack or a TypeError's text, or (epochs
+  // 1e9) computed the schedule's shares for hours.
+  it('--from-json refuses a study it cannot reprint as written, naming the field and what is valid', () => {
+    const json = join(temp, 'edited.json');
+    const cases: [(s: ReturnType<typeof byHandStudy>['study']) => void, string][] = [
+      [(s) => (s.setup.epochs = 1e9), 'setup.epochs must be an integer in [1, 1000000], got 1000000000'],
+      [(s) => (s.setup.epochs = 1.5), 'setup.epochs must be an integer in [1, 1000000], got 1.5'],
+      [(s) => (s.setup.folds = 1.5), 'setup.folds must be an integer ≥ 2, got 1.5'],
+      [(s) => (s.setup.seed = -1), 'setup.seed must be an integer ≥ 0, got -1'],
+      [(s) => (s.setup.lr = 0), `setup.lr must be a number > 0, got 0; valid: about 1.18e-38 to 3.4e38 (a normal float32: the GPU computes in float32 and may flush smaller numbers to 0)`],
+      [(s) => (s.setup.hidden = [100000]), 'setup.hidden must list 1 to 30 widths, each an integer in [1, 65536], got [100000]'],
+      [(s) => ((s.setup as Record<string, unknown>).schedule = 5), "setup.schedule must be a schedule's name, got 5"],
+      [(s) => (s.setup.lambdas = [0]), 'setup.lambdas must list numbers above 0 up to 1.7e38, got [0]'],
+      [(s) => (s.results[0].arms[1].accuracy[2] = 1.5), "results[0]: alternate's accuracy[2] is 1.5; an accuracy is a number in [0, 1]"],
+      [(s) => ((s.results[0].arms[0].logLoss as unknown[])[0] = '0.3'), 'results[0]: constant\'s logLoss[0] is "0.3"; a log-loss is a number ≥ 0'],
+      [(s) => (s.results[0].arms[3].logLoss = s.results[0].arms[3].logLoss.slice(1)), "results[0]: none's logLoss is not 6 per-fold numbers (2×3 folds), got 5"],
+      [(s) => ((s.results[0].lambda = 0), (s.results[0].matchedLambda = 0)), 'results[0].lambda must be a number above 0 up to 1.7e38, got 0'],
+      // Every data set at every λ of the setup, once.
+      [(s) => s.results.push(s.results[0]), 'results[1] repeats iris at λ 0.1 (results[0])'],
+      [(s) => s.setup.lambdas.push(0.01), 'results lack iris at λ 0.01, which setup.datasets and setup.lambdas list'],
+      [(s) => (s.results[0].dataset = 'wine'), 'results[0] is wine at λ 0.1, which setup.datasets and setup.lambdas do not list'],
+    ];
+    for (const [change, message] of cases) {
+      const { study: edited } = byHandStudy();
+      change(edited);
+      writeFileSync(json, JSON.stringify(edited));
+      const r = study('--from-json', json);
+      expect([r.code, r.stderr.trim()], message).toEqual([2, `study: --from-json: ${json}: ${message}; expected the JSON that \`npm run study -- --json\` writes`]);
+      expect(r.stdout).toBe('');
+    }
   });
 });

@@ -6,8 +6,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { parseStrategy, setMatmulStrategy } from '../kernels/matmul.js';
-import { adapterKey, tuningMismatch, type MatmulTuning } from '../kernels/tune.js';
+import { describeStrategy, parseStrategy, setMatmulStrategy } from '../kernels/matmul.js';
+import { adapterKey, candidateStrategies, tuningMismatch, type MatmulTuning } from '../kernels/tune.js';
 import type { Gpu } from '../runtime/gpu.js';
 import { writeFileAtomic } from '../runtime/checkpoint.js';
 import { ensureDir } from './output.js';
@@ -35,10 +35,12 @@ export function loadTunings(file: string): Record<string, MatmulTuning> {
     throw new TuningCacheError(`${file}: not readable as JSON (${(error as Error).message}); delete it or run \`altreg tune\` again`);
   }
   const doc = parsed as { format?: unknown; adapters?: unknown };
-  if (!doc || doc.format !== FORMAT || typeof doc.adapters !== 'object' || doc.adapters === null) {
+  if (!doc || doc.format !== FORMAT || typeof doc.adapters !== 'object' || doc.adapters === null || Array.isArray(doc.adapters)) {
     throw new TuningCacheError(`${file}: not an altreg tuning file (expected "format": "${FORMAT}" and an "adapters" object); delete it or run \`altreg tune\` again`);
   }
-  const out: Record<string, MatmulTuning> = {};
+  // No prototype: an adapter named "__proto__" is an entry like any other, and a lookup finds
+  // only the file's own, checked entries.
+  const out: Record<string, MatmulTuning> = Object.create(null);
   for (const [adapter, entry] of Object.entries(doc.adapters as Record<string, unknown>)) {
     const e = entry as Partial<MatmulTuning> | null;
     if (!e || typeof e.kernel !== 'string') throw new TuningCacheError(`${file}: adapters["${adapter}"].kernel is missing`);
@@ -47,6 +49,7 @@ export function loadTunings(file: string): Record<string, MatmulTuning> {
     } catch (error) {
       throw new TuningCacheError(`${file}: ${(error as Error).message}`);
     }
+    if (typeof e.date !== 'string') throw new TuningCacheError(`${file}: adapters["${adapter}"].date must be the measurement's ISO date, got ${JSON.stringify(e.date)}; delete the file or run \`altreg tune\` again`);
   }
   return out;
 }
@@ -79,10 +82,18 @@ export function applySavedTuning(gpu: Gpu, file: string = tuningCacheFile()): { 
   } catch (error) {
     return { tuning: null, reason: (error as Error).message };
   }
-  const entry = tunings[adapterKey(gpu)];
+  const key = adapterKey(gpu);
+  const entry = Object.hasOwn(tunings, key) ? tunings[key] : undefined;
   if (!entry) return { tuning: null, reason: `no tuning for this adapter in ${file}` };
   const stale = tuningMismatch(gpu, entry);
   if (stale) return { tuning: null, reason: `${file} holds no current tuning for this adapter: ${stale}; run \`altreg tune\` again` };
+  // The tuner picks among these: tiles of another kind (written by hand, or for other limits) may
+  // exceed this adapter's limits and would fail only once the trainer is built.
+  const candidates = candidateStrategies(gpu).map(describeStrategy);
+  const best = describeStrategy(entry.best);
+  if (!candidates.includes(best)) {
+    return { tuning: null, reason: `${file}: adapters["${key}"].best is ${best}, not one of the strategies \`altreg tune\` times on this adapter (${candidates.join('; ')}); run \`altreg tune\` again` };
+  }
   setMatmulStrategy(gpu, entry.best);
   return { tuning: entry, reason: `tuned by \`altreg tune\` on ${entry.date.slice(0, 10)} (${file})` };
 }

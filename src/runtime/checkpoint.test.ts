@@ -1,6 +1,6 @@
 // Checkpoints: resuming continues exactly; files are written atomically; loading refuses
 // corrupt or hostile files with a clear message before allocating what they claim.
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -251,6 +251,26 @@ describe('checkpoint files', () => {
     await expect(loadCheckpoint(a)).rejects.toThrow(/weights.safetensors is from epoch 3 but manifest.json says 2/);
   });
 
+  // Two runs saved into one folder at the same epoch, the second interrupted between its renames:
+  // its weights beside the first's manifest were loaded as one checkpoint.
+  it('refuse weights and manifest of two saves at the same epoch; a reformatted manifest still loads', async () => {
+    const o = await options('cpu', { lambda: 0.01 });
+    const [a, b] = [tempDir(), tempDir()];
+    await saveCheckpoint(a, (await train({ ...o, epochs: 2 })).checkpoint());
+    await saveCheckpoint(b, (await train({ ...o, seed: 22, epochs: 2 })).checkpoint());
+    const manifest = readFileSync(join(a, MANIFEST_FILE), 'utf8');
+    writeFileSync(join(a, MANIFEST_FILE), JSON.stringify(JSON.parse(manifest)));
+    expect((await loadCheckpoint(a)).manifest).toEqual(JSON.parse(manifest));
+    writeFileSync(join(a, WEIGHTS_FILE), readFileSync(join(b, WEIGHTS_FILE)));
+    await expect(loadCheckpoint(a)).rejects.toThrow(
+      new CheckpointError(`${a}: ${WEIGHTS_FILE} was saved with another ${MANIFEST_FILE} (the files of two saves, or a save interrupted between its two renames); save the checkpoint again`),
+    );
+    // Weights saved before the fingerprint was recorded load with their manifest.
+    const { tensors, metadata } = decodeSafetensors(readFileSync(join(b, WEIGHTS_FILE)));
+    const { manifest: _, ...older } = metadata;
+    expect(decodeCheckpoint(encodeSafetensors(tensors, older), readFileSync(join(b, MANIFEST_FILE), 'utf8'), b).manifest.config.seed).toBe(22);
+  });
+
   // Saving used to write what loading refuses, leave an empty folder behind when it failed, and
   // fail with a TypeError or a raw EEXIST.
   it('a checkpoint that loading would refuse is not saved, and no folder is left behind', async () => {
@@ -263,7 +283,7 @@ describe('checkpoint files', () => {
       // loadCheckpoint would read it, but train({ resume }) would refuse it: not written either.
       [{ ...good, optimizer: { ...good.optimizer, v: good.optimizer.v.map((w, i) => (i === 82 ? -1 : w)) } }, "checkpoint.optimizer.v: tensor 'dense_1/bias' holds a negative value at index 2; Adam's second moments are ≥ 0"],
       [{ manifest: {} }, 'checkpoint.manifest: format is undefined, expected "altreg-checkpoint"'],
-      [{ ...good, manifest: { ...good.manifest, config: undefined } }, 'checkpoint.manifest: config.features, config.classes and config.model are required'],
+      [{ ...good, manifest: { ...good.manifest, config: undefined } }, 'checkpoint.manifest: config must be an object { features, classes, model, optimizer, penalty, batchSize, shuffle, seed }, got undefined'],
       [undefined, 'a checkpoint must be an object { manifest, params, optimizer, planner } (run.checkpoint()), got undefined'],
     ];
     for (const [checkpoint, message] of cases) {
@@ -296,6 +316,116 @@ describe('checkpoint files', () => {
   });
 });
 
+// Loading took a manifest's history as it was (a resumed run continued one of the wrong length
+// or of junk records), checked few field types (a config field of another type surfaced at resume
+// as "the checkpoint was trained with optimizer.lr undefined"), named Adam's tensors without their
+// prefix, let a negative second moment through to the resume, and compared the two files' epochs
+// only in loadCheckpoint. Every refusal names the file and the field.
+describe('decodeCheckpoint checks every field', () => {
+  async function saved() {
+    const o = await options('cpu', { lambda: 0.01, schedule: 'alternate' });
+    const run = await train({ ...o, epochs: 3, validation: o.data });
+    return { run, files: encodeCheckpoint(run.checkpoint()) };
+  }
+  // The manifest as JSON, changed by `change`.
+  const edited = (text: string, change: (m: Record<string, any>) => void) => {
+    const m = JSON.parse(text);
+    change(m);
+    return JSON.stringify(m);
+  };
+
+  it('a saved checkpoint decodes to the run, bit for bit, history included', async () => {
+    const { run, files } = await saved();
+    const c = decodeCheckpoint(files.weights, files.manifest, 'ck');
+    expect(Array.from(c.params)).toEqual(Array.from(run.params));
+    expect(c.manifest.history).toEqual(run.history);
+    // Alternate (README): odd epoch e drops term ((e − 1) / 2) mod 2, so epoch 1 drops dense_0/kernel.
+    expect(c.manifest.history.map((h) => h.mask)).toEqual([[true, true], [false, true], [true, true]]);
+  });
+
+  it('refuses a manifest field of the wrong type or value, naming it and what is valid', async () => {
+    const { files } = await saved();
+    // Without the manifest's fingerprint, so that an edit that is still valid decodes.
+    const { tensors, metadata } = decodeSafetensors(files.weights);
+    const weights = encodeSafetensors(tensors, { epoch: metadata.epoch });
+    const cases: [(m: Record<string, any>) => void, string][] = [
+      [(m) => (m.config = [4]), 'config must be an object { features, classes, model, optimizer, penalty, batchSize, shuffle, seed }, got [4]'],
+      [(m) => (m.config.features = '4'), 'config.features must be an integer ≥ 1, got "4"'],
+      [(m) => (m.config.classes = 2 ** 60), 'config.classes must be an integer ≥ 2, got 1152921504606847000'],
+      [(m) => (m.config.model.hidden = '10'), 'config.model.hidden must be an array of layer widths, e.g. [10]'],
+      [(m) => (m.config.optimizer = 'adam'), 'config.optimizer.lr must be a finite number, got undefined'],
+      [(m) => (m.config.optimizer.epsilon = '1e-7'), 'config.optimizer.epsilon must be a finite number, got "1e-7"'],
+      [(m) => (m.config.penalty.schedule = 5), 'config.penalty.schedule must be a string, got 5'],
+      [(m) => (m.config.penalty.targets = 'biases'), "config.penalty.targets must be 'kernels' or 'all', got \"biases\""],
+      [(m) => (m.config.shuffle = 'yes'), 'config.shuffle must be true or false, got "yes"'],
+      [(m) => (m.config.seed = null), 'config.seed must be a finite number, got null'],
+      [(m) => (m.config.standardize = 0), 'config.standardize must be a string ("none" or "fnv1a:…"), got 0'],
+      [(m) => (m.epoch = '3'), 'epoch must be an integer ≥ 0 (epochs trained), got "3"'],
+      [(m) => (m.step = 2 ** 60), 'step must be an integer ≥ 0 (Adam steps taken), got 1152921504606847000'],
+      [(m) => (m.planner.shuffle = [1, 2, 3]), 'planner must hold the epoch (3, as epoch) and two generator states of 4 u32 words (shuffle, schedule), got {"epoch":3,"shuffle":[1,2,3],"schedule":'],
+      // The history: one record per epoch, each as the trainer writes it.
+      [(m) => (m.history = {}), 'history must be an array of epoch records, got {}'],
+      [(m) => m.history.pop(), 'history holds 2 epoch records, but epoch says 3 were trained'],
+      [(m) => (m.history[1] = 7), 'history[1] must be an epoch record { epoch, loss, penalty, mask, trainAccuracy, weightNorms }, got 7'],
+      [(m) => (m.history[2].epoch = 0), 'history[2].epoch must be 2, got 0'],
+      [(m) => (m.history[0].loss = 'low'), 'history[0].loss must be a finite number, got "low"'],
+      [(m) => (m.history[0].valAccuracy = null), 'history[0].valAccuracy must be a finite number, got null'],
+      [(m) => (m.history[0].valLoss = '0.5'), 'history[0].valLoss must be a number (null for Infinity), got "0.5"'],
+      [(m) => (m.history[1].mask = [true, false, true]), 'history[1].mask must be 2 booleans, one per targeted tensor (dense_0/kernel, dense_1/kernel), got [true,false,true]'],
+      [(m) => delete m.history[1].weightNorms['dense_1/bias'], 'history[1].weightNorms must give a finite number for each tensor (dense_0/kernel, dense_0/bias, dense_1/kernel, dense_1/bias), got {"dense_0/kernel":'],
+    ];
+    for (const [change, message] of cases) {
+      const error = (() => {
+        try {
+          decodeCheckpoint(weights, edited(files.manifest, change), 'ck');
+        } catch (e) {
+          return e as Error;
+        }
+      })();
+      expect(error, message).toBeInstanceOf(CheckpointError);
+      expect(error!.message.startsWith(`ck/manifest.json: ${message}`), `${error!.message}\n  should start with\nck/manifest.json: ${message}`).toBe(true);
+    }
+    // A validation loss past float32's range is Infinity in the history, null in JSON: still a checkpoint.
+    expect(decodeCheckpoint(weights, edited(files.manifest, (m) => (m.history[0].valLoss = null)), 'ck').manifest.history[0].valLoss).toBeNull();
+  });
+
+  it("refuses weights no resume could use, naming the file's tensor", async () => {
+    const { files } = await saved();
+    const { tensors, metadata } = decodeSafetensors(files.weights);
+    const withValue = (name: string, i: number, value: number) => {
+      const data = tensors[name].data.slice();
+      data[i] = value;
+      return encodeSafetensors({ ...tensors, [name]: { shape: tensors[name].shape, data } }, metadata);
+    };
+    const cases: [Uint8Array, string][] = [
+      [withValue('dense_0/bias', 4, NaN), "ck/weights.safetensors: tensor 'dense_0/bias' holds a non-finite value at index 4"],
+      [withValue('adam.m/dense_1/kernel', 0, Infinity), "ck/weights.safetensors: tensor 'adam.m/dense_1/kernel' holds a non-finite value at index 0"],
+      [withValue('adam.v/dense_1/bias', 2, -1e-9), "ck/weights.safetensors: tensor 'adam.v/dense_1/bias' holds a negative value at index 2; Adam's second moments are ≥ 0"],
+      // The two files of different saves (one interrupted between its renames), also outside loadCheckpoint.
+      [encodeSafetensors(tensors, { ...metadata, epoch: '2' }), 'ck: weights.safetensors is from epoch 2 but manifest.json says 3 (an interrupted save?)'],
+    ];
+    for (const [weights, message] of cases) expect(() => decodeCheckpoint(weights, files.manifest, 'ck'), message).toThrow(new CheckpointError(message));
+  });
+
+  it('loadCheckpoint names a file given for the folder, and bytes the tensors do not cover', async () => {
+    const { files } = await saved();
+    const dir = tempDir();
+    writeFileSync(join(dir, MANIFEST_FILE), files.manifest);
+    writeFileSync(join(dir, WEIGHTS_FILE), Buffer.concat([files.weights, Buffer.from('junk')]));
+    await expect(loadCheckpoint(dir)).rejects.toThrow(new CheckpointError(`${dir}/${WEIGHTS_FILE}: data bytes [${files.weights.length - 8 - new DataView(files.weights.buffer).getUint32(0, true)}, ${files.weights.length - 4 - new DataView(files.weights.buffer).getUint32(0, true)}) after the last tensor belong to no tensor; the tensors must cover the data without gaps`));
+    const file = join(dir, MANIFEST_FILE);
+    await expect(loadCheckpoint(file)).rejects.toThrow(new CheckpointError(`${file} is a file; a checkpoint is a folder (${WEIGHTS_FILE}, ${MANIFEST_FILE}): give its folder`));
+    // Empty files, and a folder where a file belongs.
+    writeFileSync(join(dir, WEIGHTS_FILE), '');
+    await expect(loadCheckpoint(dir)).rejects.toThrow(new CheckpointError(`${dir}/${WEIGHTS_FILE}: 0 bytes is too short for a header (8-byte length first)`));
+    writeFileSync(join(dir, MANIFEST_FILE), '');
+    await expect(loadCheckpoint(dir)).rejects.toThrow(new CheckpointError(`${dir}/${MANIFEST_FILE}: not valid JSON (Unexpected end of JSON input)`));
+    rmSync(join(dir, MANIFEST_FILE));
+    mkdirSync(join(dir, MANIFEST_FILE));
+    await expect(loadCheckpoint(dir)).rejects.toThrow(new CheckpointError(`${dir}: cannot read ${MANIFEST_FILE} (EISDIR)`));
+  });
+});
+
 describe('safetensors validation', () => {
   const good = () => encodeSafetensors({ 'dense_0/kernel': { shape: [2, 3], data: Float32Array.from([1, 2, 3, 4, 5, 6]) }, 'dense_0/bias': { shape: [3], data: new Float32Array(3) } });
   const withHeader = (header: object, data = new Uint8Array(36)) => {
@@ -320,7 +450,7 @@ describe('safetensors validation', () => {
     ['offsets disagreeing with the shape', () => withHeader({ w: { dtype: 'F32', shape: [2, 3], data_offsets: [0, 20] } }), /tensor 'w' of shape \[2,3\] needs 24 bytes, its offsets give 20/],
     ['a dtype other than F32', () => withHeader({ w: { dtype: 'F64', shape: [2], data_offsets: [0, 16] } }), /tensor 'w' has dtype "F64"; only F32 is supported/],
     ['overlapping tensors', () => withHeader({ a: { dtype: 'F32', shape: [4], data_offsets: [0, 16] }, b: { dtype: 'F32', shape: [4], data_offsets: [8, 24] } }), /tensors 'a' and 'b' overlap/],
-    ['a negative shape', () => withHeader({ w: { dtype: 'F32', shape: [-1], data_offsets: [0, 0] } }), /invalid shape \[-1\]/],
+    ['a negative shape', () => withHeader({ w: { dtype: 'F32', shape: [-1], data_offsets: [0, 0] } }), /tensor 'w' has shape \[-1\]; a shape is a list of integers in \[0, 2147483648\]/],
   ];
   for (const [what, bytes, message] of cases) {
     it(`refuses ${what}`, () => {

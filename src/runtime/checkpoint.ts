@@ -4,14 +4,23 @@
 // browser downloads the same bytes); saving and loading use Node's fs, imported only there.
 // Every file is written to a temporary name and renamed, so a checkpoint is never half-written.
 
-import { fromNamedTensors, mlpLayout, toNamedTensors, type MlpLayout } from '../model/mlp.js';
+import { mlpLayout, toNamedTensors, type MlpLayout } from '../model/mlp.js';
 import { describeValue, plural } from './options.js';
+import { fnv1a } from './random.js';
 import { decodeSafetensors, encodeSafetensors, SafetensorsError, type NamedTensor } from './safetensors.js';
+import { targetedTensors, type Targets } from './schedule.js';
 import type { Checkpoint, CheckpointManifest } from './train.js';
 
 export const WEIGHTS_FILE = 'weights.safetensors';
 export const MANIFEST_FILE = 'manifest.json';
 
+/**
+ * A checkpoint that cannot be saved, loaded or used: not a checkpoint object, a folder that cannot
+ * be created, read or written (or is a file), a manifest that is not valid JSON or whose fields
+ * have the wrong type, weights.safetensors that does not match its manifest (a SafetensorsError
+ * there is reported as a CheckpointError), or tensors and Adam moments that do not fit the model or
+ * are not finite. The message names the folder or file, the field and what is valid.
+ */
 export class CheckpointError extends Error {
   override name = 'CheckpointError';
 }
@@ -23,14 +32,7 @@ export class CheckpointError extends Error {
  */
 function checkCheckpoint(c: Checkpoint): MlpLayout {
   if (!c || typeof c !== 'object') throw new CheckpointError(`a checkpoint must be an object { manifest, params, optimizer, planner } (run.checkpoint()), got ${describeValue(c)}`);
-  const manifest = checkManifest(c.manifest, 'checkpoint.manifest');
-  const { features, classes, model } = manifest.config;
-  let layout: MlpLayout;
-  try {
-    layout = mlpLayout(features, classes, model);
-  } catch (error) {
-    throw new CheckpointError(`checkpoint.manifest: ${(error as Error).message}`);
-  }
+  const { layout } = checkManifest(c.manifest, 'checkpoint.manifest');
   // The checks loadCheckpoint and train({ resume }) make: a checkpoint they would refuse is not written.
   const problem = checkpointBlocksProblem(layout, c, 'checkpoint');
   if (problem) throw new CheckpointError(problem);
@@ -43,12 +45,18 @@ function checkCheckpoint(c: Checkpoint): MlpLayout {
  * by their root). `field` prefixes the message (`checkpoint`, `resume`). Saving and resuming both
  * check with it.
  */
-export function checkpointBlocksProblem(layout: MlpLayout, c: { params?: unknown; optimizer?: { m?: unknown; v?: unknown } }, field: string): string | null {
+export function checkpointBlocksProblem(
+  layout: MlpLayout,
+  c: { params?: unknown; optimizer?: { m?: unknown; v?: unknown } },
+  field: string,
+  /** How a value's place is named: block ('params', 'optimizer.m', 'optimizer.v') and tensor. */
+  where = (block: string, tensor: string) => `${field}.${block}: tensor '${tensor}'`,
+): string | null {
   const tensors = layout.tensors.map((t) => `${t.name} [${t.shape.join(', ')}]`).join(', ');
   // Value i of a block, named by its tensor and its index there.
   const at = (name: string, i: number, what: string) => {
     const t = layout.tensors.find((t) => i < t.offset + t.length)!;
-    return `${field}.${name}: tensor '${t.name}' holds ${what} at index ${i - t.offset}`;
+    return `${where(name, t.name)} holds ${what} at index ${i - t.offset}`;
   };
   const blocks: [string, unknown][] = [['params', c.params], ['optimizer.m', c.optimizer?.m], ['optimizer.v', c.optimizer?.v]];
   for (const [name, block] of blocks) {
@@ -73,8 +81,17 @@ export function encodeCheckpoint(c: Checkpoint): { weights: Uint8Array; manifest
   add('', c.params);
   add('adam.m/', c.optimizer.m);
   add('adam.v/', c.optimizer.v);
-  const weights = encodeSafetensors(tensors, { format: 'altreg-checkpoint', epoch: String(c.manifest.epoch) });
+  const weights = encodeSafetensors(tensors, { format: 'altreg-checkpoint', epoch: String(c.manifest.epoch), manifest: manifestFingerprint(c.manifest) });
   return { weights, manifest: JSON.stringify(c.manifest, null, 2) + '\n' };
+}
+
+/**
+ * What the weights record of the manifest saved with them: a hash of its JSON, whitespace aside. A
+ * crash between saveCheckpoint's two renames leaves new weights beside the old manifest, which
+ * the epochs tell apart unless both saves were at the same epoch.
+ */
+function manifestFingerprint(manifest: unknown): string {
+  return `fnv1a:${fnv1a(JSON.stringify(manifest))}`;
 }
 
 /** A random generator's saved state: 4 u32 words. */
@@ -82,21 +99,105 @@ export function isGeneratorState(s: unknown): boolean {
   return Array.isArray(s) && s.length === 4 && s.every((w) => Number.isInteger(w) && w >= 0 && w < 2 ** 32);
 }
 
-function checkManifest(m: unknown, source: string): CheckpointManifest {
+/** The config's settings besides features, classes and model, as JSON types (what resume compares). */
+const CONFIG_TYPES: [string, 'number' | 'string' | 'boolean'][] = [
+  ['optimizer.lr', 'number'],
+  ['optimizer.beta1', 'number'],
+  ['optimizer.beta2', 'number'],
+  ['optimizer.epsilon', 'number'],
+  ['penalty.lambda', 'number'],
+  ['penalty.mode', 'string'],
+  ['penalty.convention', 'string'],
+  ['penalty.targets', 'string'],
+  ['penalty.schedule', 'string'],
+  ['batchSize', 'number'],
+  ['shuffle', 'boolean'],
+  ['seed', 'number'],
+];
+
+const isCount = (x: unknown): x is number => Number.isSafeInteger(x) && (x as number) >= 0;
+const isFiniteNumber = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
+/** A value as a message shows it: JSON, cut at 80 characters. */
+const shown = (x: unknown): string => {
+  const text = JSON.stringify(x) ?? String(x);
+  return text.length > 80 ? `${text.slice(0, 80)}…` : text;
+};
+
+/**
+ * Checks a manifest (parsed JSON, or a checkpoint's object before saving), field by field; returns
+ * it with its model's layout. `source` prefixes the messages (`run/manifest.json`).
+ */
+function checkManifest(m: unknown, source: string): { manifest: CheckpointManifest; layout: MlpLayout } {
   const fail = (what: string): never => {
     throw new CheckpointError(`${source}: ${what}`);
   };
-  if (!m || typeof m !== 'object') fail('not a JSON object');
+  if (!m || typeof m !== 'object' || Array.isArray(m)) return fail('not a JSON object');
   const x = m as CheckpointManifest;
   if (x.format !== 'altreg-checkpoint') fail(`format is ${JSON.stringify(x.format)}, expected "altreg-checkpoint"`);
   if (x.version !== 1) fail(`version ${JSON.stringify(x.version)} is not supported (1 is)`);
-  const c = x.config;
-  if (!c || !Number.isInteger(c.features) || !Number.isInteger(c.classes) || !c.model) fail('config.features, config.classes and config.model are required');
-  if (!Number.isInteger(x.epoch) || x.epoch < 0 || !Number.isInteger(x.step) || x.step < 0) fail('epoch and step must be integers ≥ 0');
+  const c = x.config as unknown as Record<string, unknown>;
+  if (!c || typeof c !== 'object' || Array.isArray(c)) fail(`config must be an object { features, classes, model, optimizer, penalty, batchSize, shuffle, seed }, got ${shown(c)}`);
+  if (!Number.isSafeInteger(c.features) || (c.features as number) < 1) fail(`config.features must be an integer ≥ 1, got ${shown(c.features)}`);
+  if (!Number.isSafeInteger(c.classes) || (c.classes as number) < 2) fail(`config.classes must be an integer ≥ 2, got ${shown(c.classes)}`);
+  let layout: MlpLayout;
+  try {
+    layout = mlpLayout(x.config.features, x.config.classes, x.config.model);
+  } catch (error) {
+    return fail(`config.${(error as Error).message}`);
+  }
+  for (const [path, type] of CONFIG_TYPES) {
+    const value = path.split('.').reduce<unknown>((o, key) => (o && typeof o === 'object' ? (o as Record<string, unknown>)[key] : undefined), c);
+    if (typeof value !== type || (type === 'number' && !Number.isFinite(value))) {
+      fail(`config.${path} must be ${{ number: 'a finite number', string: 'a string', boolean: 'true or false' }[type]}, got ${shown(value)}`);
+    }
+  }
+  // Absent in checkpoints saved before the standardization was recorded.
+  if (c.standardize !== undefined && typeof c.standardize !== 'string') fail(`config.standardize must be a string ("none" or "fnv1a:…"), got ${shown(c.standardize)}`);
+  if (!isCount(x.epoch)) fail(`epoch must be an integer ≥ 0 (epochs trained), got ${shown(x.epoch)}`);
+  if (!isCount(x.step)) fail(`step must be an integer ≥ 0 (Adam steps taken), got ${shown(x.step)}`);
   const p = x.planner;
-  if (!p || p.epoch !== x.epoch || !isGeneratorState(p.shuffle) || !isGeneratorState(p.schedule)) fail('planner must hold the epoch and two generator states of 4 u32 words');
-  if (!Array.isArray(x.history)) fail('history must be an array');
-  return x;
+  if (!p || p.epoch !== x.epoch || !isGeneratorState(p.shuffle) || !isGeneratorState(p.schedule)) {
+    fail(`planner must hold the epoch (${x.epoch}, as epoch) and two generator states of 4 u32 words (shuffle, schedule), got ${shown(p)}`);
+  }
+  let targets: string[];
+  try {
+    targets = targetedTensors(layout, x.config.penalty.targets as Targets, 'config.penalty.targets');
+  } catch (error) {
+    return fail((error as Error).message);
+  }
+  const problem = historyProblem(x.history, x.epoch, layout, targets);
+  if (problem) fail(problem);
+  return { manifest: x, layout };
+}
+
+/**
+ * What is wrong with a manifest's history, or null: one record per epoch trained, each as the
+ * trainer writes it (a resumed run continues it, and reports and --json show it).
+ */
+function historyProblem(history: unknown, epochs: number, layout: MlpLayout, targets: string[]): string | null {
+  if (!Array.isArray(history)) return `history must be an array of epoch records, got ${shown(history)}`;
+  if (history.length !== epochs) return `history holds ${plural(history.length, 'epoch record')}, but epoch says ${epochs} were trained`;
+  const names = layout.tensors.map((t) => t.name);
+  for (const [i, record] of history.entries()) {
+    const at = `history[${i}]`;
+    const r = record as Record<string, unknown> | null;
+    if (!r || typeof r !== 'object' || Array.isArray(r)) return `${at} must be an epoch record { epoch, loss, penalty, mask, trainAccuracy, weightNorms }, got ${shown(r)}`;
+    if (r.epoch !== i) return `${at}.epoch must be ${i}, got ${shown(r.epoch)}`;
+    for (const key of ['loss', 'penalty', 'trainAccuracy', ...(r.valAccuracy === undefined ? [] : ['valAccuracy'])]) {
+      if (!isFiniteNumber(r[key])) return `${at}.${key} must be a finite number, got ${shown(r[key])}`;
+    }
+    // Finite validation losses can sum past float32's range: Infinity, which JSON writes as null.
+    if (r.valLoss !== undefined && r.valLoss !== null && typeof r.valLoss !== 'number') return `${at}.valLoss must be a number (null for Infinity), got ${shown(r.valLoss)}`;
+    const mask = r.mask;
+    if (!Array.isArray(mask) || mask.length !== targets.length || !mask.every((b) => typeof b === 'boolean')) {
+      return `${at}.mask must be ${plural(targets.length, 'boolean')}, one per targeted tensor (${targets.join(', ')}), got ${shown(mask)}`;
+    }
+    const norms = r.weightNorms as Record<string, unknown> | null;
+    if (!norms || typeof norms !== 'object' || names.some((name) => !isFiniteNumber(norms[name]))) {
+      return `${at}.weightNorms must give a finite number for each tensor (${names.join(', ')}), got ${shown(norms)}`;
+    }
+  }
+  return null;
 }
 
 /**
@@ -108,46 +209,56 @@ export function checkpointWeights(c: Checkpoint): Record<string, Float32Array> {
   return toNamedTensors(checkCheckpoint(c), c.params);
 }
 
-/** Parses and validates a checkpoint's two files against each other. */
+/**
+ * Parses and validates a checkpoint's two files against each other: the manifest field by field,
+ * the weights' tensors against its model, their values as a resume checks them (finite, Adam's
+ * second moments ≥ 0), and that the weights were saved with this manifest (its epoch and
+ * fingerprint in their metadata). `source` names the folder in messages.
+ */
 export function decodeCheckpoint(weights: Uint8Array, manifestText: string, source = 'checkpoint'): Checkpoint {
+  const weightsFile = `${source}/${WEIGHTS_FILE}`;
   let parsed: unknown;
   try {
     parsed = JSON.parse(manifestText);
   } catch (error) {
     throw new CheckpointError(`${source}/${MANIFEST_FILE}: not valid JSON (${(error as Error).message})`);
   }
-  const manifest = checkManifest(parsed, `${source}/${MANIFEST_FILE}`);
-  const { features, classes, model } = manifest.config;
-  let layout;
-  try {
-    layout = mlpLayout(features, classes, model);
-  } catch (error) {
-    throw new CheckpointError(`${source}/${MANIFEST_FILE}: ${(error as Error).message}`);
-  }
+  const { manifest, layout } = checkManifest(parsed, `${source}/${MANIFEST_FILE}`);
+  const prefixes = { params: '', 'optimizer.m': 'adam.m/', 'optimizer.v': 'adam.v/' };
   const expected: Record<string, number[]> = {};
-  for (const prefix of ['', 'adam.m/', 'adam.v/']) for (const t of layout.tensors) expected[prefix + t.name] = t.shape;
-  let tensors: Record<string, NamedTensor>;
+  for (const prefix of Object.values(prefixes)) for (const t of layout.tensors) expected[prefix + t.name] = t.shape;
+  let decoded: ReturnType<typeof decodeSafetensors>;
   try {
-    tensors = decodeSafetensors(weights, expected, `${source}/${WEIGHTS_FILE}`).tensors;
+    decoded = decodeSafetensors(weights, expected, weightsFile);
   } catch (error) {
     if (error instanceof SafetensorsError) throw new CheckpointError(error.message);
     throw error;
   }
+  // Written by saveCheckpoint as the manifest's epoch: another one means the two files come from
+  // different saves (one interrupted between its two renames).
+  const epochInWeights = decoded.metadata.epoch;
+  if (epochInWeights !== undefined && epochInWeights !== String(manifest.epoch)) {
+    throw new CheckpointError(`${source}: ${WEIGHTS_FILE} is from epoch ${epochInWeights} but ${MANIFEST_FILE} says ${manifest.epoch} (an interrupted save?)`);
+  }
+  // Absent in checkpoints saved before it was recorded.
+  if (decoded.metadata.manifest !== undefined && decoded.metadata.manifest !== manifestFingerprint(parsed)) {
+    throw new CheckpointError(`${source}: ${WEIGHTS_FILE} was saved with another ${MANIFEST_FILE} (the files of two saves, or a save interrupted between its two renames); save the checkpoint again`);
+  }
+  // The shapes are checked: each tensor fills its place in the block.
   const block = (prefix: string) => {
-    const named: Record<string, Float32Array> = {};
-    for (const t of layout.tensors) named[t.name] = tensors[prefix + t.name].data;
-    try {
-      return fromNamedTensors(layout, named, `${source}/${WEIGHTS_FILE}`);
-    } catch (error) {
-      throw new CheckpointError((error as Error).message);
-    }
+    const out = new Float32Array(layout.perModel);
+    for (const t of layout.tensors) out.set(decoded.tensors[prefix + t.name].data, t.offset);
+    return out;
   };
-  return {
+  const c: Checkpoint = {
     manifest,
-    params: block(''),
-    optimizer: { m: block('adam.m/'), v: block('adam.v/'), step: manifest.step },
+    params: block(prefixes.params),
+    optimizer: { m: block(prefixes['optimizer.m']), v: block(prefixes['optimizer.v']), step: manifest.step },
     planner: manifest.planner,
   };
+  const problem = checkpointBlocksProblem(layout, c, weightsFile, (name, tensor) => `${weightsFile}: tensor '${prefixes[name as keyof typeof prefixes]}${tensor}'`);
+  if (problem) throw new CheckpointError(problem);
+  return c;
 }
 
 type Fs = typeof import('node:fs');
@@ -210,6 +321,9 @@ export async function saveCheckpoint(dir: string, c: Checkpoint): Promise<void> 
 /** Loads and validates a checkpoint folder. */
 export async function loadCheckpoint(dir: string): Promise<Checkpoint> {
   const { fs, join } = await nodeFs();
+  if (fs.statSync(dir, { throwIfNoEntry: false })?.isDirectory() === false) {
+    throw new CheckpointError(`${dir} is a file; a checkpoint is a folder (${WEIGHTS_FILE}, ${MANIFEST_FILE}): give its folder`);
+  }
   const read = (name: string) => {
     try {
       return fs.readFileSync(join(dir, name));
@@ -219,15 +333,5 @@ export async function loadCheckpoint(dir: string): Promise<Checkpoint> {
   };
   const manifest = read(MANIFEST_FILE).toString('utf8');
   const weights = read(WEIGHTS_FILE);
-  const c = decodeCheckpoint(new Uint8Array(weights.buffer, weights.byteOffset, weights.byteLength), manifest, dir);
-  const epochInWeights = JSON.parse(new TextDecoder().decode(weightsHeader(weights)))?.__metadata__?.epoch;
-  if (epochInWeights !== undefined && Number(epochInWeights) !== c.manifest.epoch) {
-    throw new CheckpointError(`${dir}: ${WEIGHTS_FILE} is from epoch ${epochInWeights} but ${MANIFEST_FILE} says ${c.manifest.epoch} (an interrupted save?)`);
-  }
-  return c;
-}
-
-function weightsHeader(bytes: Uint8Array): Uint8Array {
-  const n = Number(new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true));
-  return bytes.subarray(8, 8 + n);
+  return decodeCheckpoint(new Uint8Array(weights.buffer, weights.byteOffset, weights.byteLength), manifest, dir);
 }

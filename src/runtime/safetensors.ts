@@ -3,6 +3,12 @@
 // Decoding checks every claim of the header against the file before allocating anything, so a
 // corrupt or hostile file is rejected with a message saying what is wrong.
 
+/**
+ * A safetensors file that cannot be written or read: a tensor whose data does not fill its shape
+ * (encodeSafetensors); a header that is too short, too long or not JSON, a dtype other than F32,
+ * a name listed twice, byte ranges that overlap, leave gaps or pass the end, or tensors other than
+ * the names and shapes expected (decodeSafetensors, whose messages start with `source`).
+ */
 export class SafetensorsError extends Error {
   override name = 'SafetensorsError';
 }
@@ -15,6 +21,12 @@ export interface NamedTensor {
 /** Largest header accepted (the format's own reference limit is 100 MB). */
 const MAX_HEADER_BYTES = 100_000_000;
 
+/**
+ * The safetensors bytes of float32 tensors: an 8-byte little-endian header length, a JSON header
+ * (each tensor's dtype F32, shape and byte range, in name order, and `__metadata__` when it has
+ * keys) padded with spaces so that the data starts 8-byte aligned, then the data in name order.
+ * @throws SafetensorsError when a tensor's data does not hold its shape's number of values.
+ */
 export function encodeSafetensors(tensors: Record<string, NamedTensor>, metadata: Record<string, string> = {}): Uint8Array {
   const names = Object.keys(tensors).sort();
   const header: Record<string, unknown> = {};
@@ -45,7 +57,9 @@ export function encodeSafetensors(tensors: Record<string, NamedTensor>, metadata
 
 /**
  * Decodes a file; `expected` (name → shape), when given, must match the file's tensors exactly.
- * `source` names the file in messages.
+ * `source` names the file in messages. As the format's reference implementation requires, the
+ * tensors cover the data bytes exactly (no gap, no overlap, nothing after the last) and no name
+ * is listed twice. `tensors` has no prototype, so any name (`__proto__`) is a tensor's.
  */
 export function decodeSafetensors(bytes: Uint8Array, expected?: Record<string, number[]>, source = 'safetensors file'): { tensors: Record<string, NamedTensor>; metadata: Record<string, string> } {
   const fail = (what: string): never => {
@@ -56,53 +70,67 @@ export function decodeSafetensors(bytes: Uint8Array, expected?: Record<string, n
   if (headerLength > BigInt(bytes.length - 8)) fail(`header claims ${headerLength} bytes but the file has ${bytes.length - 8} after the length`);
   if (headerLength > BigInt(MAX_HEADER_BYTES)) fail(`header of ${headerLength} bytes exceeds the ${MAX_HEADER_BYTES}-byte limit`);
   const n = Number(headerLength);
+  let text = '';
   let header: unknown;
   try {
-    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + n)));
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + n));
+    header = JSON.parse(text);
   } catch (error) {
     return fail(`header is not valid UTF-8 JSON (${(error as Error).message})`);
   }
   if (!header || typeof header !== 'object' || Array.isArray(header)) return fail('header is not a JSON object');
+  // JSON.parse keeps the last of two equal keys: a second description would pass unseen.
+  const twice = repeatedKey(text);
+  if (twice !== null) fail(`the header lists '${twice}' twice; each name may appear once`);
   const dataStart = 8 + n;
   const dataLength = bytes.length - dataStart;
   const entries: { name: string; shape: number[]; begin: number; end: number }[] = [];
   let metadata: Record<string, string> = {};
   for (const [name, value] of Object.entries(header as Record<string, unknown>)) {
     if (name === '__metadata__') {
-      if (!value || typeof value !== 'object' || Object.values(value).some((v) => typeof v !== 'string')) fail('__metadata__ must map names to strings');
+      if (!value || typeof value !== 'object' || Array.isArray(value)) fail(`__metadata__ must be an object mapping names to strings, got ${JSON.stringify(value)}`);
+      for (const [key, v] of Object.entries(value as object)) if (typeof v !== 'string') fail(`__metadata__.${key} is ${JSON.stringify(v)}; __metadata__ maps names to strings`);
       metadata = value as Record<string, string>;
       continue;
     }
     const v = value as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     if (!v || typeof v !== 'object') fail(`tensor '${name}' has no description`);
     if (v.dtype !== 'F32') fail(`tensor '${name}' has dtype ${JSON.stringify(v.dtype)}; only F32 is supported`);
-    if (!Array.isArray(v.shape) || v.shape.some((d) => !Number.isInteger(d) || d < 0 || d > 2 ** 31)) fail(`tensor '${name}' has an invalid shape ${JSON.stringify(v.shape)}`);
+    if (!Array.isArray(v.shape) || v.shape.some((d) => !Number.isInteger(d) || d < 0 || d > 2 ** 31)) {
+      fail(`tensor '${name}' has shape ${JSON.stringify(v.shape)}; a shape is a list of integers in [0, 2147483648]`);
+    }
     const offsets = v.data_offsets;
     if (!Array.isArray(offsets) || offsets.length !== 2 || offsets.some((o) => !Number.isInteger(o) || o < 0)) {
-      fail(`tensor '${name}' has invalid data_offsets ${JSON.stringify(offsets)}`);
+      fail(`tensor '${name}' has data_offsets ${JSON.stringify(offsets)}; they must be [begin, end], integers ≥ 0 (bytes after the header)`);
     }
     const [begin, end] = offsets as number[];
     const shape = v.shape as number[];
     const count = shape.reduce((a, b) => a * b, 1);
-    if (end < begin || end > dataLength) fail(`tensor '${name}' spans bytes [${begin}, ${end}) outside the ${dataLength} data bytes`);
+    if (end < begin) fail(`tensor '${name}' has data_offsets [${begin}, ${end}]: it ends before it begins`);
+    if (end > dataLength) fail(`tensor '${name}' spans bytes [${begin}, ${end}) outside the ${dataLength} data bytes`);
     if (end - begin !== count * 4) fail(`tensor '${name}' of shape [${shape}] needs ${count * 4} bytes, its offsets give ${end - begin}`);
-    if (begin % 4 !== 0) fail(`tensor '${name}' starts at byte ${begin}, not a multiple of 4`);
     entries.push({ name, shape, begin, end });
   }
-  entries.sort((a, b) => a.begin - b.begin);
-  for (let i = 1; i < entries.length; i++) {
-    if (entries[i].begin < entries[i - 1].end) fail(`tensors '${entries[i - 1].name}' and '${entries[i].name}' overlap`);
+  // Each tensor starts where the one before it ends (so at a multiple of 4), the first at 0.
+  entries.sort((a, b) => a.begin - b.begin || a.end - b.end);
+  let covered = 0;
+  for (const [i, e] of entries.entries()) {
+    if (e.begin < covered) fail(`tensors '${entries[i - 1].name}' and '${e.name}' overlap`);
+    if (e.begin > covered) fail(`data bytes [${covered}, ${e.begin}) before tensor '${e.name}' belong to no tensor; the tensors must cover the data without gaps`);
+    covered = e.end;
   }
+  if (covered !== dataLength) fail(`data bytes [${covered}, ${dataLength}) after the last tensor belong to no tensor; the tensors must cover the data without gaps`);
+  const byName = new Map(entries.map((e) => [e.name, e]));
   if (expected) {
-    const names = new Set(entries.map((e) => e.name));
     for (const [name, shape] of Object.entries(expected)) {
-      if (!names.has(name)) fail(`tensor '${name}' [${shape}] is missing`);
-      const e = entries.find((x) => x.name === name)!;
+      const e = byName.get(name);
+      if (!e) return fail(`tensor '${name}' [${shape}] is missing`);
       if (e.shape.join(',') !== shape.join(',')) fail(`tensor '${name}' has shape [${e.shape}], the model needs [${shape}]`);
     }
-    for (const e of entries) if (!(e.name in expected)) fail(`unexpected tensor '${e.name}'`);
+    for (const e of entries) if (!Object.hasOwn(expected, e.name)) fail(`unexpected tensor '${e.name}'`);
   }
-  const tensors: Record<string, NamedTensor> = {};
+  // No prototype: a tensor may be named '__proto__' or 'toString'.
+  const tensors: Record<string, NamedTensor> = Object.create(null);
   for (const e of entries) {
     // Copy: the data may not be 4-byte aligned inside the file's buffer.
     const data = new Float32Array((e.end - e.begin) / 4);
@@ -110,4 +138,29 @@ export function decodeSafetensors(bytes: Uint8Array, expected?: Record<string, n
     tensors[e.name] = { shape: e.shape, data };
   }
   return { tensors, metadata };
+}
+
+/**
+ * The first key the top level of a JSON object's text lists twice, or null; `text` must be
+ * valid JSON. A key is a string followed by a colon; nested objects are skipped by depth.
+ */
+function repeatedKey(text: string): string | null {
+  const seen = new Set<string>();
+  const colon = /[ \t\n\r]*:/y;
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '{' || c === '[') depth++;
+    else if (c === '}' || c === ']') depth--;
+    else if (c === '"') {
+      const start = i;
+      for (i++; text[i] !== '"'; i++) if (text[i] === '\\') i++;
+      colon.lastIndex = i + 1;
+      if (depth !== 1 || !colon.test(text)) continue;
+      const key = JSON.parse(text.slice(start, i + 1)) as string;
+      if (seen.has(key)) return key;
+      seen.add(key);
+    }
+  }
+  return null;
 }
