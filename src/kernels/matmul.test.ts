@@ -16,6 +16,7 @@ import {
   createMatmul,
   directTiles,
   fitTiles,
+  parseStrategy,
   matmulCpu,
   maxMatmulK,
   resolveMatmul,
@@ -359,6 +360,39 @@ describe('matmul strategies (tiled and direct) on any adapter', () => {
     }
   });
 
+  it("tiles from outside (setMatmulStrategy, createMatmul's tiles) are fitted to the device as whole numbers, and compute the product", async () => {
+    const gpu = await testGpu();
+    const limits = (x: number, y: number, invocations: number, storage: number) =>
+      ({ device: { limits: { maxComputeWorkgroupSizeX: x, maxComputeWorkgroupSizeY: y, maxComputeInvocationsPerWorkgroup: invocations, maxComputeWorkgroupStorageSize: storage } } }) as unknown as Gpu;
+    // WebGPU's defaults: 256 × 256 per dimension, 256 invocations, 16 KiB of workgroup memory.
+    const webgpuDefaults = limits(256, 256, 256, 16384);
+    // 3 × 1000 (wgY over the per-dimension limit): 3 × 256, then halved to 3 × 64 (192 invocations;
+    // it was 3 × 62.5); staged A and B take (3·8 + 64·8)·7·4 + 16 = 15,024 bytes.
+    expect(fitTiles(webgpuDefaults, { wgX: 3, wgY: 1000, bk: 7 })).toEqual({ wgX: 3, wgY: 64, bk: 7 });
+    // With 12 KiB, BK 7 goes to 4 (8,592 bytes): halving would give 3.5, or 3 (which cannot compile).
+    expect(fitTiles(limits(256, 256, 256, 12288), { wgX: 3, wgY: 1000, bk: 7 })).toEqual({ wgX: 3, wgY: 64, bk: 4 });
+    // (BN + BM)·4·4 + 16 bytes at BK 4 must fit 32 KiB: 1024 × 1 invocations are halved to 128 × 1.
+    expect(fitTiles(limits(1024, 1024, 1024, 32768), { wgX: 1024, wgY: 1, bk: 1024 })).toEqual({ wgX: 128, wgY: 1, bk: 4 });
+    // 200 over a per-dimension limit of 128; then at BK 4, 16,528 bytes > 16 KiB: 64 × 1.
+    expect(fitTiles(limits(128, 256, 256, 16384), { wgX: 200, wgY: 1, bk: 8 })).toEqual({ wgX: 64, wgY: 1, bk: 4 });
+    for (const t of [fitTiles(webgpuDefaults, { wgX: 3, wgY: 1000, bk: 7 }), { wgX: 5, wgY: 3, bk: 5 }, { wgX: 16, wgY: 16, bk: 4 }]) {
+      for (const variant of [{}, { transA: true, onesRow: true }, { transB: true }] as MatmulVariant[]) {
+        const r = await checkStrategy(gpu, variant, { batch: 2, m: 150, n: 140, k: 70 }, t, { offset: 4, pad: 4, gap: 8, aligned: true });
+        expect(r.error, JSON.stringify(t)).toBeLessThanOrEqual(1e-5);
+        expect(r.outsideUntouched).toBe(true);
+      }
+    }
+    // BK below 4 is refused before any GPU work (it made the shader compiler fail).
+    expect(() => parseStrategy({ strategy: 'tiled', tiles: { wgX: 16, wgY: 16, bk: 3 } })).toThrow('strategy.tiles.bk must be an integer in [4, 1024], got 3');
+    const big = gpu.createStorage('big', 4096 * 4);
+    try {
+      const ops = { a: { buffer: big }, b: { buffer: big }, c: { buffer: big } };
+      expect(() => createMatmul(gpu, {}, { batch: 1, m: 8, n: 8, k: 8 }, ops, { wgX: 16, wgY: 16, bk: 2 })).toThrow(/the tiled strategy needs tiles.bk to be an integer ≥ 4, got 2/);
+    } finally {
+      gpu.destroyBuffer(big);
+    }
+  });
+
   it('picks the direct strategy on CPU adapters, with the workgroup width that pads N least', async () => {
     const gpu = await testGpu();
     expect(directTiles(784)).toEqual({ wgX: 7, wgY: 1, bk: 4, direct: true });
@@ -381,7 +415,7 @@ describe('matmul strategies (tiled and direct) on any adapter', () => {
     expect(directTiles(3, 8, 3).wgX).toBe(3);
     // A device with WebGPU's default 16 KiB of workgroup memory gets narrower direct tiles.
     const withLimits = (maxComputeWorkgroupStorageSize: number) =>
-      ({ device: { limits: { ...gpu.device.limits, maxComputeInvocationsPerWorkgroup: 256, maxComputeWorkgroupStorageSize } } }) as unknown as Gpu;
+      ({ device: { limits: { maxComputeWorkgroupSizeX: 256, maxComputeWorkgroupSizeY: 256, maxComputeInvocationsPerWorkgroup: 256, maxComputeWorkgroupStorageSize } } }) as unknown as Gpu;
     expect(fitTiles(withLimits(16384), directTiles(256)).wgX).toBe(15);
     expect(fitTiles(withLimits(32768), directTiles(256)).wgX).toBe(16);
     expect(fitTiles(withLimits(8192), directTiles(256)).wgX).toBe(7);

@@ -108,6 +108,11 @@ export interface MatmulTiles {
    */
   blockRows?: number;
 }
+/**
+ * The smallest BK of the tiled strategy: its vec4 slices are BK / 4 wide, which the shader's
+ * compilers refuse to build at 0 even where they are not used (BK need not be a multiple of 4).
+ */
+export const MIN_TILED_BK = 4;
 /** The tiled strategy's tiles, used on GPUs unless tuned tiles are set (see tune.ts). */
 export const DEFAULT_TILES: MatmulTiles = { wgX: 16, wgY: 16, bk: 8 };
 /**
@@ -244,21 +249,30 @@ function layoutFor(gpu: Gpu): GPUBindGroupLayout {
 }
 
 /**
- * Tiles that fit the device: never more invocations than it allows, and (direct strategy) no
- * more workgroup memory than it allows: each invocation stages its 16×16 block of C there.
+ * Tiles that fit the device: workgroup sizes within its per-dimension limits and never more
+ * invocations than it allows, and no more workgroup memory than it allows (tiled strategy: the
+ * staged slices of A and B; direct strategy: each invocation stages its 16×16 block of C there).
+ * Sizes are halved (rounding down) until they fit, so they stay whole numbers.
  */
 export function fitTiles(gpu: Gpu, tiles: MatmulTiles = DEFAULT_TILES): MatmulTiles {
-  let { wgX, wgY } = tiles;
   const limits = gpu.device.limits;
+  const half = (n: number) => Math.max(1, Math.floor(n / 2));
+  let wgX = Math.min(tiles.wgX, limits.maxComputeWorkgroupSizeX);
+  let wgY = Math.min(tiles.wgY, limits.maxComputeWorkgroupSizeY);
   while (wgX * wgY > limits.maxComputeInvocationsPerWorkgroup) {
-    if (wgY >= wgX) wgY /= 2;
-    else wgX /= 2;
+    if (wgY >= wgX) wgY = half(wgY);
+    else wgX = half(wgX);
   }
   let bk = tiles.bk;
   if (!tiles.direct) {
     // Staged slices of A and B, (BM + BN)·BK floats, and the direct strategy's staging array
-    // shrunk to one vec4.
-    while (bk > 1 && (wgX * TILED_COLS + wgY * TILED_ROWS) * bk * 4 + 16 > limits.maxComputeWorkgroupStorageSize) bk /= 2;
+    // shrunk to one vec4. BK is halved first (not below MIN_TILED_BK), then the workgroup.
+    const stagedBytes = () => (wgX * TILED_COLS + wgY * TILED_ROWS) * bk * 4 + 16;
+    while (stagedBytes() > limits.maxComputeWorkgroupStorageSize && (bk > MIN_TILED_BK || wgX > 1 || wgY > 1)) {
+      if (bk > MIN_TILED_BK) bk = Math.max(MIN_TILED_BK, half(bk));
+      else if (wgY >= wgX) wgY = half(wgY);
+      else wgX = half(wgX);
+    }
   }
   if (tiles.direct) {
     const stagedBytes = (w: number) => w * (tiles.blockRows ?? DIRECT_ROWS) * DIRECT_COLS * 4 + 16;
@@ -292,8 +306,9 @@ export function parseStrategy(value: unknown, where = 'strategy'): MatmulStrateg
   if (!tiles || typeof tiles !== 'object') throw new KernelInputError(`${where}.tiles is missing`);
   for (const field of ['wgX', 'wgY', 'bk'] as const) {
     const n = tiles[field];
-    if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 1024) {
-      throw new KernelInputError(`${where}.tiles.${field} must be an integer in [1, 1024], got ${JSON.stringify(n)}`);
+    const min = field === 'bk' ? MIN_TILED_BK : 1;
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > 1024) {
+      throw new KernelInputError(`${where}.tiles.${field} must be an integer in [${min}, 1024], got ${JSON.stringify(n)}`);
     }
   }
   return { strategy: 'tiled', tiles: { wgX: tiles.wgX as number, wgY: tiles.wgY as number, bk: tiles.bk as number } };
@@ -439,6 +454,9 @@ export function createMatmul(
   }
   if (t.direct && t.wgY !== 1) {
     throw new KernelInputError(`${describe(variant, dims)}: the direct strategy needs tiles.wgY = 1, got ${t.wgY}`);
+  }
+  if (!t.direct && !(Number.isInteger(t.bk) && t.bk >= MIN_TILED_BK)) {
+    throw new KernelInputError(`${describe(variant, dims)}: the tiled strategy needs tiles.bk to be an integer ≥ ${MIN_TILED_BK}, got ${t.bk}`);
   }
   const direct = !!t.direct;
   const lanes = direct && !!t.rowLanes;

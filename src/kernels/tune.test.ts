@@ -135,7 +135,7 @@ describe('matmul strategy per device', () => {
     expect(() => parseStrategy({ strategy: 'fast' })).toThrow(/strategy.strategy must be 'direct' or 'tiled', got "fast"/);
     expect(() => parseStrategy({ strategy: 'tiled' }, 'best')).toThrow(/best.tiles is missing/);
     expect(() => parseStrategy({ strategy: 'tiled', tiles: { wgX: 16, wgY: 0, bk: 8 } })).toThrow(/tiles.wgY must be an integer in \[1, 1024\], got 0/);
-    expect(() => parseStrategy({ strategy: 'tiled', tiles: { wgX: 16, wgY: 16, bk: '8' } })).toThrow(/tiles.bk must be an integer in \[1, 1024\], got "8"/);
+    expect(() => parseStrategy({ strategy: 'tiled', tiles: { wgX: 16, wgY: 16, bk: '8' } })).toThrow(/tiles.bk must be an integer in \[4, 1024\], got "8"/);
   });
 
   it('a saved tuning holds only for its adapter and kernel', async () => {
