@@ -1,5 +1,5 @@
 // The built CLI, spawned as users run it: exit codes, messages, reports, JSON, checkpoints.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { constants } from 'node:buffer';
 import { chmodSync, closeSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -150,7 +150,7 @@ describe('altreg CLI', () => {
   });
 
   it('bad values: exit 2 with what is valid', () => {
-    expect(altreg('train', '--data', 'iris', '--lr', '0').stderr.trim()).toBe("altreg: option '--lr <x>' argument '0' is invalid. --lr must be a number > 0, got '0'. (see --help)");
+    expect(altreg('train', '--data', 'iris', '--lr', '0').stderr.trim()).toBe("altreg: --lr must be a number > 0, got '0' (see --help)");
     expect(altreg('train', '--data', 'iris', '--schedule', 'random:2').stderr.trim()).toBe('altreg: --schedule: random:P needs 0 ≤ P ≤ 1, got 2');
     expect(altreg('train', '--data', 'mnist').stderr.trim()).toBe("altreg: --data must be one of iris, wine, breast_cancer, digits or a .csv file, got 'mnist'");
     expect(altreg('train', '--data', 'iris', '--folds', '60').stderr.trim()).toMatch(/^altreg: .*class .* has 50 rows.* 60 folds|^altreg: .*60/);
@@ -208,7 +208,7 @@ describe('altreg CLI', () => {
     expect(report.stdout).toContain('Classification report of the constant@0.0075 arm (mean ± std over folds)');
     const byDefault = altreg('compare', '--data', 'iris', '--folds', '2', '--epochs', '2', '--device', 'cpu', '--quiet', '--schedules', 'none,constant', '--report', 'constant@0.01');
     expect(byDefault.stdout).toContain('Classification report of the constant arm');
-    expect(refused('--l2', '1e39')).toEqual([2, "altreg: option '--l2 <lambda>' argument '1e39' is invalid. --l2 must be a number from 0 to 1.7e38 (2λ must fit in a float32), got '1e39'. (see --help)"]);
+    expect(refused('--l2', '1e39')).toEqual([2, "altreg: --l2 must be a number from 0 to 1.7e38 (2λ must fit in a float32), got '1e39' (see --help)"]);
   });
 
   it('--save then --resume continues every fold; a diverging run exits 1 and overwrites no checkpoint', () => {
@@ -265,15 +265,15 @@ describe('altreg CLI', () => {
       const r = altreg(...args);
       return { code: r.code, stderr: r.stderr.trim() };
     };
-    expect(refused('train', '--data', 'iris', '--lr', '1e-50')).toEqual({ code: 2, stderr: `altreg: option '--lr <x>' argument '1e-50' is invalid. --lr must be a number > 0, got '1e-50', which is 0 in float32; ${range}. (see --help)` });
+    expect(refused('train', '--data', 'iris', '--lr', '1e-50')).toEqual({ code: 2, stderr: `altreg: --lr must be a number > 0, got '1e-50', which is 0 in float32; ${range} (see --help)` });
     // 1e-40 is a subnormal float32: a GPU may flush it to 0 and train nothing where the CPU steps.
     expect(refused('train', '--data', 'iris', '--lr', '1e-40')).toEqual({
       code: 2,
-      stderr: `altreg: option '--lr <x>' argument '1e-40' is invalid. --lr must be a number > 0, got '1e-40', which float32 holds only as a subnormal number, which GPUs may flush to 0; ${range}. (see --help)`,
+      stderr: `altreg: --lr must be a number > 0, got '1e-40', which float32 holds only as a subnormal number, which GPUs may flush to 0; ${range} (see --help)`,
     });
-    expect(refused('compare', '--data', 'iris', '--lr', '1e39')).toEqual({ code: 2, stderr: `altreg: option '--lr <x>' argument '1e39' is invalid. --lr must be a number > 0, got '1e39', which is Infinity in float32; ${range}. (see --help)` });
+    expect(refused('compare', '--data', 'iris', '--lr', '1e39')).toEqual({ code: 2, stderr: `altreg: --lr must be a number > 0, got '1e39', which is Infinity in float32; ${range} (see --help)` });
     // Not a number at all: the short message, as for every number flag.
-    expect(refused('train', '--data', 'iris', '--lr', '0x1')).toEqual({ code: 2, stderr: "altreg: option '--lr <x>' argument '0x1' is invalid. --lr must be a number > 0, got '0x1'. (see --help)" });
+    expect(refused('train', '--data', 'iris', '--lr', '0x1')).toEqual({ code: 2, stderr: "altreg: --lr must be a number > 0, got '0x1' (see --help)" });
     // The smallest normal float32, rounded up, trains.
     expect(refused('train', '--data', 'iris', '--lr', '1.18e-38', '--epochs', '1', '--device', 'cpu', '--quiet')).toEqual({ code: 0, stderr: '' });
   });
@@ -310,8 +310,8 @@ describe('altreg CLI', () => {
       [['--save', file], `altreg: --save: ${file} exists and is not a folder`],
       [['--save', ''], 'altreg: --save needs a folder name'],
       [['--repeats', '3'], 'altreg: --repeats repeats k-fold cross-validation with new shuffles: it needs --folds'],
-      [['--hidden', '70000'], "altreg: option '--hidden <widths>' argument '70000' is invalid. --hidden must be 1 to 30 comma-separated layer widths from 1 to 65536 (e.g. 10 or 64,32), got '70000'. (see --help)"],
-      [['--epochs', '2000000'], "altreg: option '--epochs <n>' argument '2000000' is invalid. --epochs must be an integer from 1 to 1000000, got '2000000'. (see --help)"],
+      [['--hidden', '70000'], "altreg: --hidden must be 1 to 30 comma-separated layer widths from 1 to 65536 (e.g. 10 or 64,32), got '70000' (see --help)"],
+      [['--epochs', '2000000'], "altreg: --epochs must be an integer from 1 to 1000000, got '2000000' (see --help)"],
       [['--json', join(temp, 'newdir') + '/'], `altreg: --json: ${join(temp, 'newdir')}/ ends with a slash; give a file name`],
       [['--save', join(temp, 'ck-in'), '--json', join(temp, 'ck-in', 'r.json')], `altreg: --json: ${join(temp, 'ck-in', 'r.json')} is, or is inside or above, the --save folder ${join(temp, 'ck-in')}, which holds only checkpoints; give a file outside it`],
       [['--save', join(temp, 'ck-same'), '--json', join(temp, 'ck-same')], `altreg: --json: ${join(temp, 'ck-same')} is, or is inside or above, the --save folder ${join(temp, 'ck-same')}, which holds only checkpoints; give a file outside it`],
@@ -532,8 +532,8 @@ describe('altreg CLI', () => {
   it('polish: suggestions kept, decimal numbers only, no penalty said so, --json - is stdout, one adapter note', () => {
     expect(altreg('train', '--data', 'iris', '--epoch', '5').stderr.trim()).toBe("altreg: unknown option '--epoch'; did you mean --epochs? (see --help)");
     expect(altreg('trian').stderr.trim()).toBe("altreg: unknown command 'trian'; did you mean train? (see --help)");
-    expect(altreg('train', '--data', 'iris', '--l2', '0x10')).toMatchObject({ code: 2, stderr: "altreg: option '--l2 <lambda>' argument '0x10' is invalid. --l2 must be a number from 0 to 1.7e38 (2λ must fit in a float32), got '0x10'. (see --help)" });
-    expect(altreg('train', '--data', 'iris', '--lr', '0b1')).toMatchObject({ code: 2, stderr: "altreg: option '--lr <x>' argument '0b1' is invalid. --lr must be a number > 0, got '0b1'. (see --help)" });
+    expect(altreg('train', '--data', 'iris', '--l2', '0x10')).toMatchObject({ code: 2, stderr: "altreg: --l2 must be a number from 0 to 1.7e38 (2λ must fit in a float32), got '0x10' (see --help)" });
+    expect(altreg('train', '--data', 'iris', '--lr', '0b1')).toMatchObject({ code: 2, stderr: "altreg: --lr must be a number > 0, got '0b1' (see --help)" });
     expect(altreg('train', '--data', 'iris', '--validation', '0x0').code).toBe(2);
     const none = altreg('train', '--data', 'iris', '--epochs', '1', '--device', 'cpu', '--quiet', '--schedule', 'none', '--lr', '1e-2', '--l2', '.5');
     expect(none.code, none.stderr).toBe(0);
@@ -682,5 +682,106 @@ describe('altreg CLI', () => {
     const train = altreg('train', '--data', 'iris', '--epochs', '2');
     expect(train.code, train.stderr).toBe(0);
     expect(train.stderr).toContain(`, matmul ${best} (tuned)`);
+  });
+});
+
+/** The CLI started asynchronously, for what needs it running: a signal, a reader that goes away. */
+function start(...args: string[]) {
+  return spawn(process.execPath, [cli, ...args], { env: { ...process.env, EGL_PLATFORM: 'surfaceless', ALTREG_CACHE_DIR: join(temp, 'cache') } });
+}
+
+/** Its exit, with stderr less Dawn's notices. */
+function ended(child: ReturnType<typeof start>, stderr: () => string): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }> {
+  return new Promise((done) => child.on('close', (code, signal) => done({ code, signal, stderr: stderr().split('\n').filter((l) => !/^Warning: |artificially reduced|^\s+at operator|^$/.test(l)).join('\n') })));
+}
+
+describe('as a new user meets it', () => {
+  it("a flag's missing value is not taken from the next flag: --json --quiet writes no file named --quiet", () => {
+    const cwd = join(temp, 'swallowed');
+    mkdirSync(cwd);
+    const quick = ['train', '--data', 'iris', '--epochs', '1', '--device', 'cpu'];
+    const json = run({ cwd }, ...quick, '--json', '--quiet');
+    expect([json.code, json.stderr.trim(), json.stdout]).toEqual([2, "altreg: --json needs a value, but '--quiet' after it is a flag (a path that starts with -- can be given as ./--quiet) (see --help)", '']);
+    expect(readdirSync(cwd)).toEqual([]);
+    // commander took --epochs as the folder and then said "too many arguments" of the 1.
+    const save = run({ cwd }, 'train', '--data', 'iris', '--save', '--epochs', '1');
+    expect([save.code, save.stderr.trim()]).toEqual([2, "altreg: --save needs a value, but '--epochs' after it is a flag (a path that starts with -- can be given as ./--epochs) (see --help)"]);
+    expect(altreg('compare', '--data', 'iris', '--schedules', '--folds', '3').stderr.trim()).toBe("altreg: --schedules needs a value, but '--folds' after it is a flag (see --help)");
+    expect(altreg('train', '--data', 'iris', '--lr', '--epochs', '3').stderr.trim()).toBe("altreg: --lr needs a value, but '--epochs' after it is a flag (see --help)");
+    expect(altreg('train', '--data', 'iris', '--activation', '--epochs', '3').stderr.trim()).toBe("altreg: --activation needs a value, but '--epochs' after it is a flag (see --help)");
+    expect(readdirSync(cwd)).toEqual([]);
+    // What the message offers works: ./--quiet is a file of that name.
+    const named = run({ cwd }, ...quick, '--quiet', '--json', './--quiet');
+    expect(named.code, named.stderr).toBe(0);
+    expect(JSON.parse(readFileSync(join(cwd, '--quiet'), 'utf8')).tool).toBe('altreg');
+  });
+
+  it("commander's own errors say the flag and what is valid once, as the CLI's other messages do", () => {
+    expect(altreg('train', '--data', 'iris', '--epochs', '0').stderr.trim()).toBe("altreg: --epochs must be an integer from 1 to 1000000, got '0' (see --help)");
+    expect(altreg('train', '--data', 'iris', '--activation', 'Relu').stderr.trim()).toBe("altreg: --activation must be one of relu, tanh, sigmoid, identity, got 'Relu' (see --help)");
+    expect(altreg('train', '--data', 'iris', '--label')).toMatchObject({ code: 2, stderr: 'altreg: --label needs a value (see --help)' });
+    // A word where a flag belongs: the data, given as commands of other tools take it.
+    expect(altreg('train', 'iris.csv', '--epochs', '1')).toMatchObject({ code: 2, stderr: "altreg: train takes no arguments, got 'iris.csv'; give the data as --data iris.csv (see --help)" });
+    expect(altreg('compare', '--data', 'iris', 'five', 'folds')).toMatchObject({ code: 2, stderr: "altreg: compare takes no arguments, got 'five folds'; every setting is a flag (see --help)" });
+    expect(altreg('train', '--epochs', '1')).toMatchObject({ code: 2, stderr: 'altreg: --data is required: iris, wine, breast_cancer, digits, or a .csv file (see --help)' });
+  });
+
+  it('--help says the exit codes and shows examples, each of which runs', () => {
+    const help = altreg('--help');
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('\nEvery command has --help. Exit codes:\n  0  success\n  1  a runtime failure: training diverged, no WebGPU adapter (--device gpu), an output not written\n  2  bad usage or input:');
+    const examples = help.stdout.slice(help.stdout.indexOf('\nExamples:\n')).split('\n').filter((l) => l.startsWith('  altreg '));
+    expect(examples).toHaveLength(4);
+    // Run as written, in a folder that holds the my.csv they name (a label column not last).
+    const cwd = join(temp, 'examples');
+    mkdirSync(cwd);
+    const rows = Array.from({ length: 40 }, (_, i) => `${i % 2 === 0 ? 'setosa' : 'virginica'},${(i % 7) + (i % 2) * 5},${i % 3}`);
+    writeFileSync(join(cwd, 'my.csv'), `species,length,width\n${rows.join('\n')}\n`);
+    for (const example of examples) {
+      const [command, pipe] = example.trim().split(' | ');
+      const r = run({ cwd }, ...command.split(' ').slice(1));
+      expect([example, r.code, r.stderr.split('\n').filter((l) => /error|invalid|unknown/i.test(l))]).toEqual([example, 0, []]);
+      // jq .arms[0].accuracy: the mean and std of the first arm's accuracy.
+      if (pipe) expect(Object.keys(JSON.parse(r.stdout).arms[0].accuracy)).toEqual(expect.arrayContaining(['mean', 'std']));
+    }
+  });
+
+  it('--device gpu without an adapter says that --device auto or cpu trains on the CPU', () => {
+    const r = run({ env: { __EGL_VENDOR_LIBRARY_FILENAMES: '/nonexistent.json' } }, 'train', '--data', 'iris', '--epochs', '1', '--device', 'gpu');
+    const notes = r.stderr.split('\n').filter((line) => line.startsWith('altreg: '));
+    expect([r.code, notes]).toEqual([1, [expect.stringMatching(/^altreg: no WebGPU adapter: tried [^;]+; --device auto or cpu trains on the CPU reference trainer$/)]]);
+  });
+
+  it('selfcheck into a reader that goes away (| head) says so in one line, without a stack trace', async () => {
+    const child = start('selfcheck');
+    let stderr = '';
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    child.stdout.destroy();
+    const r = await ended(child, () => stderr);
+    expect([r.code, r.stderr.split('\n').filter((l) => !l.startsWith('adapter: '))]).toEqual([1, ['altreg: cannot write to stdout (EPIPE)']]);
+  });
+
+  it('Ctrl-C during training: one line saying where it stopped and that nothing was saved or written, then the process ends by SIGINT', async () => {
+    const dir = join(temp, 'interrupted');
+    const json = join(temp, 'interrupted.json');
+    const child = start('train', '--data', 'digits', '--epochs', '300', '--device', 'cpu', '--save', dir, '--json', json);
+    let stderr = '';
+    let sent = false;
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk;
+      // The first progress line (a tenth of the run): training is under way, with nine tenths to go.
+      if (!sent && stderr.includes('1 model: epoch 30/300')) {
+        sent = true;
+        child.kill('SIGINT');
+      }
+    });
+    const r = await ended(child, () => stderr);
+    expect([r.code, r.signal]).toEqual([null, 'SIGINT']);
+    const last = r.stderr.split('\n').at(-1)!;
+    const epoch = Number(/after epoch (\d+)\//.exec(last)?.[1]);
+    expect(last).toBe(`altreg: interrupted (SIGINT) after epoch ${epoch}/300; nothing was saved to ${dir} or written to ${json}`);
+    expect(epoch).toBeGreaterThanOrEqual(30);
+    expect(epoch).toBeLessThan(300);
+    expect([existsSync(dir), existsSync(json)]).toEqual([false, false]);
   });
 });

@@ -298,10 +298,10 @@ async function pickDevice(choice: ExperimentFlags['device'], inline: boolean): P
   try {
     return await sharedGpu(inline ? { llvmpipeThreads: 0 } : {});
   } catch (error) {
-    if (choice === 'gpu') throw error;
     // A no-adapter error says "no WebGPU adapter" itself; other failures (Dawn missing) do not.
     const message = (error as Error).message;
     const noAdapter = error instanceof GpuError && error.code === 'no-adapter';
+    if (choice === 'gpu') throw noAdapter ? new GpuError(`${message}; --device auto or cpu trains on the CPU reference trainer`, 'no-adapter') : error;
     process.stderr.write(`altreg: ${noAdapter ? message : `no WebGPU adapter (${message})`}; training on the CPU reference trainer\n`);
     return null;
   }
@@ -388,7 +388,7 @@ async function runExperimentCommand(
     process.stderr.write(`altreg: training ${what} on ${describeData(dataset)}, ${gpu ? gpu.name : 'the CPU reference trainer'}${tiles}${thread}\n`);
   }
   // The epochs of the whole run, as the heading and the report count them (a resumed run's first is resumedEpochs + 1).
-  const progress = createProgress((resumedEpochs + flags.epochs) * modes, plural(models, 'model'), !!flags.quiet, process.stderr, resumedEpochs * modes);
+  const progress = createProgress((resumedEpochs + flags.epochs) * modes, plural(models, 'model'), !!flags.quiet, process.stderr, resumedEpochs * modes, notWritten(flags));
   options.onEpoch = (epoch, records) => progress.epoch(epoch, records);
   options.onStep = (_, step, steps) => progress.step(step, steps);
   let result: ExperimentResult;
@@ -434,6 +434,12 @@ async function runExperimentCommand(
   }
   if (failures.length > 0) throw new Error(failures.join('; '));
   return 0;
+}
+
+/** What a run stopped during training has not written, for the line that says so: every output is written after it. */
+function notWritten(flags: ExperimentFlags): string {
+  const outputs = [...(flags.save !== undefined ? [`saved to ${flags.save}`] : []), ...(flags.json !== undefined ? [`written to ${isStdout(flags.json) ? 'stdout' : flags.json}`] : [])];
+  return outputs.length > 0 ? `nothing was ${outputs.join(' or ')}` : '';
 }
 
 /** Finishes or undoes a save into `dir` that was cut short (recoverSaveDir), saying so. */

@@ -1,16 +1,19 @@
 #!/usr/bin/env node
 // The `altreg` command line: `train`, `compare`, `demo`, `tune` and `selfcheck`. Flags are parsed by
 // commander; every value is checked before any GPU work. Exit codes: 0 success, 2 bad usage
-// or bad input (one line saying what is wrong and what is valid), 1 a runtime failure.
+// or bad input (one line saying what is wrong and what is valid), 1 a runtime failure; Ctrl-C
+// while training is said in one line, and the process then ends by the signal (progress.ts).
 
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { DECIMAL } from '../data/csv.js';
+import { DATASET_NAMES } from '../data/datasets.js';
 import { float32PositiveProblem, LR_RANGE, MIN_NORMAL_FLOAT32_TEXT } from '../kernels/adam.js';
 import { runSelfCheck } from '../kernels/selfcheck.js';
 import { sharedGpu } from '../runtime/gpu.js';
 import { isLambda, LAMBDA_RANGE } from '../runtime/penalty.js';
 import { runCompare, runTrain, runTune, DEMO_ARGS, SMALL_STEP_MULTIPLY_ADDS, type ExperimentFlags, type TuneFlags } from './commands.js';
-import { cliMessage, isUsageError } from './errors.js';
+import { cliMessage, isUsageError, UsageError } from './errors.js';
+import { writeStdout } from './output.js';
 
 // Mesa reads EGL_PLATFORM when Dawn's GL backend starts: headless machines have no display.
 process.env.EGL_PLATFORM ??= 'surfaceless';
@@ -19,7 +22,7 @@ function integer(name: string, min: number, max = Number.MAX_SAFE_INTEGER) {
   const range = max === Number.MAX_SAFE_INTEGER ? `≥ ${min}` : `from ${min} to ${max}`;
   return (value: string) => {
     const n = Number(value);
-    if (!/^-?\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min || n > max) throw new InvalidArgumentError(`${name} must be an integer ${range}, got '${value}'.`);
+    if (!/^-?\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min || n > max) throw new InvalidArgumentError(`${name} must be an integer ${range}, got '${value}'`);
     return n;
   };
 }
@@ -33,7 +36,7 @@ function number(name: string, valid: (n: number) => boolean | string, range: str
     const n = Number(value);
     // Decimal numbers only, as in CSV cells and schedule@λ: Number() would also read '0x10' and '0b1'.
     const verdict = DECIMAL.test(value.trim()) && Number.isFinite(n) ? valid(n) : false;
-    if (verdict !== true) throw new InvalidArgumentError(`${name} must be ${range}, got '${value}'${typeof verdict === 'string' ? `, ${verdict}` : ''}.`);
+    if (verdict !== true) throw new InvalidArgumentError(`${name} must be ${range}, got '${value}'${typeof verdict === 'string' ? `, ${verdict}` : ''}`);
     return n;
   };
 }
@@ -60,7 +63,7 @@ const MAX_LAYERS = 30;
 function widths(value: string): number[] {
   const parts = value.split(',').map((p) => p.trim());
   if (parts.some((p) => !/^\d+$/.test(p) || Number(p) < 1 || Number(p) > MAX_WIDTH) || parts.length > MAX_LAYERS) {
-    throw new InvalidArgumentError(`--hidden must be 1 to ${MAX_LAYERS} comma-separated layer widths from 1 to ${MAX_WIDTH} (e.g. 10 or 64,32), got '${value}'.`);
+    throw new InvalidArgumentError(`--hidden must be 1 to ${MAX_LAYERS} comma-separated layer widths from 1 to ${MAX_WIDTH} (e.g. 10 or 64,32), got '${value}'`);
   }
   return parts.map(Number);
 }
@@ -68,7 +71,8 @@ function widths(value: string): number[] {
 /** The options shared by `train` and `compare`. */
 function experimentOptions(command: Command): Command {
   return command
-    .requiredOption('--data <name|file.csv>', 'required: iris, wine, breast_cancer, digits, or a CSV file (header row, numeric features)')
+    // Required, which checkArguments says (commander would say it before a stray argument such as `train iris.csv`).
+    .option('--data <name|file.csv>', 'required: iris, wine, breast_cancer, digits, or a CSV file (header row, numeric features)')
     .option('--label <column>', 'label column of a CSV: header name or 0-based index (default: the last column)')
     .addOption(new Option('--hidden <widths>', 'hidden layer widths, comma-separated').argParser(widths).default([10], '10'))
     .addOption(new Option('--activation <name>', 'hidden activation').choices(['relu', 'tanh', 'sigmoid', 'identity']).default('relu'))
@@ -95,12 +99,76 @@ function experimentOptions(command: Command): Command {
     );
 }
 
-/** A commander error on one line: `unknown option '--epoch'\n(Did you mean --epochs?)` → `…'--epoch'; did you mean --epochs?`. */
+/** Flags whose value is a path: one that starts with -- can be given as ./--name. */
+const PATH_FLAGS = new Set(['--data', '--save', '--resume', '--json']);
+
+/**
+ * Refuses a flag as the value of every option of `command` that takes one: commander takes the
+ * next argument whatever it is, so `--json --quiet` would write the JSON to a file named
+ * `--quiet` (and show progress), and `--save --epochs 3` would save into `--epochs` (and then
+ * refuse the 3 as an argument).
+ */
+function refuseFlagValues(command: Command): void {
+  for (const option of command.options) {
+    if (!option.required) continue;
+    const parse = option.parseArg;
+    option.argParser((value: string, previous: unknown) => {
+      if (value.startsWith('--')) {
+        const path = PATH_FLAGS.has(option.long!) ? ` (a path that starts with -- can be given as ./${value})` : '';
+        throw new InvalidArgumentError(`${option.long} needs a value, but '${value}' after it is a flag${path}`);
+      }
+      return parse ? parse(value, previous) : value;
+    });
+  }
+}
+
+/**
+ * Refuses arguments that are not flags, saying what was given (commander counts them only), and
+ * then a missing --data. A data set or CSV given as `altreg train iris.csv` is shown as a flag.
+ */
+function checkArguments(command: Command): void {
+  command.allowExcessArguments().hook('preAction', (_, action) => {
+    const takesData = action.options.some((o) => o.long === '--data');
+    if (action.args.length > 0) {
+      const data = takesData && action.args.length === 1 && ((DATASET_NAMES as readonly string[]).includes(action.args[0]) || /\.csv$/i.test(action.args[0]));
+      const hint = data ? `give the data as --data ${action.args[0]}` : 'every setting is a flag';
+      throw new UsageError(`${action.name()} takes no arguments, got '${action.args.join(' ')}'; ${hint} (see --help)`);
+    }
+    if (takesData && action.opts().data === undefined) throw new UsageError(`--data is required: ${DATASET_NAMES.join(', ')}, or a .csv file (see --help)`);
+  });
+}
+
+/**
+ * A commander error on one line, said as the CLI's own messages are: `unknown option
+ * '--epoch'\n(Did you mean --epochs?)` → `…'--epoch'; did you mean --epochs?`, and the flag's
+ * frame (`option '--lr <x>' argument '0' is invalid.`) dropped before a message of ours, which
+ * names the flag and the value itself.
+ */
 function oneLine(text: string): string {
   const [first, ...rest] = text.trim().split('\n');
   const suggestion = rest.map((line) => /^\(Did you mean (.+)\?\)$/.exec(line.trim())).find((m) => m);
-  return first.replace(/^error: /, '') + (suggestion ? `; did you mean ${suggestion[1]}?` : '');
+  const message = first
+    .replace(/^error: /, '')
+    .replace(/^option '[^']*' argument '.*' is invalid\. (?=--)/, '')
+    .replace(/^option '(--[\w-]+)[^']*' argument '(.*)' is invalid\. Allowed choices are (.*)\.$/, "$1 must be one of $3, got '$2'")
+    .replace(/^option '(--[\w-]+)[^']*' argument missing$/, '$1 needs a value');
+  return message + (suggestion ? `; did you mean ${suggestion[1]}?` : '');
 }
+
+/** After the top-level --help: what users try first, and what the exit codes mean. */
+const EXAMPLES_AND_EXIT_CODES = `
+Examples:
+  altreg demo
+  altreg train --data iris --schedule alternate --epochs 100 --lr 0.01
+  altreg compare --data my.csv --label species --folds 5 --schedules constant@0.0075,alternate
+  altreg train --data wine --folds 5 --quiet --json - | jq '.arms[0].accuracy'
+
+Every command has --help. Exit codes:
+  0  success
+  1  a runtime failure: training diverged, no WebGPU adapter (--device gpu), an output not written
+  2  bad usage or input: a flag, its value, the data (one line says what is wrong and what is valid)
+  Ctrl-C or SIGTERM while training says after which epoch, then ends the process by that signal
+  (130 in a shell for Ctrl-C); nothing is half-written.`;
 
 export function buildProgram(): Command {
   const program = new Command('altreg')
@@ -108,7 +176,8 @@ export function buildProgram(): Command {
     .version('0.1.0')
     .exitOverride()
     // One line: what is wrong, commander's guess at what was meant, and where the valid choices are listed.
-    .configureOutput({ outputError: (text, write) => write(`altreg: ${oneLine(text)} (see --help)\n`) });
+    .configureOutput({ outputError: (text, write) => write(`altreg: ${oneLine(text)} (see --help)\n`) })
+    .addHelpText('after', EXAMPLES_AND_EXIT_CODES);
 
   experimentOptions(
     program
@@ -164,13 +233,22 @@ export function buildProgram(): Command {
     .action(async () => {
       const gpu = await sharedGpu();
       process.stderr.write(`adapter: ${gpu.name}\n`);
+      // A reader that goes away (`| head`) is said once, as for the other commands' reports,
+      // not as an 'error' event's stack trace.
+      let unwritten: Error | null = null;
+      const print = (line: string) => writeStdout(line).catch((error: Error) => void (unwritten ??= error));
       const results = await runSelfCheck(gpu, (r) => {
-        process.stdout.write(`${r.ok ? 'ok  ' : 'FAIL'}  ${r.name.padEnd(78)} error ${r.error.toExponential(2)} (limit ${r.limit.toExponential(0)})\n`);
+        void print(`${r.ok ? 'ok  ' : 'FAIL'}  ${r.name.padEnd(78)} error ${r.error.toExponential(2)} (limit ${r.limit.toExponential(0)})\n`);
       });
       const failed = results.filter((r) => !r.ok).length;
-      process.stdout.write(`${results.length - failed}/${results.length} kernel checks passed on ${gpu.name}\n`);
+      await print(`${results.length - failed}/${results.length} kernel checks passed on ${gpu.name}\n`);
+      if (unwritten) throw unwritten;
       process.exitCode = failed === 0 ? 0 : 1;
     });
+  for (const command of program.commands) {
+    refuseFlagValues(command);
+    checkArguments(command);
+  }
   return program;
 }
 

@@ -27,6 +27,7 @@ describe('progress lines (stderr not a terminal)', () => {
       vi.advanceTimersByTime(1);
       progress.epoch(151, [record(0.25), record(0.75)]);
       expect(lines.at(-1)).toBe('1 model: epoch 152/1000: loss 0.5000, train acc 0.500 (mean over models)\n');
+      progress.stop();
     } finally {
       process.stderr.isTTY = tty;
       write.mockRestore();
@@ -53,6 +54,7 @@ describe('a long epoch', () => {
     vi.advanceTimersByTime(LINE_SECONDS * 1000 - 1);
     progress.step(400, 938);
     expect(lines).toHaveLength(1);
+    progress.stop();
 
     const terminal = fakeTerminal();
     const bar = createProgress(30, '2 models', false, terminal.stream);
@@ -70,6 +72,7 @@ describe('a resumed run', () => {
     for (let e = 300; e < 400; e++) progress.epoch(e, [record(0.5)]);
     // A line every tenth of the whole run, the last at its end.
     expect(lines.map((l) => l.split(':')[1])).toEqual([' epoch 320/400', ' epoch 360/400', ' epoch 400/400']);
+    progress.stop();
     // The bar starts at the epochs trained before, and the last redraw (at stop) shows the run's end.
     const resumedOnce = fakeTerminal();
     const bar = createProgress(2, '1 model', false, resumedOnce.stream, 1);
@@ -151,5 +154,55 @@ describe('progress bar (stderr a terminal)', () => {
     createProgress(10, '1 model', false, stopped.stream).stop();
     expect(stopped.written()).toContain(SHOW_CURSOR);
     for (const event of ['SIGINT', 'SIGTERM', 'exit'] as const) expect(added(event, before[event])).toEqual([]);
+  });
+});
+
+describe('an interruption (Ctrl-C, kill)', () => {
+  for (const mode of ['quiet', 'lines', 'terminal'] as const) {
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+      it(`${mode}: ${signal} says after which epoch of the whole run it stopped and what was not written, then ends the process with ${signal}`, () => {
+        const kill = vi.spyOn(process, 'kill').mockImplementation(() => true);
+        const before = { SIGINT: listeners('SIGINT'), SIGTERM: listeners('SIGTERM'), exit: listeners('exit') };
+        const chunks: string[] = [];
+        const terminal = fakeTerminal();
+        const lines = Object.assign(new Writable({ write: (chunk, _, done) => (chunks.push(String(chunk)), done()) }), { isTTY: false }) as unknown as NodeJS.WriteStream;
+        const stream = mode === 'terminal' ? terminal.stream : lines;
+        const written = () => (mode === 'terminal' ? terminal.written() : chunks.join(''));
+        try {
+          // Resumed after 10 of 40 epochs, then 2 more trained: 12 of the run's 40 done.
+          const progress = createProgress(40, '2 models', mode === 'quiet', stream, 10, 'nothing was saved to ckpt');
+          progress.epoch(10, [record(0.5)]);
+          progress.epoch(11, [record(0.5)]);
+          const [onSignal] = added(signal, before[signal]);
+          onSignal(signal);
+          // On a line of its own, after the bar or the progress lines.
+          expect(written().split('\n').slice(-2)).toEqual([`altreg: interrupted (${signal}) after epoch 12/40; nothing was saved to ckpt`, '']);
+          if (mode === 'terminal') expect(written().slice(written().lastIndexOf(WRAP_OFF))).toContain(SHOW_CURSOR);
+          expect(kill).toHaveBeenCalledWith(process.pid, signal);
+          for (const event of ['SIGINT', 'SIGTERM', 'exit'] as const) expect(added(event, before[event])).toEqual([]);
+          const length = written().length;
+          progress.stop();
+          expect(written()).toHaveLength(length);
+        } finally {
+          kill.mockRestore();
+        }
+      });
+    }
+  }
+
+  it('with nothing to write, the line says where it stopped only; a stopped run leaves no listener', () => {
+    const kill = vi.spyOn(process, 'kill').mockImplementation(() => true);
+    const before = { SIGINT: listeners('SIGINT'), SIGTERM: listeners('SIGTERM'), exit: listeners('exit') };
+    const chunks: string[] = [];
+    const stream = Object.assign(new Writable({ write: (chunk, _, done) => (chunks.push(String(chunk)), done()) }), { isTTY: false }) as unknown as NodeJS.WriteStream;
+    try {
+      createProgress(3, '1 model', true, stream);
+      added('SIGINT', before.SIGINT)[0]('SIGINT');
+      expect(chunks).toEqual(['altreg: interrupted (SIGINT) after epoch 0/3\n']);
+      createProgress(3, '1 model', true, stream).stop();
+      for (const event of ['SIGINT', 'SIGTERM', 'exit'] as const) expect(added(event, before[event])).toEqual([]);
+    } finally {
+      kill.mockRestore();
+    }
   });
 });
