@@ -411,6 +411,10 @@ describe('altreg CLI', () => {
     writeFileSync(join(own, 'altreg-run.json'), JSON.stringify({ ...record, flags: { ...record.flags, '--dropout': '0.5' } }));
     const extra = altreg(...perArm, '--resume', own);
     expect([extra.code, extra.stderr.trim()]).toEqual([2, `altreg: --resume: ${own} was trained with other flags (--dropout 0.5 there, (not given) here); resume with the flags it was trained with (--epochs, --device and the output flags may differ)`]);
+    // A flag named as a method of every object is compared as a flag.
+    writeFileSync(join(own, 'altreg-run.json'), JSON.stringify({ ...record, flags: { ...record.flags, toString: 'x' } }));
+    const method = altreg(...perArm, '--resume', own);
+    expect([method.code, method.stderr.trim()]).toEqual([2, `altreg: --resume: ${own} was trained with other flags (toString x there, (not given) here); resume with the flags it was trained with (--epochs, --device and the output flags may differ)`]);
 
     // The data is recorded by its values, not its name: same file name and shape, other values.
     const data = join(temp, 'same-name');

@@ -211,10 +211,12 @@ function readRunRecord(flag: string, dir: string): RunRecord | null {
  * versions hold it regardless.
  */
 function flagDifferences(record: RunRecord, current: Record<string, string>): string {
-  return Object.keys({ ...record.flags, ...current })
-    .filter((flag) => flag in current || flag !== '--l2')
-    .filter((flag) => record.flags[flag] !== current[flag])
-    .map((flag) => `${flag} ${record.flags[flag] ?? '(not given)'} there, ${current[flag] ?? '(not given)'} here`)
+  // Own keys only: a record's flag named 'toString' is a flag, not the method every object has.
+  const value = (flags: Record<string, string>, flag: string) => (Object.hasOwn(flags, flag) ? flags[flag] : undefined);
+  return [...new Set([...Object.keys(record.flags), ...Object.keys(current)])]
+    .filter((flag) => Object.hasOwn(current, flag) || flag !== '--l2')
+    .filter((flag) => value(record.flags, flag) !== value(current, flag))
+    .map((flag) => `${flag} ${value(record.flags, flag) ?? '(not given)'} there, ${value(current, flag) ?? '(not given)'} here`)
     .join('; ');
 }
 

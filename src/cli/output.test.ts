@@ -153,6 +153,29 @@ describe('replaceDir', () => {
     writeFileSync(join(done, `.altreg-old-${dead}-2`, 'stale'), 'x');
     expect(recoverSaveDir(done)).toBe(`removed the working folders of a save cut short (${dead}-2)`);
     expect(state(done)).toEqual({ entries: ['altreg-run.json', 'fold-0', 'fold-1', 'fold-2'], record: 'new', folds: ['new', 'new', 'new'] });
+    // A first save cut short after fold-0 and fold-1 moved in (nothing to move aside): they go, and
+    // the folder is empty again, as before it (they used to stay, without a run record).
+    const first = join(temp, 'cut-first');
+    mkdirSync(first);
+    const [firstFresh, firstOld] = [join(first, `.altreg-new-${dead}-4`), join(first, `.altreg-old-${dead}-4`)];
+    writeFolds('new')(firstFresh);
+    mkdirSync(firstOld);
+    for (const fold of ['fold-0', 'fold-1']) renameSync(join(firstFresh, fold), join(first, fold));
+    expect(recoverSaveDir(first)).toBe('removed what a save cut short had moved in without replacing anything (fold-0, fold-1)');
+    expect(readdirSync(first)).toEqual([]);
+    // A replacing save cut short, where one fold was new (the old run had fewer): that one goes too.
+    const mixed = folders('cut-mixed', 'old');
+    rmSync(join(mixed, 'fold-2'), { recursive: true });
+    const [mixedFresh, mixedOld] = [join(mixed, `.altreg-new-${dead}-5`), join(mixed, `.altreg-old-${dead}-5`)];
+    writeFolds('new')(mixedFresh);
+    mkdirSync(mixedOld);
+    renameSync(join(mixed, 'fold-0'), join(mixedOld, 'fold-0'));
+    for (const fold of ['fold-0', 'fold-2']) renameSync(join(mixedFresh, fold), join(mixed, fold));
+    expect(recoverSaveDir(mixed)).toBe(
+      `put back the checkpoints a save cut short had moved aside (.altreg-old-${dead}-5); removed what a save cut short had moved in without replacing anything (fold-2)`,
+    );
+    expect(readdirSync(mixed).sort()).toEqual(['altreg-run.json', 'fold-0', 'fold-1']);
+    expect(['altreg-run.json', 'fold-0/manifest.json', 'fold-1/manifest.json'].map((f) => readFileSync(join(mixed, f), 'utf8'))).toEqual(['old', 'old', 'old']);
     // A save still running (here this process) is left alone.
     const running = folders('running', 'old');
     mkdirSync(join(running, `.altreg-new-${process.pid}-3`));

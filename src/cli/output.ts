@@ -213,8 +213,9 @@ function alive(pid: number): boolean {
 /**
  * Finishes or undoes what a save into `dir` that was cut short (killed, power lost) left: its
  * working folders. The run record is moved in last, so a working folder that still holds the new
- * run record means the swap did not complete: the entries it had moved aside go back, and the
- * folder is as before that save. Otherwise the swap had completed and only the working folders
+ * run record means the swap did not complete: the entries it had moved aside go back, those it
+ * had moved in where there was nothing to replace (a first save's) are removed, and the folder is
+ * as before that save. Otherwise the swap had completed and only the working folders
  * are removed. Folders of a save still running (its process alive) are left alone. Returns what
  * it did, for a note (empty when nothing was left).
  */
@@ -232,11 +233,20 @@ export function recoverSaveDir(dir: string): string {
     const fresh = join(target, `.altreg-new-${stamp}`);
     const old = join(target, `.altreg-old-${stamp}`);
     if (statOrNull(old) && statOrNull(join(fresh, RUN_FILE))) {
-      for (const name of fs.readdirSync(old)) {
+      const aside = fs.readdirSync(old);
+      // Entries the save had moved in with no predecessor (every one, in a first save) are neither
+      // aside nor still waiting in the working folder: planSaveDir let the folder hold only this
+      // run's entries, so they can only be the save's own, and go.
+      const waiting = new Set(fs.readdirSync(fresh));
+      const movedIn = fs.readdirSync(target).filter((name) => name !== RUN_FILE && !WORK_FOLDER.test(name) && !waiting.has(name) && !aside.includes(name));
+      for (const name of movedIn) fs.rmSync(join(target, name), { recursive: true, force: true });
+      for (const name of aside) {
         fs.rmSync(join(target, name), { recursive: true, force: true });
         fs.renameSync(join(old, name), join(target, name));
       }
-      done.push(`put back the checkpoints a save cut short had moved aside (${basename(old)})`);
+      if (aside.length > 0) done.push(`put back the checkpoints a save cut short had moved aside (${basename(old)})`);
+      if (movedIn.length > 0) done.push(`removed what a save cut short had moved in without replacing anything (${movedIn.join(', ')})`);
+      if (aside.length === 0 && movedIn.length === 0) done.push(`removed the working folders of a save cut short (${stamp})`);
     } else if (statOrNull(old) || statOrNull(fresh)) {
       done.push(`removed the working folders of a save cut short (${stamp})`);
     }
