@@ -1,11 +1,12 @@
 // Live training charts drawn with uPlot: loss (train, validation), accuracy (train,
 // validation), the active penalty value and the ‖w‖₂ of every tensor, one point per epoch.
 // Records arrive in bursts (the GPU trainer reads a few epochs at a time); redraws are batched to
-// one per animation frame so that the page stays responsive.
+// one per animation frame so that the page stays responsive. Each chart's caption says its
+// numbers (each series' first and last value), the text alternative of the drawn lines.
 
 import uPlot from 'uplot';
 import type { EpochRecord } from '../../src/index.js';
-import { el } from './dom.js';
+import { el, plural } from './dom.js';
 
 export const PALETTE = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#17becf', '#bcbd22', '#7f7f7f'];
 
@@ -19,6 +20,10 @@ export interface LineChart {
   plot: uPlot;
   /** [epochs, ...one array per series]; null where a series has no value. */
   data: (number | null)[][];
+  /** The series' labels, in the order of `data`'s arrays after the epochs. */
+  labels: string[];
+  /** The chart's figcaption: its numbers as text (see `redrawChart`). */
+  caption: HTMLElement;
 }
 
 /** Plot width in CSS pixels at most, and at least (when `parent` is narrower or not laid out). */
@@ -42,6 +47,28 @@ function tickLabels(splits: number[], incr: number): string[] {
 /** The y axis' width: its longest label at about 7 px a character (uPlot's 12 px font), its ticks and gap, 56 px at least. */
 function yAxisSize(_: uPlot, values: string[] | null): number {
   return Math.max(56, 20 + 7 * Math.max(0, ...(values ?? []).map((v) => v.length)));
+}
+
+/** A value of a caption: 4 significant digits, whatever its scale (a penalty can be 1e-9, a norm 1e20). */
+function captionValue(v: number | null | undefined): string {
+  return v === null || v === undefined ? '–' : v.toPrecision(4);
+}
+
+/**
+ * Draws what `c.data` holds and says it in its caption: "Over 8 epochs: train 1.099 → 0.5123;
+ * validation …", each series' first and last value (its trend, in the numbers the plot shows).
+ */
+export function redrawChart(c: LineChart): void {
+  c.plot.setData(c.data as uPlot.AlignedData);
+  const series = c.labels.map((label, i) => {
+    const values = c.data[i + 1];
+    const first = values.find((v) => v !== null);
+    let end = values.length - 1;
+    while (end >= 0 && values[end] === null) end--;
+    const last = values[end];
+    return `${label} ${captionValue(first)} → ${captionValue(last)}`;
+  });
+  c.caption.textContent = c.data[0].length === 0 ? 'No epoch yet.' : `Over ${plural(c.data[0].length, 'epoch')}: ${series.join('; ')}.`;
 }
 
 /** The plot width that fits the chart's box (its padding and border included) into `parent`. */
@@ -71,12 +98,16 @@ export function lineChart(parent: HTMLElement, id: string, title: string, series
     scales: { x: { time: false }, ...(yRange ? { y: { range: yRange } } : {}) },
     axes: [{ label: 'epoch' }, { size: yAxisSize, values: (_, splits, _axis, _space, incr) => tickLabels(splits, incr) }],
     series: [{ label: 'epoch' }, ...series.map((s) => ({ label: s.label, stroke: s.color, width: 2, spanGaps: true, ...(s.dash ? { dash: s.dash } : {}) }))],
+    // A dashed series has a dashed marker in the legend: the line and its name match without colour.
+    legend: { markers: { dash: (u, i) => (u.series[i].dash ? 'dashed' : 'solid') } },
     cursor: { drag: { x: true, y: false } },
     hooks: { destroy: [() => resize.disconnect()] },
   };
   const plot = new uPlot(opts, data as uPlot.AlignedData, box);
+  const caption = el('figcaption', { text: 'No epoch yet.' });
+  box.append(caption);
   resize.observe(parent);
-  return { plot, data };
+  return { plot, data, labels: series.map((s) => s.label), caption };
 }
 
 interface RunCharts {
@@ -99,7 +130,8 @@ export class TrainingCharts {
     this.clear();
     this.tensors = tensors;
     const train = { label: 'train', color: PALETTE[0] };
-    const validation = { label: 'validation', color: PALETTE[1] };
+    // Dashed: train and validation differ without their colours.
+    const validation = { label: 'validation', color: PALETTE[1], dash: [6, 3] };
     this.charts = {
       loss: lineChart(this.container, 'chart-loss', 'Loss (cross-entropy)', [train, validation]),
       accuracy: lineChart(this.container, 'chart-accuracy', 'Accuracy', [train, validation], [0, 1]),
@@ -134,7 +166,7 @@ export class TrainingCharts {
   redraw(): void {
     if (this.frame) cancelAnimationFrame(this.frame);
     this.frame = 0;
-    for (const c of this.all()) c.plot.setData(c.data as uPlot.AlignedData);
+    for (const c of this.all()) redrawChart(c);
   }
 
   /** Removes the charts (also when the dataset they were trained on is no longer the one chosen). */

@@ -28,9 +28,12 @@ export function el<K extends keyof HTMLElementTagNameMap>(tag: K, spec: ElementS
   return node;
 }
 
-/** Shows `message` in an error element (hidden while empty). */
+/**
+ * Shows `message` in an error element (hidden while empty). The same message again leaves the
+ * element alone: most are live regions, and the form is checked at every key pressed anywhere.
+ */
 export function showMessage(target: HTMLElement, message: string | null): void {
-  target.textContent = message ?? '';
+  if (target.textContent !== (message ?? '')) target.textContent = message ?? '';
   target.hidden = !message;
 }
 

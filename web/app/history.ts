@@ -3,7 +3,7 @@
 
 import type { EpochRecord } from '../../src/index.js';
 import type { AppConfig } from './config.js';
-import { lineChart, PALETTE, type LineChart } from './charts.js';
+import { lineChart, PALETTE, redrawChart, type LineChart } from './charts.js';
 import { el, fmt } from './dom.js';
 
 export interface PastRun {
@@ -75,6 +75,6 @@ export class RunHistory {
       data[0].push(e);
       this.runs.forEach((r, i) => data[i + 1].push(r.history[e]?.valLoss ?? null));
     }
-    this.chart.plot.setData(data as never);
+    redrawChart(this.chart);
   }
 }

@@ -41,6 +41,7 @@ const ui = {
   adapter: byId('adapter'),
   gpuWarning: byId('gpu-warning'),
   status: byId('status'),
+  announce: byId('announce'),
   error: byId('error'),
   results: byId('results'),
   testAccuracy: byId('test-accuracy'),
@@ -52,7 +53,7 @@ const ui = {
 };
 
 const charts = new TrainingCharts(byId('charts'));
-const grid = new MaskGrid(byId('mask-grid'), byId('mask-note'));
+const grid = new MaskGrid(byId('mask-grid'), byId('mask-note'), byId<HTMLDetailsElement>('mask-text'));
 const runs = new RunHistory(byId<HTMLTableSectionElement>('history-rows'), byId('history-chart'));
 watchOverflow(byId('compare-result'), byId('compare-scroll-note'));
 
@@ -74,6 +75,8 @@ let csvFile: { name: string; size: number; text: string | null; error: string | 
 const SLOW_FILE_BYTES = 1_000_000;
 /** The training, verification or comparison that Stop ends; null while none runs. */
 let job: Training | ScheduleComparison | null = null;
+/** The button that started the job (Train, Compare, Verify): the focus goes back to it when the job ends. */
+let starter: HTMLButtonElement | null = null;
 /** The finished run whose results are on screen; null while none are (Verify needs one). */
 let finished: FinishedRun | null = null;
 /**
@@ -85,20 +88,43 @@ const form: { shared: SharedConfig | null; train: AppConfig | null; compare: Com
 // ---- phase and buttons ----
 
 function setPhase(phase: AppPhase, text?: string): void {
+  const focused = document.activeElement;
   snapshot.phase = phase;
   ui.status.dataset.state = phase;
   delete ui.status.dataset.verdict;
-  if (text !== undefined) ui.status.textContent = text;
+  if (text !== undefined) {
+    ui.status.textContent = text;
+    announce(text);
+  }
   const running = phase === 'training' || phase === 'verifying' || phase === 'comparing';
   ui.fieldsets.forEach((f) => (f.disabled = running));
   ui.stop.disabled = !running;
   refreshButtons();
+  // A control turned off with the focus on it drops the focus to the page: a screen reader says
+  // nothing and Tab starts over. It goes to Stop while a job runs, back to the job's button after
+  // (also from the status, where Stop leaves it).
+  const dropped = focused instanceof HTMLElement && (focused.matches(':disabled') || (!running && focused === ui.status));
+  if (dropped) (running ? ui.stop : starter && !starter.disabled ? starter : ui.status).focus();
   if (running) reveal(ui.status);
+}
+
+/** Says `text` to screen readers, politely (#announce): the phases and a few milestones, never every epoch. */
+function announce(text: string): void {
+  ui.announce.textContent = text;
 }
 
 /** A running job's progress in the status line; once Stop was pressed, its note stays until the job ends. */
 function progress(text: string): void {
   if (!job?.stopRequested) ui.status.textContent = text;
+}
+
+/**
+ * Announces `what` when epoch `epoch` (0-based) of `epochs` completes a quarter of them: three
+ * times a run at most, whatever its length. The last epoch says nothing: the end is announced.
+ */
+function milestone(what: string, epoch: number, epochs: number): void {
+  const quarter = (e: number) => Math.floor((4 * e) / epochs);
+  if (epoch + 1 < epochs && quarter(epoch + 1) > quarter(epoch) && !job?.stopRequested) announce(`${what}: ${epoch + 1} of ${epochs} epochs done.`);
 }
 
 function busy(): boolean {
@@ -315,13 +341,33 @@ async function takeFile(file: File | undefined): Promise<void> {
 
 // ---- configuration and mask preview ----
 
-/** What `read` returns, or its ConfigError with the field named in it marked. */
+/** The element that shows the message of a wrong field (#config-error or #compare-error). */
+function messageOf(field: string): string {
+  return (COMPARE_FIELDS as readonly string[]).includes(field) ? 'compare-error' : 'config-error';
+}
+
+/**
+ * Marks a field wrong or not: its red mark, aria-invalid, and its message among what describes it
+ * (after its hint), so that a screen reader says what is wrong and what is valid on the field.
+ */
+function markField(id: string, invalid: boolean): void {
+  const field = byId(id);
+  const message = messageOf(id);
+  const described = (field.getAttribute('aria-describedby') ?? '').split(' ').filter((d) => d !== '' && d !== message);
+  if (invalid) described.push(message);
+  field.classList.toggle('invalid', invalid);
+  if (invalid) field.setAttribute('aria-invalid', 'true');
+  else field.removeAttribute('aria-invalid');
+  if (described.length > 0) field.setAttribute('aria-describedby', described.join(' '));
+  else field.removeAttribute('aria-describedby');
+}
+
+/** What `read` returns, or its ConfigError. */
 function attempt<T>(read: () => T): T | ConfigError {
   try {
     return read();
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    byId(error.field).classList.add('invalid');
     return error;
   }
 }
@@ -332,10 +378,11 @@ function attempt<T>(read: () => T): T | ConfigError {
  * own Train, one of Compare's own (the folds checked against the dataset's smallest class) Compare.
  */
 function checkForm(): void {
-  for (const id of [...CONFIG_FIELDS, ...COMPARE_FIELDS]) byId(id).classList.remove('invalid');
   const shared = attempt(readShared);
   const train = shared instanceof ConfigError ? shared : attempt(() => readConfig(shared));
   const compare = attempt(() => readCompare(source?.dataset ?? null, shared instanceof ConfigError ? undefined : shared.lambda));
+  const wrong = new Set([train, compare].flatMap((e) => (e instanceof ConfigError ? [e.field] : [])));
+  for (const id of [...CONFIG_FIELDS, ...COMPARE_FIELDS]) markField(id, wrong.has(id));
   form.shared = shared instanceof ConfigError ? null : shared;
   form.train = train instanceof ConfigError ? null : train;
   form.compare = compare instanceof ConfigError ? null : compare;
@@ -421,6 +468,7 @@ async function startTraining(): Promise<void> {
   const where = device ? `WebGPU (${device.name})` : 'the CPU reference trainer';
   const t = new Training(trainOptions(config, data), device);
   job = t;
+  starter = ui.train;
   setPhase('training', `Training on ${where}: ${data.train.y.length} train, ${data.validation.y.length} validation, ${data.test.y.length} test rows…`);
   const started = performance.now();
   const label = source.label;
@@ -429,6 +477,7 @@ async function startTraining(): Promise<void> {
       charts.add(r);
       grid.markApplied(r.epoch, r.mask);
       snapshot.history.push(r);
+      milestone('Training', r.epoch, config.epochs);
       progress(`Training on ${where}: epoch ${r.epoch + 1}/${config.epochs} · loss ${fmt(r.loss)} · val loss ${fmt(r.valLoss)} · val accuracy ${fmt(r.valAccuracy, 3)}`);
     }, (epoch, step, steps) => progress(`Training on ${where}: epoch ${epoch + 1}/${config.epochs} · step ${step}/${steps}`));
     charts.redraw();
@@ -496,11 +545,13 @@ async function startCompare(): Promise<void> {
   const where = device ? `WebGPU (${device.name})` : 'the CPU reference trainer';
   const c = new ScheduleComparison(experimentOptions(config, compare, source.dataset), device);
   job = c;
+  starter = ui.compare;
   const models = `${compare.schedules.length} schedules × ${compare.folds} folds`;
   setPhase('comparing', `Comparing ${models} on ${where}…`);
   try {
     const result = await c.run((epoch, _records, batch, batches) => {
       snapshot.compareProgress = { epoch: epoch + 1, epochs: config.epochs, batch: batch + 1, batches };
+      milestone('Comparing', epoch, config.epochs);
       // One group of models: the app's schedules share the form's penalty mode.
       progress(`Comparing ${models} on ${where}: epoch ${epoch + 1}/${config.epochs}`);
     }, (epoch, step, steps) => progress(`Comparing ${models} on ${where}: epoch ${epoch + 1}/${config.epochs} · step ${step}/${steps}`));
@@ -566,12 +617,14 @@ async function verify(): Promise<void> {
   showMessage(ui.error, null);
   const t = new Training(trainOptions(f.config, f.data), null);
   job = t;
+  starter = ui.verify;
   ui.verifyResult.dataset.state = 'running';
   delete ui.verifyResult.dataset.verdict;
   showMessage(ui.verifyResult, 'Training the same configuration on the CPU reference trainer…');
   setPhase('verifying', 'Verifying on the CPU reference trainer…');
   try {
     const reference = await t.run((r) => {
+      milestone('Verifying', r.epoch, f.config.epochs);
       progress(`Verifying on the CPU reference trainer: epoch ${r.epoch + 1}/${f.config.epochs}`);
     });
     const c = compareRuns(f.run, reference, f.config.lr);
@@ -620,9 +673,13 @@ function listen(): void {
     if (!job) return;
     job.stop();
     // The job ends after its current epoch (GPU: chunk of epochs), a while in a comparison: the
-    // press shows at once, and setPhase gives Stop back once the job has ended.
+    // press shows at once, and setPhase gives Stop back once the job has ended. Stop turned off
+    // would drop the focus to the page: it goes to the status, which says what happens, until then.
+    const focused = document.activeElement === ui.stop;
     ui.stop.disabled = true;
     ui.status.textContent = 'Stopping… (after the current epoch)';
+    announce(ui.status.textContent);
+    if (focused) ui.status.focus();
   });
   ui.verify.addEventListener('click', () => void verify());
   ui.compare.addEventListener('click', () => void startCompare());

@@ -23,9 +23,24 @@ function largest(values: ArrayLike<number>): number {
   return max;
 }
 
-/** A cell's shade: blue on the diagonal, red off it; its strength is the count relative to the largest. */
-function shade(count: number, max: number): number {
-  return count === 0 ? 0 : 0.15 + 0.85 * (count / max);
+/**
+ * A cell's colour over the white page: blue on the diagonal, red off it, the stronger the larger
+ * its count relative to the largest.
+ */
+function shade(diagonal: boolean, count: number, max: number): [number, number, number] {
+  const rgb = diagonal ? [31, 119, 180] : [214, 39, 40];
+  const alpha = count === 0 ? 0 : 0.15 + 0.85 * (count / max);
+  return [0, 1, 2].map((c) => Math.round(255 - alpha * (255 - rgb[c]))) as [number, number, number];
+}
+
+/**
+ * Black or white, whichever contrasts more with `rgb` (WCAG 2's relative luminance): one of the
+ * two always reaches 4.58:1, where a fixed switch at some shade leaves mid shades below 4.5:1.
+ */
+function readableOn(rgb: [number, number, number]): string {
+  const linear = (c: number) => (c <= 0.03928 * 255 ? c / 255 / 12.92 : ((c / 255 + 0.055) / 1.055) ** 2.4);
+  const luminance = 0.2126 * linear(rgb[0]) + 0.7152 * linear(rgb[1]) + 0.0722 * linear(rgb[2]);
+  return (luminance + 0.05) / 0.05 >= 1.05 / (luminance + 0.05) ? '#000' : '#fff';
 }
 
 /** The confusion matrix [true][predicted]: a table up to TABLE_MAX_CLASSES classes, a heatmap above. */
@@ -50,9 +65,9 @@ function renderTable(container: HTMLElement, evaluation: Evaluation, classNames:
           title: `true ${name}, predicted ${predicted}: ${count}`,
           attrs: { 'data-count': String(count), 'data-true': String(t), 'data-predicted': String(p) },
         });
-        const alpha = shade(count, max);
-        cell.style.background = t === p ? `rgba(31, 119, 180, ${alpha})` : `rgba(214, 39, 40, ${alpha})`;
-        if (alpha > 0.55) cell.style.color = '#fff';
+        const rgb = shade(t === p, count, max);
+        cell.style.background = `rgb(${rgb.join(', ')})`;
+        cell.style.color = readableOn(rgb);
         return cell;
       }),
     ]),
@@ -83,11 +98,8 @@ function renderHeatmap(container: HTMLElement, evaluation: Evaluation, className
   canvas.style.width = `${HEATMAP_SIZE}px`;
   const image = new ImageData(side, side);
   for (let i = 0; i < side * side; i++) {
-    const diagonal = Math.floor(i / side) === i % side;
-    const rgb = diagonal ? [31, 119, 180] : [214, 39, 40];
-    const alpha = shade(sums[i], max);
-    // The colour over white, as the table's translucent cells show on the white page.
-    for (let c = 0; c < 3; c++) image.data[4 * i + c] = Math.round(255 - alpha * (255 - rgb[c]));
+    const rgb = shade(Math.floor(i / side) === i % side, sums[i], max);
+    for (let c = 0; c < 3; c++) image.data[4 * i + c] = rgb[c];
     image.data[4 * i + 3] = 255;
   }
   canvas.getContext('2d')?.putImageData(image, 0, 0);
