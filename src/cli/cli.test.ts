@@ -134,6 +134,12 @@ describe('altreg CLI', () => {
     expect(large.stdout).toContain('Schedules compared on digits (32 hidden, relu, Adam lr 0.001, λ 0.01, coupled/keras, 1 epoch, batch 16)');
   });
 
+  it('--version prints the version of package.json', () => {
+    const { version } = JSON.parse(readFileSync(join(import.meta.dirname, '../../package.json'), 'utf8'));
+    const r = altreg('--version');
+    expect([r.code, r.stdout.trim()]).toEqual([0, version]);
+  });
+
   it('an unknown flag: exit 2 and one line naming it', () => {
     const r = altreg('train', '--data', 'iris', '--learning-rate', '0.1');
     expect(r.code).toBe(2);
