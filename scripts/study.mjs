@@ -203,7 +203,7 @@ if (values['from-json'] !== undefined) {
   if (!Array.isArray(setup.hidden) || setup.hidden.length < 1 || setup.hidden.length > 30 || !setup.hidden.every((w) => Number.isSafeInteger(w) && w >= 1 && w <= 65536)) {
     bad(`setup.hidden must list 1 to 30 widths, each an integer in [1, 65536], got ${JSON.stringify(setup.hidden)}`);
   }
-  if (!['coupled', 'decoupled'].includes(setup.penalty)) bad(`setup.penalty is ${JSON.stringify(setup.penalty)}`);
+  if (!['coupled', 'decoupled'].includes(setup.penalty)) bad(`setup.penalty must be coupled or decoupled, got ${JSON.stringify(setup.penalty)}`);
   if (!Array.isArray(setup.datasets) || !setup.datasets.every((d) => DATASET_NAMES.includes(d))) bad(`setup.datasets must list data sets of ${DATASET_NAMES.join(', ')}, got ${JSON.stringify(setup.datasets)}`);
   if (!Array.isArray(setup.lambdas) || !setup.lambdas.every((l) => isLambda(l) && l > 0)) bad(`setup.lambdas must list numbers above 0 up to 1.7e38, got ${JSON.stringify(setup.lambdas)}`);
   let schedule;

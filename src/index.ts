@@ -26,7 +26,7 @@ export type { ScheduleFunction, ScheduleName, ScheduleSpec, Targets } from './ru
 export { PenaltyConfigError, isLambda, LAMBDA_RANGE, type Convention, type PenaltyConfig, type PenaltyMode } from './runtime/penalty.js';
 export { CheckpointError, checkpointWeights, decodeCheckpoint, encodeCheckpoint, loadCheckpoint, saveCheckpoint } from './runtime/checkpoint.js';
 export { SafetensorsError, decodeSafetensors, encodeSafetensors } from './runtime/safetensors.js';
-export { softmaxRows, type Prediction } from './runtime/evaluate.js';
+export { softmaxRows, softmaxRows64, type Prediction } from './runtime/evaluate.js';
 export { Random } from './runtime/random.js';
 export { ModelConfigError, mlpLayout, type ModelConfig, type MlpLayout } from './model/mlp.js';
 export * from './data/index.js';

@@ -1,7 +1,7 @@
 // replaceDir, behind --save: the new entries are written into a working folder inside the folder
 // and then moved into place; a failure at any step leaves the previous entries as they were, and
 // the folder itself (its mode, a mount, the current directory) stays.
-import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -12,10 +12,11 @@ import { recoverSaveDir, replaceDir } from './output.js';
 // Moving a new entry from the working folder to this path fails (a step of the swap that
 // planSaveDir cannot rule out beforehand).
 // Or moving an old entry aside fails as overlayfs refuses for a folder of a lower layer (EXDEV).
-const failing = vi.hoisted(() => ({ renameTo: '', asideCode: '' }));
+const failing = vi.hoisted(() => ({ renameTo: '', asideCode: '', before: null as null | ((from: string, to: string) => void) }));
 vi.mock('node:fs', async (importOriginal) => {
   const fs = await importOriginal<typeof import('node:fs')>();
   const renameSync: typeof fs.renameSync = (from, to) => {
+    failing.before?.(String(from), String(to));
     if (String(to) === failing.renameTo && String(from).includes('.altreg-new-')) throw Object.assign(new Error(`EIO: i/o error, rename '${from}' -> '${to}'`), { code: 'EIO' });
     if (failing.asideCode && String(to).includes('.altreg-old-')) throw Object.assign(new Error(`${failing.asideCode}: rename '${from}' -> '${to}'`), { code: failing.asideCode });
     fs.renameSync(from, to);
@@ -25,7 +26,7 @@ vi.mock('node:fs', async (importOriginal) => {
 
 const temp = mkdtempSync(join(tmpdir(), 'altreg-output-'));
 afterAll(() => rmSync(temp, { recursive: true, force: true }));
-afterEach(() => Object.assign(failing, { renameTo: '', asideCode: '' }));
+afterEach(() => Object.assign(failing, { renameTo: '', asideCode: '', before: null }));
 
 /** A folder `name` under a new parent, holding one file; returns the folder. */
 function folder(parent: string, name = 'ck', text = 'old\n'): string {
@@ -160,15 +161,28 @@ describe('replaceDir', () => {
     const [firstFresh, firstOld] = [join(first, `.altreg-new-${dead}-4`), join(first, `.altreg-old-${dead}-4`)];
     writeFolds('new')(firstFresh);
     mkdirSync(firstOld);
+    writeFileSync(join(firstOld, '.altreg-moving-in.json'), JSON.stringify(['fold-0', 'fold-1', 'fold-2']));
     for (const fold of ['fold-0', 'fold-1']) renameSync(join(firstFresh, fold), join(first, fold));
+    // What the user (or the system) put in the folder meanwhile is not the save's: it stays.
+    writeFileSync(join(first, 'notes.txt'), 'mine');
+    mkdirSync(join(first, 'analysis'));
     expect(recoverSaveDir(first)).toBe('removed what a save cut short had moved in without replacing anything (fold-0, fold-1)');
-    expect(readdirSync(first)).toEqual([]);
+    expect(readdirSync(first).sort()).toEqual(['analysis', 'notes.txt']);
+    // Without the list (cut short before it was written, or an older version's save), nothing is removed.
+    const unlisted = join(temp, 'cut-unlisted');
+    mkdirSync(unlisted);
+    writeFolds('new')(join(unlisted, `.altreg-new-${dead}-6`));
+    mkdirSync(join(unlisted, `.altreg-old-${dead}-6`));
+    writeFileSync(join(unlisted, 'notes.txt'), 'mine');
+    expect(recoverSaveDir(unlisted)).toBe(`removed the working folders of a save cut short (${dead}-6)`);
+    expect(readdirSync(unlisted)).toEqual(['notes.txt']);
     // A replacing save cut short, where one fold was new (the old run had fewer): that one goes too.
     const mixed = folders('cut-mixed', 'old');
     rmSync(join(mixed, 'fold-2'), { recursive: true });
     const [mixedFresh, mixedOld] = [join(mixed, `.altreg-new-${dead}-5`), join(mixed, `.altreg-old-${dead}-5`)];
     writeFolds('new')(mixedFresh);
     mkdirSync(mixedOld);
+    writeFileSync(join(mixedOld, '.altreg-moving-in.json'), JSON.stringify(['fold-0', 'fold-1', 'fold-2']));
     renameSync(join(mixed, 'fold-0'), join(mixedOld, 'fold-0'));
     for (const fold of ['fold-0', 'fold-2']) renameSync(join(mixedFresh, fold), join(mixed, fold));
     expect(recoverSaveDir(mixed)).toBe(
@@ -181,6 +195,25 @@ describe('replaceDir', () => {
     mkdirSync(join(running, `.altreg-new-${process.pid}-3`));
     expect(recoverSaveDir(running)).toBe('');
     expect(readdirSync(running)).toContain(`.altreg-new-${process.pid}-3`);
+  });
+
+  it('a first save killed between two moves is undone by the next save or resume', async () => {
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid!;
+    const dir = join(temp, 'killed-first', 'ck');
+    mkdirSync(dir, { recursive: true });
+    // The folder as a kill just before fold-1 moves in would leave it (fold-0 in, the rest waiting).
+    const snapshot = join(temp, 'killed-first', 'snapshot');
+    failing.before = (from, to) => {
+      if (to === join(dir, 'fold-1') && from.includes('.altreg-new-')) cpSync(dir, snapshot, { recursive: true });
+    };
+    await replaceDir('--save', dir, writeFolds('new'));
+    expect(state(dir).entries).toEqual(['altreg-run.json', 'fold-0', 'fold-1', 'fold-2']);
+    // Its working folders as a dead process's, and a file of the user's put there meanwhile.
+    for (const name of readdirSync(snapshot)) if (name.startsWith('.altreg-')) renameSync(join(snapshot, name), join(snapshot, name.replace(`-${process.pid}-`, `-${dead}-`)));
+    writeFileSync(join(snapshot, 'notes.txt'), 'mine');
+    expect(readdirSync(snapshot).filter((name) => !name.startsWith('.')).sort()).toEqual(['fold-0', 'notes.txt']);
+    expect(recoverSaveDir(snapshot)).toBe('removed what a save cut short had moved in without replacing anything (fold-0)');
+    expect(readdirSync(snapshot)).toEqual(['notes.txt']);
   });
 
   it('through a symbolic link, the folder it points to is replaced and the link stays', async () => {

@@ -197,6 +197,19 @@ export function planOutputFile(flag: string, file: string, keep: Protected = {})
  */
 const WORK_FOLDER = /^\.altreg-(new|old)-(\d+)-(\d+)$/;
 
+/** In a save's `.altreg-old-…` folder: the names the save moves in (JSON), for recoverSaveDir. */
+const MOVING_IN = '.altreg-moving-in.json';
+
+/** The names a save cut short was moving in, from its MOVING_IN list ([] where there is none). */
+function movingIn(old: string): string[] {
+  try {
+    const names: unknown = JSON.parse(fs.readFileSync(join(old, MOVING_IN), 'utf8'));
+    return Array.isArray(names) ? names.filter((name): name is string => typeof name === 'string' && name !== RUN_FILE && !name.includes('/') && !WORK_FOLDER.test(name)) : [];
+  } catch {
+    return [];
+  }
+}
+
 /** The run record a --save folder holds beside its checkpoints (see commands.ts's RunRecord). */
 export const RUN_FILE = 'altreg-run.json';
 
@@ -214,8 +227,8 @@ function alive(pid: number): boolean {
  * Finishes or undoes what a save into `dir` that was cut short (killed, power lost) left: its
  * working folders. The run record is moved in last, so a working folder that still holds the new
  * run record means the swap did not complete: the entries it had moved aside go back, those it
- * had moved in where there was nothing to replace (a first save's) are removed, and the folder is
- * as before that save. Otherwise the swap had completed and only the working folders
+ * had moved in where there was nothing to replace (a first save's, listed in its MOVING_IN) are
+ * removed, and the folder is as before that save; anything else it holds is left. Otherwise the swap had completed and only the working folders
  * are removed. Folders of a save still running (its process alive) are left alone. Returns what
  * it did, for a note (empty when nothing was left).
  */
@@ -233,12 +246,11 @@ export function recoverSaveDir(dir: string): string {
     const fresh = join(target, `.altreg-new-${stamp}`);
     const old = join(target, `.altreg-old-${stamp}`);
     if (statOrNull(old) && statOrNull(join(fresh, RUN_FILE))) {
-      const aside = fs.readdirSync(old);
-      // Entries the save had moved in with no predecessor (every one, in a first save) are neither
-      // aside nor still waiting in the working folder: planSaveDir let the folder hold only this
-      // run's entries, so they can only be the save's own, and go.
+      const aside = fs.readdirSync(old).filter((name) => name !== MOVING_IN);
+      // Entries the save had moved in with no predecessor (every one, in a first save): listed in
+      // MOVING_IN, neither aside nor still waiting in the working folder. Nothing else is touched.
       const waiting = new Set(fs.readdirSync(fresh));
-      const movedIn = fs.readdirSync(target).filter((name) => name !== RUN_FILE && !WORK_FOLDER.test(name) && !waiting.has(name) && !aside.includes(name));
+      const movedIn = movingIn(old).filter((name) => !waiting.has(name) && !aside.includes(name) && statOrNull(join(target, name), false));
       for (const name of movedIn) fs.rmSync(join(target, name), { recursive: true, force: true });
       for (const name of aside) {
         fs.rmSync(join(target, name), { recursive: true, force: true });
@@ -339,6 +351,9 @@ export async function replaceDir(flag: string, dir: string, write: (temp: string
     const rank = (e: fs.Dirent) => (e.name === RUN_FILE ? 2 : e.isDirectory() ? 0 : 1);
     const made = fs.readdirSync(fresh, { withFileTypes: true }).sort((a, b) => rank(a) - rank(b));
     fs.mkdirSync(old);
+    // What this save moves in, for recoverSaveDir should it be cut short: it removes those
+    // names only, never what else the folder may hold by then.
+    fs.writeFileSync(join(old, MOVING_IN), JSON.stringify(made.map((e) => e.name).filter((name) => name !== RUN_FILE)));
     for (const entry of made) {
       const here = join(target, entry.name);
       if (entry.name !== RUN_FILE && statOrNull(here, false)) {

@@ -252,7 +252,8 @@ function layoutFor(gpu: Gpu): GPUBindGroupLayout {
  * Tiles that fit the device: workgroup sizes within its per-dimension limits and never more
  * invocations than it allows, and no more workgroup memory than it allows (tiled strategy: the
  * staged slices of A and B; direct strategy: each invocation stages its 16×16 block of C there).
- * Sizes are halved (rounding down) until they fit, so they stay whole numbers.
+ * The tiled strategy's sizes are halved (rounding down) until they fit, so they stay whole
+ * numbers; the direct strategy's workgroup narrows one invocation at a time.
  */
 export function fitTiles(gpu: Gpu, tiles: MatmulTiles = DEFAULT_TILES): MatmulTiles {
   const limits = gpu.device.limits;

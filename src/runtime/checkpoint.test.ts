@@ -170,7 +170,11 @@ describe('resume refuses a different configuration', () => {
       ['an Infinity in Adam m', (c) => ({ optimizer: { ...c.optimizer, m: withValue(c.optimizer.m, 50, Infinity) } }), "resume.optimizer.m: tensor 'dense_1/kernel' holds a non-finite value at index 0"],
       ['a negative Adam v', (c) => ({ optimizer: { ...c.optimizer, v: withValue(c.optimizer.v, 82, -1) } }), "resume.optimizer.v: tensor 'dense_1/bias' holds a negative value at index 2; Adam's second moments are ≥ 0"],
       ['a fractional step', (c) => ({ optimizer: { ...c.optimizer, step: 1.5 } }), 'resume.optimizer.step must be an integer ≥ 0 (Adam steps taken), got 1.5'],
-      ['a planner without states', (c) => ({ planner: { epoch: c.planner.epoch } as never }), 'resume.planner must hold the epoch (an integer ≥ 0) and two generator states of 4 u32 words (shuffle, schedule)'],
+      ['a planner without states', (c) => ({ planner: { epoch: c.planner.epoch } as never }), "resume.planner must hold the manifest's epoch (2) and two generator states of 4 u32 words (shuffle, schedule)"],
+      // What saving and loading refuse, resuming refuses too (a run resumed from it could not be saved).
+      ['a planner at another epoch', (c) => ({ planner: { ...c.planner, epoch: 3 } }), "resume.planner must hold the manifest's epoch (2) and two generator states of 4 u32 words (shuffle, schedule)"],
+      ['a history cut to one record', (c) => ({ manifest: { ...c.manifest, history: c.manifest.history.slice(0, 1) } }), 'resume.manifest: history holds 1 epoch record, but epoch says 2 were trained'],
+      ['a loss that is text', (c) => ({ manifest: { ...c.manifest, history: [{ ...c.manifest.history[0], loss: 'x' as never }, c.manifest.history[1]] } }), 'resume.manifest: history[0].loss must be a finite number, got "x"'],
     ];
     for (const [what, change, message] of cases) {
       it(what, async () => {

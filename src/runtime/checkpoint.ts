@@ -171,6 +171,21 @@ function checkManifest(m: unknown, source: string): { manifest: CheckpointManife
 }
 
 /**
+ * What checkManifest refuses in a manifest, or null (the message starts with `source`):
+ * train({ resume }) checks a checkpoint object as saving and loading do, so that a run it resumes
+ * can be saved.
+ */
+export function manifestProblem(m: unknown, source: string): string | null {
+  try {
+    checkManifest(m, source);
+    return null;
+  } catch (error) {
+    if (error instanceof CheckpointError) return error.message;
+    throw error;
+  }
+}
+
+/**
  * What is wrong with a manifest's history, or null: one record per epoch trained, each as the
  * trainer writes it (a resumed run continues it, and reports and --json show it).
  */

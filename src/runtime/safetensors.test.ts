@@ -77,11 +77,16 @@ describe('decodeSafetensors', () => {
 
   it('refuses a name listed twice, whichever description comes last', () => {
     const same = JSON.stringify(tensor([2], 0, 8)).slice(1, -1);
-    expect(refuse(file(`{"w":{${same}},"w":{${same}}}`, new Uint8Array(8)))).toBe("w.safetensors: the header lists 'w' twice; each name may appear once");
+    expect(refuse(file(`{"w":{${same}},"w":{${same}}}`, new Uint8Array(8)))).toBe("w.safetensors: the header lists 'w' twice; each name may appear once in an object");
     // Escapes spell the same name; nested keys and string values do not count.
     expect(refuse(file(`{"__metadata__":{"w":"w"},"w":{${same}}, "\\u0077" :{"dtype":"F32","shape":[0],"data_offsets":[8,8]}}`, new Uint8Array(8)))).toBe(
-      "w.safetensors: the header lists 'w' twice; each name may appear once",
+      "w.safetensors: the header lists 'w' twice; each name may appear once in an object",
     );
+    // Inside an object too: a second metadata value (the epoch a checkpoint checks) or description field.
+    expect(refuse(file(`{"__metadata__":{"epoch":"1","epoch":"2"},"w":{${same}}}`, new Uint8Array(8)))).toBe(
+      "w.safetensors: the header lists '__metadata__.epoch' twice; each name may appear once in an object",
+    );
+    expect(refuse(file(`{"w":{${same},"dtype":"F32"}}`, new Uint8Array(8)))).toBe("w.safetensors: the header lists 'w.dtype' twice; each name may appear once in an object");
     expect(Object.keys(decodeSafetensors(file(`{"__metadata__":{"w":"w:"},"w":{${same}},"x:":{"dtype":"F32","shape":[0],"data_offsets":[8,8]}}`, new Uint8Array(8))).tensors)).toEqual(['w', 'x:']);
   });
 

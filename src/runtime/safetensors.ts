@@ -6,7 +6,7 @@
 /**
  * A safetensors file that cannot be written or read: a tensor whose data does not fill its shape
  * (encodeSafetensors); a header that is too short, too long or not JSON, a dtype other than F32,
- * a name listed twice, byte ranges that overlap, leave gaps or pass the end, or tensors other than
+ * a name listed twice (in any object of the header), byte ranges that overlap, leave gaps or pass the end, or tensors other than
  * the names and shapes expected (decodeSafetensors, whose messages start with `source`).
  */
 export class SafetensorsError extends Error {
@@ -81,7 +81,7 @@ export function decodeSafetensors(bytes: Uint8Array, expected?: Record<string, n
   if (!header || typeof header !== 'object' || Array.isArray(header)) return fail('header is not a JSON object');
   // JSON.parse keeps the last of two equal keys: a second description would pass unseen.
   const twice = repeatedKey(text);
-  if (twice !== null) fail(`the header lists '${twice}' twice; each name may appear once`);
+  if (twice !== null) fail(`the header lists '${twice}' twice; each name may appear once in an object`);
   const dataStart = 8 + n;
   const dataLength = bytes.length - dataStart;
   const entries: { name: string; shape: number[]; begin: number; end: number }[] = [];
@@ -141,25 +141,33 @@ export function decodeSafetensors(bytes: Uint8Array, expected?: Record<string, n
 }
 
 /**
- * The first key the top level of a JSON object's text lists twice, or null; `text` must be
- * valid JSON. A key is a string followed by a colon; nested objects are skipped by depth.
+ * The first key that one object of a JSON text lists twice, as its path (`w`,
+ * `__metadata__.epoch`), or null; `text` must be valid JSON. JSON.parse keeps the last of two
+ * equal keys, so a second description of a tensor, or a second metadata value, would pass
+ * unseen. A key is a string followed by a colon; each open object has its own set of keys.
  */
 function repeatedKey(text: string): string | null {
-  const seen = new Set<string>();
+  // One entry per open object (its keys so far and its path) or array (null).
+  const stack: ({ keys: Set<string>; path: string } | null)[] = [];
   const colon = /[ \t\n\r]*:/y;
-  let depth = 0;
+  let lastKey = '';
   for (let i = 0; i < text.length; i++) {
     const c = text[i];
-    if (c === '{' || c === '[') depth++;
-    else if (c === '}' || c === ']') depth--;
+    if (c === '{' || c === '[') {
+      const parent = stack.at(-1);
+      const path = parent ? (parent.path ? `${parent.path}.${lastKey}` : lastKey) : '';
+      stack.push(c === '{' ? { keys: new Set(), path } : null);
+    } else if (c === '}' || c === ']') stack.pop();
     else if (c === '"') {
       const start = i;
       for (i++; text[i] !== '"'; i++) if (text[i] === '\\') i++;
       colon.lastIndex = i + 1;
-      if (depth !== 1 || !colon.test(text)) continue;
+      const object = stack.at(-1);
+      if (!object || !colon.test(text)) continue;
       const key = JSON.parse(text.slice(start, i + 1)) as string;
-      if (seen.has(key)) return key;
-      seen.add(key);
+      if (object.keys.has(key)) return object.path ? `${object.path}.${key}` : key;
+      object.keys.add(key);
+      lastKey = key;
     }
   }
   return null;

@@ -7,7 +7,7 @@ import type { Dataset } from '../data/datasets.js';
 import { requireHyper, type AdamHyper } from '../kernels/adam.js';
 import { KernelInputError } from '../kernels/common.js';
 import { fromNamedTensors, glorotInit, mlpLayout, toNamedTensors, validateModel, ModelConfigError, type MlpLayout, type ModelConfig } from '../model/mlp.js';
-import { checkpointBlocksProblem, isGeneratorState } from './checkpoint.js';
+import { checkpointBlocksProblem, isGeneratorState, manifestProblem } from './checkpoint.js';
 import { trainOnCpu } from './cpu-trainer.js';
 import { evaluateModels, logitsProblem, predictModel, type Prediction } from './evaluate.js';
 import { GpuError, sharedGpu, type AdapterDescription, type Gpu } from './gpu.js';
@@ -396,6 +396,9 @@ function checkResume(field: string, c: Checkpoint, now: RunConfig, layout: MlpLa
   if (!c || typeof c !== 'object' || !c.manifest?.config || !(c.params instanceof Float32Array) || !c.optimizer || !c.planner) {
     fail(`${field} must be a checkpoint (run.checkpoint() or loadCheckpoint(dir)), got ${describe(c)}`);
   }
+  // As saving and loading check it: a run resumed from a manifest they refuse could not be saved.
+  const manifest = manifestProblem(c.manifest, `${field}.manifest`);
+  if (manifest) fail(manifest);
   const saved = flatten(c.manifest.config);
   // Without a penalty then and now (schedule 'none' or λ 0; the default), λ, mode, convention and
   // schedule change nothing; the targets still fix the length of the history's masks.
@@ -421,10 +424,9 @@ function checkResume(field: string, c: Checkpoint, now: RunConfig, layout: MlpLa
   if (problem) fail(problem);
   if (!Number.isSafeInteger(c.optimizer.step) || c.optimizer.step < 0) fail(`${field}.optimizer.step must be an integer ≥ 0 (Adam steps taken), got ${describe(c.optimizer.step)}`);
   const p = c.planner;
-  if (!Number.isSafeInteger(p.epoch) || p.epoch < 0 || !isGeneratorState(p.shuffle) || !isGeneratorState(p.schedule)) {
-    fail(`${field}.planner must hold the epoch (an integer ≥ 0) and two generator states of 4 u32 words (shuffle, schedule)`);
+  if (p.epoch !== c.manifest.epoch || !isGeneratorState(p.shuffle) || !isGeneratorState(p.schedule)) {
+    fail(`${field}.planner must hold the manifest's epoch (${c.manifest.epoch}) and two generator states of 4 u32 words (shuffle, schedule)`);
   }
-  if (!Array.isArray(c.manifest.history)) fail(`${field}.manifest.history must be an array of epoch records, got ${describe(c.manifest.history)}`);
 }
 
 /** Validates batch options and builds the plan (no GPU work). `entry(i)` names model i in messages. */
