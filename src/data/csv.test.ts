@@ -123,9 +123,16 @@ describe('parseCsv', () => {
   });
 
   it('rejects NaN, Infinity, hex and values beyond float32 as numbers', () => {
-    for (const cell of ['NaN', 'Infinity', '-Infinity', 'inf', '0x10', '1,5']) {
+    for (const cell of ['Infinity', '-Infinity', 'inf', '0x10', '1,5']) {
       const text = `a,label\n1,x\n"${cell}",y\n`;
       expect(csvError(text, { name: 't.csv' }).message).toBe(`t.csv line 3, column 1 ("a"): "${cell}" is not a number`);
+    }
+    // How data sets write a missing value: said as one, with what to do.
+    for (const cell of ['NaN', 'NA', 'n/a', 'null', '?']) {
+      const text = `a,label\n1,x\n"${cell}",y\n`;
+      expect(csvError(text, { name: 't.csv' }).message).toBe(
+        `t.csv line 3, column 1 ("a"): "${cell}" is not a number (a missing value: altreg does not fill them in; remove the row or fill the value in first)`,
+      );
     }
     expect(csvError('a,label\n1e39,x\n2,y\n', { name: 't.csv' }).message).toBe(
       't.csv line 2, column 1 ("a"): 1e39 is outside the float32 range (±3.4e38)',
@@ -134,7 +141,7 @@ describe('parseCsv', () => {
 
   it('rejects an empty cell', () => {
     const e = csvError(IRIS_HEAD + '5.1,,1.4,0.2,setosa\n');
-    expect(e.message).toBe('iris.csv line 2, column 2 ("sepal_width"): empty cell; expected a number');
+    expect(e.message).toBe('iris.csv line 2, column 2 ("sepal_width"): empty cell; expected a number (a missing value: altreg does not fill them in; remove the row or fill the value in first)');
     expect([e.line, e.column]).toEqual([2, 2]);
   });
 

@@ -113,8 +113,11 @@ export function parseCsv(text: string, options: CsvOptions = {}): Dataset {
     for (let f = 0; f < features; f++) {
       const c = featureColumns[f];
       const cell = fields[c].trim();
-      if (cell === '') fail('empty cell; expected a number', line, c + 1, names[c]);
-      if (!DECIMAL.test(cell)) fail(`${quote(cell)} is not a number${labelHint(text, names, c, labelColumn)}`, line, c + 1, names[c]);
+      if (cell === '') fail(`empty cell; expected a number${NO_IMPUTATION}`, line, c + 1, names[c]);
+      if (!DECIMAL.test(cell)) {
+        const missing = MISSING.test(cell) ? NO_IMPUTATION : '';
+        fail(`${quote(cell)} is not a number${missing}${missing ? '' : labelHint(text, names, c, labelColumn)}`, line, c + 1, names[c]);
+      }
       const value = Number(cell);
       if (!Number.isFinite(Math.fround(value))) fail(`${cell} is outside the float32 range (±3.4e38)`, line, c + 1, names[c]);
       x[at + f] = value;
@@ -315,6 +318,11 @@ function lineFinder(text: string): { lineOf: (offset: number) => number; lines: 
  * For a cell that is not a number, in column `c`: a hint when no data row holds a number there,
  * the column being likely the label column left unnamed. Reads the text again (only on this error).
  */
+/** How data sets commonly write a missing value. */
+const MISSING = /^(na|n\/a|nan|null|none|\?|-)$/i;
+/** What to do about a missing value, which altreg does not fill in. */
+const NO_IMPUTATION = ' (a missing value: altreg does not fill them in; remove the row or fill the value in first)';
+
 function labelHint(text: string, header: string[], c: number, labelColumn: number): string {
   let number = false;
   let first = true;
