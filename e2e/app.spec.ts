@@ -225,6 +225,8 @@ test('a malformed CSV shows its error with the line and never trains', async ({ 
   await expect(error).toHaveText('bad<b>name</b>.csv line 4, column 2 ("b"): "oops" is not a number');
   expect(await error.locator('b').count()).toBe(0);
   await expect(page.locator('#train')).toBeDisabled();
+  // The file input says it where it stands, after its hint.
+  await expect(page.locator('#csv-file')).toHaveAccessibleDescription('A header row; numeric feature columns; the class in the label column. bad<b>name</b>.csv line 4, column 2 ("b"): "oops" is not a number');
 
   // Even a forced submit does not start training.
   await page.locator('#config').evaluate((form: HTMLFormElement) => form.requestSubmit());
@@ -238,6 +240,7 @@ test('a malformed CSV shows its error with the line and never trains', async ({ 
   const good = 'f1,f2,species\n1,2,<img src=x onerror="window.__xss=1">\n3,4,plain\n5,6,plain\n7,8,<img src=x onerror="window.__xss=1">\n';
   await page.setInputFiles('#csv-file', { name: 'good.csv', mimeType: 'text/csv', buffer: Buffer.from(good) });
   await expect(page.locator('#data-error')).toBeHidden();
+  await expect(page.locator('#csv-file')).toHaveAttribute('aria-describedby', 'csv-file-hint');
   await expect(page.locator('#dataset-info')).toContainText('<img src=x');
   await expect(page.locator('#train')).toBeEnabled();
   expect(await page.locator('img').count()).toBe(0);

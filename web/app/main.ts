@@ -217,6 +217,15 @@ function clearComparison(): void {
 function setSource(next: DataSource | null, error: string | null): void {
   source = next;
   showMessage(ui.dataError, error);
+  // The file input and the label column say the data error where they stand (a screen reader
+  // reads it on the field, as a form field's own error).
+  for (const id of ['csv-file', 'label-column']) {
+    const field = byId(id);
+    const described = (field.getAttribute('aria-describedby') ?? '').split(' ').filter((d) => d !== '' && d !== 'data-error');
+    if (error !== null) described.push('data-error');
+    if (described.length > 0) field.setAttribute('aria-describedby', described.join(' '));
+    else field.removeAttribute('aria-describedby');
+  }
   showMessage(ui.dataNote, null);
   ui.datasetInfo.textContent = next ? describeDataset(next) : '';
   clearRun();
