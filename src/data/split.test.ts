@@ -124,6 +124,30 @@ describe('stratifiedSplit', () => {
 });
 
 describe('stratifiedKFold', () => {
+  it("gives each fold scikit-learn StratifiedKFold's class counts: position p of the class-sorted labels goes to fold p mod k", () => {
+    // scikit-learn (_make_test_folds): allocation[i] = bincount(sorted(y)[i::k]).
+    for (let trial = 0; trial < 20; trial++) {
+      const classes = 2 + Math.floor(Math.random() * 5);
+      const k = 2 + Math.floor(Math.random() * 6);
+      const counts = Array.from({ length: classes }, () => k + Math.floor(Math.random() * 30));
+      const labels = counts.flatMap((n, c) => Array<number>(n).fill(c));
+      // Rows in a random order: the allocation depends on the class counts only.
+      const y = Uint32Array.from(labels.sort(() => Math.random() - 0.5));
+      const expected = Array.from({ length: k }, (_, i) => {
+        const sorted = [...y].sort((a, b) => a - b);
+        const row = new Array<number>(classes).fill(0);
+        for (let p = i; p < sorted.length; p += k) row[sorted[p]]++;
+        return row;
+      });
+      const got = stratifiedKFold(y, classes, k, trial).map((f) => {
+        const row = new Array<number>(classes).fill(0);
+        for (const r of f.test) row[y[r]]++;
+        return row;
+      });
+      expect(got, JSON.stringify({ counts, k })).toEqual(expected);
+    }
+  });
+
   function checkFolds(y: Uint32Array, counts: number[], folds: Split[], k: number): void {
     expect(folds).toHaveLength(k);
     const all = [...y.keys()];
