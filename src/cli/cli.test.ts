@@ -165,6 +165,7 @@ describe('altreg CLI', () => {
     expect(altreg('train', '--data', 'iris', '--lr', '0').stderr.trim()).toBe("altreg: --lr must be a number > 0, got '0' (see --help)");
     expect(altreg('train', '--data', 'iris', '--schedule', 'random:2').stderr.trim()).toBe('altreg: --schedule: random:P needs 0 ≤ P ≤ 1, got 2');
     expect(altreg('train', '--data', 'mnist').stderr.trim()).toBe("altreg: --data must be one of iris, wine, breast_cancer, digits or a .csv file, got 'mnist'");
+    expect(altreg('train', '--data', 'irs').stderr.trim()).toBe("altreg: --data must be one of iris, wine, breast_cancer, digits or a .csv file, got 'irs' (did you mean iris?)");
     expect(altreg('train', '--data', 'iris', '--folds', '60').stderr.trim()).toMatch(/^altreg: .*class .* has 50 rows.* 60 folds|^altreg: .*60/);
     expect(altreg('train', '--data', 'iris', '--folds', '60').code).toBe(2);
     expect(altreg('train', '--data', join(temp, 'missing.csv')).stderr.trim()).toBe(`altreg: cannot read ${join(temp, 'missing.csv')} (ENOENT)`);

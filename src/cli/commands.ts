@@ -18,7 +18,7 @@ import { formatTuning, tuneMatmul } from '../kernels/tune.js';
 import { errorCode, loadCheckpoint, MANIFEST_FILE, saveCheckpoint, WEIGHTS_FILE, writeFileAtomic } from '../runtime/checkpoint.js';
 import type { Checkpoint } from '../runtime/train.js';
 import { GpuError, sharedGpu, type Gpu } from '../runtime/gpu.js';
-import { plural } from '../runtime/options.js';
+import { didYouMean, plural } from '../runtime/options.js';
 import { cpuAdapterProblem, type LimitNames } from '../runtime/limits.js';
 import type { PenaltyConfig } from '../runtime/penalty.js';
 import { parseSchedule, scheduleLabel, ScheduleError, type ScheduleSpec } from '../runtime/schedule.js';
@@ -79,7 +79,7 @@ async function loadData(flags: ExperimentFlags): Promise<Dataset> {
     return loadDataset(flags.data as DatasetName);
   }
   if (!flags.data.toLowerCase().endsWith('.csv')) {
-    throw new UsageError(`--data must be one of ${DATASET_NAMES.join(', ')} or a .csv file, got '${flags.data}'`);
+    throw new UsageError(`--data must be one of ${DATASET_NAMES.join(', ')} or a .csv file, got '${flags.data}'${didYouMean(flags.data, DATASET_NAMES)}`);
   }
   const cannotRead = (error: unknown) => new UsageError(`cannot read ${flags.data} (${errorCode(error)})`);
   let size: Stats;

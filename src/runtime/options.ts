@@ -31,7 +31,7 @@ function editDistance(a: string, b: string): number {
 }
 
 /** The valid key closest to `key` (case ignored), when exactly one is within a small edit distance. */
-function closest(key: string, valid: readonly string[]): string | undefined {
+export function closest(key: string, valid: readonly string[]): string | undefined {
   const limit = key.length < 5 ? 1 : 2;
   const near = valid.map((v) => ({ v, d: editDistance(key.toLowerCase(), v.toLowerCase()) })).filter((n) => n.d <= limit);
   const best = near.filter((n) => n.d === Math.min(...near.map((m) => m.d)));
@@ -44,6 +44,12 @@ function closest(key: string, valid: readonly string[]): string | undefined {
  * object's path (`penalty`), '' for the top level. Each caller prefixes the message with where it
  * was called if it likes, and throws its own error class.
  */
+/** ` (did you mean X?)` for the valid value closest to `value`, or '' when none is close. */
+export function didYouMean(value: string, valid: readonly string[]): string {
+  const near = closest(value, valid);
+  return near === undefined ? '' : ` (did you mean ${near}?)`;
+}
+
 export function optionsProblem(options: unknown, valid: readonly string[], elsewhere: Record<string, readonly string[]> = {}, field = ''): string | null {
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
     return `${field || 'options'} must be an object with keys ${valid.join(', ')}, got ${describeValue(options)}`;

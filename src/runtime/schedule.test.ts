@@ -111,6 +111,9 @@ describe('targets and parsing', () => {
     expect(parseSchedule('early:10')).toEqual({ early: 10 });
     expect(() => parseSchedule('sometimes')).toThrow(ScheduleError);
     expect(() => parseSchedule('sometimes')).toThrow(/unknown schedule 'sometimes'; valid: constant, none, alternate, rotate, parity, random:P/);
+    // A near miss gets the name it was meant to be.
+    expect(() => parseSchedule('alternat')).toThrow(/^schedule: unknown schedule 'alternat' \(did you mean alternate\?\); valid: constant, /);
+    expect(() => parseSchedule('Rotate ')).toThrow(/unknown schedule 'Rotate ' \(did you mean rotate\?\)/);
     expect(() => parseSchedule('random:1.5')).toThrow(/random:P needs 0 ≤ P ≤ 1, got 1.5/);
     // Decimal numbers only, in text and in objects.
     expect(() => parseSchedule('random:0x1')).toThrow("schedule: random:P needs a number 0 ≤ P ≤ 1, got '0x1'");

@@ -12,6 +12,7 @@
 
 import { DECIMAL } from '../data/csv.js';
 import type { MlpLayout } from '../model/mlp.js';
+import { didYouMean } from './options.js';
 import { Random } from './random.js';
 
 /**
@@ -65,7 +66,7 @@ export function parseSchedule(text: string, field = 'schedule'): ParsedSchedule 
     const value = Number(m[2]);
     return resolveSchedule(m[1] === 'random' ? { random: value } : { early: value }, field);
   }
-  throw new ScheduleError(`${field}: unknown schedule '${text}'; valid: ${SCHEDULE_SYNTAX}`);
+  throw new ScheduleError(`${field}: unknown schedule '${text}'${didYouMean(t, SCHEDULE_NAMES)}; valid: ${SCHEDULE_SYNTAX}`);
 }
 
 /** A short text for tables and file names: `alternate`, `random:0.5`, `early:10`, `custom`. */
