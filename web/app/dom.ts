@@ -38,6 +38,17 @@ export function showMessage(target: HTMLElement, message: string | null): void {
 }
 
 /** Offers `data` as a file download named `fileName`. */
+/**
+ * Adds the element `id` to what describes `field` (aria-describedby, after what is there) or takes
+ * it away: an error message read on the field it is about.
+ */
+export function describedBy(field: HTMLElement, id: string, on: boolean): void {
+  const ids = (field.getAttribute('aria-describedby') ?? '').split(' ').filter((d) => d !== '' && d !== id);
+  if (on) ids.push(id);
+  if (ids.length > 0) field.setAttribute('aria-describedby', ids.join(' '));
+  else field.removeAttribute('aria-describedby');
+}
+
 export function download(fileName: string, data: BlobPart, type: string): void {
   const url = URL.createObjectURL(new Blob([data], { type }));
   const a = el('a', { attrs: { href: url, download: fileName } });

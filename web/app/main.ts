@@ -10,7 +10,7 @@ import { TrainingCharts } from './charts.js';
 import { comparisonText, describeSetup, experimentOptions, explainComparison, renderComparison, ScheduleComparison, missingControlsText, watchOverflow, withMatchedControls } from './compare.js';
 import { COMPARE_FIELDS, CONFIG_FIELDS, ConfigError, readCompare, readConfig, readShared, syncScheduleParam, type AppConfig, type CompareConfig, type SharedConfig } from './config.js';
 import { describeDataset, loadShipped, parseCsvFile, prepareData, tooFewRows, tooLargeForText, tooLargeMessage, type DataSource } from './data.js';
-import { byId, duration, el, fileSize, fmt, nextPaint, plural, reveal, showMessage } from './dom.js';
+import { byId, describedBy, duration, el, fileSize, fmt, nextPaint, plural, reveal, showMessage } from './dom.js';
 import { RunHistory } from './history.js';
 import { MaskGrid, previewMasks } from './mask-grid.js';
 import { renderConfusion, renderReport, testReport } from './report.js';
@@ -219,13 +219,7 @@ function setSource(next: DataSource | null, error: string | null): void {
   showMessage(ui.dataError, error);
   // The file input and the label column say the data error where they stand (a screen reader
   // reads it on the field, as a form field's own error).
-  for (const id of ['csv-file', 'label-column']) {
-    const field = byId(id);
-    const described = (field.getAttribute('aria-describedby') ?? '').split(' ').filter((d) => d !== '' && d !== 'data-error');
-    if (error !== null) described.push('data-error');
-    if (described.length > 0) field.setAttribute('aria-describedby', described.join(' '));
-    else field.removeAttribute('aria-describedby');
-  }
+  for (const id of ['csv-file', 'label-column']) describedBy(byId(id), 'data-error', error !== null);
   showMessage(ui.dataNote, null);
   ui.datasetInfo.textContent = next ? describeDataset(next) : '';
   clearRun();
@@ -361,14 +355,10 @@ function messageOf(field: string): string {
  */
 function markField(id: string, invalid: boolean): void {
   const field = byId(id);
-  const message = messageOf(id);
-  const described = (field.getAttribute('aria-describedby') ?? '').split(' ').filter((d) => d !== '' && d !== message);
-  if (invalid) described.push(message);
   field.classList.toggle('invalid', invalid);
   if (invalid) field.setAttribute('aria-invalid', 'true');
   else field.removeAttribute('aria-invalid');
-  if (described.length > 0) field.setAttribute('aria-describedby', described.join(' '));
-  else field.removeAttribute('aria-describedby');
+  describedBy(field, messageOf(id), invalid);
 }
 
 /** What `read` returns, or its ConfigError. */
